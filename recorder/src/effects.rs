@@ -1,0 +1,260 @@
+//! What a syscall wrote into tracee memory (captured at its exit) and what bytes it sent
+//! out of the process (captured at its entry), following the syscall table.
+
+use schema::MemWrite;
+use tracee::{Tracee, TraceeError};
+
+use crate::syscalls::{Len, Out, Rule, Sent, Special};
+
+/// Largest single output buffer we capture; larger claims are bounded by what is mapped.
+const MAX_OUTPUT: usize = 256 << 20;
+
+/// Values read at syscall entry that the exit side needs (buffer sizes the kernel overwrites).
+#[derive(Debug, Default, Clone)]
+pub struct EntrySnapshot {
+    /// `(arg index, value)` of `socklen_t` arguments before the call.
+    len_at: Vec<(usize, u32)>,
+    /// A msghdr as it was before the call (for recvmsg).
+    msghdr: Option<Vec<u8>>,
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().expect("4 bytes"))
+}
+
+/// Reads what the exit side will need to know about the arguments as they were.
+pub fn snapshot_entry(
+    tracee: &mut Tracee,
+    rule: Rule,
+    args: &[u64; 6],
+) -> Result<EntrySnapshot, TraceeError> {
+    let mut snap = EntrySnapshot::default();
+    match rule {
+        Rule::Emulate(outs) => {
+            for o in outs {
+                if let Len::LenAt(a) = o.len {
+                    if args[a] != 0 {
+                        let b = tracee.read_mem_partial(args[a], 4)?;
+                        if b.len() == 4 {
+                            snap.len_at.push((a, u32_at(&b, 0)));
+                        }
+                    }
+                }
+            }
+        }
+        Rule::EmulateSpecial(Special::RecvMsg { msg }) if args[msg] != 0 => {
+            snap.msghdr = Some(tracee.read_mem(args[msg], 56)?);
+        }
+        _ => {}
+    }
+    Ok(snap)
+}
+
+fn capture(
+    tracee: &mut Tracee,
+    addr: u64,
+    len: usize,
+    into: &mut Vec<MemWrite>,
+) -> Result<(), TraceeError> {
+    if addr == 0 || len == 0 {
+        return Ok(());
+    }
+    let data = tracee.read_mem_partial(addr, len.min(MAX_OUTPUT))?;
+    if !data.is_empty() {
+        into.push(MemWrite { addr, data });
+    }
+    Ok(())
+}
+
+/// Reads an iovec array and captures up to `total` bytes spread over its buffers.
+fn capture_iov(
+    tracee: &mut Tracee,
+    iov: u64,
+    cnt: u64,
+    mut total: usize,
+    into: &mut Vec<MemWrite>,
+) -> Result<(), TraceeError> {
+    if iov == 0 || cnt == 0 || total == 0 {
+        return Ok(());
+    }
+    let raw = tracee.read_mem(iov, (cnt.min(1024) as usize) * 16)?;
+    for entry in raw.chunks_exact(16) {
+        if total == 0 {
+            break;
+        }
+        let (base, len) = (u64_at(entry, 0), u64_at(entry, 8) as usize);
+        let n = len.min(total);
+        capture(tracee, base, n, into)?;
+        total -= n;
+    }
+    Ok(())
+}
+
+fn out_len(
+    o: &Out,
+    args: &[u64; 6],
+    ret: i64,
+    snap: &EntrySnapshot,
+    tracee: &mut Tracee,
+) -> Result<usize, TraceeError> {
+    let ret = ret.max(0) as usize;
+    Ok(match o.len {
+        Len::Fixed(n) => n,
+        Len::Ret => ret,
+        Len::ArgTimes { arg, size } => (args[arg] as usize).saturating_mul(size),
+        Len::RetTimes(size) => ret.saturating_mul(size),
+        Len::LenAt(a) => {
+            let before = snap.len_at.iter().find(|(i, _)| *i == a).map(|&(_, v)| v);
+            let after = if args[a] != 0 {
+                let b = tracee.read_mem_partial(args[a], 4)?;
+                (b.len() == 4).then(|| u32_at(&b, 0))
+            } else {
+                None
+            };
+            match (before, after) {
+                (Some(b), Some(a)) => b.min(a) as usize,
+                _ => 0,
+            }
+        }
+    })
+}
+
+/// The memory the kernel wrote during the syscall, read back at its exit.
+pub fn capture_writes(
+    tracee: &mut Tracee,
+    rule: Rule,
+    args: &[u64; 6],
+    ret: i64,
+    snap: &EntrySnapshot,
+) -> Result<Vec<MemWrite>, TraceeError> {
+    let mut writes = Vec::new();
+    // Failed calls write nothing, except that sleeps and waits interrupted by a signal may
+    // report the time left.
+    if ret < 0 && ret != -(libc::EINTR as i64) {
+        return Ok(writes);
+    }
+    match rule {
+        Rule::Emulate(outs) => {
+            for o in outs {
+                let len = out_len(o, args, ret, snap, tracee)?;
+                capture(tracee, args[o.arg], len, &mut writes)?;
+            }
+        }
+        Rule::EmulateSpecial(special) => {
+            special_writes(tracee, special, args, ret, snap, &mut writes)?
+        }
+        _ => {}
+    }
+    Ok(writes)
+}
+
+fn special_writes(
+    tracee: &mut Tracee,
+    special: Special,
+    args: &[u64; 6],
+    ret: i64,
+    snap: &EntrySnapshot,
+    w: &mut Vec<MemWrite>,
+) -> Result<(), TraceeError> {
+    let nret = ret.max(0) as usize;
+    match special {
+        Special::Iov { iov, cnt } => capture_iov(tracee, args[iov], args[cnt], nret, w)?,
+        Special::RecvMsg { msg } => {
+            let Some(before) = &snap.msghdr else {
+                return Ok(());
+            };
+            let after = tracee.read_mem(args[msg], 56)?;
+            let name_len = u32_at(before, 8).min(u32_at(&after, 8)) as usize;
+            capture(tracee, u64_at(&after, 0), name_len, w)?;
+            capture_iov(tracee, u64_at(&after, 16), u64_at(&after, 24), nret, w)?;
+            let control_len = u64_at(before, 40).min(u64_at(&after, 40)) as usize;
+            capture(tracee, u64_at(&after, 32), control_len, w)?;
+            w.push(MemWrite {
+                addr: args[msg],
+                data: after,
+            });
+        }
+        Special::Select { timeout_len } => {
+            let set_bytes = (args[0] as usize).div_ceil(64) * 8;
+            for &set in &args[1..=3] {
+                capture(tracee, set, set_bytes, w)?;
+            }
+            if ret >= 0 {
+                capture(tracee, args[4], timeout_len, w)?;
+            }
+        }
+        Special::Ioctl => {
+            if let Some(len) = ioctl_output_len(args[1]) {
+                capture(tracee, args[2], len, w)?;
+            }
+        }
+        Special::Fcntl => {
+            let len = match args[1] as i32 {
+                libc::F_GETLK | libc::F_OFD_GETLK => 32,
+                16 => 8, // F_GETOWN_EX
+                _ => 0,
+            };
+            capture(tracee, args[2], len, w)?;
+        }
+        Special::Prctl => {
+            let len = match args[0] as i32 {
+                libc::PR_GET_NAME => 16,
+                libc::PR_GET_PDEATHSIG | libc::PR_GET_CHILD_SUBREAPER | libc::PR_GET_TSC => 4,
+                libc::PR_GET_TID_ADDRESS => 8,
+                _ => 0,
+            };
+            capture(tracee, args[1], len, w)?;
+        }
+    }
+    Ok(())
+}
+
+/// How many bytes an ioctl request writes at its argument, if any.
+fn ioctl_output_len(req: u64) -> Option<usize> {
+    let req = req as u32;
+    match req as u64 {
+        libc::TCGETS => Some(36),
+        libc::TIOCGWINSZ => Some(8),
+        libc::TIOCGPGRP | libc::FIONREAD | libc::TIOCGSID | libc::TIOCOUTQ | libc::TIOCGPTN => {
+            Some(4)
+        }
+        libc::TIOCGETD => Some(4),
+        _ => {
+            // Encoded requests carry direction and size: _IOC_READ means the kernel writes.
+            let dir = req >> 30;
+            let size = ((req >> 16) & 0x3fff) as usize;
+            (dir & 2 != 0 && size > 0).then_some(size)
+        }
+    }
+}
+
+/// The bytes an output syscall sends out of the process (`limit` = how many it reports sent).
+pub fn sent_bytes(
+    tracee: &mut Tracee,
+    sent: Sent,
+    args: &[u64; 6],
+    limit: usize,
+) -> Result<Vec<u8>, TraceeError> {
+    let mut parts = Vec::new();
+    match sent {
+        Sent::Buf { buf } => capture(tracee, args[buf], limit, &mut parts)?,
+        Sent::Iov { iov, cnt } => capture_iov(tracee, args[iov], args[cnt], limit, &mut parts)?,
+        Sent::Msg { msg } => {
+            if args[msg] != 0 {
+                let hdr = tracee.read_mem(args[msg], 56)?;
+                capture_iov(
+                    tracee,
+                    u64_at(&hdr, 16),
+                    u64_at(&hdr, 24),
+                    limit,
+                    &mut parts,
+                )?;
+            }
+        }
+    }
+    Ok(parts.into_iter().flat_map(|p| p.data).collect())
+}

@@ -1,0 +1,62 @@
+//! The hash of a process's writable memory: with the registers, it identifies a point in a
+//! spin loop that replay can find again without a tick counter.
+
+use std::io::BufRead;
+
+use tracee::{Tracee, TraceeError};
+use xxhash_rust::xxh3::Xxh3;
+
+/// Writable mappings of the process, from `/proc/PID/maps` (the kernel's vvar and
+/// vsyscall pages excluded: they change without the process doing anything).
+fn writable_ranges(pid: i32) -> std::io::Result<Vec<(u64, u64)>> {
+    let f = std::fs::File::open(format!("/proc/{pid}/maps"))?;
+    let mut out = Vec::new();
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line?;
+        let mut parts = line.split_whitespace();
+        let (Some(range), Some(perms)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let name = parts.nth(3).unwrap_or("");
+        if !perms.starts_with("rw") || name.starts_with("[vvar") || name == "[vsyscall]" {
+            continue;
+        }
+        if let Some((a, b)) = range.split_once('-') {
+            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                // Adjacent mappings are one range: replay rebuilds file mappings as anonymous
+                // memory, which the kernel may merge where the recording had two mappings.
+                match out.last_mut() {
+                    Some((_, end)) if *end == a => *end = b,
+                    _ => out.push((a, b)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Hashes every writable byte of the process.
+pub fn memory_hash(tracee: &mut Tracee) -> Result<u64, TraceeError> {
+    let ranges = writable_ranges(tracee.pid()).map_err(|source| TraceeError::Memory {
+        op: "read /proc/PID/maps",
+        pid: tracee.pid(),
+        addr: 0,
+        len: 0,
+        source,
+    })?;
+    let mut h = Xxh3::new();
+    for (start, end) in ranges {
+        let mut at = start;
+        while at < end {
+            let n = ((end - at) as usize).min(1 << 20);
+            let data = tracee.read_mem_partial(at, n)?;
+            h.update(&at.to_le_bytes());
+            h.update(&data);
+            if data.len() < n {
+                break;
+            }
+            at += n as u64;
+        }
+    }
+    Ok(h.digest())
+}

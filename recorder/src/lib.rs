@@ -1,0 +1,33 @@
+//! The recording session: spawning a program under ptrace, deciding for every syscall,
+//! signal and rdtsc what must be logged, and writing the trace.
+
+pub mod auxv;
+pub mod effects;
+pub mod files;
+pub mod landmark;
+pub mod machine;
+pub mod rdtsc;
+pub mod session;
+pub mod sink;
+pub mod syscall_names;
+pub mod syscalls;
+pub mod ticks;
+
+pub use session::Recorder;
+pub use sink::{EventSink, TraceSink};
+
+/// Why a recording could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Tracee(#[from] tracee::TraceeError),
+    #[error(transparent)]
+    Trace(#[from] schema::TraceError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}

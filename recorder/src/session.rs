@@ -1,0 +1,536 @@
+//! The recording loop: one traced process, every stop decided and logged in order.
+
+use std::collections::{HashSet, VecDeque};
+
+use schema::{
+    Echo, Event, EventKind, ExecEvent, ExitStatus, Footer, Landmark, RdtscEvent, SignalEvent,
+    SignalPlacement, SyscallEvent, SyscallMode,
+};
+use tracee::{regs_hash, PtraceEvent, RawSiginfo, Regs, Resume, Stop, Tracee, TraceeError};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::effects::{self, EntrySnapshot};
+use crate::files::{identity_of, FileStore};
+use crate::sink::EventSink;
+use crate::syscall_names::syscall_name;
+use crate::syscalls::{rule_for_call, Rule};
+use crate::{auxv, landmark, rdtsc, RecordError};
+
+/// `-ERESTARTNOINTR`: the kernel restarts the syscall after the signal, whatever the handler.
+pub const ERESTARTNOINTR: i64 = -513;
+/// Bit of `eflags` the CPU sets after an instruction breakpoint; not part of the program's state.
+const EFLAGS_RF: u64 = 1 << 16;
+/// After this many breakpoint hits without the state recurring, a loop is not a pure spin.
+const SPIN_HIT_LIMIT: u32 = 8;
+const SI_KERNEL: i32 = 0x80;
+const TRAP_HWBKPT: i32 = 4;
+
+/// The arguments of a syscall, in the x86-64 calling convention.
+pub fn syscall_args(r: &Regs) -> [u64; 6] {
+    [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
+}
+
+/// Hash of the registers (general-purpose and x87/SSE) that, with the memory hash,
+/// identifies a point in a loop; the breakpoint's resume flag is masked out.
+pub fn landmark_regs_hash(tracee: &Tracee, r: &Regs) -> Result<u64, TraceeError> {
+    let mut r = *r;
+    r.eflags &= !EFLAGS_RF;
+    let fp = tracee.fpregs_bytes()?;
+    Ok(regs_hash(&r) ^ xxh3_64(&fp).rotate_left(1))
+}
+
+pub fn siginfo_code(info: &RawSiginfo) -> i32 {
+    i32::from_le_bytes(info[8..12].try_into().expect("4 bytes"))
+}
+
+/// A signal the CPU raised for the instruction at hand: it will happen again in replay.
+pub fn is_synchronous(signo: i32, info: &RawSiginfo) -> bool {
+    matches!(
+        signo,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+    ) && siginfo_code(info) > 0
+}
+
+/// `-ERESTART*`: the syscall was interrupted and the kernel decides, after any signal,
+/// whether it restarts.
+pub fn is_restart_code(ret: i64) -> bool {
+    (-516..=-512).contains(&ret)
+}
+
+/// Whether the thread blocks `signo` now (from `/proc/PID/status`; only read while a
+/// signal is held, which is rare).
+fn signal_blocked(pid: i32, signo: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1u64 << (signo - 1)) != 0)
+}
+
+struct Pending {
+    nr: u64,
+    args: [u64; 6],
+    entry_regs: Regs,
+    rule: Rule,
+    snap: EntrySnapshot,
+    /// The syscall was not run: the tracee gets this result.
+    instead: Option<i64>,
+}
+
+struct HeldSignal {
+    signo: i32,
+    info: RawSiginfo,
+}
+
+/// Watching a thread that got an asynchronous signal while computing, to find a point in
+/// a loop whose whole state recurs.
+struct SpinWatch {
+    rip: u64,
+    last_regs: u64,
+    last_mem: Option<u64>,
+    hits: u32,
+}
+
+/// Records one process into an event sink.
+pub struct Recorder<'a> {
+    tracee: Tracee,
+    sink: &'a mut dyn EventSink,
+    files: FileStore,
+    seq: u64,
+    tid: u32,
+    pending: Option<Pending>,
+    /// A held signal being delivered before the syscall that follows it.
+    injecting: Option<HeldSignal>,
+    held: VecDeque<HeldSignal>,
+    spin: Option<SpinWatch>,
+    /// Register hash at the last syscall exit, while the tracee has not run since.
+    exit_regs: Option<u64>,
+    deliver: i32,
+    warned: HashSet<String>,
+    stdout_id: Option<(u64, u64)>,
+    stderr_id: Option<(u64, u64)>,
+}
+
+fn fd_identity(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(tracee: Tracee, sink: &'a mut dyn EventSink, trace_dir: &std::path::Path) -> Self {
+        let tid = tracee.pid() as u32;
+        Recorder {
+            tracee,
+            sink,
+            files: FileStore::new(trace_dir),
+            seq: 0,
+            tid,
+            pending: None,
+            injecting: None,
+            held: VecDeque::new(),
+            spin: None,
+            exit_regs: None,
+            deliver: 0,
+            warned: HashSet::new(),
+            stdout_id: fd_identity("/proc/self/fd/1"),
+            stderr_id: fd_identity("/proc/self/fd/2"),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.tracee.pid()
+    }
+
+    fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {
+        let event = Event {
+            seq: self.seq,
+            tid: self.tid,
+            kind,
+        };
+        self.seq += 1;
+        self.sink.push(event)
+    }
+
+    fn warn_once(&mut self, msg: String) {
+        if self.warned.insert(msg.clone()) {
+            eprintln!("ftrun: {msg}");
+        }
+    }
+
+    /// Runs the tracee to its end, logging everything; returns how it ended.
+    pub fn run(mut self) -> Result<ExitStatus, RecordError> {
+        // The tracee is on its way to its first stop (the exec); every turn handles a stop
+        // and then lets it run to the next.
+        let mut stop = self.tracee.wait()?;
+        let exit = loop {
+            if debug_stops() {
+                let rip = self.tracee.regs().map(|r| r.rip).unwrap_or(0);
+                eprintln!("ftrun: [record] {stop:?} rip={rip:#x}");
+            }
+            match self.on_stop(stop) {
+                Ok(Some(exit)) => break exit,
+                Ok(None) => {}
+                // The tracee was killed under us (SIGKILL): its exit status comes next.
+                Err(RecordError::Tracee(TraceeError::TraceeDied { .. })) => {}
+                Err(e) => {
+                    self.tracee.kill();
+                    return Err(e);
+                }
+            }
+            let deliver = std::mem::take(&mut self.deliver);
+            stop = match self.tracee.resume(Resume::Syscall, deliver) {
+                Ok(()) | Err(TraceeError::TraceeDied { .. }) => self.tracee.wait()?,
+                Err(e) => return Err(e.into()),
+            };
+        };
+        self.push(EventKind::Exit(exit))?;
+        let footer = Footer {
+            finished_cleanly: true,
+            event_count: self.seq,
+            exit: Some(exit),
+        };
+        self.sink.finish(footer)?;
+        Ok(exit)
+    }
+
+    fn on_stop(&mut self, stop: Stop) -> Result<Option<ExitStatus>, RecordError> {
+        match stop {
+            Stop::SyscallEntry { nr } => self.on_entry(nr)?,
+            Stop::SyscallExit { ret } => self.on_exit(ret)?,
+            Stop::Signal { signo } => self.on_signal(signo)?,
+            Stop::Event {
+                event: PtraceEvent::Exec,
+                ..
+            } => self.on_exec()?,
+            Stop::Event { .. } => {}
+            Stop::Exited { code } => return Ok(Some(ExitStatus::Exited(code))),
+            Stop::Killed { signo, core_dumped } => {
+                return Ok(Some(ExitStatus::Killed { signo, core_dumped }))
+            }
+        }
+        Ok(None)
+    }
+
+    /// Makes the kernel skip the syscall the tracee is entering.
+    fn skip_syscall(&mut self, regs: &mut Regs) -> Result<(), RecordError> {
+        regs.orig_rax = u64::MAX;
+        self.tracee.set_regs(regs)?;
+        Ok(())
+    }
+
+    fn on_entry(&mut self, nr: u64) -> Result<(), RecordError> {
+        self.exit_regs = None;
+        let mut regs = self.tracee.regs()?;
+        let deliverable = match self.held.front() {
+            Some(h) => !signal_blocked(self.tracee.pid(), h.signo),
+            None => false,
+        };
+        if deliverable {
+            let held = self.held.pop_front().expect("checked");
+            // A signal that arrived while the tracee computed is delivered now, before this
+            // syscall, which then restarts (see `on_exit`).
+            self.stop_spin_watch()?;
+            self.push(EventKind::Signal(SignalEvent {
+                signo: held.signo as u32,
+                siginfo: held.info.to_vec(),
+                placement: SignalPlacement::BeforeSyscall,
+            }))?;
+            self.skip_syscall(&mut regs)?;
+            self.pending = Some(Pending {
+                nr,
+                args: syscall_args(&regs),
+                entry_regs: regs,
+                rule: Rule::Pretend(ERESTARTNOINTR),
+                snap: EntrySnapshot::default(),
+                instead: Some(ERESTARTNOINTR),
+            });
+            self.injecting = Some(held);
+            return Ok(());
+        }
+        let args = syscall_args(&regs);
+        let rule = rule_for_call(nr, &args);
+        let mut instead = None;
+        match rule {
+            Rule::Refuse(why) => {
+                self.warn_once(format!(
+                    "refused syscall {} ({nr}): {why}; the program was told ENOSYS",
+                    syscall_name(nr)
+                ));
+                instead = Some(-(libc::ENOSYS as i64));
+            }
+            Rule::Pretend(result) => instead = Some(result),
+            Rule::Output { .. } => self.sink.before_output()?,
+            _ => {}
+        }
+        let entry_regs = regs;
+        if instead.is_some() {
+            self.skip_syscall(&mut regs)?;
+        }
+        let snap = effects::snapshot_entry(&mut self.tracee, rule, &args)?;
+        self.pending = Some(Pending {
+            nr,
+            args,
+            entry_regs,
+            rule,
+            snap,
+            instead,
+        });
+        Ok(())
+    }
+
+    fn echo_for(&self, fd: u64) -> Echo {
+        let id = fd_identity(&format!("/proc/{}/fd/{}", self.tracee.pid(), fd as i32));
+        if id.is_none() {
+            return Echo::None;
+        }
+        let (out, err) = (id == self.stdout_id, id == self.stderr_id);
+        match (fd, out, err) {
+            (2, _, true) => Echo::Stderr,
+            (_, true, _) => Echo::Stdout,
+            (_, _, true) => Echo::Stderr,
+            _ => Echo::None,
+        }
+    }
+
+    fn on_exit(&mut self, ret: i64) -> Result<(), RecordError> {
+        let Some(p) = self.pending.take() else {
+            // The exit of the exec that started the program: nothing to log.
+            return Ok(());
+        };
+        let mut regs = self.tracee.regs()?;
+        if let Some(held) = &self.injecting {
+            // Deliver the held signal now; -ERESTARTNOINTR makes the syscall run again after it.
+            regs.rax = ERESTARTNOINTR as u64;
+            regs.orig_rax = p.nr;
+            self.tracee.set_regs(&regs)?;
+            self.tracee.send_signal(held.signo)?;
+            return Ok(());
+        }
+        let ret = match p.instead {
+            Some(result) => {
+                regs.rax = result as u64;
+                self.tracee.set_regs(&regs)?;
+                result
+            }
+            None => ret,
+        };
+        self.log_syscall(p, ret)?;
+        self.exit_regs = Some(regs_hash(&regs));
+        Ok(())
+    }
+
+    /// Logs a finished syscall with everything replay needs to reproduce or check it.
+    fn log_syscall(&mut self, p: Pending, ret: i64) -> Result<(), RecordError> {
+        let writes = effects::capture_writes(&mut self.tracee, p.rule, &p.args, ret, &p.snap)?;
+        let (mut output_hash, mut echo, mut mapping) = (0, Echo::None, None);
+        let mode = match p.rule {
+            Rule::Refuse(_) => SyscallMode::Refused,
+            Rule::Execute { .. } | Rule::ExecuteUntilSignal => SyscallMode::Executed,
+            Rule::Mmap => {
+                mapping = self.preserve_mapping(&p.args, ret)?;
+                SyscallMode::Executed
+            }
+            Rule::Output { fd, sent } => {
+                if ret > 0 {
+                    let bytes = effects::sent_bytes(&mut self.tracee, sent, &p.args, ret as usize)?;
+                    output_hash = xxh3_64(&bytes);
+                    echo = self.echo_for(p.args[fd]);
+                }
+                SyscallMode::Emulated
+            }
+            _ => SyscallMode::Emulated,
+        };
+        self.push(EventKind::Syscall(SyscallEvent {
+            number: p.nr,
+            args: p.args,
+            result: ret,
+            mode,
+            writes,
+            rip: p.entry_regs.rip,
+            regs_hash: regs_hash(&p.entry_regs),
+            output_hash,
+            echo,
+            mapping,
+        }))
+    }
+
+    fn preserve_mapping(
+        &mut self,
+        args: &[u64; 6],
+        ret: i64,
+    ) -> Result<Option<schema::FileMapping>, RecordError> {
+        let (flags, fd) = (args[3] as i32, args[4] as i32);
+        if ret < 0 || flags & libc::MAP_ANONYMOUS != 0 || fd < 0 {
+            return Ok(None);
+        }
+        self.files
+            .preserve(self.tracee.pid(), fd, args[5], args[1])
+            .map_err(|source| RecordError::Io {
+                what: format!("keeping a copy of the file mapped from descriptor {fd}"),
+                source,
+            })
+    }
+
+    fn on_signal(&mut self, signo: i32) -> Result<(), RecordError> {
+        let info = self.tracee.siginfo()?;
+        if let Some(held) = self.injecting.take() {
+            if held.signo == signo {
+                self.tracee.set_siginfo(&held.info)?;
+                self.deliver = signo;
+                return Ok(());
+            }
+            self.injecting = Some(held);
+        }
+        let mut regs = self.tracee.regs()?;
+        let at_exit = self.exit_regs.take() == Some(regs_hash(&regs));
+        if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
+            if let Some(insn) = rdtsc::decode(&mut self.tracee, regs.rip)? {
+                let (value, aux) = rdtsc::read_counter(insn);
+                let rip = regs.rip;
+                rdtsc::apply(&mut regs, insn, value, aux);
+                self.tracee.set_regs(&regs)?;
+                return self.push(EventKind::Rdtsc(RdtscEvent {
+                    value,
+                    aux,
+                    is_rdtscp: insn == rdtsc::TscInsn::Rdtscp,
+                    rip,
+                }));
+            }
+        }
+        if signo == libc::SIGTRAP && self.spin.is_some() && siginfo_code(&info) == TRAP_HWBKPT {
+            return self.on_spin_hit(&regs);
+        }
+        let placement = if is_synchronous(signo, &info) {
+            SignalPlacement::Synchronous
+        } else if at_exit {
+            SignalPlacement::AtSyscallExit
+        } else {
+            // Arrived while the tracee computed: hold it for a point replay can find. A
+            // standard signal already held is not queued twice, as in the kernel.
+            if signo >= libc::SIGRTMIN() || !self.held.iter().any(|h| h.signo == signo) {
+                self.held.push_back(HeldSignal { signo, info });
+            }
+            if self.spin.is_none() {
+                self.tracee.set_exec_breakpoint(regs.rip)?;
+                self.spin = Some(SpinWatch {
+                    rip: regs.rip,
+                    last_regs: landmark_regs_hash(&self.tracee, &regs)?,
+                    last_mem: None,
+                    hits: 0,
+                });
+            }
+            return Ok(());
+        };
+        self.deliver = signo;
+        self.push(EventKind::Signal(SignalEvent {
+            signo: signo as u32,
+            siginfo: info.to_vec(),
+            placement,
+        }))
+    }
+
+    fn stop_spin_watch(&mut self) -> Result<(), RecordError> {
+        if self.spin.take().is_some() {
+            self.tracee.clear_breakpoints()?;
+        }
+        Ok(())
+    }
+
+    fn on_spin_hit(&mut self, regs: &Regs) -> Result<(), RecordError> {
+        let Some(mut spin) = self.spin.take() else {
+            return Ok(());
+        };
+        spin.hits += 1;
+        let now = landmark_regs_hash(&self.tracee, regs)?;
+        if now == spin.last_regs {
+            let mem = landmark::memory_hash(&mut self.tracee)?;
+            if spin.last_mem == Some(mem) {
+                // The whole state recurred: the thread can never leave this loop by itself,
+                // and replay finds this state on the loop's first turns.
+                return self.deliver_at_landmark(spin.rip, now, mem);
+            }
+            spin.last_mem = Some(mem);
+        } else {
+            spin.last_regs = now;
+            spin.last_mem = None;
+        }
+        if spin.hits >= SPIN_HIT_LIMIT {
+            // A loop that keeps changing its state and may never make a syscall: delivering
+            // here is still exact (replay stops at the first pass through this state), but
+            // finding it may take replay one stop per pass through the loop.
+            self.warn_once(format!(
+                "a signal arrived while the program computed in a loop at {:#x}; without a \
+                 hardware tick counter, replay finds that spot by stopping at every pass \
+                 through the loop, which can be slow",
+                spin.rip
+            ));
+            let mem = landmark::memory_hash(&mut self.tracee)?;
+            return self.deliver_at_landmark(spin.rip, now, mem);
+        }
+        self.spin = Some(spin);
+        Ok(())
+    }
+
+    /// Delivers the first held signal here, logging the state that identifies the point.
+    fn deliver_at_landmark(
+        &mut self,
+        rip: u64,
+        regs_hash: u64,
+        mem_hash: u64,
+    ) -> Result<(), RecordError> {
+        self.tracee.clear_breakpoints()?;
+        let Some(held) = self.held.pop_front() else {
+            return Ok(());
+        };
+        self.tracee.set_siginfo(&held.info)?;
+        self.deliver = held.signo;
+        self.push(EventKind::Signal(SignalEvent {
+            signo: held.signo as u32,
+            siginfo: held.info.to_vec(),
+            placement: SignalPlacement::AtLandmark(Landmark {
+                rip,
+                regs_hash,
+                mem_hash,
+            }),
+        }))
+    }
+
+    fn on_exec(&mut self) -> Result<(), RecordError> {
+        let regs = self.tracee.regs()?;
+        let facts = auxv::hide_vdso(&mut self.tracee, regs.rsp)?;
+        let at_random = self.tracee.read_mem(facts.at_random_addr, 16)?;
+        // The execve that got here is logged before the new image, as replay meets them.
+        if let Some(p) = self.pending.take() {
+            self.log_syscall(p, 0)?;
+        }
+        let exe_link = format!("/proc/{}/exe", self.tracee.pid());
+        let shown = std::fs::read_link(&exe_link).unwrap_or_default();
+        use std::os::unix::ffi::OsStrExt;
+        let exe = identity_of(
+            std::path::Path::new(&exe_link),
+            shown.as_os_str().as_bytes(),
+        )
+        .map_err(|source| RecordError::Io {
+            what: format!("reading the identity of {}", shown.display()),
+            source,
+        })?;
+        // Signals held for the old image die with it; a spin watch too.
+        self.held.clear();
+        self.stop_spin_watch()?;
+        self.push(EventKind::Exec(ExecEvent {
+            exe,
+            at_random_addr: facts.at_random_addr,
+            at_random,
+            rsp: regs.rsp,
+        }))
+    }
+}
+
+/// `FTRUN_DEBUG_STOPS=1` prints every ptrace stop (for debugging ftrun itself).
+fn debug_stops() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("FTRUN_DEBUG_STOPS").is_some())
+}

@@ -1,0 +1,46 @@
+//! Sockets: how each syscall is recorded.
+
+use super::rule::{out, Len::*, Rule, Rule::*, Sent, Special};
+use libc::*;
+
+const NONE: Rule = Emulate(&[]);
+const SOCKADDR_OUT: Rule = Emulate(&[out(1, LenAt(2)), out(2, Fixed(4))]);
+
+pub(crate) const RULES: &[(c_long, Rule)] = &[
+    (SYS_socket, NONE),
+    (SYS_socketpair, Emulate(&[out(3, Fixed(8))])),
+    (SYS_connect, NONE),
+    (SYS_bind, NONE),
+    (SYS_listen, NONE),
+    (SYS_shutdown, NONE),
+    (SYS_setsockopt, NONE),
+    (SYS_accept, SOCKADDR_OUT),
+    (SYS_accept4, SOCKADDR_OUT),
+    (SYS_getsockname, SOCKADDR_OUT),
+    (SYS_getpeername, SOCKADDR_OUT),
+    (
+        SYS_getsockopt,
+        Emulate(&[out(3, LenAt(4)), out(4, Fixed(4))]),
+    ),
+    (
+        SYS_sendto,
+        Output {
+            fd: 0,
+            sent: Sent::Buf { buf: 1 },
+        },
+    ),
+    (
+        SYS_sendmsg,
+        Output {
+            fd: 0,
+            sent: Sent::Msg { msg: 1 },
+        },
+    ),
+    (
+        SYS_recvfrom,
+        Emulate(&[out(1, Ret), out(4, LenAt(5)), out(5, Fixed(4))]),
+    ),
+    (SYS_recvmsg, EmulateSpecial(Special::RecvMsg { msg: 1 })),
+    (SYS_sendmmsg, Refuse("sendmmsg is not recorded yet")),
+    (SYS_recvmmsg, Refuse("recvmmsg is not recorded yet")),
+];

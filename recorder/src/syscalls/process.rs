@@ -1,0 +1,99 @@
+//! Identity, limits, scheduling and lifecycle of the process.
+
+use super::rule::{out, Len::*, Rule, Rule::*, Special};
+use libc::*;
+
+const NONE: Rule = Emulate(&[]);
+const SAME: Rule = Execute { same_result: true };
+const NO_PROCESSES: Rule = Refuse("new processes and threads are not recorded yet");
+
+pub(crate) const RULES: &[(c_long, Rule)] = &[
+    (SYS_getpid, NONE),
+    (SYS_getppid, NONE),
+    (SYS_gettid, NONE),
+    (SYS_getuid, NONE),
+    (SYS_geteuid, NONE),
+    (SYS_getgid, NONE),
+    (SYS_getegid, NONE),
+    (SYS_getpgrp, NONE),
+    (SYS_getpgid, NONE),
+    (SYS_getsid, NONE),
+    (SYS_setsid, NONE),
+    (SYS_setpgid, NONE),
+    (SYS_setuid, NONE),
+    (SYS_setgid, NONE),
+    (SYS_setreuid, NONE),
+    (SYS_setregid, NONE),
+    (SYS_setresuid, NONE),
+    (SYS_setresgid, NONE),
+    (SYS_setgroups, NONE),
+    (
+        SYS_getresuid,
+        Emulate(&[out(0, Fixed(4)), out(1, Fixed(4)), out(2, Fixed(4))]),
+    ),
+    (
+        SYS_getresgid,
+        Emulate(&[out(0, Fixed(4)), out(1, Fixed(4)), out(2, Fixed(4))]),
+    ),
+    (SYS_getgroups, Emulate(&[out(1, RetTimes(4))])),
+    (SYS_capget, Emulate(&[out(1, Fixed(24))])),
+    (SYS_uname, Emulate(&[out(0, Fixed(390))])),
+    (SYS_sethostname, NONE),
+    (SYS_getrandom, Emulate(&[out(0, Ret)])),
+    (SYS_getrlimit, Emulate(&[out(1, Fixed(16))])),
+    (SYS_setrlimit, SAME),
+    (SYS_prlimit64, Emulate(&[out(3, Fixed(16))])),
+    (SYS_getpriority, NONE),
+    (SYS_setpriority, NONE),
+    (SYS_sched_yield, NONE),
+    (SYS_sched_getaffinity, Emulate(&[out(2, Ret)])),
+    (SYS_sched_setaffinity, NONE),
+    (SYS_sched_getparam, Emulate(&[out(1, Fixed(4))])),
+    (SYS_sched_getscheduler, NONE),
+    (SYS_sched_setscheduler, NONE),
+    (SYS_getcpu, Emulate(&[out(0, Fixed(4)), out(1, Fixed(4))])),
+    (SYS_personality, NONE),
+    (SYS_prctl, EmulateSpecial(Special::Prctl)),
+    (SYS_arch_prctl, SAME),
+    (SYS_set_tid_address, Execute { same_result: false }),
+    (SYS_set_robust_list, SAME),
+    (
+        SYS_get_robust_list,
+        Emulate(&[out(1, Fixed(8)), out(2, Fixed(8))]),
+    ),
+    (SYS_wait4, Emulate(&[out(1, Fixed(4)), out(3, Fixed(144))])),
+    (
+        SYS_waitid,
+        Emulate(&[out(2, Fixed(128)), out(4, Fixed(144))]),
+    ),
+    // One thread: a futex only ever wakes nobody or times out; threads change this.
+    (SYS_futex, Emulate(&[])),
+    (SYS_exit, SAME),
+    (SYS_exit_group, SAME),
+    (SYS_execve, SAME),
+    (SYS_execveat, SAME),
+    (SYS_fork, NO_PROCESSES),
+    (SYS_vfork, NO_PROCESSES),
+    (SYS_clone, NO_PROCESSES),
+    (SYS_clone3, NO_PROCESSES),
+    // Programs fall back without these; they cannot be replayed, so they quietly "do not exist".
+    (SYS_rseq, Pretend(-(ENOSYS as i64))),
+    (SYS_io_uring_setup, Pretend(-(ENOSYS as i64))),
+    (SYS_io_uring_enter, Refuse("io_uring cannot be replayed")),
+    (SYS_io_uring_register, Refuse("io_uring cannot be replayed")),
+    (SYS_ptrace, Refuse("a traced program cannot trace others")),
+    (SYS_seccomp, Refuse("seccomp filters are not recorded yet")),
+    (
+        SYS_perf_event_open,
+        Refuse("performance counters cannot be replayed"),
+    ),
+    (
+        SYS_process_vm_readv,
+        Refuse("cross-process memory access is not recorded"),
+    ),
+    (
+        SYS_process_vm_writev,
+        Refuse("cross-process memory access is not recorded"),
+    ),
+    (SYS_bpf, Refuse("bpf is not recorded")),
+];

@@ -1,0 +1,79 @@
+//! How one syscall is recorded and replayed, as data: the table's vocabulary.
+
+/// The length of an output buffer, known once the syscall has returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Len {
+    /// A fixed-size struct.
+    Fixed(usize),
+    /// As many bytes as the syscall returned.
+    Ret,
+    /// `size` bytes for each of `args[arg]` elements.
+    ArgTimes { arg: usize, size: usize },
+    /// `size` bytes for each of the returned count of elements.
+    RetTimes(usize),
+    /// The `socklen_t` that `args[arg]` points to (the smaller of its value before and after).
+    LenAt(usize),
+}
+
+/// An argument that points at memory the kernel fills in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Out {
+    pub arg: usize,
+    pub len: Len,
+}
+
+/// Output buffers whose shape needs code rather than a table row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Special {
+    /// `readv`-like: iovec array at `args[iov]`, `args[cnt]` entries, filled up to the result.
+    Iov { iov: usize, cnt: usize },
+    /// `recvmsg`: a msghdr whose iovecs, name and control buffers are filled.
+    RecvMsg { msg: usize },
+    /// `select`/`pselect6`: three fd_sets sized by `args[0]`, and a timeout.
+    Select { timeout_len: usize },
+    /// `ioctl`: the request decides.
+    Ioctl,
+    /// `fcntl`: only the lock queries write memory.
+    Fcntl,
+    /// `prctl`: the option decides.
+    Prctl,
+}
+
+/// Where the bytes an output syscall sends out of the process are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// One buffer at `args[buf]` of the returned length.
+    Buf { buf: usize },
+    /// An iovec array at `args[iov]` with `args[cnt]` entries.
+    Iov { iov: usize, cnt: usize },
+    /// A msghdr at `args[msg]`.
+    Msg { msg: usize },
+}
+
+/// The whole treatment of a syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Result and the listed output buffers are logged; replay skips the call.
+    Emulate(&'static [Out]),
+    /// Like `Emulate`, with outputs found by code.
+    EmulateSpecial(Special),
+    /// Emulated, and its bytes leave the process: hashed for divergence checks, echoed
+    /// at replay when they went to our stdout/stderr.
+    Output { fd: usize, sent: Sent },
+    /// Changes the address space or kernel state of the process: replay runs it again.
+    /// With `same_result` the replayed result must equal the recorded one; otherwise the
+    /// recorded result is handed back (e.g. a thread id).
+    Execute { same_result: bool },
+    /// `mmap`: executed, file contents preserved in the trace.
+    Mmap,
+    /// Blocks until a signal with a mask it sets itself: replay must run it too.
+    ExecuteUntilSignal,
+    /// Not supported: the tracee gets ENOSYS and the reason is printed once.
+    Refuse(&'static str),
+    /// Not run; the tracee is told it succeeded with this result (e.g. prctl(PR_SET_TSC)).
+    Pretend(i64),
+}
+
+pub(crate) const fn out(arg: usize, len: Len) -> Out {
+    Out { arg, len }
+}

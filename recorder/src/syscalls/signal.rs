@@ -1,0 +1,24 @@
+//! Signal syscalls: dispositions and masks are kernel state replay needs, so they run again.
+
+use super::rule::{out, Len::*, Rule, Rule::*};
+use libc::*;
+
+const SAME: Rule = Execute { same_result: true };
+
+pub(crate) const RULES: &[(c_long, Rule)] = &[
+    (SYS_rt_sigaction, SAME),
+    (SYS_rt_sigprocmask, SAME),
+    (SYS_rt_sigreturn, SAME),
+    (SYS_sigaltstack, SAME),
+    (SYS_rt_sigsuspend, ExecuteUntilSignal),
+    (SYS_pause, Emulate(&[])),
+    (SYS_kill, Emulate(&[])),
+    (SYS_tgkill, Emulate(&[])),
+    (SYS_tkill, Emulate(&[])),
+    (SYS_rt_sigqueueinfo, Emulate(&[])),
+    (SYS_rt_tgsigqueueinfo, Emulate(&[])),
+    (SYS_rt_sigpending, Emulate(&[out(0, Fixed(8))])),
+    (SYS_rt_sigtimedwait, Emulate(&[out(1, Fixed(128))])),
+    (SYS_signalfd, Emulate(&[])),
+    (SYS_signalfd4, Emulate(&[])),
+];

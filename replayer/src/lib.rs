@@ -1,0 +1,14 @@
+//! The replay session: runs a program again from its trace, skipping emulated syscalls and
+//! writing their effects back, re-running the ones that shape the process, and placing
+//! signals and rdtsc values exactly where they were — checking itself at every event.
+
+mod divergence;
+mod mem;
+mod process;
+pub mod session;
+mod signal;
+mod source;
+
+pub use divergence::ReplayError;
+pub use session::{ReplayOptions, Replayer};
+pub use source::{EventSource, ReaderSource};

@@ -1,0 +1,544 @@
+//! The replay loop: one traced process driven by the event stream.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use recorder::session::{
+    is_restart_code, is_synchronous, siginfo_code, syscall_args, ERESTARTNOINTR,
+};
+use recorder::syscall_names::syscall_name;
+use recorder::syscalls::{rule_for, Rule};
+use schema::{
+    Echo, Event, EventKind, ExitStatus, Header, SignalEvent, SignalPlacement, SyscallEvent,
+    SyscallMode,
+};
+use tracee::{regs_hash, PtraceEvent, Regs, Resume, SpawnSpec, Stop, Tracee, TraceeError};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::source::EventSource;
+use crate::{mem, process, signal, ReplayError};
+
+const SI_KERNEL: i32 = 0x80;
+const TRAP_HWBKPT: i32 = 4;
+const NR_RESTART_SYSCALL: u64 = libc::SYS_restart_syscall as u64;
+
+/// How to replay.
+pub struct ReplayOptions {
+    /// The trace directory (for the `files/` kept by the recorder).
+    pub trace_dir: PathBuf,
+    /// Write the program's stdout/stderr output again (off for a follower).
+    pub echo_output: bool,
+}
+
+enum Pending {
+    /// Skipped by the kernel; the recorded result and memory effects are written back.
+    Skip(SyscallEvent),
+    /// Run again; its result is checked (or replaced, where it is an id).
+    Run(SyscallEvent),
+    /// Skipped so that a signal can be delivered before it; it restarts afterwards.
+    Inject { nr: u64, signal: SignalEvent },
+}
+
+/// Replays one process.
+pub struct Replayer<'a> {
+    tracee: Tracee,
+    events: &'a mut dyn EventSource,
+    peeked: Option<Event>,
+    opts: ReplayOptions,
+    pending: Option<Pending>,
+    /// A signal sent to the tracee whose delivery stop we are waiting for.
+    injecting: Option<SignalEvent>,
+    landmark_armed: bool,
+    deliver: i32,
+    replayed: u64,
+}
+
+/// Starts the recorded program under ptrace exactly as it was started when recording.
+pub fn spawn_for_replay(header: &Header) -> Result<Tracee, ReplayError> {
+    use std::os::unix::ffi::OsStrExt;
+    let spec = SpawnSpec {
+        path: PathBuf::from(std::ffi::OsStr::from_bytes(&header.exe)),
+        argv: header.argv.clone(),
+        env: header.env.clone(),
+        cwd: Some(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd))).filter(|p| p.is_dir()),
+        rlimits: header
+            .rlimits
+            .iter()
+            .map(|r| (r.resource, r.soft, r.hard))
+            .collect(),
+        trap_rdtsc: true,
+    };
+    Ok(tracee::spawn_traced(&spec)?)
+}
+
+impl<'a> Replayer<'a> {
+    pub fn new(tracee: Tracee, events: &'a mut dyn EventSource, opts: ReplayOptions) -> Self {
+        Replayer {
+            tracee,
+            events,
+            peeked: None,
+            opts,
+            pending: None,
+            injecting: None,
+            landmark_armed: false,
+            deliver: 0,
+            replayed: 0,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.tracee.pid()
+    }
+
+    /// Events replayed so far.
+    pub fn replayed(&self) -> u64 {
+        self.replayed
+    }
+
+    fn peek(&mut self) -> Result<Option<&Event>, ReplayError> {
+        if self.peeked.is_none() {
+            self.peeked = self.events.next_event()?;
+        }
+        Ok(self.peeked.as_ref())
+    }
+
+    fn take(&mut self) -> Result<Event, ReplayError> {
+        self.peek()?;
+        match self.peeked.take() {
+            Some(ev) => {
+                self.replayed = ev.seq + 1;
+                Ok(ev)
+            }
+            None => Err(ReplayError::TraceEnded {
+                events: self.replayed,
+            }),
+        }
+    }
+
+    fn divergence(&self, expected: impl Into<String>, got: impl Into<String>) -> ReplayError {
+        let (seq, tid) = self
+            .peeked
+            .as_ref()
+            .map(|e| (e.seq, e.tid))
+            .unwrap_or((self.replayed, self.tracee.pid() as u32));
+        ReplayError::Divergence {
+            seq,
+            tid,
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+
+    /// Replays to the end of the log; returns how the program ended.
+    pub fn run(mut self) -> Result<ExitStatus, ReplayError> {
+        let result = self.run_loop();
+        if result.is_err() {
+            self.tracee.kill();
+        }
+        result
+    }
+
+    fn run_loop(&mut self) -> Result<ExitStatus, ReplayError> {
+        let mut stop = self.tracee.wait()?;
+        loop {
+            if debug_stops() {
+                let rip = self.tracee.regs().map(|r| r.rip).unwrap_or(0);
+                eprintln!("ftrun: [replay] {stop:?} rip={rip:#x}");
+            }
+            match stop {
+                Stop::SyscallEntry { nr } => self.on_entry(nr)?,
+                Stop::SyscallExit { ret } => self.on_exit(ret)?,
+                Stop::Signal { signo } => self.on_signal(signo)?,
+                Stop::Event {
+                    event: PtraceEvent::Exec,
+                    ..
+                } => self.on_exec()?,
+                Stop::Event { .. } => {}
+                Stop::Exited { code } => return self.on_end(ExitStatus::Exited(code)),
+                Stop::Killed { signo, core_dumped } => {
+                    return self.on_end(ExitStatus::Killed { signo, core_dumped })
+                }
+            }
+            self.arm_landmark()?;
+            let deliver = std::mem::take(&mut self.deliver);
+            stop = match self.tracee.resume(Resume::Syscall, deliver) {
+                Ok(()) | Err(TraceeError::TraceeDied { .. }) => self.tracee.wait()?,
+                Err(e) => return Err(e.into()),
+            };
+        }
+    }
+
+    fn on_end(&mut self, status: ExitStatus) -> Result<ExitStatus, ReplayError> {
+        let ev = self.take()?;
+        match ev.kind {
+            EventKind::Exit(recorded) if same_exit(recorded, status) => Ok(recorded),
+            other => Err(ReplayError::Divergence {
+                seq: ev.seq,
+                tid: ev.tid,
+                expected: describe(&other),
+                got: format!("the program ended: {status:?}"),
+            }),
+        }
+    }
+
+    /// Puts a breakpoint on the landmark of the next event if it is a signal in a spin.
+    fn arm_landmark(&mut self) -> Result<(), ReplayError> {
+        if self.landmark_armed {
+            return Ok(());
+        }
+        let rip = match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::Signal(s)) => signal::landmark_of(s).map(|lm| lm.rip),
+            _ => None,
+        };
+        if let Some(rip) = rip {
+            self.tracee.set_exec_breakpoint(rip)?;
+            self.landmark_armed = true;
+        }
+        Ok(())
+    }
+
+    fn skip_syscall(&mut self, regs: &mut Regs) -> Result<(), ReplayError> {
+        regs.orig_rax = u64::MAX;
+        self.tracee.set_regs(regs)?;
+        Ok(())
+    }
+
+    fn on_entry(&mut self, nr: u64) -> Result<(), ReplayError> {
+        let mut regs = self.tracee.regs()?;
+        let args = syscall_args(&regs);
+        let before_syscall = matches!(
+            self.peek()?.map(|e| &e.kind),
+            Some(EventKind::Signal(SignalEvent {
+                placement: SignalPlacement::BeforeSyscall,
+                ..
+            }))
+        );
+        if before_syscall {
+            let EventKind::Signal(signal) = self.take()?.kind else {
+                unreachable!("peeked")
+            };
+            self.skip_syscall(&mut regs)?;
+            self.pending = Some(Pending::Inject { nr, signal });
+            return Ok(());
+        }
+        let s = match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::Syscall(s)) => s.clone(),
+            // exit and exit_group never return, so the recording logged only the end itself.
+            Some(EventKind::Exit(_)) if is_exit(nr) => return Ok(()),
+            Some(other) => {
+                let expected = describe(other);
+                return Err(
+                    self.divergence(expected, format!("syscall {} ({nr})", syscall_name(nr)))
+                );
+            }
+            None => {
+                return Err(ReplayError::TraceEnded {
+                    events: self.replayed,
+                })
+            }
+        };
+        self.check_entry(&s, nr, &args, &regs)?;
+        self.take()?;
+        // A failed call changed nothing, so it is not run again; rt_sigreturn's "result" is
+        // the restored rax and rt_sigsuspend always "fails".
+        let failed = s.result < 0
+            && !is_restart_code(s.result)
+            && nr != libc::SYS_rt_sigreturn as u64
+            && nr != libc::SYS_rt_sigsuspend as u64;
+        match s.mode {
+            SyscallMode::Executed if !failed => {
+                if nr == libc::SYS_mmap as u64 {
+                    mem::prepare_mmap(&mut regs, &s);
+                    self.tracee.set_regs(&regs)?;
+                }
+                self.pending = Some(Pending::Run(s));
+                // A signal that ended this blocking call is sent now; the call sets its own
+                // mask and is interrupted just as when recording.
+                self.send_signal_at_exit(true)?;
+            }
+            _ => {
+                if let Rule::Output { sent, .. } = rule_for(nr) {
+                    self.replay_output(&s, sent)?;
+                }
+                self.skip_syscall(&mut regs)?;
+                self.pending = Some(Pending::Skip(s));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_entry(
+        &self,
+        s: &SyscallEvent,
+        nr: u64,
+        args: &[u64; 6],
+        regs: &Regs,
+    ) -> Result<(), ReplayError> {
+        if s.number != nr {
+            return Err(self.divergence(
+                format!("syscall {} ({})", syscall_name(s.number), s.number),
+                format!("syscall {} ({nr}) at rip {:#x}", syscall_name(nr), regs.rip),
+            ));
+        }
+        if &s.args != args {
+            return Err(self.divergence(
+                format!("{}{:x?}", syscall_name(nr), s.args),
+                format!("{}{:x?}", syscall_name(nr), args),
+            ));
+        }
+        if s.regs_hash != regs_hash(regs) {
+            return Err(self.divergence(
+                format!(
+                    "registers with hash {:#x} at {} (rip {:#x})",
+                    s.regs_hash,
+                    syscall_name(nr),
+                    s.rip
+                ),
+                format!("hash {:#x} (rip {:#x})", regs_hash(regs), regs.rip),
+            ));
+        }
+        Ok(())
+    }
+
+    fn replay_output(
+        &mut self,
+        s: &SyscallEvent,
+        sent: recorder::syscalls::Sent,
+    ) -> Result<(), ReplayError> {
+        if s.result <= 0 {
+            return Ok(());
+        }
+        let bytes =
+            recorder::effects::sent_bytes(&mut self.tracee, sent, &s.args, s.result as usize)?;
+        if xxh3_64(&bytes) != s.output_hash {
+            return Err(self.divergence(
+                format!(
+                    "{} of {} bytes with hash {:#x}",
+                    syscall_name(s.number),
+                    s.result,
+                    s.output_hash
+                ),
+                format!("bytes with hash {:#x}", xxh3_64(&bytes)),
+            ));
+        }
+        if self.opts.echo_output {
+            let written = match s.echo {
+                Echo::Stdout => std::io::stdout()
+                    .lock()
+                    .write_all(&bytes)
+                    .and_then(|_| std::io::stdout().flush()),
+                Echo::Stderr => std::io::stderr().lock().write_all(&bytes),
+                Echo::None => Ok(()),
+            };
+            // Our own stdout closed (e.g. `| head`) must not turn into a divergence.
+            let _ = written;
+        }
+        Ok(())
+    }
+
+    /// If the next event is a signal delivered at this syscall's exit, send it now.
+    fn send_signal_at_exit(&mut self, only_blocking: bool) -> Result<(), ReplayError> {
+        if self.injecting.is_some() {
+            return Ok(());
+        }
+        let next = match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::Signal(s)) if s.placement == SignalPlacement::AtSyscallExit => {
+                s.clone()
+            }
+            _ => return Ok(()),
+        };
+        let blocking = matches!(&self.pending, Some(Pending::Run(s)) if s.number == libc::SYS_rt_sigsuspend as u64);
+        if only_blocking && !blocking {
+            return Ok(());
+        }
+        self.tracee.send_signal(next.signo as i32)?;
+        self.injecting = Some(next);
+        Ok(())
+    }
+
+    fn on_exit(&mut self, ret: i64) -> Result<(), ReplayError> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let mut regs = self.tracee.regs()?;
+        match pending {
+            Pending::Inject { nr, signal } => {
+                regs.rax = ERESTARTNOINTR as u64;
+                regs.orig_rax = nr;
+                self.tracee.set_regs(&regs)?;
+                self.tracee.send_signal(signal.signo as i32)?;
+                self.injecting = Some(signal);
+                return Ok(());
+            }
+            Pending::Skip(s) => {
+                for w in &s.writes {
+                    self.tracee.write_mem(w.addr, &w.data)?;
+                }
+                regs.rax = s.result as u64;
+                if is_restart_code(s.result) {
+                    regs.orig_rax = s.number;
+                    let signal_next = matches!(
+                        self.peek()?.map(|e| &e.kind),
+                        Some(EventKind::Signal(sig)) if sig.placement == SignalPlacement::AtSyscallExit
+                    );
+                    if !signal_next {
+                        // Interrupted without a signal to deliver: the kernel restarted it.
+                        regs.rip -= 2;
+                        regs.rax = if s.result == -516 {
+                            NR_RESTART_SYSCALL
+                        } else {
+                            s.number
+                        };
+                    }
+                }
+                self.tracee.set_regs(&regs)?;
+            }
+            Pending::Run(s) => {
+                let same_result =
+                    !matches!(rule_for(s.number), Rule::Execute { same_result: false });
+                if same_result && ret != s.result {
+                    return Err(ReplayError::Divergence {
+                        seq: self.replayed.saturating_sub(1),
+                        tid: self.tracee.pid() as u32,
+                        expected: format!("{} to return {:#x}", syscall_name(s.number), s.result),
+                        got: format!("{ret:#x}"),
+                    });
+                }
+                if !same_result {
+                    regs.rax = s.result as u64;
+                    self.tracee.set_regs(&regs)?;
+                }
+                if s.number == libc::SYS_mmap as u64 {
+                    mem::restore_args(&mut regs, &s);
+                    self.tracee.set_regs(&regs)?;
+                    mem::fill_mapping(&mut self.tracee, &s, &self.opts.trace_dir)?;
+                }
+            }
+        }
+        self.send_signal_at_exit(false)
+    }
+
+    fn on_signal(&mut self, signo: i32) -> Result<(), ReplayError> {
+        let info = self.tracee.siginfo()?;
+        if let Some(sig) = self.injecting.take() {
+            if sig.signo as i32 == signo {
+                if sig.placement == SignalPlacement::AtSyscallExit {
+                    self.take()?;
+                }
+                self.tracee.set_siginfo(&signal::raw_siginfo(&sig)?)?;
+                self.deliver = signo;
+                return Ok(());
+            }
+            self.injecting = Some(sig);
+        }
+        let mut regs = self.tracee.regs()?;
+        if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
+            if let Some(insn) = recorder::rdtsc::decode(&mut self.tracee, regs.rip)? {
+                return self.replay_rdtsc(&mut regs, insn);
+            }
+        }
+        if signo == libc::SIGTRAP && self.landmark_armed && siginfo_code(&info) == TRAP_HWBKPT {
+            return self.on_landmark_hit(&regs);
+        }
+        if is_synchronous(signo, &info) {
+            let ev = self.take()?;
+            return match ev.kind {
+                EventKind::Signal(s)
+                    if s.signo as i32 == signo && s.placement == SignalPlacement::Synchronous =>
+                {
+                    self.deliver = signo;
+                    Ok(())
+                }
+                other => Err(ReplayError::Divergence {
+                    seq: ev.seq,
+                    tid: ev.tid,
+                    expected: describe(&other),
+                    got: format!("signal {signo} raised by the CPU at rip {:#x}", regs.rip),
+                }),
+            };
+        }
+        // A signal from outside the replay (a terminal, a stray timer): not part of the run.
+        Ok(())
+    }
+
+    fn replay_rdtsc(
+        &mut self,
+        regs: &mut Regs,
+        insn: recorder::rdtsc::TscInsn,
+    ) -> Result<(), ReplayError> {
+        let ev = self.take()?;
+        match ev.kind {
+            EventKind::Rdtsc(r) if r.rip == regs.rip => {
+                recorder::rdtsc::apply(regs, insn, r.value, r.aux);
+                self.tracee.set_regs(regs)?;
+                Ok(())
+            }
+            other => Err(ReplayError::Divergence {
+                seq: ev.seq,
+                tid: ev.tid,
+                expected: describe(&other),
+                got: format!("rdtsc at rip {:#x}", regs.rip),
+            }),
+        }
+    }
+
+    fn on_landmark_hit(&mut self, regs: &Regs) -> Result<(), ReplayError> {
+        let sig = match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::Signal(s)) if signal::landmark_of(s).is_some() => s.clone(),
+            _ => return Ok(()),
+        };
+        let lm = signal::landmark_of(&sig).expect("checked");
+        if signal::at_landmark(&mut self.tracee, regs, lm)? {
+            self.tracee.clear_breakpoints()?;
+            self.landmark_armed = false;
+            self.take()?;
+            self.tracee.set_siginfo(&signal::raw_siginfo(&sig)?)?;
+            self.deliver = sig.signo as i32;
+        }
+        Ok(())
+    }
+
+    fn on_exec(&mut self) -> Result<(), ReplayError> {
+        // The execve that got here was taken at its entry; its exit carries nothing more.
+        self.pending = None;
+        let ev = self.take()?;
+        match ev.kind {
+            EventKind::Exec(e) => process::replay_exec(&mut self.tracee, &e, ev.seq, ev.tid),
+            other => Err(ReplayError::Divergence {
+                seq: ev.seq,
+                tid: ev.tid,
+                expected: describe(&other),
+                got: "an exec".to_string(),
+            }),
+        }
+    }
+}
+
+fn is_exit(nr: u64) -> bool {
+    nr == libc::SYS_exit as u64 || nr == libc::SYS_exit_group as u64
+}
+
+fn same_exit(a: ExitStatus, b: ExitStatus) -> bool {
+    match (a, b) {
+        (ExitStatus::Exited(x), ExitStatus::Exited(y)) => x == y,
+        (ExitStatus::Killed { signo: x, .. }, ExitStatus::Killed { signo: y, .. }) => x == y,
+        _ => false,
+    }
+}
+
+/// A short description of an event for divergence messages.
+pub fn describe(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Syscall(s) => format!("syscall {} ({})", syscall_name(s.number), s.number),
+        EventKind::Exec(e) => format!("an exec of {}", String::from_utf8_lossy(&e.exe.path)),
+        EventKind::Rdtsc(r) => format!("rdtsc at rip {:#x}", r.rip),
+        EventKind::Signal(s) => format!("signal {} ({:?})", s.signo, s.placement),
+        EventKind::Exit(x) => format!("the program to end: {x:?}"),
+    }
+}
+
+/// `FTRUN_DEBUG_STOPS=1` prints every ptrace stop (for debugging ftrun itself).
+fn debug_stops() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("FTRUN_DEBUG_STOPS").is_some())
+}

@@ -1,0 +1,194 @@
+//! The trace as plain Rust values: what the recorder produces and the replayer consumes.
+//! `codec.rs` converts these to and from the Cap'n Proto encoding in `trace.capnp`.
+
+/// Version of the trace format; a reader refuses any other.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How a recording measured thread progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickSource {
+    /// No hardware counter: asynchronous events were placed at deterministic points only.
+    None,
+    /// A PMU counter of retired conditional branches (raw event code in `Header::tick_event`).
+    Pmu,
+}
+
+/// One resource limit of the recorded process (`RLIMIT_*` number, soft, hard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// What a trace says about the run as a whole; written first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub format_version: u32,
+    /// ftrun's own version string.
+    pub recorder_version: String,
+    /// The program as given on the command line and as resolved to a path.
+    pub argv: Vec<Vec<u8>>,
+    pub env: Vec<Vec<u8>>,
+    pub cwd: Vec<u8>,
+    pub exe: Vec<u8>,
+    pub kernel_release: String,
+    pub cpu_vendor: String,
+    pub cpu_model: String,
+    /// Raw cpuid leaf 1 and leaf 7 results (eax, ebx, ecx, edx each), for a replay-side check.
+    pub cpuid_signature: Vec<u32>,
+    pub tick_source: TickSource,
+    /// The raw PMU event used for ticks, 0 when `tick_source` is `None`.
+    pub tick_event: u64,
+    pub rlimits: Vec<Rlimit>,
+    /// Wall-clock time the recording started, nanoseconds since the epoch.
+    pub start_time_ns: u64,
+}
+
+/// How a syscall was handled while recording, and so how replay treats it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyscallMode {
+    /// Result and memory effects logged; replay skips the syscall and writes them back.
+    Emulated,
+    /// Changes the address space or process state; replay runs it again and checks the result.
+    Executed,
+    /// Not supported: the tracee was given ENOSYS without the kernel seeing the call.
+    Refused,
+}
+
+/// Bytes the kernel wrote into tracee memory during a syscall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemWrite {
+    pub addr: u64,
+    pub data: Vec<u8>,
+}
+
+/// The identity of a file as seen when it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileIdentity {
+    pub path: Vec<u8>,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+/// A file-backed mapping: where its contents come from at replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMapping {
+    /// Name of the copy kept in the trace directory's `files/`.
+    pub stored_as: String,
+    pub file: FileIdentity,
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// Where stdout/stderr bytes of an output syscall go when replaying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    None,
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyscallEvent {
+    pub number: u64,
+    pub args: [u64; 6],
+    /// Raw return value (negative errno on failure).
+    pub result: i64,
+    pub mode: SyscallMode,
+    pub writes: Vec<MemWrite>,
+    /// Instruction pointer at entry (just after the `syscall` instruction).
+    pub rip: u64,
+    /// Hash of the general-purpose registers at entry, for divergence checks.
+    pub regs_hash: u64,
+    /// Hash of bytes the syscall sent out of the process (write, send …), 0 if none.
+    pub output_hash: u64,
+    pub echo: Echo,
+    /// Set for an mmap of a file.
+    pub mapping: Option<FileMapping>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecEvent {
+    /// `/proc/PID/exe` after the exec.
+    pub exe: FileIdentity,
+    /// The 16 `AT_RANDOM` bytes and where they sit in tracee memory.
+    pub at_random_addr: u64,
+    pub at_random: Vec<u8>,
+    /// Stack pointer after the exec (points at argc).
+    pub rsp: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RdtscEvent {
+    pub value: u64,
+    /// `IA32_TSC_AUX` handed out by rdtscp (the cpu number); 0 for rdtsc.
+    pub aux: u32,
+    pub is_rdtscp: bool,
+    pub rip: u64,
+}
+
+/// A point where execution can be found again exactly without a tick counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landmark {
+    pub rip: u64,
+    /// Hash of all general-purpose registers at the point.
+    pub regs_hash: u64,
+    /// Hash of the writable memory of the process at the point.
+    pub mem_hash: u64,
+}
+
+/// Where an asynchronous signal was delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalPlacement {
+    /// Raised by the CPU (fault, trap): replay expects it to happen by itself.
+    Synchronous,
+    /// Delivered on the way out of the syscall just before it in the event stream.
+    AtSyscallExit,
+    /// Delivered just before the next syscall of the thread, which restarts after it.
+    BeforeSyscall,
+    /// Delivered at a recurring state of a spinning thread.
+    AtLandmark(Landmark),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalEvent {
+    pub signo: u32,
+    /// The raw 128-byte `siginfo_t`.
+    pub siginfo: Vec<u8>,
+    pub placement: SignalPlacement,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Killed { signo: i32, core_dumped: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    Syscall(SyscallEvent),
+    Exec(ExecEvent),
+    Rdtsc(RdtscEvent),
+    Signal(SignalEvent),
+    Exit(ExitStatus),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Position in the global order, from 0 without gaps.
+    pub seq: u64,
+    /// Thread id as recorded.
+    pub tid: u32,
+    pub kind: EventKind,
+}
+
+/// Written last by a recorder that finished: its absence means the recording was cut short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Footer {
+    pub finished_cleanly: bool,
+    pub event_count: u64,
+    pub exit: Option<ExitStatus>,
+}

@@ -1,0 +1,158 @@
+# The ftrun trace format: the Cap'n Proto encoding of the values in src/model.rs.
+#
+# A trace file (DIR/events) is a file start followed by frames (see src/frame.rs):
+# one Header frame, Chunk frames holding consecutive events, and a Footer frame
+# written by a recorder that finished. Each frame payload is one message whose
+# root is Header, Chunk or Footer.
+#
+# After editing this file run schema/regen.sh: the generated src/trace_capnp.rs
+# is committed, and a test checks that it matches this file.
+
+@0xe92a2fb8ec04c35c;
+
+enum TickSource {
+  none @0;
+  pmu @1;
+}
+
+struct Rlimit {
+  resource @0 :UInt32;
+  soft @1 :UInt64;
+  hard @2 :UInt64;
+}
+
+struct Header {
+  formatVersion @0 :UInt32;
+  recorderVersion @1 :Text;
+  argv @2 :List(Data);
+  env @3 :List(Data);
+  cwd @4 :Data;
+  exe @5 :Data;
+  kernelRelease @6 :Text;
+  cpuVendor @7 :Text;
+  cpuModel @8 :Text;
+  cpuidSignature @9 :List(UInt32);
+  tickSource @10 :TickSource;
+  tickEvent @11 :UInt64;
+  rlimits @12 :List(Rlimit);
+  startTimeNs @13 :UInt64;
+}
+
+enum SyscallMode {
+  emulated @0;
+  executed @1;
+  refused @2;
+}
+
+struct MemWrite {
+  addr @0 :UInt64;
+  data @1 :Data;
+}
+
+struct FileIdentity {
+  path @0 :Data;
+  dev @1 :UInt64;
+  ino @2 :UInt64;
+  size @3 :UInt64;
+  mtimeNs @4 :Int64;
+}
+
+struct FileMapping {
+  storedAs @0 :Text;
+  file @1 :FileIdentity;
+  offset @2 :UInt64;
+  length @3 :UInt64;
+}
+
+enum Echo {
+  none @0;
+  stdout @1;
+  stderr @2;
+}
+
+struct SyscallEvent {
+  number @0 :UInt64;
+  args @1 :List(UInt64);   # exactly 6
+  result @2 :Int64;
+  mode @3 :SyscallMode;
+  writes @4 :List(MemWrite);
+  rip @5 :UInt64;
+  regsHash @6 :UInt64;
+  outputHash @7 :UInt64;
+  echo @8 :Echo;
+  mapping :union {
+    noMapping @9 :Void;
+    fileMapping @10 :FileMapping;
+  }
+}
+
+struct ExecEvent {
+  exe @0 :FileIdentity;
+  atRandomAddr @1 :UInt64;
+  atRandom @2 :Data;
+  rsp @3 :UInt64;
+}
+
+struct RdtscEvent {
+  value @0 :UInt64;
+  aux @1 :UInt32;
+  isRdtscp @2 :Bool;
+  rip @3 :UInt64;
+}
+
+struct Landmark {
+  rip @0 :UInt64;
+  regsHash @1 :UInt64;
+  memHash @2 :UInt64;
+}
+
+struct SignalPlacement {
+  union {
+    synchronous @0 :Void;
+    atSyscallExit @1 :Void;
+    beforeSyscall @2 :Void;
+    atLandmark @3 :Landmark;
+  }
+}
+
+struct SignalEvent {
+  signo @0 :UInt32;
+  siginfo @1 :Data;
+  placement @2 :SignalPlacement;
+}
+
+struct ExitStatus {
+  union {
+    exited @0 :Int32;
+    killed :group {
+      signo @1 :Int32;
+      coreDumped @2 :Bool;
+    }
+  }
+}
+
+struct Event {
+  seq @0 :UInt64;
+  tid @1 :UInt32;
+  kind :union {
+    syscall @2 :SyscallEvent;
+    exec @3 :ExecEvent;
+    rdtsc @4 :RdtscEvent;
+    signal @5 :SignalEvent;
+    exit @6 :ExitStatus;
+  }
+}
+
+struct Chunk {
+  firstSeq @0 :UInt64;
+  events @1 :List(Event);
+}
+
+struct Footer {
+  finishedCleanly @0 :Bool;
+  eventCount @1 :UInt64;
+  exit :union {
+    notExited @2 :Void;
+    exitStatus @3 :ExitStatus;
+  }
+}

@@ -1,0 +1,111 @@
+//! `ftrun record [-o DIR] -- PROG ARGS…`
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use recorder::{Recorder, TraceSink};
+use schema::TraceWriter;
+use tracee::{resolve_program, SpawnSpec};
+
+use crate::{exit, forward, trace_dir};
+
+#[derive(clap::Args)]
+pub struct RecordArgs {
+    /// Trace directory to create (default: $FTRUN_DIR or ~/.local/share/ftrun, as PROG-N).
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+    /// The program and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<OsString>,
+}
+
+/// What a recording needs to know about the command before it starts.
+pub struct Launch {
+    pub exe: PathBuf,
+    pub argv: Vec<Vec<u8>>,
+    pub env: Vec<Vec<u8>>,
+    pub cwd: Vec<u8>,
+}
+
+/// Resolves the program like a shell; on failure prints why and gives the shell's exit code.
+pub fn launch_for(command: &[OsString]) -> Result<Launch, i32> {
+    let prog = &command[0];
+    let exe = resolve_program(prog, std::env::var_os("PATH").as_deref()).map_err(|e| {
+        eprintln!("ftrun: {e}");
+        e.exit_code()
+    })?;
+    let env = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            kv
+        })
+        .collect();
+    let cwd = std::env::current_dir()
+        .map(|d| d.into_os_string().into_vec())
+        .unwrap_or_default();
+    Ok(Launch {
+        exe,
+        argv: command.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        env,
+        cwd,
+    })
+}
+
+pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
+    let launch = match launch_for(&args.command) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let dir = match &args.output {
+        Some(d) => trace_dir::create_named(d)?,
+        None => trace_dir::create_default(&launch.exe)?,
+    };
+    let header = recorder::machine::header_for(
+        launch.argv.clone(),
+        launch.env.clone(),
+        launch.cwd.clone(),
+        launch.exe.as_os_str().as_bytes().to_vec(),
+    );
+    let writer = TraceWriter::create(&dir, &header)
+        .with_context(|| format!("creating the trace in {}", dir.display()))?;
+    let spec = SpawnSpec {
+        path: launch.exe.clone(),
+        argv: launch.argv,
+        env: launch.env,
+        cwd: None,
+        rlimits: Vec::new(),
+        trap_rdtsc: true,
+    };
+    let tracee = match tracee::spawn_traced(&spec) {
+        Ok(t) => t,
+        Err(e) => {
+            // Nothing ran: leave no trace that could be mistaken for a recording.
+            drop(writer);
+            let _ = std::fs::remove_dir_all(&dir);
+            eprintln!("ftrun: {e}");
+            return Ok(126);
+        }
+    };
+    forward::forward_to(tracee.pid());
+    let mut sink = TraceSink::new(writer);
+    let status = Recorder::new(tracee, &mut sink, &dir).run();
+    match status {
+        Ok(status) => {
+            trace_dir::mark_latest(&dir);
+            Ok(exit::exit_like(status))
+        }
+        Err(e) => {
+            // Keep what was recorded replayable up to here.
+            let _ = sink.flush();
+            trace_dir::mark_latest(&dir);
+            Err(anyhow::Error::new(e).context(format!(
+                "recording into {} failed (the trace holds the run up to here)",
+                dir.display()
+            )))
+        }
+    }
+}

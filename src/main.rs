@@ -1,0 +1,53 @@
+//! `ftrun`: record and replay unmodified Linux x86-64 programs.
+
+mod cmd;
+mod exit;
+mod forward;
+mod trace_dir;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ftrun",
+    version,
+    about = "Record and replay unmodified Linux x86-64 programs, bit for bit",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program and record every source of nondeterminism into a trace.
+    Record(cmd::record::RecordArgs),
+    /// Run a recorded program again, exactly as it ran.
+    Replay(cmd::replay::ReplayArgs),
+    /// List the events of a trace.
+    Dump(cmd::dump::DumpArgs),
+    /// Tell whether this machine can record, and with which features.
+    Check,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Record(args)) => cmd::record::run(args),
+        Some(Command::Replay(args)) => cmd::replay::run(args),
+        Some(Command::Dump(args)) => cmd::dump::run(args),
+        Some(Command::Check) => cmd::check::run(),
+        None => {
+            eprintln!("ftrun: say what to do: `ftrun record -- PROG`, `ftrun replay`, `ftrun dump`, `ftrun check` (see --help)");
+            Ok(2)
+        }
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("ftrun: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

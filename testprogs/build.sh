@@ -1,0 +1,27 @@
+#!/bin/sh
+# Compiles every testprogs/*.c into OUTDIR (static_*.c with -static).
+# Usage: testprogs/build.sh OUTDIR
+set -eu
+if [ $# -ne 1 ]; then
+	echo "usage: $0 OUTDIR" >&2
+	exit 2
+fi
+src=$(cd "$(dirname "$0")" && pwd)
+out=$1
+mkdir -p "$out"
+CC=${CC:-gcc}
+CFLAGS="-O1 -g -Wall"
+status=0
+for c in "$src"/*.c; do
+	name=$(basename "$c" .c)
+	extra=""
+	case "$name" in
+	static_*) extra="-static" ;;
+	esac
+	# shellcheck disable=SC2086
+	if ! $CC $CFLAGS $extra -o "$out/$name" "$c"; then
+		echo "build.sh: failed to compile $c" >&2
+		status=1
+	fi
+done
+exit $status

@@ -1,0 +1,117 @@
+//! Real programs from the system, recorded once and replayed three times. A program that is not
+//! installed is skipped with a note.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// The program's path, or None (with a note) when it is not installed.
+fn installed(name: &str) -> Option<PathBuf> {
+    let found = find_in_path(name);
+    if found.is_none() {
+        eprintln!("note: skipping: {name} is not installed");
+    }
+    found
+}
+
+/// The real python3 executable: `python3` in PATH may be a wrapper script (pyenv's shims).
+fn python3() -> Option<PathBuf> {
+    let found = installed("python3")?;
+    let out = Command::new(&found)
+        .args([
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable))",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let real = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if out.status.success() && !real.is_empty() {
+        Some(PathBuf::from(real))
+    } else {
+        eprintln!("note: skipping: {} does not run", found.display());
+        None
+    }
+}
+
+#[test]
+fn python_random_time_urandom_uuid() {
+    let Some(py) = python3() else { return };
+    let script = "import random, time, os, uuid\n\
+                  print(random.random())\n\
+                  print(time.time())\n\
+                  print(os.urandom(8).hex())\n\
+                  print(uuid.uuid4())\n\
+                  print(hash('str hash is randomized per process'))\n";
+    let rec = record_fresh(&py, ["-c", script]);
+    rec.assert_exit(Exit::Code(0));
+    let lines: Vec<String> = rec.stdout().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 5, "{}", describe(&rec.output));
+    assert!(
+        lines[0].parse::<f64>().is_ok() && lines[1].parse::<f64>().is_ok(),
+        "{}",
+        describe(&rec.output)
+    );
+    assert_eq!(lines[2].len(), 16, "{}", describe(&rec.output));
+    assert_eq!(lines[3].len(), 36, "{}", describe(&rec.output));
+    rec.assert_replays(REPLAYS);
+}
+
+#[test]
+fn date_nanoseconds() {
+    let Some(date) = installed("date") else {
+        return;
+    };
+    let rec = record_fresh(&date, ["+%s%N"]);
+    rec.assert_exit(Exit::Code(0));
+    let printed = rec.stdout();
+    assert!(
+        printed.trim().len() >= 19 && printed.trim().bytes().all(|b| b.is_ascii_digit()),
+        "{}",
+        describe(&rec.output)
+    );
+    rec.assert_replays(REPLAYS);
+
+    let again = record_fresh(&date, ["+%s%N"]);
+    assert_recordings_differ(&rec, &again);
+}
+
+#[test]
+fn sqlite_random_datetime() {
+    let Some(sqlite) = installed("sqlite3") else {
+        return;
+    };
+    let rec = record_fresh(&sqlite, [":memory:", "select random(), datetime()"]);
+    rec.assert_exit(Exit::Code(0));
+    assert!(rec.stdout().contains('|'), "{}", describe(&rec.output));
+    rec.assert_replays(REPLAYS);
+}
+
+#[test]
+fn ls_proc_self() {
+    let Some(ls) = installed("ls") else { return };
+    let rec = record_fresh(&ls, ["-l", "/proc/self/"]);
+    rec.assert_exit(Exit::Code(0))
+        .assert_stdout_contains(&["exe -> ", "cwd -> ", "status"]);
+    rec.assert_replays(REPLAYS);
+}
+
+#[test]
+fn cat_deleted_file() {
+    let Some(cat) = installed("cat") else { return };
+    let input = TempDir::new("cat-input");
+    let file = input.join("input.txt");
+    let contents: String = (0..200)
+        .map(|i| format!("line {i} of the file that is gone at replay\n"))
+        .collect();
+    fs::write(&file, &contents).unwrap();
+
+    let rec = record_fresh(&cat, [&file]);
+    rec.assert_exit(Exit::Code(0));
+    assert_eq!(rec.stdout(), contents, "cat printed something else");
+    fs::remove_file(&file).unwrap();
+    rec.assert_replays(REPLAYS);
+}

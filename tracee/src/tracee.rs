@@ -1,0 +1,311 @@
+//! A traced process, stopped or running: resuming, waiting, registers, siginfo and
+//! hardware breakpoints.
+
+use std::fs::File;
+
+use nix::errno::Errno;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::error::TraceeError;
+use crate::memory;
+use crate::regs::Regs;
+use crate::stop::{PtraceEvent, Stop};
+use crate::RawSiginfo;
+
+/// How to let a stopped tracee run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Run until the next syscall entry or exit (or signal, event).
+    Syscall,
+    /// Run until a signal or event, not stopping at syscalls.
+    Continue,
+}
+
+/// `offsetof(struct user, u_debugreg)` on x86-64.
+const DEBUGREG_OFFSET: usize = 848;
+
+/// One traced process (single thread for now). Memory access goes through
+/// `/proc/PID/mem`, reopened after every exec because the old file refers to the old image.
+pub struct Tracee {
+    pid: Pid,
+    mem: Option<File>,
+}
+
+impl Tracee {
+    pub(crate) fn new(pid: Pid) -> Self {
+        Tracee { pid, mem: None }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    fn ptrace(
+        &self,
+        op: &'static str,
+        req: libc::c_uint,
+        addr: usize,
+        data: usize,
+    ) -> Result<libc::c_long, TraceeError> {
+        Errno::clear();
+        // SAFETY: every caller passes a request whose addr/data are either plain integers or
+        // pointers to live buffers of the size that request writes or reads.
+        let ret = unsafe {
+            libc::ptrace(
+                req,
+                self.pid.as_raw(),
+                addr as *mut libc::c_void,
+                data as *mut libc::c_void,
+            )
+        };
+        if ret == -1 && Errno::last_raw() != 0 {
+            return Err(TraceeError::from_errno(op, self.pid(), Errno::last()));
+        }
+        Ok(ret)
+    }
+
+    /// Let the tracee run, delivering `signo` if it is stopped at a signal (0 = none).
+    pub fn resume(&self, how: Resume, signo: i32) -> Result<(), TraceeError> {
+        let (op, req) = match how {
+            Resume::Syscall => ("PTRACE_SYSCALL", libc::PTRACE_SYSCALL),
+            Resume::Continue => ("PTRACE_CONT", libc::PTRACE_CONT),
+        };
+        self.ptrace(op, req, 0, signo as usize).map(|_| ())
+    }
+
+    /// Stop a running tracee (it reports `Stop::Event { event: PtraceEvent::Stop, .. }`).
+    pub fn interrupt(&self) -> Result<(), TraceeError> {
+        self.ptrace("PTRACE_INTERRUPT", libc::PTRACE_INTERRUPT, 0, 0)
+            .map(|_| ())
+    }
+
+    /// Wait for the next stop and name it.
+    pub fn wait(&mut self) -> Result<Stop, TraceeError> {
+        loop {
+            let status = match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
+                Ok(s) => s,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(TraceeError::from_errno("waitpid", self.pid(), e)),
+            };
+            return Ok(match status {
+                WaitStatus::Exited(_, code) => Stop::Exited { code },
+                WaitStatus::Signaled(_, sig, core) => Stop::Killed {
+                    signo: sig as i32,
+                    core_dumped: core,
+                },
+                WaitStatus::PtraceSyscall(_) => self.syscall_stop()?,
+                WaitStatus::PtraceEvent(_, sig, ev) => {
+                    let event = PtraceEvent::from_raw(ev);
+                    if event == PtraceEvent::Exec {
+                        self.mem = None;
+                    }
+                    Stop::Event {
+                        event,
+                        signo: sig as i32,
+                    }
+                }
+                WaitStatus::Stopped(_, sig) => Stop::Signal { signo: sig as i32 },
+                WaitStatus::Continued(_) | WaitStatus::StillAlive => continue,
+            });
+        }
+    }
+
+    /// Decodes a syscall stop with `PTRACE_GET_SYSCALL_INFO` (entry and exit look alike otherwise).
+    fn syscall_stop(&self) -> Result<Stop, TraceeError> {
+        let mut info: libc::ptrace_syscall_info = unsafe_zeroed_syscall_info();
+        self.ptrace(
+            "PTRACE_GET_SYSCALL_INFO",
+            libc::PTRACE_GET_SYSCALL_INFO,
+            std::mem::size_of::<libc::ptrace_syscall_info>(),
+            &mut info as *mut _ as usize,
+        )?;
+        // SAFETY: `op` says which union member the kernel filled in.
+        Ok(unsafe {
+            match info.op {
+                libc::PTRACE_SYSCALL_INFO_ENTRY => Stop::SyscallEntry {
+                    nr: info.u.entry.nr,
+                },
+                libc::PTRACE_SYSCALL_INFO_EXIT => Stop::SyscallExit {
+                    ret: info.u.exit.sval,
+                },
+                _ => {
+                    let regs = self.regs()?;
+                    Stop::SyscallExit {
+                        ret: regs.rax as i64,
+                    }
+                }
+            }
+        })
+    }
+
+    pub fn regs(&self) -> Result<Regs, TraceeError> {
+        nix::sys::ptrace::getregs(self.pid)
+            .map_err(|e| TraceeError::from_errno("PTRACE_GETREGS", self.pid(), e))
+    }
+
+    pub fn set_regs(&self, regs: &Regs) -> Result<(), TraceeError> {
+        nix::sys::ptrace::setregs(self.pid, *regs)
+            .map_err(|e| TraceeError::from_errno("PTRACE_SETREGS", self.pid(), e))
+    }
+
+    /// The x87/SSE state (`user_fpregs_struct`, 512 bytes) as raw bytes.
+    pub fn fpregs_bytes(&self) -> Result<[u8; 512], TraceeError> {
+        let mut buf = [0u8; 512];
+        self.ptrace(
+            "PTRACE_GETFPREGS",
+            libc::PTRACE_GETFPREGS,
+            0,
+            buf.as_mut_ptr() as usize,
+        )?;
+        Ok(buf)
+    }
+
+    /// The siginfo of the signal the tracee is stopped for, as raw bytes.
+    pub fn siginfo(&self) -> Result<RawSiginfo, TraceeError> {
+        let mut buf: RawSiginfo = [0; 128];
+        self.ptrace(
+            "PTRACE_GETSIGINFO",
+            libc::PTRACE_GETSIGINFO,
+            0,
+            buf.as_mut_ptr() as usize,
+        )?;
+        Ok(buf)
+    }
+
+    pub fn set_siginfo(&self, info: &RawSiginfo) -> Result<(), TraceeError> {
+        self.ptrace(
+            "PTRACE_SETSIGINFO",
+            libc::PTRACE_SETSIGINFO,
+            0,
+            info.as_ptr() as usize,
+        )
+        .map(|_| ())
+    }
+
+    /// The `PTRACE_GETEVENTMSG` value (new pid for fork/clone, exit status for exit).
+    pub fn event_msg(&self) -> Result<u64, TraceeError> {
+        let mut msg: libc::c_ulong = 0;
+        self.ptrace(
+            "PTRACE_GETEVENTMSG",
+            libc::PTRACE_GETEVENTMSG,
+            0,
+            &mut msg as *mut _ as usize,
+        )?;
+        Ok(msg)
+    }
+
+    fn poke_debugreg(&self, n: usize, value: u64) -> Result<(), TraceeError> {
+        self.ptrace(
+            "PTRACE_POKEUSER(debugreg)",
+            libc::PTRACE_POKEUSER,
+            DEBUGREG_OFFSET + n * 8,
+            value as usize,
+        )
+        .map(|_| ())
+    }
+
+    /// Arms hardware breakpoint 0 to trap on execution of `addr`.
+    pub fn set_exec_breakpoint(&self, addr: u64) -> Result<(), TraceeError> {
+        self.poke_debugreg(0, addr)?;
+        // DR7: local enable of slot 0, condition "execute", length 1.
+        self.poke_debugreg(7, 1)
+    }
+
+    pub fn clear_breakpoints(&self) -> Result<(), TraceeError> {
+        self.poke_debugreg(7, 0)?;
+        self.poke_debugreg(6, 0)
+    }
+
+    /// Sends `signo` to the tracee's thread (used to deliver a signal at a chosen point).
+    pub fn send_signal(&self, signo: i32) -> Result<(), TraceeError> {
+        // SAFETY: a plain syscall with integer arguments.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_tgkill,
+                self.pid.as_raw(),
+                self.pid.as_raw(),
+                signo,
+            )
+        };
+        Errno::result(ret)
+            .map(|_| ())
+            .map_err(|e| TraceeError::from_errno("tgkill", self.pid(), e))
+    }
+
+    /// Kills the tracee outright and reaps it.
+    pub fn kill(&mut self) {
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        while let Ok(stop) = self.wait() {
+            if stop.is_gone() {
+                break;
+            }
+        }
+    }
+
+    fn mem_file(&mut self) -> Result<&File, TraceeError> {
+        if self.mem.is_none() {
+            let path = format!("/proc/{}/mem", self.pid);
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|source| TraceeError::Memory {
+                    op: "open /proc/PID/mem",
+                    pid: self.pid(),
+                    addr: 0,
+                    len: 0,
+                    source,
+                })?;
+            self.mem = Some(file);
+        }
+        Ok(self.mem.as_ref().expect("just opened"))
+    }
+
+    /// Reads `len` bytes of tracee memory at `addr`.
+    pub fn read_mem(&mut self, addr: u64, len: usize) -> Result<Vec<u8>, TraceeError> {
+        let pid = self.pid();
+        memory::read(self.mem_file()?, pid, addr, len)
+    }
+
+    /// Reads as much of `[addr, addr+len)` as is mapped, stopping at the first hole.
+    pub fn read_mem_partial(&mut self, addr: u64, len: usize) -> Result<Vec<u8>, TraceeError> {
+        let pid = self.pid();
+        memory::read_partial(self.mem_file()?, pid, addr, len)
+    }
+
+    /// Writes tracee memory, even where the page is not writable by the tracee itself.
+    pub fn write_mem(&mut self, addr: u64, data: &[u8]) -> Result<(), TraceeError> {
+        let pid = self.pid();
+        memory::write(self.mem_file()?, pid, addr, data)
+    }
+
+    pub fn read_u64(&mut self, addr: u64) -> Result<u64, TraceeError> {
+        let b = self.read_mem(addr, 8)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    /// Reads a NUL-terminated string (at most `max` bytes).
+    pub fn read_cstring(&mut self, addr: u64, max: usize) -> Result<Vec<u8>, TraceeError> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() < max {
+            let chunk = self.read_mem_partial(at, 256.min(max - out.len()))?;
+            if chunk.is_empty() {
+                break;
+            }
+            if let Some(nul) = chunk.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&chunk[..nul]);
+                return Ok(out);
+            }
+            at += chunk.len() as u64;
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+}
+
+fn unsafe_zeroed_syscall_info() -> libc::ptrace_syscall_info {
+    // SAFETY: a plain C struct of integers and a union of integers; all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
