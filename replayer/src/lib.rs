@@ -3,6 +3,8 @@
 //! signals and rdtsc values exactly where they were — checking itself at every event.
 
 mod divergence;
+pub mod fdtable;
+pub mod golive;
 mod mem;
 mod process;
 pub mod session;
@@ -10,5 +12,6 @@ mod signal;
 mod source;
 
 pub use divergence::ReplayError;
-pub use session::{ReplayOptions, Replayer};
+pub use golive::{go_live, GoLiveReport, LiveHandoff};
+pub use session::{ReplayEnd, ReplayOptions, Replayer};
 pub use source::{EventSource, ReaderSource};

@@ -16,6 +16,8 @@ use tracee::{regs_hash, PtraceEvent, Regs, Resume, SpawnSpec, Stop, Tracee, Trac
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::source::EventSource;
+use crate::fdtable::FdTable;
+use crate::golive::LiveHandoff;
 use crate::{mem, process, signal, ReplayError};
 
 const SI_KERNEL: i32 = 0x80;
@@ -51,6 +53,18 @@ pub struct Replayer<'a> {
     landmark_armed: bool,
     deliver: i32,
     replayed: u64,
+    fds: FdTable,
+    /// Address of the last `syscall` instruction seen in the current image.
+    syscall_insn: u64,
+}
+
+/// How a replay ended.
+pub enum ReplayEnd {
+    /// The program ended as it did when recorded.
+    Exited(ExitStatus),
+    /// The log ran out with the program still running (a live log whose primary is gone,
+    /// or a recording that was cut short); the process is stopped right after the last event.
+    LogEnded(LiveHandoff),
 }
 
 /// Starts the recorded program under ptrace exactly as it was started when recording.
@@ -83,6 +97,8 @@ impl<'a> Replayer<'a> {
             landmark_armed: false,
             deliver: 0,
             replayed: 0,
+            fds: FdTable::new(std::env::current_dir().unwrap_or_default()),
+            syscall_insn: 0,
         }
     }
 
@@ -129,16 +145,42 @@ impl<'a> Replayer<'a> {
         }
     }
 
-    /// Replays to the end of the log; returns how the program ended.
-    pub fn run(mut self) -> Result<ExitStatus, ReplayError> {
-        let result = self.run_loop();
-        if result.is_err() {
-            self.tracee.kill();
-        }
-        result
+    /// The working directory the replayed process started in (for reopening relative paths).
+    pub fn set_start_dir(&mut self, cwd: PathBuf) {
+        self.fds = FdTable::new(cwd);
     }
 
-    fn run_loop(&mut self) -> Result<ExitStatus, ReplayError> {
+    /// Replays to the end of the log; returns how the program ended, or the stopped
+    /// process if the log ended first.
+    pub fn run(mut self) -> Result<ReplayEnd, ReplayError> {
+        match self.run_loop() {
+            Ok(Some(status)) => Ok(ReplayEnd::Exited(status)),
+            Ok(None) => {
+                let pending_signal = match self.deliver {
+                    0 => None,
+                    signo => Some((signo, self.tracee.siginfo()?)),
+                };
+                Ok(ReplayEnd::LogEnded(LiveHandoff {
+                    tracee: self.tracee,
+                    fds: self.fds,
+                    syscall_insn: self.syscall_insn,
+                    pending_signal,
+                }))
+            }
+            Err(e) => {
+                self.tracee.kill();
+                Err(e)
+            }
+        }
+    }
+
+    /// True when every event taken so far is fully applied (none half-way, like a syscall
+    /// entered but not yet exited): a point where the log may end.
+    fn between_events(&self) -> bool {
+        self.pending.is_none() && self.injecting.is_none()
+    }
+
+    fn run_loop(&mut self) -> Result<Option<ExitStatus>, ReplayError> {
         let mut stop = self.tracee.wait()?;
         loop {
             if debug_stops() {
@@ -154,10 +196,13 @@ impl<'a> Replayer<'a> {
                     ..
                 } => self.on_exec()?,
                 Stop::Event { .. } => {}
-                Stop::Exited { code } => return self.on_end(ExitStatus::Exited(code)),
+                Stop::Exited { code } => return self.on_end(ExitStatus::Exited(code)).map(Some),
                 Stop::Killed { signo, core_dumped } => {
-                    return self.on_end(ExitStatus::Killed { signo, core_dumped })
+                    return self.on_end(ExitStatus::Killed { signo, core_dumped }).map(Some)
                 }
+            }
+            if self.between_events() && self.peek()?.is_none() {
+                return Ok(None);
             }
             self.arm_landmark()?;
             let deliver = std::mem::take(&mut self.deliver);
@@ -205,6 +250,7 @@ impl<'a> Replayer<'a> {
 
     fn on_entry(&mut self, nr: u64) -> Result<(), ReplayError> {
         let mut regs = self.tracee.regs()?;
+        self.syscall_insn = regs.rip - 2;
         let args = syscall_args(&regs);
         let before_syscall = matches!(
             self.peek()?.map(|e| &e.kind),
@@ -392,6 +438,7 @@ impl<'a> Replayer<'a> {
                     }
                 }
                 self.tracee.set_regs(&regs)?;
+                self.fds.observe(&mut self.tracee, &s);
             }
             Pending::Run(s) => {
                 let same_result =
@@ -413,6 +460,7 @@ impl<'a> Replayer<'a> {
                     self.tracee.set_regs(&regs)?;
                     mem::fill_mapping(&mut self.tracee, &s, &self.opts.trace_dir)?;
                 }
+                self.fds.observe(&mut self.tracee, &s);
             }
         }
         self.send_signal_at_exit(false)
@@ -500,7 +548,9 @@ impl<'a> Replayer<'a> {
 
     fn on_exec(&mut self) -> Result<(), ReplayError> {
         // The execve that got here was taken at its entry; its exit carries nothing more.
-        self.pending = None;
+        if let Some(Pending::Run(s)) = self.pending.take() {
+            self.fds.observe(&mut self.tracee, &s);
+        }
         let ev = self.take()?;
         match ev.kind {
             EventKind::Exec(e) => process::replay_exec(&mut self.tracee, &e, ev.seq, ev.tid),

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use replayer::{ReaderSource, ReplayOptions, Replayer};
+use std::os::unix::ffi::OsStrExt;
+
+use replayer::{ReaderSource, ReplayEnd, ReplayOptions, Replayer};
 use schema::TraceReader;
 
 use crate::{exit, trace_dir};
@@ -26,9 +28,20 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
         trace_dir: dir.clone(),
         echo_output: true,
     };
-    let status = Replayer::new(tracee, &mut source, opts)
-        .run()
-        .with_context(|| format!("replay of {} failed", dir.display()))?;
+    let mut replayer = Replayer::new(tracee, &mut source, opts);
+    replayer.set_start_dir(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd)));
+    let status = match replayer.run().with_context(|| format!("replay of {} failed", dir.display()))? {
+        ReplayEnd::Exited(status) => status,
+        ReplayEnd::LogEnded(mut handoff) => {
+            handoff.tracee.kill();
+            let events = match source.reader.end_state() {
+                schema::EndState::Interrupted { events, .. } => events,
+                _ => 0,
+            };
+            return Err(anyhow::Error::new(replayer::ReplayError::TraceEnded { events })
+                .context(format!("replay of {} stopped", dir.display())));
+        }
+    };
     // The program ended as recorded; the trace must also end as the recorder left it.
     source
         .reader

@@ -233,6 +233,13 @@ impl Tracee {
             .map_err(|e| TraceeError::from_errno("tgkill", self.pid(), e))
     }
 
+    /// Stops tracing: the process runs on by itself (delivering `signo` if not 0). It stays
+    /// our child, so `wait` still reports its end.
+    pub fn detach(&mut self, signo: i32) -> Result<(), TraceeError> {
+        self.ptrace("PTRACE_DETACH", libc::PTRACE_DETACH, 0, signo as usize)
+            .map(|_| ())
+    }
+
     /// Kills the tracee outright and reaps it.
     pub fn kill(&mut self) {
         let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);

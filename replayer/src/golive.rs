@@ -1,0 +1,310 @@
+//! Going live: a replayed process whose log has ended is turned into a real one. Its
+//! descriptors, which only existed in the log, are made real with syscalls injected into it
+//! (files reopened at their offsets, listening sockets bound again, connections to vanished
+//! peers turned into closed sockets), rdtsc is untrapped, and it is let go.
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+
+use tracee::{Regs, Resume, Stop, Tracee};
+
+use crate::fdtable::{FdEntry, FdKind, FdTable, SocketState};
+use crate::ReplayError;
+
+const SCRATCH_LEN: u64 = 64 * 1024;
+
+/// A replayed process stopped right after the last logged event, ready to go live.
+pub struct LiveHandoff {
+    pub tracee: Tracee,
+    pub fds: FdTable,
+    /// Address of a `syscall` instruction in the current image.
+    pub syscall_insn: u64,
+    /// A signal the replay was about to deliver (0 = none), with its siginfo.
+    pub pending_signal: Option<(i32, tracee::RawSiginfo)>,
+}
+
+/// What going live did, for the takeover report.
+#[derive(Debug, Default)]
+pub struct GoLiveReport {
+    pub files: usize,
+    pub listeners: usize,
+    pub closed_peers: usize,
+    pub warnings: Vec<String>,
+}
+
+/// Runs syscalls inside the stopped tracee.
+struct Injector<'a> {
+    tracee: &'a mut Tracee,
+    saved: Regs,
+    insn: u64,
+    scratch: u64,
+}
+
+impl Injector<'_> {
+    fn syscall(&mut self, nr: i64, args: &[u64]) -> Result<i64, ReplayError> {
+        let mut r = self.saved;
+        r.rip = self.insn;
+        r.rax = nr as u64;
+        r.orig_rax = u64::MAX;
+        let mut six = [0u64; 6];
+        six[..args.len()].copy_from_slice(args);
+        (r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9) = (six[0], six[1], six[2], six[3], six[4], six[5]);
+        self.tracee.set_regs(&r)?;
+        let mut entered = false;
+        loop {
+            self.tracee.resume(Resume::Syscall, 0)?;
+            match self.tracee.wait()? {
+                Stop::SyscallEntry { .. } => entered = true,
+                Stop::SyscallExit { ret } if entered => return Ok(ret),
+                Stop::Exited { .. } | Stop::Killed { .. } => {
+                    return Err(ReplayError::Setup("the process died while going live".into()))
+                }
+                // Signals arriving now wait until the process is live.
+                _ => {}
+            }
+        }
+    }
+
+    /// Copies `data` into scratch memory at `offset`, returning its tracee address.
+    fn put(&mut self, offset: u64, data: &[u8]) -> Result<u64, ReplayError> {
+        let addr = self.scratch + offset;
+        self.tracee.write_mem(addr, data)?;
+        Ok(addr)
+    }
+
+    fn check(&self, what: &str, ret: i64) -> Result<i64, ReplayError> {
+        if ret < 0 {
+            return Err(ReplayError::Setup(format!(
+                "going live: {what} failed: {}",
+                std::io::Error::from_raw_os_error(-ret as i32)
+            )));
+        }
+        Ok(ret)
+    }
+}
+
+/// Makes every descriptor of the table real, untraps rdtsc and detaches. Returns the pid.
+pub fn go_live(mut h: LiveHandoff) -> Result<(i32, GoLiveReport), ReplayError> {
+    let insn_bytes = h.tracee.read_mem(h.syscall_insn, 2)?;
+    if insn_bytes != [0x0f, 0x05] {
+        return Err(ReplayError::Setup(format!(
+            "going live: no syscall instruction at {:#x}",
+            h.syscall_insn
+        )));
+    }
+    let saved = h.tracee.regs()?;
+    h.tracee.clear_breakpoints()?;
+    let mut inj = Injector {
+        tracee: &mut h.tracee,
+        saved,
+        insn: h.syscall_insn,
+        scratch: 0,
+    };
+    let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+    let scratch = inj.syscall(libc::SYS_mmap, &[0, SCRATCH_LEN, prot, flags, u64::MAX, 0])?;
+    inj.scratch = inj.check("mmap of scratch memory", scratch)? as u64;
+    let mut report = GoLiveReport::default();
+    materialize(&mut inj, &h.fds, &mut report)?;
+    inj.syscall(libc::SYS_prctl, &[libc::PR_SET_TSC as u64, libc::PR_TSC_ENABLE as u64])?;
+    inj.syscall(libc::SYS_munmap, &[inj.scratch, SCRATCH_LEN])?;
+    h.tracee.set_regs(&saved)?;
+    let sig = match h.pending_signal {
+        Some((signo, info)) => {
+            // The replay was delivering this signal: deliver it again with its siginfo.
+            h.tracee.send_signal(signo)?;
+            h.tracee.resume(Resume::Continue, 0)?;
+            loop {
+                match h.tracee.wait()? {
+                    Stop::Signal { signo: s } if s == signo => break,
+                    Stop::Exited { .. } | Stop::Killed { .. } => {
+                        return Err(ReplayError::Setup("the process died while going live".into()))
+                    }
+                    _ => h.tracee.resume(Resume::Continue, 0)?,
+                }
+            }
+            h.tracee.set_siginfo(&info)?;
+            signo
+        }
+        None => 0,
+    };
+    let pid = h.tracee.pid();
+    h.tracee.detach(sig)?;
+    Ok((pid, report))
+}
+
+/// Creates each descriptor at a temporary number above all targets, then moves them into
+/// place, so that creating one never clobbers another.
+fn materialize(inj: &mut Injector, table: &FdTable, report: &mut GoLiveReport) -> Result<(), ReplayError> {
+    let base = table.fds.keys().copied().max().unwrap_or(2) + 1;
+    let mut made: BTreeMap<i32, i32> = BTreeMap::new(); // target -> temporary
+    let mut pairs: BTreeMap<u64, PairEnds> = BTreeMap::new();
+    for (&fd, e) in &table.fds {
+        let created = match &e.kind {
+            FdKind::Inherited => None,
+            FdKind::File { path, flags, offset } => {
+                let f = open_file(inj, path.as_os_str().as_bytes(), *flags, *offset, report)?;
+                if f.is_some() {
+                    report.files += 1;
+                }
+                f
+            }
+            FdKind::Socket(SocketState { pair: Some(p), .. }) | FdKind::Pipe { pair: p, .. } => {
+                Some(pair_end(inj, &e.kind, *p, &mut pairs)?)
+            }
+            FdKind::Socket(s) => Some(socket(inj, fd, s, report)?),
+            FdKind::Epoll { .. } => Some(inj.syscall(libc::SYS_epoll_create1, &[0])?),
+            FdKind::EventFd { flags } => Some(inj.syscall(libc::SYS_eventfd2, &[0, (*flags & libc::EFD_NONBLOCK) as u64])?),
+            FdKind::Other(what) => {
+                report.warnings.push(format!("fd {fd} ({what}) cannot be recreated; it is /dev/null now"));
+                let p = inj.put(0, b"/dev/null\0")?;
+                Some(inj.syscall(libc::SYS_openat, &[libc::AT_FDCWD as u64, p, libc::O_RDWR as u64])?)
+            }
+        };
+        if let Some(tmp) = created {
+            let tmp = inj.check(&format!("recreating fd {fd}"), tmp)?;
+            let high = inj.syscall(libc::SYS_fcntl, &[tmp as u64, libc::F_DUPFD as u64, base as u64])?;
+            let high = inj.check("moving a descriptor", high)?;
+            inj.syscall(libc::SYS_close, &[tmp as u64])?;
+            made.insert(fd, high as i32);
+        }
+    }
+    // The pairs' own ends were duplicated where needed; the originals go.
+    for ends in pairs.values() {
+        for end in [ends.first, ends.second] {
+            inj.syscall(libc::SYS_close, &[end as u64])?;
+        }
+    }
+    for (&fd, &tmp) in &made {
+        inj.syscall(libc::SYS_dup2, &[tmp as u64, fd as u64])?;
+        inj.syscall(libc::SYS_close, &[tmp as u64])?;
+        apply_flags(inj, fd, &table.fds[&fd])?;
+    }
+    for (&fd, e) in &table.fds {
+        if let FdKind::Epoll { interest } = &e.kind {
+            for (&target, &(events, data)) in interest {
+                let mut ev = events.to_le_bytes().to_vec();
+                ev.extend_from_slice(&data.to_le_bytes());
+                let p = inj.put(0, &ev)?;
+                inj.syscall(libc::SYS_epoll_ctl, &[fd as u64, libc::EPOLL_CTL_ADD as u64, target as u64, p])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply_flags(inj: &mut Injector, fd: i32, e: &FdEntry) -> Result<(), ReplayError> {
+    if let Some(fl) = e.status_flags {
+        inj.syscall(libc::SYS_fcntl, &[fd as u64, libc::F_SETFL as u64, fl as u64])?;
+    }
+    if e.cloexec {
+        inj.syscall(libc::SYS_fcntl, &[fd as u64, libc::F_SETFD as u64, libc::FD_CLOEXEC as u64])?;
+    }
+    Ok(())
+}
+
+fn open_file(inj: &mut Injector, path: &[u8], flags: i32, offset: i64, report: &mut GoLiveReport) -> Result<Option<i64>, ReplayError> {
+    let mut p = path.to_vec();
+    p.push(0);
+    let addr = inj.put(0, &p)?;
+    // Reopen what exists: no creating, truncating or exclusive opens a second time.
+    let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC);
+    let fd = inj.syscall(libc::SYS_openat, &[libc::AT_FDCWD as u64, addr, flags as u64, 0])?;
+    if fd < 0 {
+        report.warnings.push(format!(
+            "{} could not be reopened: {}",
+            String::from_utf8_lossy(path),
+            std::io::Error::from_raw_os_error(-fd as i32)
+        ));
+        return Ok(None);
+    }
+    if offset > 0 && flags & libc::O_APPEND == 0 {
+        inj.syscall(libc::SYS_lseek, &[fd as u64, offset as u64, libc::SEEK_SET as u64])?;
+    }
+    Ok(Some(fd))
+}
+
+fn socket(inj: &mut Injector, fd: i32, s: &SocketState, report: &mut GoLiveReport) -> Result<i64, ReplayError> {
+    if s.connected {
+        // The peer belonged to the dead primary's world: hand the server a closed connection.
+        report.closed_peers += 1;
+        return closed_socket(inj);
+    }
+    let sock = inj.syscall(libc::SYS_socket, &[s.domain as u64, s.type_ as u64, s.protocol as u64])?;
+    let sock = inj.check(&format!("socket for fd {fd}"), sock)?;
+    for (level, name, value) in &s.options {
+        let p = inj.put(0, value)?;
+        inj.syscall(libc::SYS_setsockopt, &[sock as u64, *level as u64, *name as u64, p, value.len() as u64])?;
+    }
+    if let Some(addr) = &s.bound {
+        let p = inj.put(0, addr)?;
+        // The dead primary's socket may linger a moment on this host: retry for a while.
+        let mut tries = 0;
+        loop {
+            let r = inj.syscall(libc::SYS_bind, &[sock as u64, p, addr.len() as u64])?;
+            if r != -(libc::EADDRINUSE as i64) || tries >= 100 {
+                inj.check(&format!("bind of fd {fd}"), r)?;
+                break;
+            }
+            tries += 1;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    if let Some(backlog) = s.backlog {
+        let r = inj.syscall(libc::SYS_listen, &[sock as u64, backlog as u64])?;
+        inj.check(&format!("listen on fd {fd}"), r)?;
+        report.listeners += 1;
+    }
+    Ok(sock)
+}
+
+/// A stream socket whose peer is already closed: reads see EOF.
+fn closed_socket(inj: &mut Injector) -> Result<i64, ReplayError> {
+    let p = inj.put(0, &[0u8; 8])?;
+    let r = inj.syscall(libc::SYS_socketpair, &[libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, 0, p])?;
+    inj.check("socketpair", r)?;
+    let b = inj.tracee.read_mem(p, 8)?;
+    let (mine, peer) = (
+        i32::from_le_bytes(b[0..4].try_into().expect("4 bytes")),
+        i32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
+    );
+    inj.syscall(libc::SYS_close, &[peer as u64])?;
+    Ok(mine as i64)
+}
+
+/// A real pipe or socketpair standing in for one inside the replayed process.
+struct PairEnds {
+    first: i32,
+    second: i32,
+    handed_out: usize,
+}
+
+/// One end of a pipe or socketpair inside the process; both ends come from one real pair.
+fn pair_end(inj: &mut Injector, kind: &FdKind, pair: u64, pairs: &mut BTreeMap<u64, PairEnds>) -> Result<i64, ReplayError> {
+    if !pairs.contains_key(&pair) {
+        let p = inj.put(0, &[0u8; 8])?;
+        let r = match kind {
+            FdKind::Pipe { .. } => inj.syscall(libc::SYS_pipe2, &[p, 0])?,
+            _ => inj.syscall(libc::SYS_socketpair, &[libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, 0, p])?,
+        };
+        inj.check("pipe", r)?;
+        let b = inj.tracee.read_mem(p, 8)?;
+        pairs.insert(
+            pair,
+            PairEnds {
+                first: i32::from_le_bytes(b[0..4].try_into().expect("4 bytes")),
+                second: i32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
+                handed_out: 0,
+            },
+        );
+    }
+    let ends = pairs.get_mut(&pair).expect("inserted");
+    // Pipes: the first end reads, the second writes. Socketpairs: in order of appearance.
+    let take_first = match kind {
+        FdKind::Pipe { read_end, .. } => *read_end,
+        _ => ends.handed_out == 0,
+    };
+    ends.handed_out += 1;
+    let end = if take_first { ends.first } else { ends.second };
+    Ok(inj.syscall(libc::SYS_dup, &[end as u64])?)
+}
