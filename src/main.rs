@@ -11,12 +11,14 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "ftrun",
     version,
-    about = "Record and replay unmodified Linux x86-64 programs, bit for bit",
+    about = "Record and replay unmodified Linux x86-64 programs, bit for bit; run servers fault-tolerantly (`ftrun -- SERVER`)",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    ft: cmd::ft::FtArgs,
 }
 
 #[derive(Subcommand)]
@@ -29,6 +31,12 @@ enum Command {
     Dump(cmd::dump::DumpArgs),
     /// Tell whether this machine can record, and with which features.
     Check,
+    /// Follow a primary: store its log, replay it live, take over when it dies.
+    Follow(cmd::follow::FollowArgs),
+    /// Role, epoch, acknowledged sequence number and lag of a fault-tolerant run.
+    Status(cmd::status::StatusArgs),
+    /// A self-contained takeover demo: a KV server, a primary killed, nothing lost.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() {
@@ -38,8 +46,12 @@ fn main() {
         Some(Command::Replay(args)) => cmd::replay::run(args),
         Some(Command::Dump(args)) => cmd::dump::run(args),
         Some(Command::Check) => cmd::check::run(),
+        Some(Command::Follow(args)) => cmd::follow::run(args),
+        Some(Command::Status(args)) => cmd::status::run(args),
+        Some(Command::Demo(args)) => cmd::demo::run(args),
+        None if !cli.ft.command.is_empty() => cmd::ft::run(cli.ft),
         None => {
-            eprintln!("ftrun: say what to do: `ftrun record -- PROG`, `ftrun replay`, `ftrun dump`, `ftrun check` (see --help)");
+            eprintln!("ftrun: say what to do: `ftrun -- SERVER` (fault tolerant), `ftrun record -- PROG`, `ftrun replay`, `ftrun dump`, `ftrun check`, `ftrun demo` (see --help)");
             Ok(2)
         }
     };

@@ -13,7 +13,7 @@ use crate::effects::{self, EntrySnapshot};
 use crate::files::{identity_of, FileStore};
 use crate::sink::EventSink;
 use crate::syscall_names::syscall_name;
-use crate::syscalls::{rule_for_call, Rule};
+use crate::syscalls::{leaves_process, rule_for_call, Rule};
 use crate::{auxv, landmark, rdtsc, RecordError};
 
 /// `-ERESTARTNOINTR`: the kernel restarts the syscall after the signal, whatever the handler.
@@ -262,7 +262,7 @@ impl<'a> Recorder<'a> {
                 instead = Some(-(libc::ENOSYS as i64));
             }
             Rule::Pretend(result) => instead = Some(result),
-            Rule::Output { .. } => self.sink.before_output()?,
+            _ if leaves_process(nr, rule) => self.sink.before_output()?,
             _ => {}
         }
         let entry_regs = regs;

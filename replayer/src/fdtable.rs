@@ -15,13 +15,24 @@ pub enum FdKind {
     /// One of the descriptors the program started with (stdin, stdout, stderr).
     Inherited,
     /// A file opened by path, with its open flags and the file offset reached.
-    File { path: PathBuf, flags: i32, offset: i64 },
+    File {
+        path: PathBuf,
+        flags: i32,
+        offset: i64,
+    },
     Socket(SocketState),
     /// One end of a pipe; `pair` identifies the pipe.
-    Pipe { pair: u64, read_end: bool },
+    Pipe {
+        pair: u64,
+        read_end: bool,
+    },
     /// An epoll instance with its interest list (`fd -> (events, data)`).
-    Epoll { interest: BTreeMap<i32, (u32, u64)> },
-    EventFd { flags: i32 },
+    Epoll {
+        interest: BTreeMap<i32, (u32, u64)>,
+    },
+    EventFd {
+        flags: i32,
+    },
     /// Something going live cannot recreate (timerfd, signalfd, inotify, memfd …).
     Other(&'static str),
 }
@@ -70,7 +81,9 @@ fn entry(kind: FdKind, cloexec: bool) -> FdEntry {
 impl FdTable {
     /// A process that starts with stdin, stdout and stderr in `cwd`.
     pub fn new(cwd: PathBuf) -> Self {
-        let fds = (0..3).map(|fd| (fd, entry(FdKind::Inherited, false))).collect();
+        let fds = (0..3)
+            .map(|fd| (fd, entry(FdKind::Inherited, false)))
+            .collect();
         FdTable {
             fds,
             cwd,
@@ -137,9 +150,23 @@ impl FdTable {
         let (fd0, r) = (a[0] as i32, ret as i32);
         match s.number as c_long {
             SYS_open | SYS_creat => {
-                let flags = if s.number as c_long == SYS_creat { O_CREAT | O_WRONLY | O_TRUNC } else { a[1] as i32 };
+                let flags = if s.number as c_long == SYS_creat {
+                    O_CREAT | O_WRONLY | O_TRUNC
+                } else {
+                    a[1] as i32
+                };
                 if let Some(path) = self.resolve(tracee, AT_FDCWD, a[0]) {
-                    self.fds.insert(r, entry(FdKind::File { path, flags, offset: 0 }, flags & O_CLOEXEC != 0));
+                    self.fds.insert(
+                        r,
+                        entry(
+                            FdKind::File {
+                                path,
+                                flags,
+                                offset: 0,
+                            },
+                            flags & O_CLOEXEC != 0,
+                        ),
+                    );
                 }
             }
             SYS_openat | SYS_openat2 => {
@@ -149,7 +176,17 @@ impl FdTable {
                     tracee.read_u64(a[2]).map(|f| f as i32).unwrap_or(0)
                 };
                 if let Some(path) = self.resolve(tracee, fd0, a[1]) {
-                    self.fds.insert(r, entry(FdKind::File { path, flags, offset: 0 }, flags & O_CLOEXEC != 0));
+                    self.fds.insert(
+                        r,
+                        entry(
+                            FdKind::File {
+                                path,
+                                flags,
+                                offset: 0,
+                            },
+                            flags & O_CLOEXEC != 0,
+                        ),
+                    );
                 }
             }
             SYS_close => {
@@ -158,7 +195,12 @@ impl FdTable {
             SYS_close_range => {
                 let (first, last) = (a[0] as u32, a[1] as u32);
                 let cloexec_only = a[2] as u32 & 4 != 0; // CLOSE_RANGE_CLOEXEC
-                let affected: Vec<i32> = self.fds.range(first as i32..).map(|(&k, _)| k).filter(|&k| (k as u32) <= last).collect();
+                let affected: Vec<i32> = self
+                    .fds
+                    .range(first as i32..)
+                    .map(|(&k, _)| k)
+                    .filter(|&k| (k as u32) <= last)
+                    .collect();
                 for fd in affected {
                     if cloexec_only {
                         if let Some(e) = self.fds.get_mut(&fd) {
@@ -187,15 +229,21 @@ impl FdTable {
                 }
                 _ => {}
             },
-            SYS_ioctl if a[1] == FIONBIO as u64 => {
+            SYS_ioctl if a[1] == FIONBIO => {
                 let on = Self::read_int(tracee, a[2]).unwrap_or(0) != 0;
                 if let Some(e) = self.fds.get_mut(&fd0) {
                     let flags = e.status_flags.unwrap_or(O_RDWR);
-                    e.status_flags = Some(if on { flags | O_NONBLOCK } else { flags & !O_NONBLOCK });
+                    e.status_flags = Some(if on {
+                        flags | O_NONBLOCK
+                    } else {
+                        flags & !O_NONBLOCK
+                    });
                 }
             }
             SYS_lseek => {
-                if let Some(FdKind::File { offset, .. }) = self.fds.get_mut(&fd0).map(|e| &mut e.kind) {
+                if let Some(FdKind::File { offset, .. }) =
+                    self.fds.get_mut(&fd0).map(|e| &mut e.kind)
+                {
                     *offset = ret;
                 }
             }
@@ -208,13 +256,17 @@ impl FdTable {
                     protocol: a[2] as i32,
                     ..Default::default()
                 };
-                self.fds.insert(r, entry(FdKind::Socket(sock), a[1] as i32 & SOCK_CLOEXEC != 0));
+                self.fds.insert(
+                    r,
+                    entry(FdKind::Socket(sock), a[1] as i32 & SOCK_CLOEXEC != 0),
+                );
             }
             SYS_socketpair => {
                 if let Ok(b) = tracee.read_mem(a[3], 8) {
                     let pair = self.new_pair();
                     for i in 0..2 {
-                        let fd = i32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+                        let fd =
+                            i32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
                         let sock = SocketState {
                             domain: a[0] as i32,
                             type_: a[1] as i32,
@@ -223,7 +275,10 @@ impl FdTable {
                             pair: Some(pair),
                             ..Default::default()
                         };
-                        self.fds.insert(fd, entry(FdKind::Socket(sock), a[1] as i32 & SOCK_CLOEXEC != 0));
+                        self.fds.insert(
+                            fd,
+                            entry(FdKind::Socket(sock), a[1] as i32 & SOCK_CLOEXEC != 0),
+                        );
                     }
                 }
             }
@@ -244,7 +299,9 @@ impl FdTable {
                 }
             }
             SYS_setsockopt => {
-                let value = tracee.read_mem(a[3], (a[4] as usize).min(256)).unwrap_or_default();
+                let value = tracee
+                    .read_mem(a[3], (a[4] as usize).min(256))
+                    .unwrap_or_default();
                 let (level, name) = (a[1] as i32, a[2] as i32);
                 if let Some(s) = self.socket_mut(fd0) {
                     s.options.retain(|(l, n, _)| (*l, *n) != (level, name));
@@ -252,7 +309,11 @@ impl FdTable {
                 }
             }
             SYS_accept | SYS_accept4 => {
-                let flags = if s.number as c_long == SYS_accept4 { a[3] as i32 } else { 0 };
+                let flags = if s.number as c_long == SYS_accept4 {
+                    a[3] as i32
+                } else {
+                    0
+                };
                 let listener = self.socket_mut(fd0).cloned().unwrap_or_default();
                 let sock = SocketState {
                     domain: listener.domain,
@@ -261,14 +322,20 @@ impl FdTable {
                     connected: true,
                     ..Default::default()
                 };
-                self.fds.insert(r, entry(FdKind::Socket(sock), flags & SOCK_CLOEXEC != 0));
+                self.fds
+                    .insert(r, entry(FdKind::Socket(sock), flags & SOCK_CLOEXEC != 0));
             }
             SYS_pipe | SYS_pipe2 => {
-                let flags = if s.number as c_long == SYS_pipe2 { a[1] as i32 } else { 0 };
+                let flags = if s.number as c_long == SYS_pipe2 {
+                    a[1] as i32
+                } else {
+                    0
+                };
                 if let Ok(b) = tracee.read_mem(a[0], 8) {
                     let pair = self.new_pair();
                     for (i, read_end) in [(0usize, true), (1, false)] {
-                        let fd = i32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+                        let fd =
+                            i32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
                         let mut e = entry(FdKind::Pipe { pair, read_end }, flags & O_CLOEXEC != 0);
                         if flags & O_NONBLOCK != 0 {
                             e.status_flags = Some(O_NONBLOCK);
@@ -278,13 +345,24 @@ impl FdTable {
                 }
             }
             SYS_epoll_create | SYS_epoll_create1 => {
-                let cloexec = s.number as c_long == SYS_epoll_create1 && a[0] as i32 & EPOLL_CLOEXEC != 0;
-                self.fds.insert(r, entry(FdKind::Epoll { interest: BTreeMap::new() }, cloexec));
+                let cloexec =
+                    s.number as c_long == SYS_epoll_create1 && a[0] as i32 & EPOLL_CLOEXEC != 0;
+                self.fds.insert(
+                    r,
+                    entry(
+                        FdKind::Epoll {
+                            interest: BTreeMap::new(),
+                        },
+                        cloexec,
+                    ),
+                );
             }
             SYS_epoll_ctl => {
                 let (op, fd) = (a[1] as i32, a[2] as i32);
                 let ev = tracee.read_mem(a[3], 12).ok();
-                if let Some(FdKind::Epoll { interest }) = self.fds.get_mut(&fd0).map(|e| &mut e.kind) {
+                if let Some(FdKind::Epoll { interest }) =
+                    self.fds.get_mut(&fd0).map(|e| &mut e.kind)
+                {
                     match (op, ev) {
                         (EPOLL_CTL_DEL, _) => {
                             interest.remove(&fd);
@@ -299,8 +377,15 @@ impl FdTable {
                 }
             }
             SYS_eventfd | SYS_eventfd2 => {
-                let flags = if s.number as c_long == SYS_eventfd2 { a[1] as i32 } else { 0 };
-                self.fds.insert(r, entry(FdKind::EventFd { flags }, flags & EFD_CLOEXEC != 0));
+                let flags = if s.number as c_long == SYS_eventfd2 {
+                    a[1] as i32
+                } else {
+                    0
+                };
+                self.fds.insert(
+                    r,
+                    entry(FdKind::EventFd { flags }, flags & EFD_CLOEXEC != 0),
+                );
             }
             SYS_timerfd_create => {
                 self.fds.insert(r, entry(FdKind::Other("timerfd"), false));

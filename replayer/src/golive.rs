@@ -57,7 +57,9 @@ impl Injector<'_> {
                 Stop::SyscallEntry { .. } => entered = true,
                 Stop::SyscallExit { ret } if entered => return Ok(ret),
                 Stop::Exited { .. } | Stop::Killed { .. } => {
-                    return Err(ReplayError::Setup("the process died while going live".into()))
+                    return Err(ReplayError::Setup(
+                        "the process died while going live".into(),
+                    ))
                 }
                 // Signals arriving now wait until the process is live.
                 _ => {}
@@ -106,7 +108,10 @@ pub fn go_live(mut h: LiveHandoff) -> Result<(i32, GoLiveReport), ReplayError> {
     inj.scratch = inj.check("mmap of scratch memory", scratch)? as u64;
     let mut report = GoLiveReport::default();
     materialize(&mut inj, &h.fds, &mut report)?;
-    inj.syscall(libc::SYS_prctl, &[libc::PR_SET_TSC as u64, libc::PR_TSC_ENABLE as u64])?;
+    inj.syscall(
+        libc::SYS_prctl,
+        &[libc::PR_SET_TSC as u64, libc::PR_TSC_ENABLE as u64],
+    )?;
     inj.syscall(libc::SYS_munmap, &[inj.scratch, SCRATCH_LEN])?;
     h.tracee.set_regs(&saved)?;
     let sig = match h.pending_signal {
@@ -118,7 +123,9 @@ pub fn go_live(mut h: LiveHandoff) -> Result<(i32, GoLiveReport), ReplayError> {
                 match h.tracee.wait()? {
                     Stop::Signal { signo: s } if s == signo => break,
                     Stop::Exited { .. } | Stop::Killed { .. } => {
-                        return Err(ReplayError::Setup("the process died while going live".into()))
+                        return Err(ReplayError::Setup(
+                            "the process died while going live".into(),
+                        ))
                     }
                     _ => h.tracee.resume(Resume::Continue, 0)?,
                 }
@@ -135,14 +142,22 @@ pub fn go_live(mut h: LiveHandoff) -> Result<(i32, GoLiveReport), ReplayError> {
 
 /// Creates each descriptor at a temporary number above all targets, then moves them into
 /// place, so that creating one never clobbers another.
-fn materialize(inj: &mut Injector, table: &FdTable, report: &mut GoLiveReport) -> Result<(), ReplayError> {
+fn materialize(
+    inj: &mut Injector,
+    table: &FdTable,
+    report: &mut GoLiveReport,
+) -> Result<(), ReplayError> {
     let base = table.fds.keys().copied().max().unwrap_or(2) + 1;
     let mut made: BTreeMap<i32, i32> = BTreeMap::new(); // target -> temporary
     let mut pairs: BTreeMap<u64, PairEnds> = BTreeMap::new();
     for (&fd, e) in &table.fds {
         let created = match &e.kind {
             FdKind::Inherited => None,
-            FdKind::File { path, flags, offset } => {
+            FdKind::File {
+                path,
+                flags,
+                offset,
+            } => {
                 let f = open_file(inj, path.as_os_str().as_bytes(), *flags, *offset, report)?;
                 if f.is_some() {
                     report.files += 1;
@@ -154,16 +169,27 @@ fn materialize(inj: &mut Injector, table: &FdTable, report: &mut GoLiveReport) -
             }
             FdKind::Socket(s) => Some(socket(inj, fd, s, report)?),
             FdKind::Epoll { .. } => Some(inj.syscall(libc::SYS_epoll_create1, &[0])?),
-            FdKind::EventFd { flags } => Some(inj.syscall(libc::SYS_eventfd2, &[0, (*flags & libc::EFD_NONBLOCK) as u64])?),
+            FdKind::EventFd { flags } => Some(inj.syscall(
+                libc::SYS_eventfd2,
+                &[0, (*flags & libc::EFD_NONBLOCK) as u64],
+            )?),
             FdKind::Other(what) => {
-                report.warnings.push(format!("fd {fd} ({what}) cannot be recreated; it is /dev/null now"));
+                report.warnings.push(format!(
+                    "fd {fd} ({what}) cannot be recreated; it is /dev/null now"
+                ));
                 let p = inj.put(0, b"/dev/null\0")?;
-                Some(inj.syscall(libc::SYS_openat, &[libc::AT_FDCWD as u64, p, libc::O_RDWR as u64])?)
+                Some(inj.syscall(
+                    libc::SYS_openat,
+                    &[libc::AT_FDCWD as u64, p, libc::O_RDWR as u64],
+                )?)
             }
         };
         if let Some(tmp) = created {
             let tmp = inj.check(&format!("recreating fd {fd}"), tmp)?;
-            let high = inj.syscall(libc::SYS_fcntl, &[tmp as u64, libc::F_DUPFD as u64, base as u64])?;
+            let high = inj.syscall(
+                libc::SYS_fcntl,
+                &[tmp as u64, libc::F_DUPFD as u64, base as u64],
+            )?;
             let high = inj.check("moving a descriptor", high)?;
             inj.syscall(libc::SYS_close, &[tmp as u64])?;
             made.insert(fd, high as i32);
@@ -186,7 +212,10 @@ fn materialize(inj: &mut Injector, table: &FdTable, report: &mut GoLiveReport) -
                 let mut ev = events.to_le_bytes().to_vec();
                 ev.extend_from_slice(&data.to_le_bytes());
                 let p = inj.put(0, &ev)?;
-                inj.syscall(libc::SYS_epoll_ctl, &[fd as u64, libc::EPOLL_CTL_ADD as u64, target as u64, p])?;
+                inj.syscall(
+                    libc::SYS_epoll_ctl,
+                    &[fd as u64, libc::EPOLL_CTL_ADD as u64, target as u64, p],
+                )?;
             }
         }
     }
@@ -195,21 +224,36 @@ fn materialize(inj: &mut Injector, table: &FdTable, report: &mut GoLiveReport) -
 
 fn apply_flags(inj: &mut Injector, fd: i32, e: &FdEntry) -> Result<(), ReplayError> {
     if let Some(fl) = e.status_flags {
-        inj.syscall(libc::SYS_fcntl, &[fd as u64, libc::F_SETFL as u64, fl as u64])?;
+        inj.syscall(
+            libc::SYS_fcntl,
+            &[fd as u64, libc::F_SETFL as u64, fl as u64],
+        )?;
     }
     if e.cloexec {
-        inj.syscall(libc::SYS_fcntl, &[fd as u64, libc::F_SETFD as u64, libc::FD_CLOEXEC as u64])?;
+        inj.syscall(
+            libc::SYS_fcntl,
+            &[fd as u64, libc::F_SETFD as u64, libc::FD_CLOEXEC as u64],
+        )?;
     }
     Ok(())
 }
 
-fn open_file(inj: &mut Injector, path: &[u8], flags: i32, offset: i64, report: &mut GoLiveReport) -> Result<Option<i64>, ReplayError> {
+fn open_file(
+    inj: &mut Injector,
+    path: &[u8],
+    flags: i32,
+    offset: i64,
+    report: &mut GoLiveReport,
+) -> Result<Option<i64>, ReplayError> {
     let mut p = path.to_vec();
     p.push(0);
     let addr = inj.put(0, &p)?;
     // Reopen what exists: no creating, truncating or exclusive opens a second time.
     let flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC);
-    let fd = inj.syscall(libc::SYS_openat, &[libc::AT_FDCWD as u64, addr, flags as u64, 0])?;
+    let fd = inj.syscall(
+        libc::SYS_openat,
+        &[libc::AT_FDCWD as u64, addr, flags as u64, 0],
+    )?;
     if fd < 0 {
         report.warnings.push(format!(
             "{} could not be reopened: {}",
@@ -219,22 +263,42 @@ fn open_file(inj: &mut Injector, path: &[u8], flags: i32, offset: i64, report: &
         return Ok(None);
     }
     if offset > 0 && flags & libc::O_APPEND == 0 {
-        inj.syscall(libc::SYS_lseek, &[fd as u64, offset as u64, libc::SEEK_SET as u64])?;
+        inj.syscall(
+            libc::SYS_lseek,
+            &[fd as u64, offset as u64, libc::SEEK_SET as u64],
+        )?;
     }
     Ok(Some(fd))
 }
 
-fn socket(inj: &mut Injector, fd: i32, s: &SocketState, report: &mut GoLiveReport) -> Result<i64, ReplayError> {
+fn socket(
+    inj: &mut Injector,
+    fd: i32,
+    s: &SocketState,
+    report: &mut GoLiveReport,
+) -> Result<i64, ReplayError> {
     if s.connected {
         // The peer belonged to the dead primary's world: hand the server a closed connection.
         report.closed_peers += 1;
         return closed_socket(inj);
     }
-    let sock = inj.syscall(libc::SYS_socket, &[s.domain as u64, s.type_ as u64, s.protocol as u64])?;
+    let sock = inj.syscall(
+        libc::SYS_socket,
+        &[s.domain as u64, s.type_ as u64, s.protocol as u64],
+    )?;
     let sock = inj.check(&format!("socket for fd {fd}"), sock)?;
     for (level, name, value) in &s.options {
         let p = inj.put(0, value)?;
-        inj.syscall(libc::SYS_setsockopt, &[sock as u64, *level as u64, *name as u64, p, value.len() as u64])?;
+        inj.syscall(
+            libc::SYS_setsockopt,
+            &[
+                sock as u64,
+                *level as u64,
+                *name as u64,
+                p,
+                value.len() as u64,
+            ],
+        )?;
     }
     if let Some(addr) = &s.bound {
         let p = inj.put(0, addr)?;
@@ -261,7 +325,10 @@ fn socket(inj: &mut Injector, fd: i32, s: &SocketState, report: &mut GoLiveRepor
 /// A stream socket whose peer is already closed: reads see EOF.
 fn closed_socket(inj: &mut Injector) -> Result<i64, ReplayError> {
     let p = inj.put(0, &[0u8; 8])?;
-    let r = inj.syscall(libc::SYS_socketpair, &[libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, 0, p])?;
+    let r = inj.syscall(
+        libc::SYS_socketpair,
+        &[libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, 0, p],
+    )?;
     inj.check("socketpair", r)?;
     let b = inj.tracee.read_mem(p, 8)?;
     let (mine, peer) = (
@@ -280,12 +347,21 @@ struct PairEnds {
 }
 
 /// One end of a pipe or socketpair inside the process; both ends come from one real pair.
-fn pair_end(inj: &mut Injector, kind: &FdKind, pair: u64, pairs: &mut BTreeMap<u64, PairEnds>) -> Result<i64, ReplayError> {
+fn pair_end(
+    inj: &mut Injector,
+    kind: &FdKind,
+    pair: u64,
+    pairs: &mut BTreeMap<u64, PairEnds>,
+) -> Result<i64, ReplayError> {
+    #[allow(clippy::map_entry)] // creating the pair needs `inj`, which the entry would borrow
     if !pairs.contains_key(&pair) {
         let p = inj.put(0, &[0u8; 8])?;
         let r = match kind {
             FdKind::Pipe { .. } => inj.syscall(libc::SYS_pipe2, &[p, 0])?,
-            _ => inj.syscall(libc::SYS_socketpair, &[libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, 0, p])?,
+            _ => inj.syscall(
+                libc::SYS_socketpair,
+                &[libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, 0, p],
+            )?,
         };
         inj.check("pipe", r)?;
         let b = inj.tracee.read_mem(p, 8)?;
@@ -306,5 +382,5 @@ fn pair_end(inj: &mut Injector, kind: &FdKind, pair: u64, pairs: &mut BTreeMap<u
     };
     ends.handed_out += 1;
     let end = if take_first { ends.first } else { ends.second };
-    Ok(inj.syscall(libc::SYS_dup, &[end as u64])?)
+    inj.syscall(libc::SYS_dup, &[end as u64])
 }

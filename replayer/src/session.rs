@@ -15,9 +15,9 @@ use schema::{
 use tracee::{regs_hash, PtraceEvent, Regs, Resume, SpawnSpec, Stop, Tracee, TraceeError};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::source::EventSource;
 use crate::fdtable::FdTable;
 use crate::golive::LiveHandoff;
+use crate::source::EventSource;
 use crate::{mem, process, signal, ReplayError};
 
 const SI_KERNEL: i32 = 0x80;
@@ -198,7 +198,9 @@ impl<'a> Replayer<'a> {
                 Stop::Event { .. } => {}
                 Stop::Exited { code } => return self.on_end(ExitStatus::Exited(code)).map(Some),
                 Stop::Killed { signo, core_dumped } => {
-                    return self.on_end(ExitStatus::Killed { signo, core_dumped }).map(Some)
+                    return self
+                        .on_end(ExitStatus::Killed { signo, core_dumped })
+                        .map(Some)
                 }
             }
             if self.between_events() && self.peek()?.is_none() {

@@ -1,6 +1,10 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod demo;
 pub mod dump;
+pub mod follow;
+pub mod ft;
 pub mod record;
 pub mod replay;
+pub mod status;

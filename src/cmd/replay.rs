@@ -30,7 +30,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
     };
     let mut replayer = Replayer::new(tracee, &mut source, opts);
     replayer.set_start_dir(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd)));
-    let status = match replayer.run().with_context(|| format!("replay of {} failed", dir.display()))? {
+    let status = match replayer
+        .run()
+        .with_context(|| format!("replay of {} failed", dir.display()))?
+    {
         ReplayEnd::Exited(status) => status,
         ReplayEnd::LogEnded(mut handoff) => {
             handoff.tracee.kill();
@@ -38,8 +41,10 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
                 schema::EndState::Interrupted { events, .. } => events,
                 _ => 0,
             };
-            return Err(anyhow::Error::new(replayer::ReplayError::TraceEnded { events })
-                .context(format!("replay of {} stopped", dir.display())));
+            return Err(
+                anyhow::Error::new(replayer::ReplayError::TraceEnded { events })
+                    .context(format!("replay of {} stopped", dir.display())),
+            );
         }
     };
     // The program ended as recorded; the trace must also end as the recorder left it.

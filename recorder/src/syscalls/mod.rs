@@ -41,6 +41,50 @@ pub fn rule_for(nr: u64) -> Rule {
     table().get(nr as usize).copied().unwrap_or(UNKNOWN)
 }
 
+/// True when the call has an effect outside the process (bytes sent, files changed,
+/// signals to others): under fault tolerance it runs only once the follower has the log.
+pub fn leaves_process(nr: u64, rule: Rule) -> bool {
+    use libc::*;
+    if matches!(rule, Rule::Output { .. }) {
+        return true;
+    }
+    const EFFECTS: &[c_long] = &[
+        SYS_kill,
+        SYS_tkill,
+        SYS_tgkill,
+        SYS_rt_sigqueueinfo,
+        SYS_rt_tgsigqueueinfo,
+        SYS_sendfile,
+        SYS_splice,
+        SYS_tee,
+        SYS_copy_file_range,
+        SYS_connect,
+        SYS_shutdown,
+        SYS_unlink,
+        SYS_unlinkat,
+        SYS_rename,
+        SYS_renameat,
+        SYS_renameat2,
+        SYS_mkdir,
+        SYS_mkdirat,
+        SYS_rmdir,
+        SYS_truncate,
+        SYS_ftruncate,
+        SYS_fallocate,
+        SYS_link,
+        SYS_linkat,
+        SYS_symlink,
+        SYS_symlinkat,
+        SYS_chmod,
+        SYS_fchmod,
+        SYS_fchmodat,
+        SYS_utimensat,
+        SYS_fsync,
+        SYS_fdatasync,
+    ];
+    EFFECTS.contains(&(nr as c_long))
+}
+
 /// The rule for one call, where the arguments change it (prctl options that would undo
 /// the recorder's own setup).
 pub fn rule_for_call(nr: u64, args: &[u64; 6]) -> Rule {

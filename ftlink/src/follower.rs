@@ -1,0 +1,411 @@
+//! The follower: stores the primary's log, acknowledges it once on disk, replays it live,
+//! and — when the primary falls silent and the arbiter agrees — turns its replayed process
+//! into the live server.
+
+use std::fs::File;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use replayer::{EventSource, ReaderSource, ReplayEnd, ReplayError, ReplayOptions, Replayer};
+use schema::{Event, ExitStatus, StreamDecoder, TraceReader, EVENTS_FILE};
+
+use crate::message::{is_timeout, Hello, LinkError, Message, PROTOCOL_VERSION};
+use crate::status::{self, RoleStatus};
+use crate::{Arbiter, Timing};
+
+pub struct FollowerConfig {
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+    pub timing: Timing,
+    pub arbiter: Arc<dyn Arbiter>,
+    /// Where to write the address actually listened on (for port 0).
+    pub addr_file: Option<PathBuf>,
+}
+
+/// How following ended.
+pub enum FollowOutcome {
+    /// The primary's program ended; the replay ended the same way.
+    Finished(ExitStatus),
+    /// The follower took over: the server runs natively as this pid.
+    Live { pid: i32, epoch: u64 },
+}
+
+#[derive(Debug)]
+struct FollowState {
+    received: u64,
+    last_heard: Instant,
+    epoch: u64,
+    /// Won the next epoch: replay what is on disk, then go live.
+    takeover: Option<Instant>,
+    lost: Option<u64>,
+    finished: bool,
+    silent_for: Duration,
+}
+
+struct Shared {
+    state: Mutex<FollowState>,
+    changed: Condvar,
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LinkError {
+    let what = what.into();
+    move |source| LinkError::Io { what, source }
+}
+
+/// Listens, accepts the first peer that says a valid hello, and follows it to the end.
+pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
+    std::fs::create_dir_all(&cfg.state_dir)
+        .map_err(io(format!("creating {}", cfg.state_dir.display())))?;
+    let listener =
+        TcpListener::bind(cfg.listen).map_err(io(format!("listening on {}", cfg.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(io("reading the listening address"))?;
+    if let Some(f) = &cfg.addr_file {
+        let tmp = f.with_extension("tmp");
+        std::fs::write(&tmp, local.to_string())
+            .map_err(io(format!("writing {}", tmp.display())))?;
+        std::fs::rename(&tmp, f).map_err(io(format!("writing {}", f.display())))?;
+    }
+    let _ = std::fs::write(
+        cfg.state_dir.join("follower.pid"),
+        std::process::id().to_string(),
+    );
+    eprintln!("ftrun: follower listening on {local}");
+    let log_dir = cfg.state_dir.join("follower-log");
+    let (stream, hello, header) = loop {
+        let (mut stream, peer) = listener.accept().map_err(io("accepting the primary"))?;
+        match greet(&mut stream) {
+            Ok((hello, header)) => {
+                eprintln!(
+                    "ftrun: following the primary at {peer} (epoch {})",
+                    hello.epoch
+                );
+                break (stream, hello, header);
+            }
+            Err(e) => eprintln!("ftrun: refused a peer from {peer}: {e}"),
+        }
+    };
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&log_dir);
+    std::fs::create_dir_all(log_dir.join("files"))
+        .map_err(io(format!("creating {}", log_dir.display())))?;
+    let mut log = File::create(log_dir.join(EVENTS_FILE)).map_err(io("creating the log copy"))?;
+    log.write_all(&hello.trace_start)
+        .map_err(io("writing the log copy"))?;
+    log.sync_data().map_err(io("writing the log copy"))?;
+    let shared = Arc::new(Shared {
+        state: Mutex::new(FollowState {
+            received: 0,
+            last_heard: Instant::now(),
+            epoch: hello.epoch,
+            takeover: None,
+            lost: None,
+            finished: false,
+            silent_for: Duration::ZERO,
+        }),
+        changed: Condvar::new(),
+    });
+    start_threads(
+        stream,
+        log,
+        &log_dir,
+        &hello.trace_start,
+        shared.clone(),
+        &cfg,
+    )?;
+    replay_live(&cfg, &log_dir, &header, shared)
+}
+
+/// Reads and checks the primary's hello (with a deadline), and answers it.
+fn greet(stream: &mut TcpStream) -> Result<(Hello, schema::Header), LinkError> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(io("configuring the link"))?;
+    let hello = match Message::read_from(stream)? {
+        Message::Hello(h) => h,
+        other => {
+            return Err(LinkError::Garbage(format!(
+                "expected a hello, got {other:?}"
+            )))
+        }
+    };
+    let mut decoder = StreamDecoder::new();
+    decoder.push(&hello.trace_start);
+    let header = match decoder.poll_header() {
+        Ok(Some(h)) => h.clone(),
+        Ok(None) => {
+            return Err(LinkError::Garbage(
+                "the hello carries no trace header".into(),
+            ))
+        }
+        Err(e) => return Err(LinkError::Garbage(format!("the hello's trace header: {e}"))),
+    };
+    Message::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        epoch: hello.epoch,
+        first_seq: 0,
+        trace_start: Vec::new(),
+    })
+    .write_to(stream)?;
+    let _ = stream.set_nodelay(true);
+    Ok((hello, header))
+}
+
+fn start_threads(
+    stream: TcpStream,
+    log: File,
+    log_dir: &Path,
+    trace_start: &[u8],
+    shared: Arc<Shared>,
+    cfg: &FollowerConfig,
+) -> Result<(), LinkError> {
+    let mut reader = stream.try_clone().map_err(io("setting up the link"))?;
+    reader
+        .set_read_timeout(Some(cfg.timing.heartbeat))
+        .map_err(io("setting up the link"))?;
+    let writer = Arc::new(Mutex::new(stream));
+    let (hb_writer, heartbeat) = (writer.clone(), cfg.timing.heartbeat);
+    thread::spawn(move || loop {
+        thread::sleep(heartbeat);
+        if Message::Heartbeat
+            .write_to(&mut *hb_writer.lock().expect("link"))
+            .is_err()
+        {
+            return;
+        }
+    });
+    let (s, dir) = (shared.clone(), log_dir.to_path_buf());
+    let mut decoder = StreamDecoder::new();
+    decoder.push(trace_start);
+    thread::spawn(move || receive_loop(&mut reader, log, &dir, decoder, &writer, &s));
+    let timing = cfg.timing;
+    let arbiter = cfg.arbiter.clone();
+    thread::spawn(move || monitor_loop(&shared, timing, arbiter.as_ref()));
+    Ok(())
+}
+
+/// Appends received frames to the log copy, syncs, and acknowledges complete events.
+fn receive_loop(
+    reader: &mut TcpStream,
+    mut log: File,
+    log_dir: &Path,
+    mut decoder: StreamDecoder,
+    writer: &Mutex<TcpStream>,
+    shared: &Shared,
+) {
+    loop {
+        match Message::read_from(reader) {
+            Ok(Message::Events(bytes)) => {
+                if log.write_all(&bytes).and_then(|_| log.sync_data()).is_err() {
+                    eprintln!(
+                        "ftrun: cannot write the log copy in {}; no more acknowledgements",
+                        log_dir.display()
+                    );
+                    return;
+                }
+                decoder.push(&bytes);
+                while let Ok(Some(_)) = decoder.next_event() {}
+                let received = decoder.events_decoded();
+                let finished = decoder.footer().is_some();
+                {
+                    let mut st = shared.state.lock().expect("follow state");
+                    st.received = received;
+                    st.last_heard = Instant::now();
+                    st.finished |= finished;
+                    shared.changed.notify_all();
+                }
+                if received > 0 {
+                    let _ = Message::Ack(received - 1).write_to(&mut *writer.lock().expect("link"));
+                }
+            }
+            Ok(Message::File { name, data }) => {
+                let tmp = log_dir.join("files").join(format!(".{name}.partial"));
+                let ok = std::fs::write(&tmp, &data)
+                    .and_then(|_| std::fs::rename(&tmp, log_dir.join("files").join(&name)));
+                if ok.is_err() {
+                    eprintln!("ftrun: cannot store {name} in {}", log_dir.display());
+                }
+                shared.state.lock().expect("follow state").last_heard = Instant::now();
+            }
+            Ok(_) => shared.state.lock().expect("follow state").last_heard = Instant::now(),
+            Err(e) if is_timeout(&e) => {}
+            Err(LinkError::Closed) => return,
+            Err(e) => {
+                eprintln!("ftrun: the link to the primary broke: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Declares the primary dead after `timeout` of silence; the arbiter says who goes on.
+fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter) {
+    loop {
+        thread::sleep(timing.heartbeat / 2);
+        let st = shared.state.lock().expect("follow state");
+        if st.takeover.is_some() || st.lost.is_some() || st.finished {
+            return;
+        }
+        let silent = st.last_heard.elapsed();
+        if silent <= timing.timeout {
+            continue;
+        }
+        let next = st.epoch + 1;
+        drop(st);
+        let won = arbiter.claim(next, &format!("follower pid {}", std::process::id()));
+        let mut st = shared.state.lock().expect("follow state");
+        st.silent_for = silent;
+        match won {
+            Ok(true) => {
+                st.epoch = next;
+                st.takeover = Some(Instant::now());
+            }
+            _ => st.lost = Some(next),
+        }
+        shared.changed.notify_all();
+        return;
+    }
+}
+
+/// Events for the replayer from the log copy as it grows; ends when the follower takes
+/// over (after everything on disk) or loses.
+struct LiveSource {
+    inner: ReaderSource,
+    shared: Arc<Shared>,
+}
+
+impl EventSource for LiveSource {
+    fn next_event(&mut self) -> Result<Option<Event>, ReplayError> {
+        loop {
+            if let Some(ev) = self.inner.next_event()? {
+                return Ok(Some(ev));
+            }
+            let st = self.shared.state.lock().expect("follow state");
+            if st.lost.is_some() {
+                return Ok(None);
+            }
+            if st.takeover.is_some() || (st.finished && self.inner.reader.footer().is_some()) {
+                // One more look: everything acknowledged is on disk by now.
+                drop(st);
+                return self.inner.next_event();
+            }
+            let _ = self
+                .shared
+                .changed
+                .wait_timeout(st, Duration::from_millis(20))
+                .expect("follow state");
+        }
+    }
+}
+
+fn replay_live(
+    cfg: &FollowerConfig,
+    log_dir: &Path,
+    header: &schema::Header,
+    shared: Arc<Shared>,
+) -> Result<FollowOutcome, LinkError> {
+    let reader = TraceReader::open(log_dir)
+        .map_err(|e| LinkError::Other(format!("reading the log copy: {e}")))?;
+    let tracee = replayer::session::spawn_for_replay(header)
+        .map_err(|e| LinkError::Other(format!("starting the replay: {e}")))?;
+    let pid = tracee.pid();
+    let mut source = LiveSource {
+        inner: ReaderSource { reader },
+        shared: shared.clone(),
+    };
+    let opts = ReplayOptions {
+        trace_dir: log_dir.to_path_buf(),
+        echo_output: false,
+    };
+    let mut replayer = Replayer::new(tracee, &mut source, opts);
+    use std::os::unix::ffi::OsStrExt;
+    replayer.set_start_dir(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd)));
+    let report_status = |role: &str, replayed: u64| {
+        let st = shared.state.lock().expect("follow state");
+        let s = RoleStatus {
+            role: role.into(),
+            epoch: st.epoch,
+            pid: std::process::id() as i32,
+            last_seq: st.received.checked_sub(1),
+            acked_seq: None,
+            replayed: Some(replayed),
+        };
+        drop(st);
+        status::write(&cfg.state_dir, "follower", &s);
+    };
+    report_status("follower", 0);
+    let status_shared = shared.clone();
+    let state_dir = cfg.state_dir.clone();
+    let reporter = thread::spawn(move || status_reporter(&status_shared, &state_dir, pid));
+    let end = replayer.run();
+    drop(reporter);
+    let st = shared.state.lock().expect("follow state");
+    let (lost, takeover, epoch, silent) = (st.lost, st.takeover, st.epoch, st.silent_for);
+    drop(st);
+    match end {
+        Ok(ReplayEnd::Exited(status)) => {
+            report_status("exited", source.inner.reader.offset());
+            Ok(FollowOutcome::Finished(status))
+        }
+        Ok(ReplayEnd::LogEnded(mut handoff)) => {
+            if let Some(epoch) = lost {
+                handoff.tracee.kill();
+                return Err(LinkError::Other(format!(
+                    "the primary is unreachable but epoch {epoch} is taken: this follower lost epoch {epoch} and stops"
+                )));
+            }
+            let Some(decided) = takeover else {
+                handoff.tracee.kill();
+                return Err(LinkError::Other("the log ended without a takeover".into()));
+            };
+            let catch_up = decided.elapsed();
+            let t = Instant::now();
+            let (pid, report) = replayer::go_live(handoff)
+                .map_err(|e| LinkError::Other(format!("going live failed: {e}")))?;
+            let go_live = catch_up + t.elapsed();
+            for w in &report.warnings {
+                eprintln!("ftrun: {w}");
+            }
+            eprintln!(
+                "ftrun: takeover in {} ms: detection {} ms (primary silent), go-live {} ms (arbiter, replay catch-up, {} files, {} listening sockets, {} client connections closed); live as epoch {epoch}",
+                (silent + go_live).as_millis(),
+                silent.as_millis(),
+                go_live.as_millis(),
+                report.files,
+                report.listeners,
+                report.closed_peers
+            );
+            report_status("live", 0);
+            Ok(FollowOutcome::Live { pid, epoch })
+        }
+        Err(e) => Err(LinkError::Other(format!(
+            "replay of the primary's log failed: {e}"
+        ))),
+    }
+}
+
+/// Keeps `status.json` fresh while replaying (a thread; ends with the process).
+fn status_reporter(shared: &Shared, state_dir: &Path, _pid: i32) {
+    loop {
+        thread::sleep(Duration::from_millis(200));
+        let st = shared.state.lock().expect("follow state");
+        if st.takeover.is_some() || st.lost.is_some() {
+            return;
+        }
+        let s = RoleStatus {
+            role: "follower".into(),
+            epoch: st.epoch,
+            pid: std::process::id() as i32,
+            last_seq: st.received.checked_sub(1),
+            acked_seq: st.received.checked_sub(1),
+            replayed: None,
+        };
+        drop(st);
+        status::write(state_dir, "follower", &s);
+    }
+}

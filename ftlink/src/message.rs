@@ -1,0 +1,247 @@
+//! Wire messages: `[magic "FTLK"][type u8][3 zero bytes][length u32 LE][payload]`.
+//! A peer that sends anything else is refused with a message saying what was wrong.
+
+use std::io::{Read, Write};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+const MAGIC: &[u8; 4] = b"FTLK";
+/// Largest payload accepted (an Events batch of big chunks, a mapped file).
+const MAX_PAYLOAD: usize = 512 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("the peer does not speak the ftrun link protocol: {0}")]
+    Garbage(String),
+    #[error("the peer speaks link protocol version {found}; this ftrun speaks version {expected}")]
+    Version { found: u32, expected: u32 },
+    #[error("the connection closed")]
+    Closed,
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The first message each side sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    pub protocol: u32,
+    pub epoch: u64,
+    /// Sequence number of the first event that will follow.
+    pub first_seq: u64,
+    /// The trace's file start and header frame (empty in the follower's reply).
+    pub trace_start: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Hello(Hello),
+    /// Trace frames, byte for byte as in the primary's trace file.
+    Events(Vec<u8>),
+    /// Highest sequence number received and written to the follower's disk, with no gap.
+    Ack(u64),
+    Heartbeat,
+    /// A file the primary kept for a mapping (`files/NAME` in the trace), sent before the
+    /// events that need it.
+    File {
+        name: String,
+        data: Vec<u8>,
+    },
+}
+
+impl Message {
+    fn kind(&self) -> u8 {
+        match self {
+            Message::Hello(_) => 1,
+            Message::Events(_) => 2,
+            Message::Ack(_) => 3,
+            Message::Heartbeat => 4,
+            Message::File { .. } => 5,
+        }
+    }
+
+    fn payload(&self) -> Vec<u8> {
+        match self {
+            Message::Hello(h) => {
+                let mut p = Vec::with_capacity(20 + h.trace_start.len());
+                p.extend_from_slice(&h.protocol.to_le_bytes());
+                p.extend_from_slice(&h.epoch.to_le_bytes());
+                p.extend_from_slice(&h.first_seq.to_le_bytes());
+                p.extend_from_slice(&h.trace_start);
+                p
+            }
+            Message::Events(b) => b.clone(),
+            Message::Ack(seq) => seq.to_le_bytes().to_vec(),
+            Message::Heartbeat => Vec::new(),
+            Message::File { name, data } => {
+                let mut p = (name.len() as u32).to_le_bytes().to_vec();
+                p.extend_from_slice(name.as_bytes());
+                p.extend_from_slice(data);
+                p
+            }
+        }
+    }
+
+    /// The message as bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        let payload = self.payload();
+        let mut out = Vec::with_capacity(12 + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.push(self.kind());
+        out.extend_from_slice(&[0, 0, 0]);
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    pub fn write_to(&self, w: &mut impl Write) -> Result<(), LinkError> {
+        w.write_all(&self.encode()).map_err(|source| LinkError::Io {
+            what: "sending to the peer".into(),
+            source,
+        })
+    }
+
+    /// Reads one message; timeouts come back as `Io` errors of kind WouldBlock/TimedOut.
+    pub fn read_from(r: &mut impl Read) -> Result<Message, LinkError> {
+        let mut head = [0u8; 12];
+        read_exact(r, &mut head)?;
+        if &head[0..4] != MAGIC {
+            return Err(LinkError::Garbage(format!(
+                "bad magic {:02x?}",
+                &head[0..4]
+            )));
+        }
+        let len = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes")) as usize;
+        if len > MAX_PAYLOAD {
+            return Err(LinkError::Garbage(format!("message of {len} bytes")));
+        }
+        let mut payload = vec![0u8; len];
+        read_exact(r, &mut payload)?;
+        Self::decode(head[4], payload)
+    }
+
+    fn decode(kind: u8, p: Vec<u8>) -> Result<Message, LinkError> {
+        let u32_at = |o: usize| u32::from_le_bytes(p[o..o + 4].try_into().expect("4 bytes"));
+        let u64_at = |o: usize| u64::from_le_bytes(p[o..o + 8].try_into().expect("8 bytes"));
+        Ok(match kind {
+            1 if p.len() >= 20 => {
+                let protocol = u32_at(0);
+                if protocol != PROTOCOL_VERSION {
+                    return Err(LinkError::Version {
+                        found: protocol,
+                        expected: PROTOCOL_VERSION,
+                    });
+                }
+                Message::Hello(Hello {
+                    protocol,
+                    epoch: u64_at(4),
+                    first_seq: u64_at(12),
+                    trace_start: p[20..].to_vec(),
+                })
+            }
+            2 => Message::Events(p),
+            3 if p.len() == 8 => Message::Ack(u64_at(0)),
+            4 if p.is_empty() => Message::Heartbeat,
+            5 if p.len() >= 4 && p.len() >= 4 + u32_at(0) as usize => {
+                let n = u32_at(0) as usize;
+                let name = String::from_utf8(p[4..4 + n].to_vec())
+                    .map_err(|_| LinkError::Garbage("a file name that is not UTF-8".into()))?;
+                if name.contains('/') || name.starts_with('.') {
+                    return Err(LinkError::Garbage(format!("file name {name:?}")));
+                }
+                Message::File {
+                    name,
+                    data: p[4 + n..].to_vec(),
+                }
+            }
+            _ => {
+                return Err(LinkError::Garbage(format!(
+                    "message type {kind} with {} bytes",
+                    p.len()
+                )))
+            }
+        })
+    }
+}
+
+fn read_exact(r: &mut impl Read, buf: &mut [u8]) -> Result<(), LinkError> {
+    let mut done = 0;
+    while done < buf.len() {
+        match r.read(&mut buf[done..]) {
+            Ok(0) => return Err(LinkError::Closed),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if done > 0
+                    && matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+            {
+                continue
+            }
+            Err(source) => {
+                return Err(LinkError::Io {
+                    what: "reading from the peer".into(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// True for the error a read timeout gives (no message within the timeout).
+pub fn is_timeout(e: &LinkError) -> bool {
+    matches!(e, LinkError::Io { source, .. } if matches!(source.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let msgs = [
+            Message::Hello(Hello {
+                protocol: PROTOCOL_VERSION,
+                epoch: 3,
+                first_seq: 0,
+                trace_start: vec![1, 2, 3],
+            }),
+            Message::Events(vec![9; 100]),
+            Message::Ack(77),
+            Message::Heartbeat,
+            Message::File {
+                name: "abc".into(),
+                data: vec![5; 10],
+            },
+        ];
+        for m in msgs {
+            let bytes = m.encode();
+            assert_eq!(Message::read_from(&mut bytes.as_slice()).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn garbage_and_other_versions_are_refused() {
+        let err = Message::read_from(&mut &b"GET / HTTP/1.1\r\n\r\n"[..]).unwrap_err();
+        assert!(matches!(err, LinkError::Garbage(_)), "{err}");
+        let mut hello = Message::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            epoch: 1,
+            first_seq: 0,
+            trace_start: vec![],
+        })
+        .encode();
+        hello[12] = 9; // protocol version field
+        let err = Message::read_from(&mut hello.as_slice()).unwrap_err();
+        assert!(matches!(err, LinkError::Version { found: 9, .. }), "{err}");
+        let err =
+            Message::read_from(&mut &b"FTLK\x05\0\0\0\x08\0\0\0\xff\0\0\0abcd"[..]).unwrap_err();
+        assert!(matches!(err, LinkError::Garbage(_)), "{err}");
+    }
+}

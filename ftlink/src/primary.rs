@@ -1,0 +1,399 @@
+//! The primary's side of the link: the event log streams to the follower, every output
+//! waits for the follower's acknowledgement of everything before it (the Output Rule), and
+//! a follower that falls silent is replaced by the arbiter's verdict.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use recorder::{EventSink, RecordError};
+use schema::{Event, EventKind, Footer, TraceWriter};
+
+use crate::message::{is_timeout, Hello, LinkError, Message, PROTOCOL_VERSION};
+use crate::status::{self, RoleStatus};
+use crate::{Arbiter, Timing};
+
+/// How the primary reaches its follower and decides when it is gone.
+pub struct PrimaryConfig {
+    pub follower: SocketAddr,
+    pub timing: Timing,
+    pub arbiter: Arc<dyn Arbiter>,
+    pub state_dir: PathBuf,
+    /// How long to keep trying to reach the follower at the start.
+    pub connect_timeout: Duration,
+}
+
+/// What the primary knows about its follower.
+#[derive(Debug)]
+struct LinkState {
+    acked: Option<u64>,
+    last_heard: Instant,
+    events_logged: u64,
+    epoch: u64,
+    /// The follower was declared dead and this primary won the next epoch.
+    alone: bool,
+    /// The follower was declared dead and won the epoch: this primary must stop.
+    lost: Option<u64>,
+    finished: bool,
+    tracee_pid: i32,
+}
+
+struct Shared {
+    state: Mutex<LinkState>,
+    changed: Condvar,
+}
+
+enum Outgoing {
+    Frame(Vec<u8>),
+    File { name: String, data: Vec<u8> },
+}
+
+/// The event sink of a fault-tolerant recording.
+pub struct FtSink {
+    writer: Option<TraceWriter>,
+    shared: Arc<Shared>,
+    tx: Option<Sender<Outgoing>>,
+    trace_dir: PathBuf,
+    sent_files: HashSet<String>,
+    /// Outputs that waited for an acknowledgement, and how long in total (for the report).
+    pub gated_outputs: u64,
+    pub gate_wait: Duration,
+}
+
+fn connect_retrying(addr: SocketAddr, within: Duration) -> Result<TcpStream, LinkError> {
+    let start = Instant::now();
+    loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            Ok(s) => return Ok(s),
+            Err(e) if start.elapsed() < within => {
+                let _ = e;
+                thread::sleep(Duration::from_millis(50));
+            }
+            Err(source) => {
+                return Err(LinkError::Io {
+                    what: format!(
+                        "cannot reach the follower at {addr} (tried for {} ms)",
+                        within.as_millis()
+                    ),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+impl FtSink {
+    /// Connects to the follower and introduces the trace whose writer is given. Nothing
+    /// runs until this succeeds: a primary without a follower does not start its server.
+    pub fn connect(mut writer: TraceWriter, cfg: PrimaryConfig) -> Result<FtSink, LinkError> {
+        let trace_dir = writer
+            .path()
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let (tx, rx) = mpsc::channel::<Outgoing>();
+        let frame_tx = tx.clone();
+        writer.set_frame_sink(Box::new(move |bytes: &[u8]| {
+            let _ = frame_tx.send(Outgoing::Frame(bytes.to_vec()));
+        }));
+        // The sink was handed the file start and header at once: that is the Hello's payload.
+        let mut trace_start = Vec::new();
+        while let Ok(Outgoing::Frame(b)) = rx.try_recv() {
+            trace_start.extend_from_slice(&b);
+        }
+        let mut stream = connect_retrying(cfg.follower, cfg.connect_timeout)?;
+        let _ = stream.set_nodelay(true);
+        Message::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            epoch: 1,
+            first_seq: 0,
+            trace_start,
+        })
+        .write_to(&mut stream)?;
+        stream
+            .set_read_timeout(Some(cfg.timing.timeout.max(Duration::from_secs(2))))
+            .map_err(|source| LinkError::Io {
+                what: "configuring the link".into(),
+                source,
+            })?;
+        let epoch = match Message::read_from(&mut stream)? {
+            Message::Hello(h) => h.epoch.max(1),
+            other => {
+                return Err(LinkError::Garbage(format!(
+                    "expected the follower's hello, got {other:?}"
+                )))
+            }
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(LinkState {
+                acked: None,
+                last_heard: Instant::now(),
+                events_logged: 0,
+                epoch,
+                alone: false,
+                lost: None,
+                finished: false,
+                tracee_pid: 0,
+            }),
+            changed: Condvar::new(),
+        });
+        start_threads(stream, rx, shared.clone(), cfg)?;
+        Ok(FtSink {
+            writer: Some(writer),
+            shared,
+            tx: Some(tx),
+            trace_dir,
+            sent_files: HashSet::new(),
+            gated_outputs: 0,
+            gate_wait: Duration::ZERO,
+        })
+    }
+
+    /// The tracee to stop if this primary loses its epoch.
+    pub fn set_tracee(&self, pid: i32) {
+        self.shared.state.lock().expect("link state").tracee_pid = pid;
+    }
+
+    /// The epoch this primary lost, if it did.
+    pub fn lost_epoch(&self) -> Option<u64> {
+        self.shared.state.lock().expect("link state").lost
+    }
+
+    /// Waits until the follower has every event logged so far (or this primary is alone).
+    fn wait_for_acks(&mut self, limit: Option<Duration>) -> Result<(), RecordError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        writer.flush()?;
+        let need = writer.events_written();
+        if need == 0 {
+            return Ok(());
+        }
+        let start = Instant::now();
+        let mut st = self.shared.state.lock().expect("link state");
+        loop {
+            if let Some(epoch) = st.lost {
+                return Err(RecordError::Other(format!(
+                    "the follower took over: this primary lost epoch {epoch} and stops"
+                )));
+            }
+            if st.alone || st.acked.is_some_and(|a| a + 1 >= need) {
+                break;
+            }
+            if limit.is_some_and(|l| start.elapsed() >= l) {
+                break;
+            }
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, Duration::from_millis(100))
+                .expect("link state")
+                .0;
+        }
+        drop(st);
+        self.gated_outputs += 1;
+        self.gate_wait += start.elapsed();
+        Ok(())
+    }
+}
+
+impl EventSink for FtSink {
+    fn push(&mut self, event: Event) -> Result<(), RecordError> {
+        if let EventKind::Syscall(s) = &event.kind {
+            if let (Some(m), Some(tx)) = (&s.mapping, &self.tx) {
+                if self.sent_files.insert(m.stored_as.clone()) {
+                    let path = self.trace_dir.join("files").join(&m.stored_as);
+                    let data = std::fs::read(&path).map_err(|source| RecordError::Io {
+                        what: format!("reading {} to send it to the follower", path.display()),
+                        source,
+                    })?;
+                    let _ = tx.send(Outgoing::File {
+                        name: m.stored_as.clone(),
+                        data,
+                    });
+                }
+            }
+        }
+        self.shared.state.lock().expect("link state").events_logged += 1;
+        match self.writer.as_mut() {
+            Some(w) => Ok(w.push(event)?),
+            None => Ok(()),
+        }
+    }
+
+    fn before_output(&mut self) -> Result<(), RecordError> {
+        self.wait_for_acks(None)
+    }
+
+    fn finish(&mut self, footer: Footer) -> Result<(), RecordError> {
+        if let Some(w) = self.writer.take() {
+            w.finish(&footer)?;
+        }
+        // Let the follower have the end too, so it ends the way the program did.
+        let need = footer.event_count;
+        let start = Instant::now();
+        let mut st = self.shared.state.lock().expect("link state");
+        while !(st.alone || st.lost.is_some() || st.acked.is_some_and(|a| a + 1 >= need))
+            && start.elapsed() < Duration::from_secs(5)
+        {
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, Duration::from_millis(50))
+                .expect("link state")
+                .0;
+        }
+        st.finished = true;
+        drop(st);
+        self.tx = None;
+        Ok(())
+    }
+}
+
+fn start_threads(
+    stream: TcpStream,
+    rx: Receiver<Outgoing>,
+    shared: Arc<Shared>,
+    cfg: PrimaryConfig,
+) -> Result<(), LinkError> {
+    let io_err = |source| LinkError::Io {
+        what: "setting up the link".into(),
+        source,
+    };
+    let mut reader = stream.try_clone().map_err(io_err)?;
+    reader
+        .set_read_timeout(Some(cfg.timing.heartbeat))
+        .map_err(io_err)?;
+    let heartbeat = cfg.timing.heartbeat;
+    thread::spawn(move || send_loop(stream, rx, heartbeat));
+    let s = shared.clone();
+    thread::spawn(move || receive_loop(&mut reader, &s));
+    thread::spawn(move || monitor_loop(&shared, cfg));
+    Ok(())
+}
+
+/// Ships frames and files in order, and heartbeats when there is nothing to ship.
+fn send_loop(mut stream: TcpStream, rx: Receiver<Outgoing>, heartbeat: Duration) {
+    loop {
+        let first = match rx.recv_timeout(heartbeat) {
+            Ok(item) => item,
+            Err(RecvTimeoutError::Timeout) => {
+                if Message::Heartbeat.write_to(&mut stream).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(item) = next.take().or_else(|| rx.try_recv().ok()) {
+            match item {
+                Outgoing::Frame(b) => batch.extend_from_slice(&b),
+                Outgoing::File { name, data } => {
+                    if !batch.is_empty()
+                        && stream
+                            .write_all(&Message::Events(std::mem::take(&mut batch)).encode())
+                            .is_err()
+                    {
+                        return;
+                    }
+                    if (Message::File { name, data })
+                        .write_to(&mut stream)
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() && Message::Events(batch).write_to(&mut stream).is_err() {
+            return;
+        }
+    }
+}
+
+fn receive_loop(reader: &mut TcpStream, shared: &Shared) {
+    loop {
+        match Message::read_from(reader) {
+            Ok(Message::Ack(seq)) => {
+                let mut st = shared.state.lock().expect("link state");
+                st.acked = Some(st.acked.map_or(seq, |a| a.max(seq)));
+                st.last_heard = Instant::now();
+                shared.changed.notify_all();
+            }
+            Ok(_) => shared.state.lock().expect("link state").last_heard = Instant::now(),
+            Err(e) if is_timeout(&e) => {}
+            // A closed or broken connection is only a hint: silence decides.
+            Err(_) => return,
+        }
+    }
+}
+
+/// Declares the follower dead after `timeout` of silence and asks the arbiter who goes on.
+fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
+    let tick = cfg.timing.heartbeat / 2;
+    loop {
+        thread::sleep(tick);
+        let st = shared.state.lock().expect("link state");
+        let report = RoleStatus {
+            role: if st.lost.is_some() {
+                "lost"
+            } else if st.alone {
+                "alone"
+            } else {
+                "primary"
+            }
+            .into(),
+            epoch: st.epoch,
+            pid: std::process::id() as i32,
+            last_seq: st.events_logged.checked_sub(1),
+            acked_seq: st.acked,
+            replayed: None,
+        };
+        let silent = st.last_heard.elapsed();
+        let decide = !st.alone && st.lost.is_none() && !st.finished && silent > cfg.timing.timeout;
+        let next_epoch = st.epoch + 1;
+        drop(st);
+        status::write(&cfg.state_dir, "primary", &report);
+        if !decide {
+            continue;
+        }
+        let who = format!("primary pid {}", std::process::id());
+        let won = cfg.arbiter.claim(next_epoch, &who);
+        let mut st = shared.state.lock().expect("link state");
+        match won {
+            Ok(true) => {
+                st.alone = true;
+                st.epoch = next_epoch;
+                eprintln!(
+                    "ftrun: the follower is gone (silent for {} ms); this primary won epoch {next_epoch} at {} and goes on alone",
+                    silent.as_millis(),
+                    cfg.arbiter.describe()
+                );
+            }
+            Ok(false) | Err(_) => {
+                st.lost = Some(next_epoch);
+                eprintln!(
+                    "ftrun: the follower is unreachable and epoch {next_epoch} is taken ({}): this primary lost epoch {next_epoch}; stopping the server",
+                    match won {
+                        Err(e) => format!("arbiter error: {e}"),
+                        _ => format!("at {}", cfg.arbiter.describe()),
+                    }
+                );
+                if st.tracee_pid > 0 {
+                    // SAFETY: kill with a pid we started and a constant signal.
+                    unsafe {
+                        libc::kill(st.tracee_pid, libc::SIGKILL);
+                    }
+                }
+            }
+        }
+        shared.changed.notify_all();
+    }
+}

@@ -1,0 +1,52 @@
+//! `ftrun follow --listen ADDR [--state-dir DIR] [--arbiter file:DIR]`
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ftlink::follower::{follow, FollowOutcome, FollowerConfig};
+
+use crate::cmd::ft::{absolute, FtArgs};
+use crate::{exit, forward};
+
+#[derive(clap::Args)]
+pub struct FollowArgs {
+    /// Address to listen on for the primary.
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: SocketAddr,
+    /// Write the address actually listened on to this file (useful with port 0).
+    #[arg(long, value_name = "FILE")]
+    addr_file: Option<PathBuf>,
+    #[command(flatten)]
+    ft: FtArgs,
+}
+
+pub fn run(args: FollowArgs) -> anyhow::Result<i32> {
+    let state = absolute(&args.ft.state_dir());
+    let cfg = FollowerConfig {
+        listen: args.listen,
+        state_dir: state,
+        timing: args.ft.timing(),
+        arbiter: ftlink::arbiter::parse(&args.ft.arbiter_spec())?,
+        addr_file: args.addr_file,
+    };
+    match follow(cfg)? {
+        FollowOutcome::Finished(status) => Ok(exit::exit_like(status)),
+        FollowOutcome::Live { pid, .. } => {
+            // The server now runs natively; stay its parent and end the way it ends.
+            forward::forward_to(pid);
+            loop {
+                match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return Ok(code),
+                    Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, core)) => {
+                        return Ok(exit::exit_like(schema::ExitStatus::Killed {
+                            signo: sig as i32,
+                            core_dumped: core,
+                        }))
+                    }
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => anyhow::bail!("waiting for the live server: {e}"),
+                }
+            }
+        }
+    }
+}

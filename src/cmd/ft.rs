@@ -1,0 +1,188 @@
+//! `ftrun [--follower HOST:PORT] [--state-dir DIR] [--arbiter file:DIR] -- PROG ARGS…`:
+//! PROG runs as a fault-tolerant primary; with no `--follower`, a local follower is started
+//! in its own session (the embedded default).
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use ftlink::primary::{FtSink, PrimaryConfig};
+use ftlink::Timing;
+use recorder::Recorder;
+use schema::TraceWriter;
+use tracee::SpawnSpec;
+
+use crate::cmd::record::launch_for;
+use crate::{exit, forward};
+
+/// Options of the fault-tolerant runner (also used by `ftrun follow`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct FtArgs {
+    /// The follower's address; without it a local follower is started.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub follower: Option<SocketAddr>,
+    /// Directory for pids, the logs, the arbiter and status.json (default ./.ftrun).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The arbiter for split-brain decisions (default file:STATE_DIR/arbiter).
+    #[arg(long, value_name = "file:DIR")]
+    pub arbiter: Option<String>,
+    /// Heartbeat interval.
+    #[arg(long, default_value_t = 50)]
+    pub heartbeat_ms: u64,
+    /// Silence after which the peer is declared dead.
+    #[arg(long, default_value_t = 500)]
+    pub timeout_ms: u64,
+    /// The server and its arguments.
+    #[arg(last = true)]
+    pub command: Vec<OsString>,
+}
+
+impl FtArgs {
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".ftrun"))
+    }
+
+    pub fn arbiter_spec(&self) -> String {
+        self.arbiter.clone().unwrap_or_else(|| {
+            format!(
+                "file:{}",
+                absolute(&self.state_dir().join("arbiter")).display()
+            )
+        })
+    }
+
+    pub fn timing(&self) -> Timing {
+        Timing {
+            heartbeat: Duration::from_millis(self.heartbeat_ms.max(1)),
+            timeout: Duration::from_millis(self.timeout_ms.max(1)),
+        }
+    }
+}
+
+pub fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Starts `ftrun follow` on a local port in its own session, so it outlives this primary.
+fn start_local_follower(args: &FtArgs, state: &Path) -> anyhow::Result<(SocketAddr, u32)> {
+    let addr_file = state.join("follower.addr");
+    let _ = std::fs::remove_file(&addr_file);
+    let exe = std::env::current_exe().context("finding the ftrun executable")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("follow")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--arbiter")
+        .arg(args.arbiter_spec())
+        .arg("--heartbeat-ms")
+        .arg(args.heartbeat_ms.to_string())
+        .arg("--timeout-ms")
+        .arg(args.timeout_ms.to_string())
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .stdin(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().context("starting the local follower")?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Ok(text) = std::fs::read_to_string(&addr_file) {
+            if let Ok(addr) = text.trim().parse() {
+                return Ok((addr, child.id()));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bail!("the local follower did not start listening within 10 s");
+}
+
+pub fn run(args: FtArgs) -> anyhow::Result<i32> {
+    let launch = match launch_for(&args.command) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let state = absolute(&args.state_dir());
+    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    std::fs::write(state.join("primary.pid"), std::process::id().to_string())?;
+    let arbiter = ftlink::arbiter::parse(&args.arbiter_spec())?;
+    let (follower, local_follower) = match args.follower {
+        Some(a) => (a, None),
+        None => {
+            let (a, pid) = start_local_follower(&args, &state)?;
+            (a, Some(pid))
+        }
+    };
+    let log_dir = state.join("primary-log");
+    let _ = std::fs::remove_dir_all(&log_dir);
+    let header = recorder::machine::header_for(
+        launch.argv.clone(),
+        launch.env.clone(),
+        launch.cwd.clone(),
+        launch.exe.as_os_str().as_bytes().to_vec(),
+    );
+    let writer = TraceWriter::create(&log_dir, &header)
+        .with_context(|| format!("creating the primary's log in {}", log_dir.display()))?;
+    let cfg = PrimaryConfig {
+        follower,
+        timing: args.timing(),
+        arbiter,
+        state_dir: state.clone(),
+        connect_timeout: Duration::from_millis(args.timeout_ms.max(1) * 10)
+            .max(Duration::from_secs(3)),
+    };
+    let mut sink = match FtSink::connect(writer, cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(pid) = local_follower {
+                // SAFETY: kill with the pid of the follower we just started.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGKILL);
+                }
+            }
+            bail!("{e}; the server was not started");
+        }
+    };
+    eprintln!(
+        "ftrun: primary for {} with follower {follower}; state in {}",
+        launch.exe.display(),
+        state.display()
+    );
+    let spec = SpawnSpec {
+        path: launch.exe.clone(),
+        argv: launch.argv,
+        env: launch.env,
+        cwd: None,
+        rlimits: Vec::new(),
+        trap_rdtsc: true,
+    };
+    let tracee = tracee::spawn_traced(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    sink.set_tracee(tracee.pid());
+    forward::forward_to(tracee.pid());
+    let result = Recorder::new(tracee, &mut sink, &log_dir).run();
+    if let Some(epoch) = sink.lost_epoch() {
+        bail!("this primary lost epoch {epoch} to its follower; the server was stopped");
+    }
+    if sink.gated_outputs > 0 {
+        eprintln!(
+            "ftrun: {} outputs waited for the follower's acknowledgement, {:.1} µs each on average",
+            sink.gated_outputs,
+            sink.gate_wait.as_secs_f64() * 1e6 / sink.gated_outputs as f64
+        );
+    }
+    let status = result.with_context(|| "recording the server failed")?;
+    Ok(exit::exit_like(status))
+}
