@@ -1,0 +1,279 @@
+//! Fault tolerance end to end: a KV server under `ftrun --` with its local follower; the
+//! primary killed at random moments, the follower killed, bad peers, start orders.
+
+mod common;
+mod ft_support;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use ft_support::*;
+
+/// A small deterministic generator for the kill moments (a failing round can be rerun).
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn primary_killed_at_random_moments_loses_no_acknowledged_write() {
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..20 {
+        let ft = FtServer::start(&format!("ft-kill-{round}"), &[]);
+        let mut kv = ft.client();
+        let kill_after = Duration::from_millis(50 + xorshift(&mut rng) % 700);
+        let started = Instant::now();
+        let mut acked = Vec::new();
+        let mut i = 0;
+        while started.elapsed() < kill_after {
+            let (k, v) = (
+                format!("r{round}k{i}"),
+                format!("v{i}-{}", xorshift(&mut rng) % 1000),
+            );
+            assert!(
+                kv.set(&k, &v),
+                "round {round}: SET {k} failed before any kill\n{}",
+                ft.log_text()
+            );
+            acked.push((k, v));
+            i += 1;
+        }
+        // One more write in flight while the primary dies: it may or may not be acknowledged.
+        kill9(ft.primary_pid());
+        let late = kv.set(&format!("r{round}late"), "x");
+        let mut kv = Kv::connect(ft.port, Duration::from_secs(20)).unwrap_or_else(|| {
+            panic!(
+                "round {round}: no server after the primary died\n{}",
+                ft.log_text()
+            )
+        });
+        for (k, v) in &acked {
+            assert_eq!(
+                kv.get(k).as_deref(),
+                Some(format!("VALUE {v}").as_str()),
+                "round {round}: acknowledged write {k} lost after takeover ({} writes, kill after {:?})\n{}",
+                acked.len(),
+                kill_after,
+                ft.log_text()
+            );
+        }
+        if late {
+            assert_eq!(
+                kv.get(&format!("r{round}late")).as_deref(),
+                Some("VALUE x"),
+                "round {round}: the late write was acknowledged but lost"
+            );
+        }
+        let log = ft.log_text();
+        assert!(
+            log.contains("takeover in") && log.contains("live as epoch 2"),
+            "round {round}: no takeover line\n{log}"
+        );
+        assert!(
+            ft.state.join("arbiter/epoch-2").exists(),
+            "round {round}: the follower went live without winning epoch 2"
+        );
+        eprintln!(
+            "round {round}: {} acknowledged writes, kill after {kill_after:?}: all there",
+            acked.len()
+        );
+    }
+}
+
+#[test]
+fn follower_killed_primary_wins_the_epoch_and_goes_on() {
+    let ft = FtServer::start("ft-follower-killed", &[]);
+    let mut kv = ft.client();
+    assert!(kv.set("before", "1"));
+    let follower = ft.follower_pid().expect("follower.pid");
+    kill9(follower);
+    // Outputs wait until the primary has decided: then it answers again, alone.
+    assert!(
+        kv.set("after", "2"),
+        "the primary did not go on without its follower\n{}",
+        ft.log_text()
+    );
+    assert_eq!(kv.get("before").as_deref(), Some("VALUE 1"));
+    assert_eq!(kv.get("after").as_deref(), Some("VALUE 2"));
+    let log = ft.log_text();
+    assert!(
+        log.contains("won epoch 2") && log.contains("goes on alone"),
+        "{log}"
+    );
+    let winner = std::fs::read_to_string(ft.state.join("arbiter/epoch-2")).unwrap();
+    assert!(winner.contains("primary"), "epoch 2 belongs to {winner}");
+}
+
+fn spawn_follower(tmp: &TempDir, port: u16, log: &str) -> std::process::Child {
+    Command::new(ftrun_bin())
+        .args([
+            "follow",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--state-dir",
+        ])
+        .arg(tmp.join("follower-state"))
+        .arg("--arbiter")
+        .arg(format!("file:{}", tmp.join("arbiter").display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(tmp.join(log)).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn spawn_primary(
+    tmp: &TempDir,
+    follower_port: u16,
+    server_port: u16,
+    log: &str,
+) -> std::process::Child {
+    Command::new(ftrun_bin())
+        .args([
+            "--follower",
+            &format!("127.0.0.1:{follower_port}"),
+            "--state-dir",
+        ])
+        .arg(tmp.join("primary-state"))
+        .arg("--arbiter")
+        .arg(format!("file:{}", tmp.join("arbiter").display()))
+        .arg("--")
+        .arg(testprog("kv_server"))
+        .arg(server_port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(tmp.join(log)).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+struct Cleanup(Vec<std::process::Child>, u16);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for p in pids_matching(&format!("kv_server {}", self.1)) {
+            kill9(p);
+        }
+    }
+}
+
+#[test]
+fn garbage_and_wrong_version_peers_are_refused_and_the_follower_keeps_working() {
+    let tmp = TempDir::new("ft-garbage");
+    let (fport, sport) = (free_port(), free_port());
+    let follower = spawn_follower(&tmp, fport, "follower.log");
+    let mut guard = Cleanup(vec![follower], sport);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut g = std::net::TcpStream::connect(("127.0.0.1", fport)).unwrap();
+    g.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    drop(g);
+    let mut v = std::net::TcpStream::connect(("127.0.0.1", fport)).unwrap();
+    let mut hello = b"FTLK\x01\0\0\0\x14\0\0\0".to_vec();
+    hello.extend_from_slice(&99u32.to_le_bytes()); // protocol version 99
+    hello.extend_from_slice(&[0u8; 16]);
+    v.write_all(&hello).unwrap();
+    drop(v);
+    std::thread::sleep(Duration::from_millis(300));
+    guard
+        .0
+        .push(spawn_primary(&tmp, fport, sport, "primary.log"));
+    let mut kv =
+        Kv::connect(sport, Duration::from_secs(20)).expect("the real primary was not served");
+    assert!(kv.set("k", "v"));
+    let flog = std::fs::read_to_string(tmp.join("follower.log")).unwrap();
+    assert!(
+        flog.contains("does not speak the ftrun link protocol"),
+        "{flog}"
+    );
+    assert!(flog.contains("version 99"), "{flog}");
+    assert!(flog.contains("following the primary"), "{flog}");
+}
+
+#[test]
+fn a_primary_whose_follower_speaks_garbage_does_not_start_the_server() {
+    let tmp = TempDir::new("ft-garbage-follower");
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    let fport = fake.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in fake.incoming().flatten() {
+            let _ = s.write_all(b"220 smtp.example.com ESMTP ready\r\n");
+        }
+    });
+    let sport = free_port();
+    let out = spawn_primary(&tmp, fport, sport, "primary.log")
+        .wait_with_output()
+        .unwrap();
+    let log = std::fs::read_to_string(tmp.join("primary.log")).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        log.contains("does not speak the ftrun link protocol") && log.contains("not started"),
+        "{log}"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", sport)).is_err(),
+        "the server was started anyway"
+    );
+}
+
+#[test]
+fn follower_started_after_the_primary() {
+    let tmp = TempDir::new("ft-late-follower");
+    let (fport, sport) = (free_port(), free_port());
+    let primary = spawn_primary(&tmp, fport, sport, "primary.log");
+    let mut guard = Cleanup(vec![primary], sport);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", sport)).is_err(),
+        "the server ran before its follower existed"
+    );
+    guard.0.push(spawn_follower(&tmp, fport, "follower.log"));
+    let mut kv =
+        Kv::connect(sport, Duration::from_secs(20)).expect("no server once the follower came");
+    assert!(kv.set("k", "v"));
+    assert_eq!(kv.get("k").as_deref(), Some("VALUE v"));
+}
+
+#[test]
+fn follower_started_before_the_primary() {
+    let tmp = TempDir::new("ft-early-follower");
+    let (fport, sport) = (free_port(), free_port());
+    let follower = spawn_follower(&tmp, fport, "follower.log");
+    let mut guard = Cleanup(vec![follower], sport);
+    std::thread::sleep(Duration::from_millis(300));
+    guard
+        .0
+        .push(spawn_primary(&tmp, fport, sport, "primary.log"));
+    let mut kv = Kv::connect(sport, Duration::from_secs(20)).expect("no server");
+    assert!(kv.set("k", "v"));
+    // Kill the primary: the separately started follower takes over.
+    let primary_pid = guard.0[1].id() as i32;
+    kill9(primary_pid);
+    let mut kv = Kv::connect(sport, Duration::from_secs(20)).expect("no takeover");
+    assert_eq!(kv.get("k").as_deref(), Some("VALUE v"));
+}
+
+#[test]
+fn unreachable_follower_is_a_clear_error_and_the_server_is_not_started() {
+    let tmp = TempDir::new("ft-unreachable");
+    let sport = free_port();
+    let dead = free_port(); // nothing listens there
+    let out = spawn_primary(&tmp, dead, sport, "primary.log")
+        .wait_with_output()
+        .unwrap();
+    let log = std::fs::read_to_string(tmp.join("primary.log")).unwrap();
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("cannot reach the follower") && log.contains("not started"),
+        "{log}"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", sport)).is_err());
+}
