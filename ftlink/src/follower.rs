@@ -325,7 +325,7 @@ fn replay_live(
     let mut replayer = Replayer::new(tracee, &mut source, opts);
     use std::os::unix::ffi::OsStrExt;
     replayer.set_start_dir(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd)));
-    let report_status = |role: &str, replayed: u64| {
+    let report_status = |role: &str, replayed: Option<u64>| {
         let st = shared.state.lock().expect("follow state");
         let s = RoleStatus {
             role: role.into(),
@@ -333,12 +333,12 @@ fn replay_live(
             pid: std::process::id() as i32,
             last_seq: st.received.checked_sub(1),
             acked_seq: None,
-            replayed: Some(replayed),
+            replayed,
         };
         drop(st);
         status::write(&cfg.state_dir, "follower", &s);
     };
-    report_status("follower", 0);
+    report_status("follower", Some(0));
     let status_shared = shared.clone();
     let state_dir = cfg.state_dir.clone();
     let reporter = thread::spawn(move || status_reporter(&status_shared, &state_dir, pid));
@@ -349,7 +349,7 @@ fn replay_live(
     drop(st);
     match end {
         Ok(ReplayEnd::Exited(status)) => {
-            report_status("exited", source.inner.reader.offset());
+            report_status("exited", None);
             Ok(FollowOutcome::Finished(status))
         }
         Ok(ReplayEnd::LogEnded(mut handoff)) => {
@@ -380,7 +380,7 @@ fn replay_live(
                 report.listeners,
                 report.closed_peers
             );
-            report_status("live", 0);
+            report_status("live", None);
             Ok(FollowOutcome::Live { pid, epoch })
         }
         Err(e) => Err(LinkError::Other(format!(
