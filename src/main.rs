@@ -30,7 +30,7 @@ enum Command {
     /// List the events of a trace.
     Dump(cmd::dump::DumpArgs),
     /// Tell whether this machine can record, and with which features.
-    Check,
+    Check(cmd::check::CheckArgs),
     /// Follow a primary: store its log, replay it live, take over when it dies.
     Follow(cmd::follow::FollowArgs),
     /// Role, epoch, acknowledged sequence number and lag of a fault-tolerant run.
@@ -45,7 +45,7 @@ fn main() {
         Some(Command::Record(args)) => cmd::record::run(args),
         Some(Command::Replay(args)) => cmd::replay::run(args),
         Some(Command::Dump(args)) => cmd::dump::run(args),
-        Some(Command::Check) => cmd::check::run(),
+        Some(Command::Check(args)) => cmd::check::run(args),
         Some(Command::Follow(args)) => cmd::follow::run(args),
         Some(Command::Status(args)) => cmd::status::run(args),
         Some(Command::Demo(args)) => cmd::demo::run(args),

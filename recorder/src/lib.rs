@@ -6,6 +6,7 @@ pub mod effects;
 pub mod files;
 pub mod landmark;
 pub mod machine;
+pub mod probe;
 pub mod rdtsc;
 pub mod session;
 pub mod sink;
