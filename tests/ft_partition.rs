@@ -1,0 +1,243 @@
+//! A partition between two network namespaces: the primary in one, the follower in the
+//! other, the arbiter on storage both see. Cutting the link must leave exactly one side
+//! serving; the other must stop its server and exit non-zero.
+
+mod common;
+mod ft_support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use ft_support::*;
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Two namespaces joined by a veth pair; removed on drop.
+struct Net {
+    a: String,
+    b: String,
+    addr_b: String,
+}
+
+impl Net {
+    fn new() -> Option<Net> {
+        let id = std::process::id();
+        let (a, b) = (format!("ftA{id}"), format!("ftB{id}"));
+        let (va, vb) = (format!("fva{id}"), format!("fvb{id}"));
+        let net = format!("10.{}.{}", 100 + (id % 100), (id / 100) % 250);
+        let ok = ip(&["netns", "add", &a])
+            && ip(&["netns", "add", &b])
+            && ip(&["link", "add", &va, "type", "veth", "peer", "name", &vb])
+            && ip(&["link", "set", &va, "netns", &a])
+            && ip(&["link", "set", &vb, "netns", &b])
+            && ip(&["-n", &a, "addr", "add", &format!("{net}.1/24"), "dev", &va])
+            && ip(&["-n", &b, "addr", "add", &format!("{net}.2/24"), "dev", &vb])
+            && ip(&["-n", &a, "link", "set", &va, "up"])
+            && ip(&["-n", &b, "link", "set", &vb, "up"])
+            && ip(&["-n", &a, "link", "set", "lo", "up"])
+            && ip(&["-n", &b, "link", "set", "lo", "up"]);
+        let net = Net {
+            a,
+            b,
+            addr_b: format!("{net}.2"),
+        };
+        ok.then_some(net)
+    }
+
+    fn cut(&self) {
+        let id = std::process::id();
+        assert!(
+            ip(&["-n", &self.a, "link", "set", &format!("fva{id}"), "down"]),
+            "could not cut the link"
+        );
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.a]);
+        ip(&["netns", "del", &self.b]);
+    }
+}
+
+fn in_ns(ns: &str, args: &[&str], log: &std::path::Path) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs a KV request inside a namespace (the server listens on that namespace's loopback).
+fn kv_in_ns(ns: &str, port: u16, lines: &[String]) -> Vec<String> {
+    let script = format!(
+        "import socket,sys\ns=socket.create_connection(('127.0.0.1',{port}),timeout=10)\nf=s.makefile('rw')\nfor l in sys.stdin.read().splitlines():\n    f.write(l+'\\n'); f.flush(); print(f.readline().strip())\n"
+    );
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "python3", "-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.join("\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn wait_for_server(ns: &str, port: u16) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if kv_in_ns(ns, port, &["PING".into()]) == ["PONG"] {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn a_partition_leaves_exactly_one_side_serving() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || Command::new("ip").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: network namespaces need root and iproute2 (.ci/run installs iproute2)");
+        return;
+    }
+    let net = Net::new().expect("creating the network namespaces");
+    let tmp = TempDir::new("ft-partition");
+    let arbiter = format!("file:{}", tmp.join("arbiter").display());
+    let (fport, sport) = (free_port(), free_port());
+    let ftrun = ftrun_bin().to_str().unwrap().to_string();
+    let (fstate, pstate) = (tmp.join("follower-state"), tmp.join("primary-state"));
+    let mut follower = in_ns(
+        &net.b,
+        &[
+            &ftrun,
+            "follow",
+            "--listen",
+            &format!("0.0.0.0:{fport}"),
+            "--state-dir",
+            fstate.to_str().unwrap(),
+            "--arbiter",
+            &arbiter,
+        ],
+        &tmp.join("follower.log"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let server = testprog("kv_server");
+    let mut primary = in_ns(
+        &net.a,
+        &[
+            &ftrun,
+            "--follower",
+            &format!("{}:{fport}", net.addr_b),
+            "--state-dir",
+            pstate.to_str().unwrap(),
+            "--arbiter",
+            &arbiter,
+            "--",
+            server.to_str().unwrap(),
+            &sport.to_string(),
+        ],
+        &tmp.join("primary.log"),
+    );
+    let logs = || {
+        format!(
+            "primary:\n{}\nfollower:\n{}",
+            std::fs::read_to_string(tmp.join("primary.log")).unwrap_or_default(),
+            std::fs::read_to_string(tmp.join("follower.log")).unwrap_or_default()
+        )
+    };
+    assert!(
+        wait_for_server(&net.a, sport),
+        "the primary's server never answered\n{}",
+        logs()
+    );
+    let sets: Vec<String> = (0..20).map(|i| format!("SET k{i} v{i}")).collect();
+    assert!(
+        kv_in_ns(&net.a, sport, &sets).iter().all(|r| r == "OK"),
+        "{}",
+        logs()
+    );
+
+    net.cut();
+    // Both sides notice the silence after 500 ms and race for epoch 2; give them time.
+    let start = Instant::now();
+    let (mut p_exit, mut f_exit) = (None, None);
+    while start.elapsed() < Duration::from_secs(10) && p_exit.is_none() && f_exit.is_none() {
+        p_exit = primary.try_wait().unwrap();
+        f_exit = follower.try_wait().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    p_exit = p_exit.or_else(|| primary.try_wait().unwrap());
+    f_exit = f_exit.or_else(|| follower.try_wait().unwrap());
+    let winner = std::fs::read_to_string(tmp.join("arbiter/epoch-2")).unwrap_or_default();
+    let survivor = match (p_exit, f_exit) {
+        (Some(p), None) => {
+            assert!(!p.success(), "the losing primary exited 0\n{}", logs());
+            assert!(
+                winner.contains("follower"),
+                "the follower survived without holding epoch 2 ({winner})"
+            );
+            assert!(logs().contains("lost epoch 2"), "{}", logs());
+            &net.b
+        }
+        (None, Some(f)) => {
+            assert!(!f.success(), "the losing follower exited 0\n{}", logs());
+            assert!(
+                winner.contains("primary"),
+                "the primary survived without holding epoch 2 ({winner})"
+            );
+            assert!(logs().contains("lost epoch 2"), "{}", logs());
+            &net.a
+        }
+        other => panic!(
+            "expected exactly one side to stop, got {other:?}\n{}",
+            logs()
+        ),
+    };
+    assert!(
+        wait_for_server(survivor, sport),
+        "the surviving side does not serve\n{}",
+        logs()
+    );
+    let gets: Vec<String> = (0..20).map(|i| format!("GET k{i}")).collect();
+    let replies = kv_in_ns(survivor, sport, &gets);
+    for (i, r) in replies.iter().enumerate() {
+        assert_eq!(
+            r,
+            &format!("VALUE v{i}"),
+            "key k{i} lost on the surviving side\n{}",
+            logs()
+        );
+    }
+    eprintln!(
+        "the side holding epoch 2 ({}) serves all 20 keys; the other exited",
+        winner.trim()
+    );
+    let _ = primary.kill();
+    let _ = follower.kill();
+    for p in pids_matching(&format!("kv_server {sport}")) {
+        kill9(p);
+    }
+}
