@@ -115,3 +115,40 @@ fn cat_deleted_file() {
     fs::remove_file(&file).unwrap();
     rec.assert_replays(REPLAYS);
 }
+
+#[test]
+fn cat_into_a_regular_file_replays_the_same_bytes() {
+    // With stdout a regular file, cat copies with copy_file_range inside the kernel; the
+    // recorder makes it fall back to read/write so that replay can reproduce the bytes.
+    let tmp = TempDir::new("cat-to-file");
+    let input = tmp.join("input.txt");
+    let content: String = (0..5000).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(&input, &content).unwrap();
+    let trace = tmp.join("trace");
+    let (rec_out, rep_out) = (tmp.join("rec.out"), tmp.join("rep.out"));
+    let status = std::process::Command::new(ftrun_bin())
+        .arg("record")
+        .arg("-o")
+        .arg(&trace)
+        .arg("--")
+        .arg("cat")
+        .arg(&input)
+        .stdout(std::fs::File::create(&rec_out).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_file(&input).unwrap();
+    let status = std::process::Command::new(ftrun_bin())
+        .arg("replay")
+        .arg(&trace)
+        .stdout(std::fs::File::create(&rep_out).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&rec_out).unwrap(), content);
+    assert_eq!(
+        std::fs::read_to_string(&rep_out).unwrap(),
+        content,
+        "replay wrote different bytes"
+    );
+}

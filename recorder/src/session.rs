@@ -70,6 +70,16 @@ fn signal_blocked(pid: i32, signo: i32) -> bool {
         .is_some_and(|mask| mask & (1u64 << (signo - 1)) != 0)
 }
 
+/// The destination descriptor of a syscall that copies data inside the kernel.
+fn kernel_copy_destination(nr: u64, args: &[u64; 6]) -> Option<u64> {
+    match nr as libc::c_long {
+        libc::SYS_sendfile => Some(args[0]),
+        libc::SYS_copy_file_range | libc::SYS_splice => Some(args[2]),
+        libc::SYS_tee => Some(args[1]),
+        _ => None,
+    }
+}
+
 struct Pending {
     nr: u64,
     args: [u64; 6],
@@ -264,6 +274,16 @@ impl<'a> Recorder<'a> {
             Rule::Pretend(result) => instead = Some(result),
             _ if leaves_process(nr, rule) => self.sink.before_output()?,
             _ => {}
+        }
+        if instead.is_none() {
+            if let Some(out_fd) = kernel_copy_destination(nr, &args) {
+                // Bytes copied inside the kernel never pass through the tracee's memory, so
+                // replay could not show them: the program is told to copy by hand instead
+                // (EINVAL makes cat, cp and friends fall back to read and write).
+                if self.echo_for(out_fd) != Echo::None {
+                    instead = Some(-(libc::EINVAL as i64));
+                }
+            }
         }
         let entry_regs = regs;
         if instead.is_some() {
