@@ -4,7 +4,6 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,7 +13,6 @@ use ftlink::primary::{FtSink, PrimaryConfig};
 use ftlink::Timing;
 use recorder::Recorder;
 use schema::TraceWriter;
-use tracee::SpawnSpec;
 
 use crate::cmd::record::launch_for;
 use crate::{exit, forward};
@@ -128,12 +126,7 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
     };
     let log_dir = state.join("primary-log");
     let _ = std::fs::remove_dir_all(&log_dir);
-    let header = recorder::machine::header_for(
-        launch.argv.clone(),
-        launch.env.clone(),
-        launch.cwd.clone(),
-        launch.exe.as_os_str().as_bytes().to_vec(),
-    );
+    let header = launch.header();
     let writer = TraceWriter::create(&log_dir, &header)
         .with_context(|| format!("creating the primary's log in {}", log_dir.display()))?;
     let cfg = PrimaryConfig {
@@ -161,14 +154,7 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
         launch.exe.display(),
         state.display()
     );
-    let spec = SpawnSpec {
-        path: launch.exe.clone(),
-        argv: launch.argv,
-        env: launch.env,
-        cwd: None,
-        rlimits: Vec::new(),
-        trap_rdtsc: true,
-    };
+    let spec = launch.spawn_spec();
     let tracee = tracee::spawn_traced(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     sink.set_tracee(tracee.pid());
     forward::forward_to(tracee.pid());

@@ -55,6 +55,30 @@ pub fn launch_for(command: &[OsString]) -> Result<Launch, i32> {
     })
 }
 
+impl Launch {
+    /// The header of a trace of this launch.
+    pub fn header(&self) -> schema::Header {
+        recorder::machine::header_for(
+            self.argv.clone(),
+            self.env.clone(),
+            self.cwd.clone(),
+            self.exe.as_os_str().as_bytes().to_vec(),
+        )
+    }
+
+    /// How to start the program under the recorder.
+    pub fn spawn_spec(self) -> SpawnSpec {
+        SpawnSpec {
+            path: self.exe,
+            argv: self.argv,
+            env: self.env,
+            cwd: None,
+            rlimits: Vec::new(),
+            trap_rdtsc: true,
+        }
+    }
+}
+
 pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
     let launch = match launch_for(&args.command) {
         Ok(l) => l,
@@ -64,22 +88,10 @@ pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
         Some(d) => trace_dir::create_named(d)?,
         None => trace_dir::create_default(&launch.exe)?,
     };
-    let header = recorder::machine::header_for(
-        launch.argv.clone(),
-        launch.env.clone(),
-        launch.cwd.clone(),
-        launch.exe.as_os_str().as_bytes().to_vec(),
-    );
+    let header = launch.header();
     let writer = TraceWriter::create(&dir, &header)
         .with_context(|| format!("creating the trace in {}", dir.display()))?;
-    let spec = SpawnSpec {
-        path: launch.exe.clone(),
-        argv: launch.argv,
-        env: launch.env,
-        cwd: None,
-        rlimits: Vec::new(),
-        trap_rdtsc: true,
-    };
+    let spec = launch.spawn_spec();
     let tracee = match tracee::spawn_traced(&spec) {
         Ok(t) => t,
         Err(e) => {

@@ -14,20 +14,22 @@ use std::sync::OnceLock;
 pub use rule::{Len, Out, Rule, Sent, Special};
 
 const TABLE_SIZE: usize = 512;
+/// Every family's rules, mirrored by the replayer's modules of the same names.
+const FAMILIES: [&[(libc::c_long, Rule)]; 6] = [
+    fs::RULES,
+    net::RULES,
+    mem::RULES,
+    time::RULES,
+    signal::RULES,
+    process::RULES,
+];
 const UNKNOWN: Rule = Rule::Refuse("this syscall is not supported");
 
 fn table() -> &'static [Rule; TABLE_SIZE] {
     static TABLE: OnceLock<[Rule; TABLE_SIZE]> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = [UNKNOWN; TABLE_SIZE];
-        for family in [
-            fs::RULES,
-            net::RULES,
-            mem::RULES,
-            time::RULES,
-            signal::RULES,
-            process::RULES,
-        ] {
+        for family in FAMILIES {
             for &(nr, rule) in family {
                 t[nr as usize] = rule;
             }
@@ -105,14 +107,7 @@ mod tests {
     #[test]
     fn no_syscall_is_listed_twice() {
         let mut seen = std::collections::HashSet::new();
-        for family in [
-            fs::RULES,
-            net::RULES,
-            mem::RULES,
-            time::RULES,
-            signal::RULES,
-            process::RULES,
-        ] {
+        for family in FAMILIES {
             for &(nr, _) in family {
                 assert!(seen.insert(nr), "syscall {nr} has two rules");
             }
