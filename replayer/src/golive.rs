@@ -167,7 +167,7 @@ fn materialize(
             FdKind::Socket(SocketState { pair: Some(p), .. }) | FdKind::Pipe { pair: p, .. } => {
                 Some(pair_end(inj, &e.kind, *p, &mut pairs)?)
             }
-            FdKind::Socket(s) => Some(socket(inj, fd, s, report)?),
+            FdKind::Socket(s) => Some(socket(inj, fd, s, base, report)?),
             FdKind::Epoll { .. } => Some(inj.syscall(libc::SYS_epoll_create1, &[0])?),
             FdKind::EventFd { flags } => Some(inj.syscall(
                 libc::SYS_eventfd2,
@@ -275,12 +275,13 @@ fn socket(
     inj: &mut Injector,
     fd: i32,
     s: &SocketState,
+    base: i32,
     report: &mut GoLiveReport,
 ) -> Result<i64, ReplayError> {
     if s.connected {
         // The peer belonged to the dead primary's world: hand the server a closed connection.
         report.closed_peers += 1;
-        return closed_socket(inj);
+        return closed_socket(inj, base);
     }
     let sock = inj.syscall(
         libc::SYS_socket,
@@ -322,8 +323,11 @@ fn socket(
     Ok(sock)
 }
 
-/// A stream socket whose peer is already closed: reads see EOF.
-fn closed_socket(inj: &mut Injector) -> Result<i64, ReplayError> {
+/// A stream socket whose peer has gone: reads see EOF. The peer end stays open (above the
+/// program's descriptors, close-on-exec) with its sending side shut, so that a reply the
+/// server was about to send to the vanished client still succeeds, as it usually would over
+/// TCP, instead of failing with EPIPE; the server then reads EOF and closes.
+fn closed_socket(inj: &mut Injector, park_above: i32) -> Result<i64, ReplayError> {
     let p = inj.put(0, &[0u8; 8])?;
     let r = inj.syscall(
         libc::SYS_socketpair,
@@ -335,6 +339,12 @@ fn closed_socket(inj: &mut Injector) -> Result<i64, ReplayError> {
         i32::from_le_bytes(b[0..4].try_into().expect("4 bytes")),
         i32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
     );
+    inj.syscall(libc::SYS_shutdown, &[peer as u64, libc::SHUT_WR as u64])?;
+    let parked = inj.syscall(
+        libc::SYS_fcntl,
+        &[peer as u64, libc::F_DUPFD_CLOEXEC as u64, park_above as u64],
+    )?;
+    inj.check("parking a vanished client's end", parked)?;
     inj.syscall(libc::SYS_close, &[peer as u64])?;
     Ok(mine as i64)
 }
