@@ -152,3 +152,39 @@ fn cat_into_a_regular_file_replays_the_same_bytes() {
         "replay wrote different bytes"
     );
 }
+
+/// Runs ftrun with stdout a pipe that is closed after the first line.
+fn first_line_then_close(args: &[&std::ffi::OsStr]) -> (String, std::process::ExitStatus) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(ftrun_bin())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (line, child.wait().unwrap())
+}
+
+#[test]
+fn a_closed_pipe_kills_the_program_with_sigpipe_as_natively() {
+    // ftrun itself ignores SIGPIPE (the Rust runtime does); the program must not inherit that.
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = TempDir::new("sigpipe");
+    let trace = tmp.join("trace");
+    let (line, status) = first_line_then_close(&[
+        "record".as_ref(),
+        "-o".as_ref(),
+        trace.as_os_str(),
+        "--".as_ref(),
+        "yes".as_ref(),
+    ]);
+    assert_eq!(line, "y\n");
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "record: {status:?}");
+    let (line, status) = first_line_then_close(&["replay".as_ref(), trace.as_os_str()]);
+    assert_eq!(line, "y\n");
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "replay: {status:?}");
+}

@@ -133,6 +133,8 @@ pub fn spawn_traced(spec: &SpawnSpec) -> Result<Tracee, TraceeError> {
                 let mut empty: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut empty);
                 libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+                // The Rust runtime ignores SIGPIPE in ftrun; the program must not inherit that.
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
                 let persona = libc::personality(0xffff_ffff);
                 libc::personality(
                     (persona as libc::c_ulong) | libc::ADDR_NO_RANDOMIZE as libc::c_ulong,
