@@ -277,3 +277,40 @@ fn unreachable_follower_is_a_clear_error_and_the_server_is_not_started() {
     );
     assert!(std::net::TcpStream::connect(("127.0.0.1", sport)).is_err());
 }
+
+#[test]
+fn a_follower_that_heartbeats_but_never_acknowledges_counts_as_gone() {
+    // A one-way partition seen from the primary: heartbeats arrive, acknowledgements do not.
+    // The held output must not wait forever: after the timeout the primary asks the arbiter.
+    let tmp = TempDir::new("ft-no-acks");
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    let fport = fake.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Some(Ok(mut s)) = fake.incoming().next() {
+            let mut hello = b"FTLK\x01\0\0\0\x14\0\0\0".to_vec();
+            hello.extend_from_slice(&1u32.to_le_bytes());
+            hello.extend_from_slice(&1u64.to_le_bytes());
+            hello.extend_from_slice(&0u64.to_le_bytes());
+            let _ = s.write_all(&hello);
+            let mut sink = s.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut sink, &mut std::io::sink());
+            });
+            while s.write_all(b"FTLK\x04\0\0\0\0\0\0\0").is_ok() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    let sport = free_port();
+    let primary = spawn_primary(&tmp, fport, sport, "primary.log");
+    let _guard = Cleanup(vec![primary], sport);
+    let mut kv =
+        Kv::connect(sport, Duration::from_secs(20)).expect("the primary never went on alone");
+    assert!(kv.set("k", "v"));
+    let log = std::fs::read_to_string(tmp.join("primary.log")).unwrap();
+    assert!(
+        log.contains("no acknowledgement within the timeout") && log.contains("goes on alone"),
+        "{log}"
+    );
+    assert!(tmp.join("arbiter/epoch-2").exists());
+}

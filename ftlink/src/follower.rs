@@ -169,9 +169,21 @@ fn start_threads(
         .set_read_timeout(Some(cfg.timing.heartbeat))
         .map_err(io("setting up the link"))?;
     let writer = Arc::new(Mutex::new(stream));
-    let (hb_writer, heartbeat) = (writer.clone(), cfg.timing.heartbeat);
+    let (hb_writer, heartbeat, hb_shared) = (writer.clone(), cfg.timing.heartbeat, shared.clone());
     thread::spawn(move || loop {
         thread::sleep(heartbeat);
+        {
+            // Once this follower has decided (taken over or lost) it falls silent for good,
+            // so that a primary still hearing it cannot take it for a live follower.
+            let st = hb_shared.state.lock().expect("follow state");
+            if st.takeover.is_some() || st.lost.is_some() {
+                let _ = hb_writer
+                    .lock()
+                    .expect("link")
+                    .shutdown(std::net::Shutdown::Both);
+                return;
+            }
+        }
         if Message::Heartbeat
             .write_to(&mut *hb_writer.lock().expect("link"))
             .is_err()

@@ -41,6 +41,9 @@ struct LinkState {
     lost: Option<u64>,
     finished: bool,
     tracee_pid: i32,
+    /// When the output now held at the gate started waiting: acknowledgements that stop
+    /// coming while heartbeats still arrive (a one-way partition) count as a dead follower.
+    gate_since: Option<Instant>,
 }
 
 struct Shared {
@@ -139,6 +142,7 @@ impl FtSink {
                 lost: None,
                 finished: false,
                 tracee_pid: 0,
+                gate_since: None,
             }),
             changed: Condvar::new(),
         });
@@ -176,6 +180,7 @@ impl FtSink {
         }
         let start = Instant::now();
         let mut st = self.shared.state.lock().expect("link state");
+        st.gate_since = Some(start);
         loop {
             if let Some(epoch) = st.lost {
                 return Err(RecordError::Other(format!(
@@ -195,6 +200,7 @@ impl FtSink {
                 .expect("link state")
                 .0;
         }
+        st.gate_since = None;
         drop(st);
         self.gated_outputs += 1;
         self.gate_wait += start.elapsed();
@@ -357,7 +363,13 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
             replayed: None,
         };
         let silent = st.last_heard.elapsed();
-        let decide = !st.alone && st.lost.is_none() && !st.finished && silent > cfg.timing.timeout;
+        let gate_stuck = st
+            .gate_since
+            .is_some_and(|t| t.elapsed() > cfg.timing.timeout);
+        let decide = !st.alone
+            && st.lost.is_none()
+            && !st.finished
+            && (silent > cfg.timing.timeout || gate_stuck);
         let next_epoch = st.epoch + 1;
         drop(st);
         status::write(&cfg.state_dir, "primary", &report);
@@ -372,8 +384,8 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
                 st.alone = true;
                 st.epoch = next_epoch;
                 eprintln!(
-                    "ftrun: the follower is gone (silent for {} ms); this primary won epoch {next_epoch} at {} and goes on alone",
-                    silent.as_millis(),
+                    "ftrun: the follower is gone ({}); this primary won epoch {next_epoch} at {} and goes on alone",
+                    if gate_stuck { "no acknowledgement within the timeout".to_string() } else { format!("silent for {} ms", silent.as_millis()) },
                     cfg.arbiter.describe()
                 );
             }
