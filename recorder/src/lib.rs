@@ -12,6 +12,7 @@ pub mod session;
 pub mod sink;
 pub mod syscall_names;
 pub mod syscalls;
+mod tasks;
 pub mod ticks;
 
 pub use session::Recorder;

@@ -1,6 +1,6 @@
 //! The recording loop: one traced process, every stop decided and logged in order.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 use schema::{
     Echo, Event, EventKind, ExecEvent, ExitStatus, Footer, Landmark, RdtscEvent, SignalEvent,
@@ -14,6 +14,7 @@ use crate::files::{identity_of, FileStore};
 use crate::sink::EventSink;
 use crate::syscall_names::syscall_name;
 use crate::syscalls::{leaves_process, rule_for_call, Rule};
+use crate::tasks::{Task, Tasks};
 use crate::{auxv, landmark, rdtsc, RecordError};
 
 /// `-ERESTARTNOINTR`: the kernel restarts the syscall after the signal, whatever the handler.
@@ -80,7 +81,7 @@ fn kernel_copy_destination(nr: u64, args: &[u64; 6]) -> Option<u64> {
     }
 }
 
-struct Pending {
+pub(crate) struct Pending {
     nr: u64,
     args: [u64; 6],
     entry_regs: Regs,
@@ -90,14 +91,14 @@ struct Pending {
     instead: Option<i64>,
 }
 
-struct HeldSignal {
+pub(crate) struct HeldSignal {
     signo: i32,
     info: RawSiginfo,
 }
 
 /// Watching a thread that got an asynchronous signal while computing, to find a point in
 /// a loop whose whole state recurs.
-struct SpinWatch {
+pub(crate) struct SpinWatch {
     rip: u64,
     last_regs: u64,
     last_mem: Option<u64>,
@@ -106,19 +107,12 @@ struct SpinWatch {
 
 /// Records one process into an event sink.
 pub struct Recorder<'a> {
-    tracee: Tracee,
+    /// The process whose stop is being handled; the others wait in `tasks`.
+    t: Task,
+    tasks: Tasks,
     sink: &'a mut dyn EventSink,
     files: FileStore,
     seq: u64,
-    tid: u32,
-    pending: Option<Pending>,
-    /// A held signal being delivered before the syscall that follows it.
-    injecting: Option<HeldSignal>,
-    held: VecDeque<HeldSignal>,
-    spin: Option<SpinWatch>,
-    /// Register hash at the last syscall exit, while the tracee has not run since.
-    exit_regs: Option<u64>,
-    deliver: i32,
     warned: HashSet<String>,
     stdout_id: Option<(u64, u64)>,
     stderr_id: Option<(u64, u64)>,
@@ -131,19 +125,13 @@ fn fd_identity(path: &str) -> Option<(u64, u64)> {
 
 impl<'a> Recorder<'a> {
     pub fn new(tracee: Tracee, sink: &'a mut dyn EventSink, trace_dir: &std::path::Path) -> Self {
-        let tid = tracee.pid() as u32;
+        let tasks = Tasks::new(tracee.pid());
         Recorder {
-            tracee,
+            t: Task::new(tracee),
+            tasks,
             sink,
             files: FileStore::new(trace_dir),
             seq: 0,
-            tid,
-            pending: None,
-            injecting: None,
-            held: VecDeque::new(),
-            spin: None,
-            exit_regs: None,
-            deliver: 0,
             warned: HashSet::new(),
             stdout_id: fd_identity("/proc/self/fd/1"),
             stderr_id: fd_identity("/proc/self/fd/2"),
@@ -151,13 +139,13 @@ impl<'a> Recorder<'a> {
     }
 
     pub fn pid(&self) -> i32 {
-        self.tracee.pid()
+        self.t.tracee.pid()
     }
 
     fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {
         let event = Event {
             seq: self.seq,
-            tid: self.tid,
+            tid: self.t.tid,
             kind,
         };
         self.seq += 1;
@@ -172,31 +160,41 @@ impl<'a> Recorder<'a> {
 
     /// Runs the tracee to its end, logging everything; returns how it ended.
     pub fn run(mut self) -> Result<ExitStatus, RecordError> {
-        // The tracee is on its way to its first stop (the exec); every turn handles a stop
-        // and then lets it run to the next.
-        let mut stop = self.tracee.wait()?;
-        let exit = loop {
+        // The tracee is on its way to its first stop (the exec); every turn handles a stop of
+        // one process, lets that process run on, and waits for the next stop of any.
+        let mut stop = self.t.tracee.wait()?;
+        loop {
             if debug_stops() {
-                let rip = self.tracee.regs().map(|r| r.rip).unwrap_or(0);
-                eprintln!("ftrun: [record] {stop:?} rip={rip:#x}");
+                let rip = self.t.tracee.regs().map(|r| r.rip).unwrap_or(0);
+                eprintln!("ftrun: [record {}] {stop:?} rip={rip:#x}", self.t.tid);
             }
             match self.on_stop(stop) {
-                Ok(Some(exit)) => break exit,
-                Ok(None) => {}
+                Ok(Some(exit)) => {
+                    self.push(EventKind::Exit(exit))?;
+                    self.tasks.ended(self.t.tid, exit);
+                    self.t.ended = true;
+                    self.release_vfork_parent()?;
+                }
+                Ok(None) if self.t.held_for_vfork || self.t.unannounced => {}
+                Ok(None) => self.resume_current()?,
                 // The tracee was killed under us (SIGKILL): its exit status comes next.
                 Err(RecordError::Tracee(TraceeError::TraceeDied { .. })) => {}
                 Err(e) => {
-                    self.tracee.kill();
+                    self.kill_all();
                     return Err(e);
                 }
             }
-            let deliver = std::mem::take(&mut self.deliver);
-            stop = match self.tracee.resume(Resume::Syscall, deliver) {
-                Ok(()) | Err(TraceeError::TraceeDied { .. }) => self.tracee.wait()?,
-                Err(e) => return Err(e.into()),
+            if self.tasks.all_ended(&self.t) {
+                break;
+            }
+            let (pid, status) = tracee::wait_any()?;
+            self.tasks.switch_to(&mut self.t, pid);
+            stop = match self.t.tracee.decode(status)? {
+                Some(stop) => stop,
+                None => continue,
             };
-        };
-        self.push(EventKind::Exit(exit))?;
+        }
+        let exit = self.tasks.root_exit().unwrap_or(ExitStatus::Exited(0));
         let footer = Footer {
             finished_cleanly: true,
             event_count: self.seq,
@@ -204,6 +202,19 @@ impl<'a> Recorder<'a> {
         };
         self.sink.finish(footer)?;
         Ok(exit)
+    }
+
+    fn resume_current(&mut self) -> Result<(), RecordError> {
+        let deliver = std::mem::take(&mut self.t.deliver);
+        match self.t.tracee.resume(Resume::Syscall, deliver) {
+            Ok(()) | Err(TraceeError::TraceeDied { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn kill_all(&mut self) {
+        self.t.tracee.kill();
+        self.tasks.kill_all();
     }
 
     fn on_stop(&mut self, stop: Stop) -> Result<Option<ExitStatus>, RecordError> {
@@ -215,6 +226,10 @@ impl<'a> Recorder<'a> {
                 event: PtraceEvent::Exec,
                 ..
             } => self.on_exec()?,
+            Stop::Event {
+                event: event @ (PtraceEvent::Fork | PtraceEvent::Vfork | PtraceEvent::Clone),
+                ..
+            } => self.on_new_process(event == PtraceEvent::Vfork)?,
             Stop::Event { .. } => {}
             Stop::Exited { code } => return Ok(Some(ExitStatus::Exited(code))),
             Stop::Killed { signo, core_dumped } => {
@@ -227,19 +242,19 @@ impl<'a> Recorder<'a> {
     /// Makes the kernel skip the syscall the tracee is entering.
     fn skip_syscall(&mut self, regs: &mut Regs) -> Result<(), RecordError> {
         regs.orig_rax = u64::MAX;
-        self.tracee.set_regs(regs)?;
+        self.t.tracee.set_regs(regs)?;
         Ok(())
     }
 
     fn on_entry(&mut self, nr: u64) -> Result<(), RecordError> {
-        self.exit_regs = None;
-        let mut regs = self.tracee.regs()?;
-        let deliverable = match self.held.front() {
-            Some(h) => !signal_blocked(self.tracee.pid(), h.signo),
+        self.t.exit_regs = None;
+        let mut regs = self.t.tracee.regs()?;
+        let deliverable = match self.t.held.front() {
+            Some(h) => !signal_blocked(self.t.tracee.pid(), h.signo),
             None => false,
         };
         if deliverable {
-            let held = self.held.pop_front().expect("checked");
+            let held = self.t.held.pop_front().expect("checked");
             // A signal that arrived while the tracee computed is delivered now, before this
             // syscall, which then restarts (see `on_exit`).
             self.stop_spin_watch()?;
@@ -249,7 +264,7 @@ impl<'a> Recorder<'a> {
                 placement: SignalPlacement::BeforeSyscall,
             }))?;
             self.skip_syscall(&mut regs)?;
-            self.pending = Some(Pending {
+            self.t.pending = Some(Pending {
                 nr,
                 args: syscall_args(&regs),
                 entry_regs: regs,
@@ -257,7 +272,7 @@ impl<'a> Recorder<'a> {
                 snap: EntrySnapshot::default(),
                 instead: Some(ERESTARTNOINTR),
             });
-            self.injecting = Some(held);
+            self.t.injecting = Some(held);
             return Ok(());
         }
         let args = syscall_args(&regs);
@@ -289,8 +304,8 @@ impl<'a> Recorder<'a> {
         if instead.is_some() {
             self.skip_syscall(&mut regs)?;
         }
-        let snap = effects::snapshot_entry(&mut self.tracee, rule, &args)?;
-        self.pending = Some(Pending {
+        let snap = effects::snapshot_entry(&mut self.t.tracee, rule, &args)?;
+        self.t.pending = Some(Pending {
             nr,
             args,
             entry_regs,
@@ -302,7 +317,7 @@ impl<'a> Recorder<'a> {
     }
 
     fn echo_for(&self, fd: u64) -> Echo {
-        let id = fd_identity(&format!("/proc/{}/fd/{}", self.tracee.pid(), fd as i32));
+        let id = fd_identity(&format!("/proc/{}/fd/{}", self.t.tracee.pid(), fd as i32));
         if id.is_none() {
             return Echo::None;
         }
@@ -316,35 +331,35 @@ impl<'a> Recorder<'a> {
     }
 
     fn on_exit(&mut self, ret: i64) -> Result<(), RecordError> {
-        let Some(p) = self.pending.take() else {
+        let Some(p) = self.t.pending.take() else {
             // The exit of the exec that started the program: nothing to log.
             return Ok(());
         };
-        let mut regs = self.tracee.regs()?;
-        if let Some(held) = &self.injecting {
+        let mut regs = self.t.tracee.regs()?;
+        if let Some(held) = &self.t.injecting {
             // Deliver the held signal now; -ERESTARTNOINTR makes the syscall run again after it.
             regs.rax = ERESTARTNOINTR as u64;
             regs.orig_rax = p.nr;
-            self.tracee.set_regs(&regs)?;
-            self.tracee.send_signal(held.signo)?;
+            self.t.tracee.set_regs(&regs)?;
+            self.t.tracee.send_signal(held.signo)?;
             return Ok(());
         }
         let ret = match p.instead {
             Some(result) => {
                 regs.rax = result as u64;
-                self.tracee.set_regs(&regs)?;
+                self.t.tracee.set_regs(&regs)?;
                 result
             }
             None => ret,
         };
         self.log_syscall(p, ret)?;
-        self.exit_regs = Some(regs_hash(&regs));
+        self.t.exit_regs = Some(regs_hash(&regs));
         Ok(())
     }
 
     /// Logs a finished syscall with everything replay needs to reproduce or check it.
     fn log_syscall(&mut self, p: Pending, ret: i64) -> Result<(), RecordError> {
-        let writes = effects::capture_writes(&mut self.tracee, p.rule, &p.args, ret, &p.snap)?;
+        let writes = effects::capture_writes(&mut self.t.tracee, p.rule, &p.args, ret, &p.snap)?;
         let (mut output_hash, mut echo, mut mapping) = (0, Echo::None, None);
         let mode = match p.rule {
             Rule::Refuse(_) => SyscallMode::Refused,
@@ -355,7 +370,8 @@ impl<'a> Recorder<'a> {
             }
             Rule::Output { fd, sent } => {
                 if ret > 0 {
-                    let bytes = effects::sent_bytes(&mut self.tracee, sent, &p.args, ret as usize)?;
+                    let bytes =
+                        effects::sent_bytes(&mut self.t.tracee, sent, &p.args, ret as usize)?;
                     output_hash = xxh3_64(&bytes);
                     echo = self.echo_for(p.args[fd]);
                 }
@@ -387,7 +403,7 @@ impl<'a> Recorder<'a> {
             return Ok(None);
         }
         self.files
-            .preserve(self.tracee.pid(), fd, args[5], args[1])
+            .preserve(self.t.tracee.pid(), fd, args[5], args[1])
             .map_err(|source| RecordError::Io {
                 what: format!("keeping a copy of the file mapped from descriptor {fd}"),
                 source,
@@ -395,23 +411,23 @@ impl<'a> Recorder<'a> {
     }
 
     fn on_signal(&mut self, signo: i32) -> Result<(), RecordError> {
-        let info = self.tracee.siginfo()?;
-        if let Some(held) = self.injecting.take() {
+        let info = self.t.tracee.siginfo()?;
+        if let Some(held) = self.t.injecting.take() {
             if held.signo == signo {
-                self.tracee.set_siginfo(&held.info)?;
-                self.deliver = signo;
+                self.t.tracee.set_siginfo(&held.info)?;
+                self.t.deliver = signo;
                 return Ok(());
             }
-            self.injecting = Some(held);
+            self.t.injecting = Some(held);
         }
-        let mut regs = self.tracee.regs()?;
-        let at_exit = self.exit_regs.take() == Some(regs_hash(&regs));
+        let mut regs = self.t.tracee.regs()?;
+        let at_exit = self.t.exit_regs.take() == Some(regs_hash(&regs));
         if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
-            if let Some(insn) = rdtsc::decode(&mut self.tracee, regs.rip)? {
+            if let Some(insn) = rdtsc::decode(&mut self.t.tracee, regs.rip)? {
                 let (value, aux) = rdtsc::read_counter(insn);
                 let rip = regs.rip;
                 rdtsc::apply(&mut regs, insn, value, aux);
-                self.tracee.set_regs(&regs)?;
+                self.t.tracee.set_regs(&regs)?;
                 return self.push(EventKind::Rdtsc(RdtscEvent {
                     value,
                     aux,
@@ -420,7 +436,7 @@ impl<'a> Recorder<'a> {
                 }));
             }
         }
-        if signo == libc::SIGTRAP && self.spin.is_some() && siginfo_code(&info) == TRAP_HWBKPT {
+        if signo == libc::SIGTRAP && self.t.spin.is_some() && siginfo_code(&info) == TRAP_HWBKPT {
             return self.on_spin_hit(&regs);
         }
         let placement = if is_synchronous(signo, &info) {
@@ -430,21 +446,21 @@ impl<'a> Recorder<'a> {
         } else {
             // Arrived while the tracee computed: hold it for a point replay can find. A
             // standard signal already held is not queued twice, as in the kernel.
-            if signo >= libc::SIGRTMIN() || !self.held.iter().any(|h| h.signo == signo) {
-                self.held.push_back(HeldSignal { signo, info });
+            if signo >= libc::SIGRTMIN() || !self.t.held.iter().any(|h| h.signo == signo) {
+                self.t.held.push_back(HeldSignal { signo, info });
             }
-            if self.spin.is_none() {
-                self.tracee.set_exec_breakpoint(regs.rip)?;
-                self.spin = Some(SpinWatch {
+            if self.t.spin.is_none() {
+                self.t.tracee.set_exec_breakpoint(regs.rip)?;
+                self.t.spin = Some(SpinWatch {
                     rip: regs.rip,
-                    last_regs: landmark_regs_hash(&self.tracee, &regs)?,
+                    last_regs: landmark_regs_hash(&self.t.tracee, &regs)?,
                     last_mem: None,
                     hits: 0,
                 });
             }
             return Ok(());
         };
-        self.deliver = signo;
+        self.t.deliver = signo;
         self.push(EventKind::Signal(SignalEvent {
             signo: signo as u32,
             siginfo: info.to_vec(),
@@ -453,20 +469,20 @@ impl<'a> Recorder<'a> {
     }
 
     fn stop_spin_watch(&mut self) -> Result<(), RecordError> {
-        if self.spin.take().is_some() {
-            self.tracee.clear_breakpoints()?;
+        if self.t.spin.take().is_some() {
+            self.t.tracee.clear_breakpoints()?;
         }
         Ok(())
     }
 
     fn on_spin_hit(&mut self, regs: &Regs) -> Result<(), RecordError> {
-        let Some(mut spin) = self.spin.take() else {
+        let Some(mut spin) = self.t.spin.take() else {
             return Ok(());
         };
         spin.hits += 1;
-        let now = landmark_regs_hash(&self.tracee, regs)?;
+        let now = landmark_regs_hash(&self.t.tracee, regs)?;
         if now == spin.last_regs {
-            let mem = landmark::memory_hash(&mut self.tracee)?;
+            let mem = landmark::memory_hash(&mut self.t.tracee)?;
             if spin.last_mem == Some(mem) {
                 // The whole state recurred: the thread can never leave this loop by itself,
                 // and replay finds this state on the loop's first turns.
@@ -487,10 +503,10 @@ impl<'a> Recorder<'a> {
                  through the loop, which can be slow",
                 spin.rip
             ));
-            let mem = landmark::memory_hash(&mut self.tracee)?;
+            let mem = landmark::memory_hash(&mut self.t.tracee)?;
             return self.deliver_at_landmark(spin.rip, now, mem);
         }
-        self.spin = Some(spin);
+        self.t.spin = Some(spin);
         Ok(())
     }
 
@@ -501,12 +517,12 @@ impl<'a> Recorder<'a> {
         regs_hash: u64,
         mem_hash: u64,
     ) -> Result<(), RecordError> {
-        self.tracee.clear_breakpoints()?;
-        let Some(held) = self.held.pop_front() else {
+        self.t.tracee.clear_breakpoints()?;
+        let Some(held) = self.t.held.pop_front() else {
             return Ok(());
         };
-        self.tracee.set_siginfo(&held.info)?;
-        self.deliver = held.signo;
+        self.t.tracee.set_siginfo(&held.info)?;
+        self.t.deliver = held.signo;
         self.push(EventKind::Signal(SignalEvent {
             signo: held.signo as u32,
             siginfo: held.info.to_vec(),
@@ -518,15 +534,36 @@ impl<'a> Recorder<'a> {
         }))
     }
 
+    /// A fork, vfork or clone made a process: the call is logged now, before the new
+    /// process runs (replay must create it before replaying anything it does).
+    fn on_new_process(&mut self, vfork: bool) -> Result<(), RecordError> {
+        let child = self.t.tracee.event_msg()? as i32;
+        if let Some(p) = self.t.pending.take() {
+            self.log_syscall(p, child as i64)?;
+        }
+        self.t.held_for_vfork = vfork;
+        self.tasks
+            .adopt(child, vfork.then(|| self.t.tracee.pid()))?;
+        Ok(())
+    }
+
+    /// A vfork child that execs or ends lets its parent go on.
+    fn release_vfork_parent(&mut self) -> Result<(), RecordError> {
+        if let Some(parent) = self.t.vfork_parent.take() {
+            self.tasks.release_vfork_parent(parent)?;
+        }
+        Ok(())
+    }
+
     fn on_exec(&mut self) -> Result<(), RecordError> {
-        let regs = self.tracee.regs()?;
-        let facts = auxv::hide_vdso(&mut self.tracee, regs.rsp)?;
-        let at_random = self.tracee.read_mem(facts.at_random_addr, 16)?;
+        let regs = self.t.tracee.regs()?;
+        let facts = auxv::hide_vdso(&mut self.t.tracee, regs.rsp)?;
+        let at_random = self.t.tracee.read_mem(facts.at_random_addr, 16)?;
         // The execve that got here is logged before the new image, as replay meets them.
-        if let Some(p) = self.pending.take() {
+        if let Some(p) = self.t.pending.take() {
             self.log_syscall(p, 0)?;
         }
-        let exe_link = format!("/proc/{}/exe", self.tracee.pid());
+        let exe_link = format!("/proc/{}/exe", self.t.tracee.pid());
         let shown = std::fs::read_link(&exe_link).unwrap_or_default();
         use std::os::unix::ffi::OsStrExt;
         let exe = identity_of(
@@ -538,14 +575,15 @@ impl<'a> Recorder<'a> {
             source,
         })?;
         // Signals held for the old image die with it; a spin watch too.
-        self.held.clear();
+        self.t.held.clear();
         self.stop_spin_watch()?;
         self.push(EventKind::Exec(ExecEvent {
             exe,
             at_random_addr: facts.at_random_addr,
             at_random,
             rsp: regs.rsp,
-        }))
+        }))?;
+        self.release_vfork_parent()
     }
 }
 

@@ -10,6 +10,7 @@ mod process;
 pub mod session;
 mod signal;
 mod source;
+mod tasks;
 
 pub use divergence::ReplayError;
 pub use golive::{go_live, GoLiveReport, LiveHandoff};

@@ -18,6 +18,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::fdtable::FdTable;
 use crate::golive::LiveHandoff;
 use crate::source::EventSource;
+use crate::tasks::{Task, Tasks};
 use crate::{mem, process, signal, ReplayError};
 
 const SI_KERNEL: i32 = 0x80;
@@ -32,7 +33,7 @@ pub struct ReplayOptions {
     pub echo_output: bool,
 }
 
-enum Pending {
+pub(crate) enum Pending {
     /// Skipped by the kernel; the recorded result and memory effects are written back.
     Skip(SyscallEvent),
     /// Run again; its result is checked (or replaced, where it is an id).
@@ -43,19 +44,13 @@ enum Pending {
 
 /// Replays one process.
 pub struct Replayer<'a> {
-    tracee: Tracee,
+    /// The process being driven; the others wait in `tasks` for their turn.
+    t: Task,
+    tasks: Tasks,
     events: &'a mut dyn EventSource,
     peeked: Option<Event>,
     opts: ReplayOptions,
-    pending: Option<Pending>,
-    /// A signal sent to the tracee whose delivery stop we are waiting for.
-    injecting: Option<SignalEvent>,
-    landmark_armed: bool,
-    deliver: i32,
     replayed: u64,
-    fds: FdTable,
-    /// Address of the last `syscall` instruction seen in the current image.
-    syscall_insn: u64,
 }
 
 /// How a replay ended.
@@ -87,23 +82,20 @@ pub fn spawn_for_replay(header: &Header) -> Result<Tracee, ReplayError> {
 
 impl<'a> Replayer<'a> {
     pub fn new(tracee: Tracee, events: &'a mut dyn EventSource, opts: ReplayOptions) -> Self {
+        let root = tracee.pid() as u32;
+        let fds = FdTable::new(std::env::current_dir().unwrap_or_default());
         Replayer {
-            tracee,
+            t: Task::new(tracee, root, fds),
+            tasks: Tasks::new(root),
             events,
             peeked: None,
             opts,
-            pending: None,
-            injecting: None,
-            landmark_armed: false,
-            deliver: 0,
             replayed: 0,
-            fds: FdTable::new(std::env::current_dir().unwrap_or_default()),
-            syscall_insn: 0,
         }
     }
 
     pub fn pid(&self) -> i32 {
-        self.tracee.pid()
+        self.t.tracee.pid()
     }
 
     /// Events replayed so far.
@@ -121,6 +113,16 @@ impl<'a> Replayer<'a> {
     fn take(&mut self) -> Result<Event, ReplayError> {
         self.peek()?;
         match self.peeked.take() {
+            Some(ev) if ev.tid != self.t.tid => {
+                let (seq, tid) = (ev.seq, ev.tid);
+                self.peeked = Some(ev);
+                Err(ReplayError::Divergence {
+                    seq,
+                    tid,
+                    expected: format!("process {tid} to go on"),
+                    got: format!("process {} needing its next event", self.t.tid),
+                })
+            }
             Some(ev) => {
                 self.replayed = ev.seq + 1;
                 Ok(ev)
@@ -136,7 +138,7 @@ impl<'a> Replayer<'a> {
             .peeked
             .as_ref()
             .map(|e| (e.seq, e.tid))
-            .unwrap_or((self.replayed, self.tracee.pid() as u32));
+            .unwrap_or((self.replayed, self.t.tracee.pid() as u32));
         ReplayError::Divergence {
             seq,
             tid,
@@ -147,7 +149,7 @@ impl<'a> Replayer<'a> {
 
     /// The working directory the replayed process started in (for reopening relative paths).
     pub fn set_start_dir(&mut self, cwd: PathBuf) {
-        self.fds = FdTable::new(cwd);
+        self.t.fds = FdTable::new(cwd);
     }
 
     /// Replays to the end of the log; returns how the program ended, or the stopped
@@ -156,19 +158,20 @@ impl<'a> Replayer<'a> {
         match self.run_loop() {
             Ok(Some(status)) => Ok(ReplayEnd::Exited(status)),
             Ok(None) => {
-                let pending_signal = match self.deliver {
+                let pending_signal = match self.t.deliver {
                     0 => None,
-                    signo => Some((signo, self.tracee.siginfo()?)),
+                    signo => Some((signo, self.t.tracee.siginfo()?)),
                 };
                 Ok(ReplayEnd::LogEnded(LiveHandoff {
-                    tracee: self.tracee,
-                    fds: self.fds,
-                    syscall_insn: self.syscall_insn,
+                    tracee: self.t.tracee,
+                    fds: self.t.fds,
+                    syscall_insn: self.t.syscall_insn,
                     pending_signal,
                 }))
             }
             Err(e) => {
-                self.tracee.kill();
+                self.t.tracee.kill();
+                self.tasks.kill_all();
                 Err(e)
             }
         }
@@ -177,42 +180,92 @@ impl<'a> Replayer<'a> {
     /// True when every event taken so far is fully applied (none half-way, like a syscall
     /// entered but not yet exited): a point where the log may end.
     fn between_events(&self) -> bool {
-        self.pending.is_none() && self.injecting.is_none()
+        self.t.pending.is_none() && self.t.injecting.is_none()
     }
 
     fn run_loop(&mut self) -> Result<Option<ExitStatus>, ReplayError> {
-        let mut stop = self.tracee.wait()?;
+        // Events name processes by their recorded ids: the first event is the root's.
+        if let Some(first) = self.peek()?.map(|e| e.tid) {
+            self.t.tid = first;
+            self.tasks.root = first;
+        }
+        let mut stop = self.t.tracee.wait()?;
         loop {
             if debug_stops() {
-                let rip = self.tracee.regs().map(|r| r.rip).unwrap_or(0);
-                eprintln!("ftrun: [replay] {stop:?} rip={rip:#x}");
+                let rip = self.t.tracee.regs().map(|r| r.rip).unwrap_or(0);
+                eprintln!("ftrun: [replay {}] {stop:?} rip={rip:#x}", self.t.tid);
             }
-            match stop {
-                Stop::SyscallEntry { nr } => self.on_entry(nr)?,
-                Stop::SyscallExit { ret } => self.on_exit(ret)?,
-                Stop::Signal { signo } => self.on_signal(signo)?,
-                Stop::Event {
-                    event: PtraceEvent::Exec,
-                    ..
-                } => self.on_exec()?,
-                Stop::Event { .. } => {}
-                Stop::Exited { code } => return self.on_end(ExitStatus::Exited(code)).map(Some),
-                Stop::Killed { signo, core_dumped } => {
-                    return self
-                        .on_end(ExitStatus::Killed { signo, core_dumped })
-                        .map(Some)
+            if let Some(status) = self.on_stop(stop)? {
+                if self.t.tid == self.tasks.root {
+                    self.tasks.root_exit = Some(status);
                 }
+                self.t.ended = true;
             }
-            if self.between_events() && self.peek()?.is_none() {
-                return Ok(None);
-            }
+            // Whose turn it is: the process of the next event, so that every process sees
+            // its events, and stdout its bytes, in the recorded order.
+            let next = match self.peek()?.map(|e| e.tid) {
+                _ if self.t.creating_child && !self.t.ended => self.t.tid,
+                Some(tid) => tid,
+                None if self.t.ended && self.tasks.none_waiting() => {
+                    return Ok(Some(self.tasks.root_exit.unwrap_or(ExitStatus::Exited(0))))
+                }
+                None if !self.t.ended && !self.between_events() => self.t.tid,
+                None if !self.t.ended && self.tasks.none_waiting() => return Ok(None),
+                None => {
+                    return Err(ReplayError::TraceEnded {
+                        events: self.replayed,
+                    })
+                }
+            };
+            self.tasks.switch_to(&mut self.t, next)?;
             self.arm_landmark()?;
-            let deliver = std::mem::take(&mut self.deliver);
-            stop = match self.tracee.resume(Resume::Syscall, deliver) {
-                Ok(()) | Err(TraceeError::TraceeDied { .. }) => self.tracee.wait()?,
+            let deliver = std::mem::take(&mut self.t.deliver);
+            stop = match self.t.tracee.resume(Resume::Syscall, deliver) {
+                Ok(()) | Err(TraceeError::TraceeDied { .. }) => self.t.tracee.wait()?,
                 Err(e) => return Err(e.into()),
             };
         }
+    }
+
+    /// Handles one stop of the current process; the exit status if it ended.
+    fn on_stop(&mut self, stop: Stop) -> Result<Option<ExitStatus>, ReplayError> {
+        match stop {
+            Stop::SyscallEntry { nr } => self.on_entry(nr)?,
+            Stop::SyscallExit { ret } => self.on_exit(ret)?,
+            Stop::Signal { signo } => self.on_signal(signo)?,
+            Stop::Event {
+                event: PtraceEvent::Exec,
+                ..
+            } => self.on_exec()?,
+            Stop::Event {
+                event: PtraceEvent::Fork | PtraceEvent::Vfork | PtraceEvent::Clone,
+                ..
+            } => self.on_new_process()?,
+            Stop::Event { .. } => {}
+            Stop::Exited { code } => return self.on_end(ExitStatus::Exited(code)).map(Some),
+            Stop::Killed { signo, core_dumped } => {
+                return self
+                    .on_end(ExitStatus::Killed { signo, core_dumped })
+                    .map(Some)
+            }
+        }
+        Ok(None)
+    }
+
+    /// The fork being replayed made its process: it takes the recorded id and waits, stopped,
+    /// for its first event's turn.
+    fn on_new_process(&mut self) -> Result<(), ReplayError> {
+        let real = self.t.tracee.event_msg()? as i32;
+        let recorded = match &self.t.pending {
+            Some(Pending::Run(s)) => s.result as u32,
+            _ => return Err(self.divergence("no new process", format!("a new process {real}"))),
+        };
+        let mut child = Task::new(tracee::Tracee::attached(real), recorded, self.t.fds.clone());
+        // Its first stop (the attach) arrives at once; it then waits for its turn.
+        child.tracee.wait()?;
+        self.tasks.add(child);
+        self.t.creating_child = false;
+        Ok(())
     }
 
     fn on_end(&mut self, status: ExitStatus) -> Result<ExitStatus, ReplayError> {
@@ -230,7 +283,7 @@ impl<'a> Replayer<'a> {
 
     /// Puts a breakpoint on the landmark of the next event if it is a signal in a spin.
     fn arm_landmark(&mut self) -> Result<(), ReplayError> {
-        if self.landmark_armed {
+        if self.t.landmark_armed {
             return Ok(());
         }
         let rip = match self.peek()?.map(|e| &e.kind) {
@@ -238,21 +291,21 @@ impl<'a> Replayer<'a> {
             _ => None,
         };
         if let Some(rip) = rip {
-            self.tracee.set_exec_breakpoint(rip)?;
-            self.landmark_armed = true;
+            self.t.tracee.set_exec_breakpoint(rip)?;
+            self.t.landmark_armed = true;
         }
         Ok(())
     }
 
     fn skip_syscall(&mut self, regs: &mut Regs) -> Result<(), ReplayError> {
         regs.orig_rax = u64::MAX;
-        self.tracee.set_regs(regs)?;
+        self.t.tracee.set_regs(regs)?;
         Ok(())
     }
 
     fn on_entry(&mut self, nr: u64) -> Result<(), ReplayError> {
-        let mut regs = self.tracee.regs()?;
-        self.syscall_insn = regs.rip - 2;
+        let mut regs = self.t.tracee.regs()?;
+        self.t.syscall_insn = regs.rip - 2;
         let args = syscall_args(&regs);
         let before_syscall = matches!(
             self.peek()?.map(|e| &e.kind),
@@ -266,7 +319,7 @@ impl<'a> Replayer<'a> {
                 unreachable!("peeked")
             };
             self.skip_syscall(&mut regs)?;
-            self.pending = Some(Pending::Inject { nr, signal });
+            self.t.pending = Some(Pending::Inject { nr, signal });
             return Ok(());
         }
         let s = match self.peek()?.map(|e| &e.kind) {
@@ -297,9 +350,10 @@ impl<'a> Replayer<'a> {
             SyscallMode::Executed if !failed => {
                 if nr == libc::SYS_mmap as u64 {
                     mem::prepare_mmap(&mut regs, &s);
-                    self.tracee.set_regs(&regs)?;
+                    self.t.tracee.set_regs(&regs)?;
                 }
-                self.pending = Some(Pending::Run(s));
+                self.t.creating_child = is_new_process(nr) && s.result > 0;
+                self.t.pending = Some(Pending::Run(s));
                 // A signal that ended this blocking call is sent now; the call sets its own
                 // mask and is interrupted just as when recording.
                 self.send_signal_at_exit(true)?;
@@ -309,7 +363,7 @@ impl<'a> Replayer<'a> {
                     self.replay_output(&s, sent)?;
                 }
                 self.skip_syscall(&mut regs)?;
-                self.pending = Some(Pending::Skip(s));
+                self.t.pending = Some(Pending::Skip(s));
             }
         }
         Ok(())
@@ -357,7 +411,7 @@ impl<'a> Replayer<'a> {
             return Ok(());
         }
         let bytes =
-            recorder::effects::sent_bytes(&mut self.tracee, sent, &s.args, s.result as usize)?;
+            recorder::effects::sent_bytes(&mut self.t.tracee, sent, &s.args, s.result as usize)?;
         if xxh3_64(&bytes) != s.output_hash {
             return Err(self.divergence(
                 format!(
@@ -386,7 +440,7 @@ impl<'a> Replayer<'a> {
 
     /// If the next event is a signal delivered at this syscall's exit, send it now.
     fn send_signal_at_exit(&mut self, only_blocking: bool) -> Result<(), ReplayError> {
-        if self.injecting.is_some() {
+        if self.t.injecting.is_some() {
             return Ok(());
         }
         let next = match self.peek()?.map(|e| &e.kind) {
@@ -395,32 +449,32 @@ impl<'a> Replayer<'a> {
             }
             _ => return Ok(()),
         };
-        let blocking = matches!(&self.pending, Some(Pending::Run(s)) if s.number == libc::SYS_rt_sigsuspend as u64);
+        let blocking = matches!(&self.t.pending, Some(Pending::Run(s)) if s.number == libc::SYS_rt_sigsuspend as u64);
         if only_blocking && !blocking {
             return Ok(());
         }
-        self.tracee.send_signal(next.signo as i32)?;
-        self.injecting = Some(next);
+        self.t.tracee.send_signal(next.signo as i32)?;
+        self.t.injecting = Some(next);
         Ok(())
     }
 
     fn on_exit(&mut self, ret: i64) -> Result<(), ReplayError> {
-        let Some(pending) = self.pending.take() else {
+        let Some(pending) = self.t.pending.take() else {
             return Ok(());
         };
-        let mut regs = self.tracee.regs()?;
+        let mut regs = self.t.tracee.regs()?;
         match pending {
             Pending::Inject { nr, signal } => {
                 regs.rax = ERESTARTNOINTR as u64;
                 regs.orig_rax = nr;
-                self.tracee.set_regs(&regs)?;
-                self.tracee.send_signal(signal.signo as i32)?;
-                self.injecting = Some(signal);
+                self.t.tracee.set_regs(&regs)?;
+                self.t.tracee.send_signal(signal.signo as i32)?;
+                self.t.injecting = Some(signal);
                 return Ok(());
             }
             Pending::Skip(s) => {
                 for w in &s.writes {
-                    self.tracee.write_mem(w.addr, &w.data)?;
+                    self.t.tracee.write_mem(w.addr, &w.data)?;
                 }
                 regs.rax = s.result as u64;
                 if is_restart_code(s.result) {
@@ -439,8 +493,8 @@ impl<'a> Replayer<'a> {
                         };
                     }
                 }
-                self.tracee.set_regs(&regs)?;
-                self.fds.observe(&mut self.tracee, &s);
+                self.t.tracee.set_regs(&regs)?;
+                self.t.fds.observe(&mut self.t.tracee, &s);
             }
             Pending::Run(s) => {
                 let same_result =
@@ -448,46 +502,46 @@ impl<'a> Replayer<'a> {
                 if same_result && ret != s.result {
                     return Err(ReplayError::Divergence {
                         seq: self.replayed.saturating_sub(1),
-                        tid: self.tracee.pid() as u32,
+                        tid: self.t.tracee.pid() as u32,
                         expected: format!("{} to return {:#x}", syscall_name(s.number), s.result),
                         got: format!("{ret:#x}"),
                     });
                 }
                 if !same_result {
                     regs.rax = s.result as u64;
-                    self.tracee.set_regs(&regs)?;
+                    self.t.tracee.set_regs(&regs)?;
                 }
                 if s.number == libc::SYS_mmap as u64 {
                     mem::restore_args(&mut regs, &s);
-                    self.tracee.set_regs(&regs)?;
-                    mem::fill_mapping(&mut self.tracee, &s, &self.opts.trace_dir)?;
+                    self.t.tracee.set_regs(&regs)?;
+                    mem::fill_mapping(&mut self.t.tracee, &s, &self.opts.trace_dir)?;
                 }
-                self.fds.observe(&mut self.tracee, &s);
+                self.t.fds.observe(&mut self.t.tracee, &s);
             }
         }
         self.send_signal_at_exit(false)
     }
 
     fn on_signal(&mut self, signo: i32) -> Result<(), ReplayError> {
-        let info = self.tracee.siginfo()?;
-        if let Some(sig) = self.injecting.take() {
+        let info = self.t.tracee.siginfo()?;
+        if let Some(sig) = self.t.injecting.take() {
             if sig.signo as i32 == signo {
                 if sig.placement == SignalPlacement::AtSyscallExit {
                     self.take()?;
                 }
-                self.tracee.set_siginfo(&signal::raw_siginfo(&sig)?)?;
-                self.deliver = signo;
+                self.t.tracee.set_siginfo(&signal::raw_siginfo(&sig)?)?;
+                self.t.deliver = signo;
                 return Ok(());
             }
-            self.injecting = Some(sig);
+            self.t.injecting = Some(sig);
         }
-        let mut regs = self.tracee.regs()?;
+        let mut regs = self.t.tracee.regs()?;
         if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
-            if let Some(insn) = recorder::rdtsc::decode(&mut self.tracee, regs.rip)? {
+            if let Some(insn) = recorder::rdtsc::decode(&mut self.t.tracee, regs.rip)? {
                 return self.replay_rdtsc(&mut regs, insn);
             }
         }
-        if signo == libc::SIGTRAP && self.landmark_armed && siginfo_code(&info) == TRAP_HWBKPT {
+        if signo == libc::SIGTRAP && self.t.landmark_armed && siginfo_code(&info) == TRAP_HWBKPT {
             return self.on_landmark_hit(&regs);
         }
         if is_synchronous(signo, &info) {
@@ -496,7 +550,7 @@ impl<'a> Replayer<'a> {
                 EventKind::Signal(s)
                     if s.signo as i32 == signo && s.placement == SignalPlacement::Synchronous =>
                 {
-                    self.deliver = signo;
+                    self.t.deliver = signo;
                     Ok(())
                 }
                 other => Err(ReplayError::Divergence {
@@ -520,7 +574,7 @@ impl<'a> Replayer<'a> {
         match ev.kind {
             EventKind::Rdtsc(r) if r.rip == regs.rip => {
                 recorder::rdtsc::apply(regs, insn, r.value, r.aux);
-                self.tracee.set_regs(regs)?;
+                self.t.tracee.set_regs(regs)?;
                 Ok(())
             }
             other => Err(ReplayError::Divergence {
@@ -538,24 +592,24 @@ impl<'a> Replayer<'a> {
             _ => return Ok(()),
         };
         let lm = signal::landmark_of(&sig).expect("checked");
-        if signal::at_landmark(&mut self.tracee, regs, lm)? {
-            self.tracee.clear_breakpoints()?;
-            self.landmark_armed = false;
+        if signal::at_landmark(&mut self.t.tracee, regs, lm)? {
+            self.t.tracee.clear_breakpoints()?;
+            self.t.landmark_armed = false;
             self.take()?;
-            self.tracee.set_siginfo(&signal::raw_siginfo(&sig)?)?;
-            self.deliver = sig.signo as i32;
+            self.t.tracee.set_siginfo(&signal::raw_siginfo(&sig)?)?;
+            self.t.deliver = sig.signo as i32;
         }
         Ok(())
     }
 
     fn on_exec(&mut self) -> Result<(), ReplayError> {
         // The execve that got here was taken at its entry; its exit carries nothing more.
-        if let Some(Pending::Run(s)) = self.pending.take() {
-            self.fds.observe(&mut self.tracee, &s);
+        if let Some(Pending::Run(s)) = self.t.pending.take() {
+            self.t.fds.observe(&mut self.t.tracee, &s);
         }
         let ev = self.take()?;
         match ev.kind {
-            EventKind::Exec(e) => process::replay_exec(&mut self.tracee, &e, ev.seq, ev.tid),
+            EventKind::Exec(e) => process::replay_exec(&mut self.t.tracee, &e, ev.seq, ev.tid),
             other => Err(ReplayError::Divergence {
                 seq: ev.seq,
                 tid: ev.tid,
@@ -564,6 +618,10 @@ impl<'a> Replayer<'a> {
             }),
         }
     }
+}
+
+fn is_new_process(nr: u64) -> bool {
+    [libc::SYS_fork, libc::SYS_vfork, libc::SYS_clone].contains(&(nr as libc::c_long))
 }
 
 fn is_exit(nr: u64) -> bool {

@@ -37,6 +37,11 @@ impl Tracee {
         Tracee { pid, mem: None }
     }
 
+    /// A process traced already: a child auto-attached through fork/vfork/clone tracing.
+    pub fn attached(pid: i32) -> Self {
+        Tracee::new(Pid::from_raw(pid))
+    }
+
     pub fn pid(&self) -> i32 {
         self.pid.as_raw()
     }
@@ -88,27 +93,34 @@ impl Tracee {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(TraceeError::from_errno("waitpid", self.pid(), e)),
             };
-            return Ok(match status {
-                WaitStatus::Exited(_, code) => Stop::Exited { code },
-                WaitStatus::Signaled(_, sig, core) => Stop::Killed {
-                    signo: sig as i32,
-                    core_dumped: core,
-                },
-                WaitStatus::PtraceSyscall(_) => self.syscall_stop()?,
-                WaitStatus::PtraceEvent(_, sig, ev) => {
-                    let event = PtraceEvent::from_raw(ev);
-                    if event == PtraceEvent::Exec {
-                        self.mem = None;
-                    }
-                    Stop::Event {
-                        event,
-                        signo: sig as i32,
-                    }
-                }
-                WaitStatus::Stopped(_, sig) => Stop::Signal { signo: sig as i32 },
-                WaitStatus::Continued(_) | WaitStatus::StillAlive => continue,
-            });
+            if let Some(stop) = self.decode(status)? {
+                return Ok(stop);
+            }
         }
+    }
+
+    /// Names a wait status reported for this tracee (`None` for statuses that are not stops).
+    pub fn decode(&mut self, status: WaitStatus) -> Result<Option<Stop>, TraceeError> {
+        Ok(Some(match status {
+            WaitStatus::Exited(_, code) => Stop::Exited { code },
+            WaitStatus::Signaled(_, sig, core) => Stop::Killed {
+                signo: sig as i32,
+                core_dumped: core,
+            },
+            WaitStatus::PtraceSyscall(_) => self.syscall_stop()?,
+            WaitStatus::PtraceEvent(_, sig, ev) => {
+                let event = PtraceEvent::from_raw(ev);
+                if event == PtraceEvent::Exec {
+                    self.mem = None;
+                }
+                Stop::Event {
+                    event,
+                    signo: sig as i32,
+                }
+            }
+            WaitStatus::Stopped(_, sig) => Stop::Signal { signo: sig as i32 },
+            WaitStatus::Continued(_) | WaitStatus::StillAlive => return Ok(None),
+        }))
     }
 
     /// Decodes a syscall stop with `PTRACE_GET_SYSCALL_INFO` (entry and exit look alike otherwise).
@@ -309,6 +321,20 @@ impl Tracee {
             out.extend_from_slice(&chunk);
         }
         Ok(out)
+    }
+}
+
+/// Waits for a stop of any tracee: its pid and raw status.
+pub fn wait_any() -> Result<(i32, WaitStatus), TraceeError> {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
+            Ok(status) => match status.pid() {
+                Some(pid) => return Ok((pid.as_raw(), status)),
+                None => continue,
+            },
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(TraceeError::from_errno("waitpid", -1, e)),
+        }
     }
 }
 

@@ -90,6 +90,13 @@ pub fn leaves_process(nr: u64, rule: Rule) -> bool {
 /// The rule for one call, where the arguments change it (prctl options that would undo
 /// the recorder's own setup).
 pub fn rule_for_call(nr: u64, args: &[u64; 6]) -> Rule {
+    if nr == libc::SYS_clone as u64 {
+        let flags = args[0] as i32;
+        let shares_memory = flags & libc::CLONE_VM != 0 && flags & libc::CLONE_VFORK == 0;
+        if flags & libc::CLONE_THREAD != 0 || shares_memory {
+            return Rule::Refuse("threads are not recorded yet");
+        }
+    }
     if nr == libc::SYS_prctl as u64 {
         match args[0] as i32 {
             libc::PR_SET_TSC => return Rule::Pretend(0),

@@ -5,7 +5,7 @@ use libc::*;
 
 const NONE: Rule = Emulate(&[]);
 const SAME: Rule = Execute { same_result: true };
-const NO_PROCESSES: Rule = Refuse("new processes and threads are not recorded yet");
+const NEW_PROCESS: Rule = Execute { same_result: false };
 
 pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_getpid, NONE),
@@ -72,10 +72,12 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_exit_group, SAME),
     (SYS_execve, SAME),
     (SYS_execveat, SAME),
-    (SYS_fork, NO_PROCESSES),
-    (SYS_vfork, NO_PROCESSES),
-    (SYS_clone, NO_PROCESSES),
-    (SYS_clone3, NO_PROCESSES),
+    // New processes are made again in replay; the child's pid is the recorded one.
+    (SYS_fork, NEW_PROCESS),
+    (SYS_vfork, NEW_PROCESS),
+    (SYS_clone, NEW_PROCESS),
+    // glibc falls back to clone, whose flags the recorder can check.
+    (SYS_clone3, Pretend(-(ENOSYS as i64))),
     // Programs fall back without these; they cannot be replayed, so they quietly "do not exist".
     (SYS_rseq, Pretend(-(ENOSYS as i64))),
     (SYS_io_uring_setup, Pretend(-(ENOSYS as i64))),

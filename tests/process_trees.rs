@@ -1,0 +1,59 @@
+//! Programs that start other processes: fork, vfork/posix_spawn, exec in children, wait,
+//! pipes between the processes — one trace, replayed with the same tree and output.
+
+mod common;
+
+use common::*;
+
+fn real_python() -> Option<String> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn fork_pipe_wait_and_sigchld() {
+    let rec = assert_replays_identically(testprog("fork_pipe"), NO_ARGS);
+    rec.assert_stdout_contains(&["child exited 7", "random "]);
+    let second = record_fresh(testprog("fork_pipe"), NO_ARGS);
+    assert_recordings_differ(&rec, &second);
+}
+
+#[test]
+fn shell_pipeline() {
+    let rec = assert_replays_identically(
+        "sh",
+        ["-c", "seq 100000 | sort -rn | uniq -c | head -3; date +%N"],
+    );
+    rec.assert_stdout_contains(&["1 100000", "1 99999"]);
+}
+
+#[test]
+fn shell_command_substitution_and_subshells() {
+    assert_replays_identically(
+        "bash",
+        [
+            "-c",
+            "x=$(date +%N); (echo sub $x; ls /proc/self/fd | wc -l); echo $((RANDOM % 1000))",
+        ],
+    );
+}
+
+#[test]
+fn python_through_its_launcher_and_subprocess() {
+    // `python3` may be a shell script that execs the interpreter (pyenv): a process tree.
+    assert_replays_identically("python3", ["-c", "import random; print(random.random())"]);
+    let Some(py) = real_python() else {
+        eprintln!("SKIPPED: no python3");
+        return;
+    };
+    let rec = assert_replays_identically(
+        py,
+        ["-c", "import subprocess, os; r = subprocess.run(['date', '+%s%N'], capture_output=True); print(os.getpid(), r.stdout, r.returncode)"],
+    );
+    rec.assert_stdout_contains(&[" 0"]);
+}
