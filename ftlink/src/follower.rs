@@ -395,6 +395,9 @@ fn replay_live(
             report_status("live", None);
             Ok(FollowOutcome::Live { pid, epoch })
         }
+        Err(ReplayError::TraceEnded { events }) if takeover.is_some() => Err(LinkError::Other(format!(
+            "cannot go live after event {events}: the server runs several processes, and going live recreates one (not yet supported)"
+        ))),
         Err(e) => Err(LinkError::Other(format!(
             "replay of the primary's log failed: {e}"
         ))),
