@@ -57,3 +57,26 @@ fn python_through_its_launcher_and_subprocess() {
     );
     rec.assert_stdout_contains(&[" 0"]);
 }
+
+#[test]
+fn make_with_two_jobs() {
+    let tmp = TempDir::new("make-j2");
+    std::fs::write(
+        tmp.join("Makefile"),
+        "all: a.txt b.txt c.txt\n\t@cat a.txt b.txt c.txt | sort\na.txt:\n\t@echo a $$(date +%N) > a.txt\nb.txt:\n\t@echo b $$(date +%N) > b.txt\nc.txt: a.txt\n\t@echo c > c.txt\n",
+    )
+    .unwrap();
+    let dir = tmp.path().to_str().unwrap().to_string();
+    let rec = record_fresh("make", ["-s", "-C", dir.as_str(), "-j2"]);
+    rec.assert_exit(Exit::Code(0))
+        .assert_stdout_contains(&["a ", "b ", "c"]);
+    // Replay needs none of what make produced, and produces none of it.
+    for f in ["a.txt", "b.txt", "c.txt"] {
+        std::fs::remove_file(tmp.join(f)).unwrap();
+    }
+    rec.assert_replays(2);
+    assert!(
+        !tmp.join("a.txt").exists(),
+        "replay touched the file system"
+    );
+}
