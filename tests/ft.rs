@@ -314,3 +314,46 @@ fn a_follower_that_heartbeats_but_never_acknowledges_counts_as_gone() {
     );
     assert!(tmp.join("arbiter/epoch-2").exists());
 }
+
+#[test]
+fn a_reused_state_directory_still_fails_over() {
+    // The arbiter directory outlives a run; the next run must claim epochs above the old ones.
+    let tmp = TempDir::new("ft-reuse");
+    let state = tmp.join("state");
+    for run in 0..2 {
+        let port = free_port();
+        let log = tmp.join(format!("run{run}.log"));
+        let mut primary = Command::new(ftrun_bin())
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--")
+            .arg(testprog("kv_server"))
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let _guard = Cleanup(Vec::new(), port);
+        let mut kv = Kv::connect(port, Duration::from_secs(20)).expect("no server");
+        assert!(kv.set("k", &format!("run{run}")));
+        let _ = primary.kill();
+        let _ = primary.wait();
+        let mut kv = Kv::connect(port, Duration::from_secs(20)).unwrap_or_else(|| {
+            panic!(
+                "run {run}: no takeover\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            )
+        });
+        assert_eq!(kv.get("k"), Some(format!("VALUE run{run}")));
+        let text = std::fs::read_to_string(&log).unwrap();
+        let epoch = 2 * run + 2;
+        assert!(
+            text.contains(&format!("live as epoch {epoch}")),
+            "run {run}:\n{text}"
+        );
+        if let Some(pid) = read_pid(&state.join("follower.pid")) {
+            kill9(pid);
+        }
+    }
+}

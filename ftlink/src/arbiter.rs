@@ -11,7 +11,20 @@ use crate::LinkError;
 pub trait Arbiter: Send + Sync {
     /// Tries to take `epoch`; true if this caller won it, false if someone else had it.
     fn claim(&self, epoch: u64, who: &str) -> Result<bool, LinkError>;
+    /// The highest epoch anyone has claimed (0 if none).
+    fn latest(&self) -> Result<u64, LinkError>;
     fn describe(&self) -> String;
+}
+
+/// Claims a fresh epoch for a new primary, above every epoch claimed before (an arbiter
+/// directory can outlive runs: a stale `epoch-2` must not decide the next run's failover).
+pub fn claim_fresh(arbiter: &dyn Arbiter, who: &str) -> Result<u64, LinkError> {
+    loop {
+        let epoch = arbiter.latest()? + 1;
+        if arbiter.claim(epoch, who)? {
+            return Ok(epoch);
+        }
+    }
 }
 
 /// `file:DIR` — `epoch-N` created with `O_EXCL`, which is atomic on local and NFSv3+ storage.
@@ -50,6 +63,30 @@ impl Arbiter for FileArbiter {
         }
     }
 
+    fn latest(&self) -> Result<u64, LinkError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(source) => {
+                return Err(LinkError::Io {
+                    what: format!("reading the arbiter directory {}", self.dir.display()),
+                    source,
+                })
+            }
+        };
+        Ok(entries
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_prefix("epoch-")?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0))
+    }
+
     fn describe(&self) -> String {
         format!("file:{}", self.dir.display())
     }
@@ -79,6 +116,8 @@ mod tests {
         assert!(a.claim(2, "primary").unwrap());
         assert!(!a.claim(2, "follower").unwrap());
         assert!(a.claim(3, "follower").unwrap());
+        assert_eq!(a.latest().unwrap(), 3);
+        assert_eq!(claim_fresh(&a, "next primary").unwrap(), 4);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -110,10 +110,14 @@ impl FtSink {
             trace_start.extend_from_slice(&b);
         }
         let mut stream = connect_retrying(cfg.follower, cfg.connect_timeout)?;
+        let epoch = crate::arbiter::claim_fresh(
+            cfg.arbiter.as_ref(),
+            &format!("primary pid {} (start)", std::process::id()),
+        )?;
         let _ = stream.set_nodelay(true);
         Message::Hello(Hello {
             protocol: PROTOCOL_VERSION,
-            epoch: 1,
+            epoch,
             first_seq: 0,
             trace_start,
         })
@@ -125,7 +129,13 @@ impl FtSink {
                 source,
             })?;
         let epoch = match Message::read_from(&mut stream)? {
-            Message::Hello(h) => h.epoch.max(1),
+            Message::Hello(h) if h.epoch == epoch => epoch,
+            Message::Hello(h) => {
+                return Err(LinkError::Other(format!(
+                    "the follower answered for epoch {}, not {epoch}",
+                    h.epoch
+                )))
+            }
             other => {
                 return Err(LinkError::Garbage(format!(
                     "expected the follower's hello, got {other:?}"
