@@ -160,7 +160,8 @@ impl Drop for Cleanup {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for p in pids_matching(&format!("kv_server {}", self.1)) {
+        // Every process of this test names its port: servers, primaries, live followers' servers.
+        for p in pids_matching(&format!(" {} ", self.1)) {
             kill9(p);
         }
     }
@@ -355,5 +356,68 @@ fn a_reused_state_directory_still_fails_over() {
         if let Some(pid) = read_pid(&state.join("follower.pid")) {
             kill9(pid);
         }
+    }
+}
+
+#[test]
+fn an_epoll_server_with_a_log_file_goes_live_with_its_file_and_its_epoll_set() {
+    let Ok(out) = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+    else {
+        eprintln!("SKIPPED: no python3");
+        return;
+    };
+    let python = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let tmp = TempDir::new("ft-epoll-log");
+    let port = free_port();
+    let logfile = tmp.join("writes.log");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testprogs/epoll_log_server.py");
+    let mut primary = Command::new(ftrun_bin())
+        .arg("--state-dir")
+        .arg(tmp.join("state"))
+        .arg("--")
+        .arg(&python)
+        .arg(&script)
+        .arg(port.to_string())
+        .arg(&logfile)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(tmp.join("ftrun.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _guard = Cleanup(Vec::new(), port);
+    let ftlog = || std::fs::read_to_string(tmp.join("ftrun.log")).unwrap_or_default();
+    let mut kv = Kv::connect(port, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no server\n{}", ftlog()));
+    for i in 0..20 {
+        assert!(kv.set(&format!("k{i}"), &format!("v{i}")));
+    }
+    let _ = primary.kill();
+    let _ = primary.wait();
+    let mut kv = Kv::connect(port, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no takeover\n{}", ftlog()));
+    for i in 0..20 {
+        assert_eq!(
+            kv.get(&format!("k{i}")),
+            Some(format!("VALUE v{i}")),
+            "{}",
+            ftlog()
+        );
+    }
+    assert!(kv.set("after", "takeover"), "{}", ftlog());
+    // The live server appends to the same log file at its end: 20 writes, then one more.
+    let text = std::fs::read_to_string(&logfile).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 21, "{text}");
+    assert_eq!(lines[20], "SET after takeover");
+    assert!(
+        ftlog().contains("1 files, 1 listening sockets"),
+        "{}",
+        ftlog()
+    );
+    if let Some(pid) = read_pid(&tmp.join("state/follower.pid")) {
+        kill9(pid);
     }
 }

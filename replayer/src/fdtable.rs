@@ -149,44 +149,25 @@ impl FdTable {
         }
         let (fd0, r) = (a[0] as i32, ret as i32);
         match s.number as c_long {
-            SYS_open | SYS_creat => {
-                let flags = if s.number as c_long == SYS_creat {
-                    O_CREAT | O_WRONLY | O_TRUNC
-                } else {
-                    a[1] as i32
+            SYS_open | SYS_creat | SYS_openat | SYS_openat2 => {
+                // (directory fd, path argument, open flags) by syscall.
+                let (dirfd, path_arg, flags) = match s.number as c_long {
+                    SYS_open => (AT_FDCWD, a[0], a[1] as i32),
+                    SYS_creat => (AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC),
+                    SYS_openat => (fd0, a[1], a[2] as i32),
+                    _ => (
+                        fd0,
+                        a[1],
+                        tracee.read_u64(a[2]).map(|f| f as i32).unwrap_or(0),
+                    ),
                 };
-                if let Some(path) = self.resolve(tracee, AT_FDCWD, a[0]) {
-                    self.fds.insert(
-                        r,
-                        entry(
-                            FdKind::File {
-                                path,
-                                flags,
-                                offset: 0,
-                            },
-                            flags & O_CLOEXEC != 0,
-                        ),
-                    );
-                }
-            }
-            SYS_openat | SYS_openat2 => {
-                let flags = if s.number as c_long == SYS_openat {
-                    a[2] as i32
-                } else {
-                    tracee.read_u64(a[2]).map(|f| f as i32).unwrap_or(0)
-                };
-                if let Some(path) = self.resolve(tracee, fd0, a[1]) {
-                    self.fds.insert(
-                        r,
-                        entry(
-                            FdKind::File {
-                                path,
-                                flags,
-                                offset: 0,
-                            },
-                            flags & O_CLOEXEC != 0,
-                        ),
-                    );
+                if let Some(path) = self.resolve(tracee, dirfd, path_arg) {
+                    let file = FdKind::File {
+                        path,
+                        flags,
+                        offset: 0,
+                    };
+                    self.fds.insert(r, entry(file, flags & O_CLOEXEC != 0));
                 }
             }
             SYS_close => {
