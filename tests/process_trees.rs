@@ -80,3 +80,9 @@ fn make_with_two_jobs() {
         "replay touched the file system"
     );
 }
+
+#[test]
+fn shared_anonymous_memory_stays_shared_between_parent_and_child() {
+    let rec = assert_replays_identically(testprog("fork_shared_memory"), NO_ARGS);
+    rec.assert_stdout_contains(&["parent sees 42 and "]);
+}

@@ -12,10 +12,20 @@ const MAP_TYPE_MASK: u64 = 0x03; // MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDA
 const DROPPED_FLAGS: u64 = (libc::MAP_FIXED_NOREPLACE | libc::MAP_HUGETLB | libc::MAP_SYNC) as u64;
 
 /// Rewrites the mmap the tracee is entering so that it lands where it did when recorded.
+/// Shared anonymous memory stays shared (a parent and its forked children see each other's
+/// writes); everything else becomes private anonymous memory.
 pub fn prepare_mmap(regs: &mut Regs, ev: &SyscallEvent) {
+    let flags = regs.r10;
+    let shared_anonymous =
+        flags & libc::MAP_ANONYMOUS as u64 != 0 && flags & MAP_TYPE_MASK == libc::MAP_SHARED as u64;
+    let kind = if shared_anonymous {
+        libc::MAP_SHARED
+    } else {
+        libc::MAP_PRIVATE
+    };
     regs.rdi = ev.result as u64;
-    regs.r10 = (regs.r10 & !(MAP_TYPE_MASK | DROPPED_FLAGS))
-        | (libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_ANONYMOUS) as u64;
+    regs.r10 = (flags & !(MAP_TYPE_MASK | DROPPED_FLAGS))
+        | (kind | libc::MAP_FIXED | libc::MAP_ANONYMOUS) as u64;
     regs.r8 = u64::MAX; // fd -1
     regs.r9 = 0;
 }
