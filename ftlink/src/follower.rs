@@ -325,7 +325,6 @@ fn replay_live(
         .map_err(|e| LinkError::Other(format!("reading the log copy: {e}")))?;
     let tracee = replayer::session::spawn_for_replay(header)
         .map_err(|e| LinkError::Other(format!("starting the replay: {e}")))?;
-    let pid = tracee.pid();
     let mut source = LiveSource {
         inner: ReaderSource { reader },
         shared: shared.clone(),
@@ -353,9 +352,9 @@ fn replay_live(
     report_status("follower", Some(0));
     let status_shared = shared.clone();
     let state_dir = cfg.state_dir.clone();
-    let reporter = thread::spawn(move || status_reporter(&status_shared, &state_dir, pid));
+    // Detached: it stops by itself at a takeover or loss, and with the process otherwise.
+    thread::spawn(move || status_reporter(&status_shared, &state_dir));
     let end = replayer.run();
-    drop(reporter);
     let st = shared.state.lock().expect("follow state");
     let (lost, takeover, epoch, silent) = (st.lost, st.takeover, st.epoch, st.silent_for);
     drop(st);
@@ -405,7 +404,7 @@ fn replay_live(
 }
 
 /// Keeps `status.json` fresh while replaying (a thread; ends with the process).
-fn status_reporter(shared: &Shared, state_dir: &Path, _pid: i32) {
+fn status_reporter(shared: &Shared, state_dir: &Path) {
     loop {
         thread::sleep(Duration::from_millis(200));
         let st = shared.state.lock().expect("follow state");

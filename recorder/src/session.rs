@@ -138,10 +138,6 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    pub fn pid(&self) -> i32 {
-        self.t.tracee.pid()
-    }
-
     fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {
         let event = Event {
             seq: self.seq,

@@ -94,15 +94,6 @@ impl<'a> Replayer<'a> {
         }
     }
 
-    pub fn pid(&self) -> i32 {
-        self.t.tracee.pid()
-    }
-
-    /// Events replayed so far.
-    pub fn replayed(&self) -> u64 {
-        self.replayed
-    }
-
     fn peek(&mut self) -> Result<Option<&Event>, ReplayError> {
         if self.peeked.is_none() {
             self.peeked = self.events.next_event()?;
