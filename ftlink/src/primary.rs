@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -179,7 +179,7 @@ impl FtSink {
     }
 
     /// Waits until the follower has every event logged so far (or this primary is alone).
-    fn wait_for_acks(&mut self, limit: Option<Duration>) -> Result<(), RecordError> {
+    fn wait_for_acks(&mut self) -> Result<(), RecordError> {
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
@@ -189,32 +189,38 @@ impl FtSink {
             return Ok(());
         }
         let start = Instant::now();
-        let mut st = self.shared.state.lock().expect("link state");
-        st.gate_since = Some(start);
-        loop {
-            if let Some(epoch) = st.lost {
-                return Err(RecordError::Other(format!(
-                    "the follower took over: this primary lost epoch {epoch} and stops"
-                )));
-            }
-            if st.alone || st.acked.is_some_and(|a| a + 1 >= need) {
-                break;
-            }
-            if limit.is_some_and(|l| start.elapsed() >= l) {
-                break;
-            }
-            st = self
-                .shared
-                .changed
-                .wait_timeout(st, Duration::from_millis(100))
-                .expect("link state")
-                .0;
-        }
+        self.shared.state.lock().expect("link state").gate_since = Some(start);
+        let mut st = self.shared.wait_until_acked(need, None);
         st.gate_since = None;
+        if let Some(epoch) = st.lost {
+            return Err(RecordError::Other(format!(
+                "the follower took over: this primary lost epoch {epoch} and stops"
+            )));
+        }
         drop(st);
         self.gated_outputs += 1;
         self.gate_wait += start.elapsed();
         Ok(())
+    }
+}
+
+impl Shared {
+    /// Waits until `need` events are acknowledged, this primary is alone or lost, or `limit`
+    /// has passed; returns the state, locked.
+    fn wait_until_acked(&self, need: u64, limit: Option<Duration>) -> MutexGuard<'_, LinkState> {
+        let start = Instant::now();
+        let mut st = self.state.lock().expect("link state");
+        loop {
+            let settled = st.alone || st.lost.is_some() || st.acked.is_some_and(|a| a + 1 >= need);
+            if settled || limit.is_some_and(|l| start.elapsed() >= l) {
+                return st;
+            }
+            st = self
+                .changed
+                .wait_timeout(st, Duration::from_millis(50))
+                .expect("link state")
+                .0;
+        }
     }
 }
 
@@ -243,7 +249,7 @@ impl EventSink for FtSink {
     }
 
     fn before_output(&mut self) -> Result<(), RecordError> {
-        self.wait_for_acks(None)
+        self.wait_for_acks()
     }
 
     fn finish(&mut self, footer: Footer) -> Result<(), RecordError> {
@@ -251,19 +257,9 @@ impl EventSink for FtSink {
             w.finish(&footer)?;
         }
         // Let the follower have the end too, so it ends the way the program did.
-        let need = footer.event_count;
-        let start = Instant::now();
-        let mut st = self.shared.state.lock().expect("link state");
-        while !(st.alone || st.lost.is_some() || st.acked.is_some_and(|a| a + 1 >= need))
-            && start.elapsed() < Duration::from_secs(5)
-        {
-            st = self
-                .shared
-                .changed
-                .wait_timeout(st, Duration::from_millis(50))
-                .expect("link state")
-                .0;
-        }
+        let mut st = self
+            .shared
+            .wait_until_acked(footer.event_count, Some(Duration::from_secs(5)));
         st.finished = true;
         drop(st);
         self.tx = None;
