@@ -121,6 +121,14 @@ struct SignalEvent {
   placement @2 :SignalPlacement;
 }
 
+# Logged when a thread of a multi-threaded process enters a syscall: the thread stops
+# running its own code here, and the others may run until its result (the syscall
+# event, logged later) lets it go on.
+struct SyscallEntry {
+  number @0 :UInt64;
+  rip @1 :UInt64;
+}
+
 struct ExitStatus {
   union {
     exited @0 :Int32;
@@ -140,6 +148,10 @@ struct Event {
     rdtsc @4 :RdtscEvent;
     signal @5 :SignalEvent;
     exit @6 :ExitStatus;
+    syscallEntry @7 :SyscallEntry;
+    # The thread was preempted in a pure spin: at the first pass through the landmark
+    # where the registers hash to regsHash and the next pass finds the same state.
+    sched @8 :Landmark;
   }
 }
 

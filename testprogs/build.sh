@@ -10,7 +10,7 @@ src=$(cd "$(dirname "$0")" && pwd)
 out=$1
 mkdir -p "$out"
 CC=${CC:-gcc}
-CFLAGS="-O1 -g -Wall"
+CFLAGS="-O1 -g -Wall -pthread"
 status=0
 for c in "$src"/*.c; do
 	name=$(basename "$c" .c)

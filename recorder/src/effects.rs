@@ -200,6 +200,26 @@ fn special_writes(
             };
             capture(tracee, args[2], len, w)?;
         }
+        Special::Futex => {
+            // Waits and wakes write nothing; these operations change the futex words.
+            const WAKE_OP: u64 = 5;
+            const LOCK_PI: u64 = 6;
+            const UNLOCK_PI: u64 = 7;
+            const TRYLOCK_PI: u64 = 8;
+            const WAIT_REQUEUE_PI: u64 = 11;
+            const CMP_REQUEUE_PI: u64 = 12;
+            const LOCK_PI2: u64 = 13;
+            let op = args[1] & 0x7f;
+            if matches!(
+                op,
+                LOCK_PI | UNLOCK_PI | TRYLOCK_PI | LOCK_PI2 | CMP_REQUEUE_PI
+            ) {
+                capture(tracee, args[0], 4, w)?;
+            }
+            if matches!(op, WAKE_OP | WAIT_REQUEUE_PI | CMP_REQUEUE_PI) {
+                capture(tracee, args[4], 4, w)?;
+            }
+        }
         Special::Prctl => {
             let len = match args[0] as i32 {
                 libc::PR_GET_NAME => 16,

@@ -8,12 +8,15 @@ pub mod landmark;
 pub mod machine;
 pub mod probe;
 pub mod rdtsc;
+mod sched;
 pub mod session;
+mod signal_events;
 pub mod sink;
 pub mod syscall_names;
 pub mod syscalls;
 mod tasks;
 pub mod ticks;
+mod timeslice;
 
 pub use session::Recorder;
 pub use sink::{EventSink, TraceSink};

@@ -3,28 +3,44 @@
 use std::collections::HashSet;
 
 use schema::{
-    Echo, Event, EventKind, ExecEvent, ExitStatus, Footer, Landmark, RdtscEvent, SignalEvent,
-    SignalPlacement, SyscallEvent, SyscallMode,
+    Echo, Event, EventKind, ExecEvent, ExitStatus, Footer, SignalEvent, SignalPlacement,
+    SyscallEvent, SyscallMode,
 };
 use tracee::{regs_hash, PtraceEvent, RawSiginfo, Regs, Resume, Stop, Tracee, TraceeError};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::effects::{self, EntrySnapshot};
 use crate::files::{identity_of, FileStore};
+use crate::sched::Scheduler;
 use crate::sink::EventSink;
 use crate::syscall_names::syscall_name;
 use crate::syscalls::{leaves_process, rule_for_call, Rule};
 use crate::tasks::{Task, Tasks};
-use crate::{auxv, landmark, rdtsc, RecordError};
+use crate::timeslice::Ticker;
+use crate::{auxv, RecordError};
 
 /// `-ERESTARTNOINTR`: the kernel restarts the syscall after the signal, whatever the handler.
 pub const ERESTARTNOINTR: i64 = -513;
 /// Bit of `eflags` the CPU sets after an instruction breakpoint; not part of the program's state.
 const EFLAGS_RF: u64 = 1 << 16;
-/// After this many breakpoint hits without the state recurring, a loop is not a pure spin.
-const SPIN_HIT_LIMIT: u32 = 8;
-const SI_KERNEL: i32 = 0x80;
-const TRAP_HWBKPT: i32 = 4;
+/// How often the scheduler looks for a thread to preempt.
+const TICK: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Stops after which the thread goes back to its own code (and so needs its token):
+/// every stop but a syscall entry, which it reached running, and the clone/fork events
+/// inside a syscall.
+fn needs_token(stop: &Stop) -> bool {
+    !matches!(
+        stop,
+        Stop::SyscallEntry { .. }
+            | Stop::Exited { .. }
+            | Stop::Killed { .. }
+            | Stop::Event {
+                event: PtraceEvent::Fork | PtraceEvent::Vfork | PtraceEvent::Clone,
+                ..
+            }
+    )
+}
 
 /// The arguments of a syscall, in the x86-64 calling convention.
 pub fn syscall_args(r: &Regs) -> [u64; 6] {
@@ -92,24 +108,27 @@ pub(crate) struct Pending {
 }
 
 pub(crate) struct HeldSignal {
-    signo: i32,
-    info: RawSiginfo,
+    pub signo: i32,
+    pub info: RawSiginfo,
 }
 
 /// Watching a thread that got an asynchronous signal while computing, to find a point in
 /// a loop whose whole state recurs.
 pub(crate) struct SpinWatch {
-    rip: u64,
-    last_regs: u64,
-    last_mem: Option<u64>,
-    hits: u32,
+    pub rip: u64,
+    pub last_regs: u64,
+    pub last_mem: Option<u64>,
+    pub hits: u32,
 }
 
-/// Records one process into an event sink.
+/// Records a process tree into an event sink.
 pub struct Recorder<'a> {
-    /// The process whose stop is being handled; the others wait in `tasks`.
-    t: Task,
-    tasks: Tasks,
+    /// The thread whose stop is being handled; the others wait in `tasks`.
+    pub(crate) t: Task,
+    pub(crate) tasks: Tasks,
+    pub(crate) sched: Scheduler,
+    /// Ticks while some process has several threads, so that a spinning one is preempted.
+    ticker: Option<Ticker>,
     sink: &'a mut dyn EventSink,
     files: FileStore,
     seq: u64,
@@ -126,9 +145,13 @@ fn fd_identity(path: &str) -> Option<(u64, u64)> {
 impl<'a> Recorder<'a> {
     pub fn new(tracee: Tracee, sink: &'a mut dyn EventSink, trace_dir: &std::path::Path) -> Self {
         let tasks = Tasks::new(tracee.pid());
+        let mut sched = Scheduler::default();
+        sched.add_thread(tracee.pid(), tracee.pid());
         Recorder {
-            t: Task::new(tracee),
+            t: Task::new(tracee, None),
             tasks,
+            sched,
+            ticker: None,
             sink,
             files: FileStore::new(trace_dir),
             seq: 0,
@@ -138,7 +161,7 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {
+    pub(crate) fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {
         let event = Event {
             seq: self.seq,
             tid: self.t.tid,
@@ -148,7 +171,7 @@ impl<'a> Recorder<'a> {
         self.sink.push(event)
     }
 
-    fn warn_once(&mut self, msg: String) {
+    pub(crate) fn warn_once(&mut self, msg: String) {
         if self.warned.insert(msg.clone()) {
             eprintln!("ftrun: {msg}");
         }
@@ -156,39 +179,11 @@ impl<'a> Recorder<'a> {
 
     /// Runs the tracee to its end, logging everything; returns how it ended.
     pub fn run(mut self) -> Result<ExitStatus, RecordError> {
-        // The tracee is on its way to its first stop (the exec); every turn handles a stop of
-        // one process, lets that process run on, and waits for the next stop of any.
-        let mut stop = self.t.tracee.wait()?;
-        loop {
-            if debug_stops() {
-                let rip = self.t.tracee.regs().map(|r| r.rip).unwrap_or(0);
-                eprintln!("ftrun: [record {}] {stop:?} rip={rip:#x}", self.t.tid);
-            }
-            match self.on_stop(stop) {
-                Ok(Some(exit)) => {
-                    self.push(EventKind::Exit(exit))?;
-                    self.tasks.ended(self.t.tid, exit);
-                    self.t.ended = true;
-                    self.release_vfork_parent()?;
-                }
-                Ok(None) if self.t.held_for_vfork || self.t.unannounced => {}
-                Ok(None) => self.resume_current()?,
-                // The tracee was killed under us (SIGKILL): its exit status comes next.
-                Err(RecordError::Tracee(TraceeError::TraceeDied { .. })) => {}
-                Err(e) => {
-                    self.kill_all();
-                    return Err(e);
-                }
-            }
-            if self.tasks.all_ended(&self.t) {
-                break;
-            }
-            let (pid, status) = tracee::wait_any()?;
-            self.tasks.switch_to(&mut self.t, pid);
-            stop = match self.t.tracee.decode(status)? {
-                Some(stop) => stop,
-                None => continue,
-            };
+        // The tracee is on its way to its first stop (the exec).
+        let first = self.t.tracee.wait()?;
+        if let Err(e) = self.record_from(first) {
+            self.kill_all();
+            return Err(e);
         }
         let exit = self.tasks.root_exit().unwrap_or(ExitStatus::Exited(0));
         let footer = Footer {
@@ -200,12 +195,128 @@ impl<'a> Recorder<'a> {
         Ok(exit)
     }
 
-    fn resume_current(&mut self) -> Result<(), RecordError> {
+    /// Every turn handles one stop of one thread, hands free tokens to waiting threads,
+    /// and waits for the next stop of any.
+    fn record_from(&mut self, first: Stop) -> Result<(), RecordError> {
+        let mut stop = first;
+        loop {
+            self.step(stop)?;
+            self.dispatch()?;
+            if self.tasks.all_ended(&self.t) {
+                return Ok(());
+            }
+            stop = self.next_stop()?;
+        }
+    }
+
+    fn next_stop(&mut self) -> Result<Stop, RecordError> {
+        loop {
+            self.keep_clock()?;
+            let found = match self.ticker {
+                Some(_) => tracee::wait_any_or_interrupted()?,
+                None => Some(tracee::wait_any()?),
+            };
+            let Some((pid, status)) = found else {
+                self.on_tick()?;
+                continue;
+            };
+            self.tasks.switch_to(&mut self.t, pid);
+            if let Some(stop) = self.t.tracee.decode(status)? {
+                self.t.running_since = None;
+                return Ok(stop);
+            }
+        }
+    }
+
+    /// The preemption clock runs only while some process has several threads.
+    fn keep_clock(&mut self) -> Result<(), RecordError> {
+        match (self.sched.any_threaded(), self.ticker.is_some()) {
+            (true, false) => self.ticker = Some(Ticker::start(TICK)?),
+            (false, true) => self.ticker = None,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Handles a stop of the current thread, unless it must first wait for its token.
+    fn step(&mut self, stop: Stop) -> Result<(), RecordError> {
+        if debug_stops() {
+            let rip = self.t.tracee.regs().map(|r| r.rip).unwrap_or(0);
+            eprintln!("ftrun: [record {}] {stop:?} rip={rip:#x}", self.t.tid);
+        }
+        if self.t.unannounced {
+            // Nothing it does may be logged before the clone that made it.
+            self.t.parked = Some(stop);
+            return Ok(());
+        }
+        if needs_token(&stop) && !self.sched.acquire(self.t.tgid, self.t.tid as i32) {
+            self.t.parked = Some(stop);
+            return Ok(());
+        }
+        self.handle(stop)
+    }
+
+    /// Hands each free token to the thread that has waited longest for it.
+    fn dispatch(&mut self) -> Result<(), RecordError> {
+        while let Some(tid) = self.sched.next_grant() {
+            self.tasks.switch_to(&mut self.t, tid);
+            match self.t.parked.take() {
+                Some(stop) => self.handle(stop)?,
+                None => self.sched.release(self.t.tgid, tid),
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, stop: Stop) -> Result<(), RecordError> {
+        match self.on_stop(stop) {
+            Ok(Some(exit)) => self.on_thread_end(exit)?,
+            Ok(None) if self.t.held_for_vfork => {}
+            Ok(None) if std::mem::take(&mut self.t.preempted) => {}
+            Ok(None) => {
+                self.resume_current()?;
+                if std::mem::take(&mut self.t.entered_kernel) {
+                    self.sched.release(self.t.tgid, self.t.tid as i32);
+                } else {
+                    self.t.running_since = Some(std::time::Instant::now());
+                }
+            }
+            // The tracee was killed under us (SIGKILL): its exit status comes next.
+            Err(RecordError::Tracee(TraceeError::TraceeDied { .. })) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    fn on_thread_end(&mut self, exit: ExitStatus) -> Result<(), RecordError> {
+        let (tgid, tid) = (self.t.tgid, self.t.tid);
+        let logged = self.t.exit_logged || self.sched.exiting(tgid);
+        if !logged {
+            self.push(EventKind::Exit(exit))?;
+        }
+        if self.sched.threaded(tgid) && matches!(exit, ExitStatus::Killed { .. }) {
+            // A fatal signal takes every thread: one end is logged for the process.
+            self.sched.set_exiting(tgid);
+        }
+        self.sched.remove(tgid, tid as i32);
+        self.tasks.ended(tid, exit);
+        self.t.ended = true;
+        self.release_vfork_parent()
+    }
+
+    pub(crate) fn resume_current(&mut self) -> Result<(), RecordError> {
         let deliver = std::mem::take(&mut self.t.deliver);
         match self.t.tracee.resume(Resume::Syscall, deliver) {
             Ok(()) | Err(TraceeError::TraceeDied { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    pub(crate) fn task_mut(&mut self, tid: i32) -> Option<&mut Task> {
+        if self.t.tid as i32 == tid {
+            return Some(&mut self.t);
+        }
+        self.tasks.get_mut(tid)
     }
 
     fn kill_all(&mut self) {
@@ -226,6 +337,10 @@ impl<'a> Recorder<'a> {
                 event: event @ (PtraceEvent::Fork | PtraceEvent::Vfork | PtraceEvent::Clone),
                 ..
             } => self.on_new_process(event == PtraceEvent::Vfork)?,
+            Stop::Event {
+                event: PtraceEvent::Stop,
+                ..
+            } => self.on_interrupted()?,
             Stop::Event { .. } => {}
             Stop::Exited { code } => return Ok(Some(ExitStatus::Exited(code))),
             Stop::Killed { signo, core_dumped } => {
@@ -244,6 +359,7 @@ impl<'a> Recorder<'a> {
 
     fn on_entry(&mut self, nr: u64) -> Result<(), RecordError> {
         self.t.exit_regs = None;
+        self.end_sched_watch()?;
         let mut regs = self.t.tracee.regs()?;
         let deliverable = match self.t.held.front() {
             Some(h) => !signal_blocked(self.t.tracee.pid(), h.signo),
@@ -301,6 +417,9 @@ impl<'a> Recorder<'a> {
             self.skip_syscall(&mut regs)?;
         }
         let snap = effects::snapshot_entry(&mut self.t.tracee, rule, &args)?;
+        if instead.is_none() {
+            self.enter_kernel(nr, &args, regs.rip)?;
+        }
         self.t.pending = Some(Pending {
             nr,
             args,
@@ -310,6 +429,30 @@ impl<'a> Recorder<'a> {
             instead,
         });
         Ok(())
+    }
+
+    /// The syscall goes into the kernel, where it may block: in a process with several
+    /// threads the token passes on, and the log says where this thread stopped running.
+    fn enter_kernel(&mut self, nr: u64, args: &[u64; 6], rip: u64) -> Result<(), RecordError> {
+        self.t.entered_kernel = true;
+        self.t.slice_backoff = 0;
+        if !self.sched.threaded(self.t.tgid) {
+            return Ok(());
+        }
+        let code = args[0] as i32 & 0xff;
+        if nr == libc::SYS_exit_group as u64 {
+            // Every thread ends here; replay ends them all at this point.
+            self.sched.set_exiting(self.t.tgid);
+            self.t.exit_logged = true;
+            return self.push(EventKind::Exit(ExitStatus::Exited(code)));
+        }
+        if nr == libc::SYS_exit as u64 {
+            // Logged now: the kernel clears the thread's tid word and wakes its joiner
+            // before the tracer hears of the end, and replay must do the same at this point.
+            self.t.exit_logged = true;
+            return self.push(EventKind::Exit(ExitStatus::Exited(code)));
+        }
+        self.push(EventKind::SyscallEntry { number: nr, rip })
     }
 
     fn echo_for(&self, fd: u64) -> Echo {
@@ -406,140 +549,25 @@ impl<'a> Recorder<'a> {
             })
     }
 
-    fn on_signal(&mut self, signo: i32) -> Result<(), RecordError> {
-        let info = self.t.tracee.siginfo()?;
-        if let Some(held) = self.t.injecting.take() {
-            if held.signo == signo {
-                self.t.tracee.set_siginfo(&held.info)?;
-                self.t.deliver = signo;
-                return Ok(());
-            }
-            self.t.injecting = Some(held);
-        }
-        let mut regs = self.t.tracee.regs()?;
-        let at_exit = self.t.exit_regs.take() == Some(regs_hash(&regs));
-        if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
-            if let Some(insn) = rdtsc::decode(&mut self.t.tracee, regs.rip)? {
-                let (value, aux) = rdtsc::read_counter(insn);
-                let rip = regs.rip;
-                rdtsc::apply(&mut regs, insn, value, aux);
-                self.t.tracee.set_regs(&regs)?;
-                return self.push(EventKind::Rdtsc(RdtscEvent {
-                    value,
-                    aux,
-                    is_rdtscp: insn == rdtsc::TscInsn::Rdtscp,
-                    rip,
-                }));
-            }
-        }
-        if signo == libc::SIGTRAP && self.t.spin.is_some() && siginfo_code(&info) == TRAP_HWBKPT {
-            return self.on_spin_hit(&regs);
-        }
-        let placement = if is_synchronous(signo, &info) {
-            SignalPlacement::Synchronous
-        } else if at_exit {
-            SignalPlacement::AtSyscallExit
-        } else {
-            // Arrived while the tracee computed: hold it for a point replay can find. A
-            // standard signal already held is not queued twice, as in the kernel.
-            if signo >= libc::SIGRTMIN() || !self.t.held.iter().any(|h| h.signo == signo) {
-                self.t.held.push_back(HeldSignal { signo, info });
-            }
-            if self.t.spin.is_none() {
-                self.t.tracee.set_exec_breakpoint(regs.rip)?;
-                self.t.spin = Some(SpinWatch {
-                    rip: regs.rip,
-                    last_regs: landmark_regs_hash(&self.t.tracee, &regs)?,
-                    last_mem: None,
-                    hits: 0,
-                });
-            }
-            return Ok(());
-        };
-        self.t.deliver = signo;
-        self.push(EventKind::Signal(SignalEvent {
-            signo: signo as u32,
-            siginfo: info.to_vec(),
-            placement,
-        }))
-    }
-
-    fn stop_spin_watch(&mut self) -> Result<(), RecordError> {
-        if self.t.spin.take().is_some() {
-            self.t.tracee.clear_breakpoints()?;
-        }
-        Ok(())
-    }
-
-    fn on_spin_hit(&mut self, regs: &Regs) -> Result<(), RecordError> {
-        let Some(mut spin) = self.t.spin.take() else {
-            return Ok(());
-        };
-        spin.hits += 1;
-        let now = landmark_regs_hash(&self.t.tracee, regs)?;
-        if now == spin.last_regs {
-            let mem = landmark::memory_hash(&mut self.t.tracee)?;
-            if spin.last_mem == Some(mem) {
-                // The whole state recurred: the thread can never leave this loop by itself,
-                // and replay finds this state on the loop's first turns.
-                return self.deliver_at_landmark(spin.rip, now, mem);
-            }
-            spin.last_mem = Some(mem);
-        } else {
-            spin.last_regs = now;
-            spin.last_mem = None;
-        }
-        if spin.hits >= SPIN_HIT_LIMIT {
-            // A loop that keeps changing its state and may never make a syscall: delivering
-            // here is still exact (replay stops at the first pass through this state), but
-            // finding it may take replay one stop per pass through the loop.
-            self.warn_once(format!(
-                "a signal arrived while the program computed in a loop at {:#x}; without a \
-                 hardware tick counter, replay finds that spot by stopping at every pass \
-                 through the loop, which can be slow",
-                spin.rip
-            ));
-            let mem = landmark::memory_hash(&mut self.t.tracee)?;
-            return self.deliver_at_landmark(spin.rip, now, mem);
-        }
-        self.t.spin = Some(spin);
-        Ok(())
-    }
-
-    /// Delivers the first held signal here, logging the state that identifies the point.
-    fn deliver_at_landmark(
-        &mut self,
-        rip: u64,
-        regs_hash: u64,
-        mem_hash: u64,
-    ) -> Result<(), RecordError> {
-        self.t.tracee.clear_breakpoints()?;
-        let Some(held) = self.t.held.pop_front() else {
-            return Ok(());
-        };
-        self.t.tracee.set_siginfo(&held.info)?;
-        self.t.deliver = held.signo;
-        self.push(EventKind::Signal(SignalEvent {
-            signo: held.signo as u32,
-            siginfo: held.info.to_vec(),
-            placement: SignalPlacement::AtLandmark(Landmark {
-                rip,
-                regs_hash,
-                mem_hash,
-            }),
-        }))
-    }
-
     /// A fork, vfork or clone made a process: the call is logged now, before the new
     /// process runs (replay must create it before replaying anything it does).
     fn on_new_process(&mut self, vfork: bool) -> Result<(), RecordError> {
         let child = self.t.tracee.event_msg()? as i32;
+        let mut thread = false;
         if let Some(p) = self.t.pending.take() {
+            thread = p.nr == libc::SYS_clone as u64 && p.args[0] as i32 & libc::CLONE_THREAD != 0;
             self.log_syscall(p, child as i64)?;
         }
         self.t.held_for_vfork = vfork;
-        self.tasks
-            .adopt(child, vfork.then(|| self.t.tracee.pid()))?;
+        let tgid = if thread { self.t.tgid } else { child };
+        self.sched.add_thread(tgid, child);
+        let stopped_first = self
+            .tasks
+            .adopt(child, tgid, vfork.then_some(self.t.tid as i32));
+        if stopped_first {
+            // Its first stop is parked; it runs once it holds its process's token.
+            self.sched.enqueue(tgid, child);
+        }
         Ok(())
     }
 

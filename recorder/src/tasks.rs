@@ -1,17 +1,38 @@
-//! The processes of a recording: the per-process state of the recording loop, and the
-//! processes not being handled right now.
+//! The threads of a recording: the per-thread state of the recording loop, and the
+//! threads not being handled right now.
 
 use std::collections::{HashMap, VecDeque};
 
+use std::time::Instant;
+
 use schema::ExitStatus;
-use tracee::Tracee;
+use tracee::{Stop, Tracee};
 
 use crate::session::{HeldSignal, Pending, SpinWatch};
 
-/// One traced process and where its recording stands.
+/// One traced thread and where its recording stands.
 pub(crate) struct Task {
     pub tracee: Tracee,
     pub tid: u32,
+    /// Its process (thread group leader's id).
+    pub tgid: i32,
+    /// A stop not handled yet: the thread waits for its process's token (or, new, for the
+    /// clone that made it to be logged).
+    pub parked: Option<Stop>,
+    /// When it was last let run its own code (`None` while stopped or in the kernel).
+    pub running_since: Option<Instant>,
+    /// A `PTRACE_INTERRUPT` was sent and its stop has not come yet.
+    pub interrupting: bool,
+    /// How many times its timeslice has been doubled since its last syscall.
+    pub slice_backoff: u32,
+    /// Watching it for a spin in which to preempt it.
+    pub sched_watch: Option<SpinWatch>,
+    /// Preempted at the stop just handled: it stays stopped until its turn.
+    pub preempted: bool,
+    /// The syscall at the stop just handled went into the kernel.
+    pub entered_kernel: bool,
+    /// Its end was logged when it called exit or exit_group.
+    pub exit_logged: bool,
     pub pending: Option<Pending>,
     /// A held signal being delivered before the syscall that follows it.
     pub injecting: Option<HeldSignal>,
@@ -32,9 +53,18 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    pub fn new(tracee: Tracee) -> Self {
+    pub fn new(tracee: Tracee, tgid: Option<i32>) -> Self {
         Task {
             tid: tracee.pid() as u32,
+            tgid: tgid.unwrap_or(tracee.pid()),
+            parked: None,
+            running_since: None,
+            interrupting: false,
+            slice_backoff: 0,
+            sched_watch: None,
+            preempted: false,
+            entered_kernel: false,
+            exit_logged: false,
             tracee,
             pending: None,
             injecting: None,
@@ -66,24 +96,21 @@ impl Tasks {
         }
     }
 
-    /// A process created by fork/vfork/clone (auto-attached by ptrace); a vfork child
-    /// remembers the parent it holds.
-    pub fn adopt(
-        &mut self,
-        pid: i32,
-        vfork_parent: Option<i32>,
-    ) -> Result<(), tracee::TraceeError> {
+    /// A thread or process created by fork/vfork/clone (auto-attached by ptrace); a vfork
+    /// child remembers the parent it holds. True if its first stop came already and is
+    /// parked.
+    pub fn adopt(&mut self, pid: i32, tgid: i32, vfork_parent: Option<i32>) -> bool {
         let t = self
             .waiting
             .entry(pid)
-            .or_insert_with(|| Task::new(Tracee::attached(pid)));
+            .or_insert_with(|| Task::new(Tracee::attached(pid), Some(tgid)));
+        t.tgid = tgid;
         t.vfork_parent = vfork_parent;
-        if t.unannounced {
-            // It stopped first and was kept waiting: now it may run.
-            t.unannounced = false;
-            return t.tracee.resume(tracee::Resume::Syscall, 0);
-        }
-        Ok(())
+        std::mem::take(&mut t.unannounced) && t.parked.is_some()
+    }
+
+    pub fn get_mut(&mut self, tid: i32) -> Option<&mut Task> {
+        self.waiting.get_mut(&tid)
     }
 
     /// Lets a vfork parent run again (its child has exec'd or ended).
@@ -105,7 +132,7 @@ impl Tasks {
         }
         // A stop can come from a new process before its parent's fork event is handled.
         let next = self.waiting.remove(&pid).unwrap_or_else(|| {
-            let mut t = Task::new(Tracee::attached(pid));
+            let mut t = Task::new(Tracee::attached(pid), None);
             t.unannounced = true;
             t
         });

@@ -11,6 +11,7 @@ pub mod session;
 mod signal;
 mod source;
 mod tasks;
+mod threads;
 
 pub use divergence::ReplayError;
 pub use golive::{go_live, GoLiveReport, LiveHandoff};

@@ -1,11 +1,11 @@
 //! The replay loop: one traced process driven by the event stream.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
+use std::rc::Rc;
 
-use recorder::session::{
-    is_restart_code, is_synchronous, siginfo_code, syscall_args, ERESTARTNOINTR,
-};
+use recorder::session::{is_restart_code, syscall_args, ERESTARTNOINTR};
 use recorder::syscall_names::syscall_name;
 use recorder::syscalls::{rule_for, Rule};
 use schema::{
@@ -18,11 +18,8 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::fdtable::FdTable;
 use crate::golive::LiveHandoff;
 use crate::source::EventSource;
-use crate::tasks::{Task, Tasks};
-use crate::{mem, process, signal, ReplayError};
-
-const SI_KERNEL: i32 = 0x80;
-const TRAP_HWBKPT: i32 = 4;
+use crate::tasks::{Stash, Task, Tasks};
+use crate::{mem, process, ReplayError};
 const NR_RESTART_SYSCALL: u64 = libc::SYS_restart_syscall as u64;
 
 /// How to replay.
@@ -42,15 +39,22 @@ pub(crate) enum Pending {
     Inject { nr: u64, signal: SignalEvent },
 }
 
-/// Replays one process.
+/// Replays a process tree.
 pub struct Replayer<'a> {
-    /// The process being driven; the others wait in `tasks` for their turn.
-    t: Task,
-    tasks: Tasks,
+    /// The thread being driven; the others wait in `tasks` for their turn.
+    pub(crate) t: Task,
+    pub(crate) tasks: Tasks,
+    pub(crate) stash: Stash,
     events: &'a mut dyn EventSource,
-    peeked: Option<Event>,
-    opts: ReplayOptions,
-    replayed: u64,
+    pub(crate) peeked: Option<Event>,
+    pub(crate) opts: ReplayOptions,
+    pub(crate) replayed: u64,
+}
+
+enum Turn {
+    Stopped(Stop),
+    /// The replay is over: the program ended (`Some`), or the log did first (`None`).
+    Done(Option<ExitStatus>),
 }
 
 /// How a replay ended.
@@ -85,8 +89,9 @@ impl<'a> Replayer<'a> {
         let root = tracee.pid() as u32;
         let fds = FdTable::new(std::env::current_dir().unwrap_or_default());
         Replayer {
-            t: Task::new(tracee, root, fds),
+            t: Task::new(tracee, root, root, Rc::new(RefCell::new(fds))),
             tasks: Tasks::new(root),
+            stash: Stash::default(),
             events,
             peeked: None,
             opts,
@@ -94,14 +99,14 @@ impl<'a> Replayer<'a> {
         }
     }
 
-    fn peek(&mut self) -> Result<Option<&Event>, ReplayError> {
+    pub(crate) fn peek(&mut self) -> Result<Option<&Event>, ReplayError> {
         if self.peeked.is_none() {
             self.peeked = self.events.next_event()?;
         }
         Ok(self.peeked.as_ref())
     }
 
-    fn take(&mut self) -> Result<Event, ReplayError> {
+    pub(crate) fn take(&mut self) -> Result<Event, ReplayError> {
         self.peek()?;
         match self.peeked.take() {
             Some(ev) if ev.tid != self.t.tid => {
@@ -110,8 +115,8 @@ impl<'a> Replayer<'a> {
                 Err(ReplayError::Divergence {
                     seq,
                     tid,
-                    expected: format!("process {tid} to go on"),
-                    got: format!("process {} needing its next event", self.t.tid),
+                    expected: format!("thread {tid} to go on"),
+                    got: format!("thread {} needing its next event", self.t.tid),
                 })
             }
             Some(ev) => {
@@ -124,7 +129,11 @@ impl<'a> Replayer<'a> {
         }
     }
 
-    fn divergence(&self, expected: impl Into<String>, got: impl Into<String>) -> ReplayError {
+    pub(crate) fn divergence(
+        &self,
+        expected: impl Into<String>,
+        got: impl Into<String>,
+    ) -> ReplayError {
         let (seq, tid) = self
             .peeked
             .as_ref()
@@ -140,7 +149,7 @@ impl<'a> Replayer<'a> {
 
     /// The working directory the replayed process started in (for reopening relative paths).
     pub fn set_start_dir(&mut self, cwd: PathBuf) {
-        self.t.fds = FdTable::new(cwd);
+        self.t.fds = Rc::new(RefCell::new(FdTable::new(cwd)));
     }
 
     /// Replays to the end of the log; returns how the program ended, or the stopped
@@ -155,7 +164,7 @@ impl<'a> Replayer<'a> {
                 };
                 Ok(ReplayEnd::LogEnded(LiveHandoff {
                     tracee: self.t.tracee,
-                    fds: self.t.fds,
+                    fds: self.t.fds.borrow().clone(),
                     syscall_insn: self.t.syscall_insn,
                     pending_signal,
                 }))
@@ -178,9 +187,10 @@ impl<'a> Replayer<'a> {
         // Events name processes by their recorded ids: the first event is the root's.
         if let Some(first) = self.peek()?.map(|e| e.tid) {
             self.t.tid = first;
+            self.t.tgid = first;
             self.tasks.root = first;
         }
-        let mut stop = self.t.tracee.wait()?;
+        let mut stop = self.stash.wait(&mut self.t.tracee)?;
         loop {
             if debug_stops() {
                 let rip = self.t.tracee.regs().map(|r| r.rip).unwrap_or(0);
@@ -192,16 +202,27 @@ impl<'a> Replayer<'a> {
                 }
                 self.t.ended = true;
             }
-            // Whose turn it is: the process of the next event, so that every process sees
-            // its events, and stdout its bytes, in the recorded order.
+            stop = match self.next_turn()? {
+                Turn::Stopped(stop) => stop,
+                Turn::Done(end) => return Ok(end),
+            };
+        }
+    }
+
+    /// Lets the thread of the next event run to its next stop. Whose turn it is: the thread
+    /// of the next event, so that every thread sees its events, and stdout its bytes, in the
+    /// recorded order.
+    fn next_turn(&mut self) -> Result<Turn, ReplayError> {
+        loop {
             let next = match self.peek()?.map(|e| e.tid) {
                 _ if self.t.creating_child && !self.t.ended => self.t.tid,
                 Some(tid) => tid,
                 None if self.t.ended && self.tasks.none_waiting() => {
-                    return Ok(Some(self.tasks.root_exit.unwrap_or(ExitStatus::Exited(0))))
+                    let status = self.tasks.root_exit.unwrap_or(ExitStatus::Exited(0));
+                    return Ok(Turn::Done(Some(status)));
                 }
                 None if !self.t.ended && !self.between_events() => self.t.tid,
-                None if !self.t.ended && self.tasks.none_waiting() => return Ok(None),
+                None if !self.t.ended && self.tasks.none_waiting() => return Ok(Turn::Done(None)),
                 None => {
                     return Err(ReplayError::TraceEnded {
                         events: self.replayed,
@@ -209,11 +230,20 @@ impl<'a> Replayer<'a> {
                 }
             };
             self.tasks.switch_to(&mut self.t, next)?;
+            if let Some(nr) = self.t.parked_entry.take() {
+                // Its syscall goes on now that its event is next.
+                self.on_entry(nr)?;
+                if self.t.ended || self.t.parked_entry.is_some() {
+                    continue;
+                }
+            }
             self.arm_landmark()?;
             let deliver = std::mem::take(&mut self.t.deliver);
-            stop = match self.t.tracee.resume(Resume::Syscall, deliver) {
-                Ok(()) | Err(TraceeError::TraceeDied { .. }) => self.t.tracee.wait()?,
-                Err(e) => return Err(e.into()),
+            return match self.t.tracee.resume(Resume::Syscall, deliver) {
+                Ok(()) | Err(TraceeError::TraceeDied { .. }) => {
+                    Ok(Turn::Stopped(self.stash.wait(&mut self.t.tracee)?))
+                }
+                Err(e) => Err(e.into()),
             };
         }
     }
@@ -243,51 +273,6 @@ impl<'a> Replayer<'a> {
         Ok(None)
     }
 
-    /// The fork being replayed made its process: it takes the recorded id and waits, stopped,
-    /// for its first event's turn.
-    fn on_new_process(&mut self) -> Result<(), ReplayError> {
-        let real = self.t.tracee.event_msg()? as i32;
-        let recorded = match &self.t.pending {
-            Some(Pending::Run(s)) => s.result as u32,
-            _ => return Err(self.divergence("no new process", format!("a new process {real}"))),
-        };
-        let mut child = Task::new(tracee::Tracee::attached(real), recorded, self.t.fds.clone());
-        // Its first stop (the attach) arrives at once; it then waits for its turn.
-        child.tracee.wait()?;
-        self.tasks.add(child);
-        self.t.creating_child = false;
-        Ok(())
-    }
-
-    fn on_end(&mut self, status: ExitStatus) -> Result<ExitStatus, ReplayError> {
-        let ev = self.take()?;
-        match ev.kind {
-            EventKind::Exit(recorded) if same_exit(recorded, status) => Ok(recorded),
-            other => Err(ReplayError::Divergence {
-                seq: ev.seq,
-                tid: ev.tid,
-                expected: describe(&other),
-                got: format!("the program ended: {status:?}"),
-            }),
-        }
-    }
-
-    /// Puts a breakpoint on the landmark of the next event if it is a signal in a spin.
-    fn arm_landmark(&mut self) -> Result<(), ReplayError> {
-        if self.t.landmark_armed {
-            return Ok(());
-        }
-        let rip = match self.peek()?.map(|e| &e.kind) {
-            Some(EventKind::Signal(s)) => signal::landmark_of(s).map(|lm| lm.rip),
-            _ => None,
-        };
-        if let Some(rip) = rip {
-            self.t.tracee.set_exec_breakpoint(rip)?;
-            self.t.landmark_armed = true;
-        }
-        Ok(())
-    }
-
     fn skip_syscall(&mut self, regs: &mut Regs) -> Result<(), ReplayError> {
         regs.orig_rax = u64::MAX;
         self.t.tracee.set_regs(regs)?;
@@ -297,6 +282,27 @@ impl<'a> Replayer<'a> {
     fn on_entry(&mut self, nr: u64) -> Result<(), ReplayError> {
         let mut regs = self.t.tracee.regs()?;
         self.t.syscall_insn = regs.rip - 2;
+        let me = self.t.tid;
+        let marker = match self.peek()? {
+            Some(Event {
+                tid,
+                kind: EventKind::SyscallEntry { number, .. },
+                ..
+            }) if *tid == me => Some(*number),
+            _ => None,
+        };
+        if let Some(number) = marker {
+            if number != nr {
+                return Err(self.divergence(
+                    format!("syscall {} ({number})", syscall_name(number)),
+                    format!("syscall {} ({nr}) at rip {:#x}", syscall_name(nr), regs.rip),
+                ));
+            }
+            // Other threads ran while this one was in the kernel: it waits for its turn.
+            self.take()?;
+            self.t.parked_entry = Some(nr);
+            return Ok(());
+        }
         let args = syscall_args(&regs);
         let before_syscall = matches!(
             self.peek()?.map(|e| &e.kind),
@@ -316,7 +322,12 @@ impl<'a> Replayer<'a> {
         let s = match self.peek()?.map(|e| &e.kind) {
             Some(EventKind::Syscall(s)) => s.clone(),
             // exit and exit_group never return, so the recording logged only the end itself.
-            Some(EventKind::Exit(_)) if is_exit(nr) => return Ok(()),
+            Some(EventKind::Exit(_)) if is_exit(nr) => {
+                if self.tasks.has_threads_of(self.t.tgid) {
+                    return self.end_thread_at_entry(nr);
+                }
+                return Ok(());
+            }
             Some(other) => {
                 let expected = describe(other);
                 return Err(
@@ -429,26 +440,6 @@ impl<'a> Replayer<'a> {
         Ok(())
     }
 
-    /// If the next event is a signal delivered at this syscall's exit, send it now.
-    fn send_signal_at_exit(&mut self, only_blocking: bool) -> Result<(), ReplayError> {
-        if self.t.injecting.is_some() {
-            return Ok(());
-        }
-        let next = match self.peek()?.map(|e| &e.kind) {
-            Some(EventKind::Signal(s)) if s.placement == SignalPlacement::AtSyscallExit => {
-                s.clone()
-            }
-            _ => return Ok(()),
-        };
-        let blocking = matches!(&self.t.pending, Some(Pending::Run(s)) if s.number == libc::SYS_rt_sigsuspend as u64);
-        if only_blocking && !blocking {
-            return Ok(());
-        }
-        self.t.tracee.send_signal(next.signo as i32)?;
-        self.t.injecting = Some(next);
-        Ok(())
-    }
-
     fn on_exit(&mut self, ret: i64) -> Result<(), ReplayError> {
         let Some(pending) = self.t.pending.take() else {
             return Ok(());
@@ -485,7 +476,7 @@ impl<'a> Replayer<'a> {
                     }
                 }
                 self.t.tracee.set_regs(&regs)?;
-                self.t.fds.observe(&mut self.t.tracee, &s);
+                self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }
             Pending::Run(s) => {
                 let same_result =
@@ -507,96 +498,16 @@ impl<'a> Replayer<'a> {
                     self.t.tracee.set_regs(&regs)?;
                     mem::fill_mapping(&mut self.t.tracee, &s, &self.opts.trace_dir)?;
                 }
-                self.t.fds.observe(&mut self.t.tracee, &s);
+                self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }
         }
         self.send_signal_at_exit(false)
     }
 
-    fn on_signal(&mut self, signo: i32) -> Result<(), ReplayError> {
-        let info = self.t.tracee.siginfo()?;
-        if let Some(sig) = self.t.injecting.take() {
-            if sig.signo as i32 == signo {
-                if sig.placement == SignalPlacement::AtSyscallExit {
-                    self.take()?;
-                }
-                self.t.tracee.set_siginfo(&signal::raw_siginfo(&sig)?)?;
-                self.t.deliver = signo;
-                return Ok(());
-            }
-            self.t.injecting = Some(sig);
-        }
-        let mut regs = self.t.tracee.regs()?;
-        if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
-            if let Some(insn) = recorder::rdtsc::decode(&mut self.t.tracee, regs.rip)? {
-                return self.replay_rdtsc(&mut regs, insn);
-            }
-        }
-        if signo == libc::SIGTRAP && self.t.landmark_armed && siginfo_code(&info) == TRAP_HWBKPT {
-            return self.on_landmark_hit(&regs);
-        }
-        if is_synchronous(signo, &info) {
-            let ev = self.take()?;
-            return match ev.kind {
-                EventKind::Signal(s)
-                    if s.signo as i32 == signo && s.placement == SignalPlacement::Synchronous =>
-                {
-                    self.t.deliver = signo;
-                    Ok(())
-                }
-                other => Err(ReplayError::Divergence {
-                    seq: ev.seq,
-                    tid: ev.tid,
-                    expected: describe(&other),
-                    got: format!("signal {signo} raised by the CPU at rip {:#x}", regs.rip),
-                }),
-            };
-        }
-        // A signal from outside the replay (a terminal, a stray timer): not part of the run.
-        Ok(())
-    }
-
-    fn replay_rdtsc(
-        &mut self,
-        regs: &mut Regs,
-        insn: recorder::rdtsc::TscInsn,
-    ) -> Result<(), ReplayError> {
-        let ev = self.take()?;
-        match ev.kind {
-            EventKind::Rdtsc(r) if r.rip == regs.rip => {
-                recorder::rdtsc::apply(regs, insn, r.value, r.aux);
-                self.t.tracee.set_regs(regs)?;
-                Ok(())
-            }
-            other => Err(ReplayError::Divergence {
-                seq: ev.seq,
-                tid: ev.tid,
-                expected: describe(&other),
-                got: format!("rdtsc at rip {:#x}", regs.rip),
-            }),
-        }
-    }
-
-    fn on_landmark_hit(&mut self, regs: &Regs) -> Result<(), ReplayError> {
-        let sig = match self.peek()?.map(|e| &e.kind) {
-            Some(EventKind::Signal(s)) if signal::landmark_of(s).is_some() => s.clone(),
-            _ => return Ok(()),
-        };
-        let lm = signal::landmark_of(&sig).expect("checked");
-        if signal::at_landmark(&mut self.t.tracee, regs, lm)? {
-            self.t.tracee.clear_breakpoints()?;
-            self.t.landmark_armed = false;
-            self.take()?;
-            self.t.tracee.set_siginfo(&signal::raw_siginfo(&sig)?)?;
-            self.t.deliver = sig.signo as i32;
-        }
-        Ok(())
-    }
-
     fn on_exec(&mut self) -> Result<(), ReplayError> {
         // The execve that got here was taken at its entry; its exit carries nothing more.
         if let Some(Pending::Run(s)) = self.t.pending.take() {
-            self.t.fds.observe(&mut self.t.tracee, &s);
+            self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
         }
         let ev = self.take()?;
         match ev.kind {
@@ -619,22 +530,18 @@ fn is_exit(nr: u64) -> bool {
     nr == libc::SYS_exit as u64 || nr == libc::SYS_exit_group as u64
 }
 
-fn same_exit(a: ExitStatus, b: ExitStatus) -> bool {
-    match (a, b) {
-        (ExitStatus::Exited(x), ExitStatus::Exited(y)) => x == y,
-        (ExitStatus::Killed { signo: x, .. }, ExitStatus::Killed { signo: y, .. }) => x == y,
-        _ => false,
-    }
-}
-
 /// A short description of an event for divergence messages.
-pub fn describe(kind: &EventKind) -> String {
+pub(crate) fn describe(kind: &EventKind) -> String {
     match kind {
         EventKind::Syscall(s) => format!("syscall {} ({})", syscall_name(s.number), s.number),
         EventKind::Exec(e) => format!("an exec of {}", String::from_utf8_lossy(&e.exe.path)),
         EventKind::Rdtsc(r) => format!("rdtsc at rip {:#x}", r.rip),
         EventKind::Signal(s) => format!("signal {} ({:?})", s.signo, s.placement),
         EventKind::Exit(x) => format!("the program to end: {x:?}"),
+        EventKind::SyscallEntry { number, .. } => {
+            format!("entry to syscall {} ({number})", syscall_name(*number))
+        }
+        EventKind::Sched(l) => format!("a thread switch in a spin at rip {:#x}", l.rip),
     }
 }
 

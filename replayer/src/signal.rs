@@ -1,9 +1,14 @@
 //! Signals at replay: found at the same point they were delivered when recording.
 
-use schema::{Landmark, SignalEvent, SignalPlacement};
+use recorder::session::{is_synchronous, siginfo_code};
+use schema::{EventKind, Landmark, SignalEvent, SignalPlacement};
 use tracee::{Regs, Tracee};
 
+use crate::session::{describe, Pending, Replayer};
 use crate::ReplayError;
+
+const SI_KERNEL: i32 = 0x80;
+const TRAP_HWBKPT: i32 = 4;
 
 /// The landmark of a signal that was delivered in a spin loop, if that is its placement.
 pub fn landmark_of(ev: &SignalEvent) -> Option<&Landmark> {
@@ -30,4 +35,148 @@ pub fn raw_siginfo(ev: &SignalEvent) -> Result<tracee::RawSiginfo, ReplayError> 
             ev.signo
         ))
     })
+}
+
+impl Replayer<'_> {
+    /// Puts a breakpoint on the landmark of the next event if it is a signal or a preemption
+    /// in a spin.
+    pub(crate) fn arm_landmark(&mut self) -> Result<(), ReplayError> {
+        if self.t.landmark_armed {
+            return Ok(());
+        }
+        let rip = match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::Signal(s)) => landmark_of(s).map(|lm| lm.rip),
+            Some(EventKind::Sched(lm)) => Some(lm.rip),
+            _ => None,
+        };
+        self.t.landmark_mem = None;
+        if let Some(rip) = rip {
+            self.t.tracee.set_exec_breakpoint(rip)?;
+            self.t.landmark_armed = true;
+        }
+        Ok(())
+    }
+
+    /// If the next event is a signal delivered at this syscall's exit, send it now.
+    pub(crate) fn send_signal_at_exit(&mut self, only_blocking: bool) -> Result<(), ReplayError> {
+        if self.t.injecting.is_some() {
+            return Ok(());
+        }
+        let next = match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::Signal(s)) if s.placement == SignalPlacement::AtSyscallExit => {
+                s.clone()
+            }
+            _ => return Ok(()),
+        };
+        let blocking = matches!(&self.t.pending, Some(Pending::Run(s)) if s.number == libc::SYS_rt_sigsuspend as u64);
+        if only_blocking && !blocking {
+            return Ok(());
+        }
+        self.t.tracee.send_signal(next.signo as i32)?;
+        self.t.injecting = Some(next);
+        Ok(())
+    }
+
+    pub(crate) fn on_signal(&mut self, signo: i32) -> Result<(), ReplayError> {
+        let info = self.t.tracee.siginfo()?;
+        if let Some(sig) = self.t.injecting.take() {
+            if sig.signo as i32 == signo {
+                if sig.placement == SignalPlacement::AtSyscallExit {
+                    self.take()?;
+                }
+                self.t.tracee.set_siginfo(&raw_siginfo(&sig)?)?;
+                self.t.deliver = signo;
+                return Ok(());
+            }
+            self.t.injecting = Some(sig);
+        }
+        let mut regs = self.t.tracee.regs()?;
+        if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
+            if let Some(insn) = recorder::rdtsc::decode(&mut self.t.tracee, regs.rip)? {
+                return self.replay_rdtsc(&mut regs, insn);
+            }
+        }
+        if signo == libc::SIGTRAP && self.t.landmark_armed && siginfo_code(&info) == TRAP_HWBKPT {
+            return self.on_landmark_hit(&regs);
+        }
+        if is_synchronous(signo, &info) {
+            let ev = self.take()?;
+            return match ev.kind {
+                EventKind::Signal(s)
+                    if s.signo as i32 == signo && s.placement == SignalPlacement::Synchronous =>
+                {
+                    self.t.deliver = signo;
+                    Ok(())
+                }
+                other => Err(ReplayError::Divergence {
+                    seq: ev.seq,
+                    tid: ev.tid,
+                    expected: describe(&other),
+                    got: format!("signal {signo} raised by the CPU at rip {:#x}", regs.rip),
+                }),
+            };
+        }
+        // A signal from outside the replay (a terminal, a stray timer): not part of the run.
+        Ok(())
+    }
+
+    fn replay_rdtsc(
+        &mut self,
+        regs: &mut Regs,
+        insn: recorder::rdtsc::TscInsn,
+    ) -> Result<(), ReplayError> {
+        let ev = self.take()?;
+        match ev.kind {
+            EventKind::Rdtsc(r) if r.rip == regs.rip => {
+                recorder::rdtsc::apply(regs, insn, r.value, r.aux);
+                self.t.tracee.set_regs(regs)?;
+                Ok(())
+            }
+            other => Err(ReplayError::Divergence {
+                seq: ev.seq,
+                tid: ev.tid,
+                expected: describe(&other),
+                got: format!("rdtsc at rip {:#x}", regs.rip),
+            }),
+        }
+    }
+
+    fn on_landmark_hit(&mut self, regs: &Regs) -> Result<(), ReplayError> {
+        let sig = match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::Signal(s)) if landmark_of(s).is_some() => s.clone(),
+            Some(EventKind::Sched(lm)) => {
+                let lm = lm.clone();
+                return self.on_sched_landmark_hit(regs, &lm);
+            }
+            _ => return Ok(()),
+        };
+        let lm = landmark_of(&sig).expect("checked");
+        if at_landmark(&mut self.t.tracee, regs, lm)? {
+            self.t.tracee.clear_breakpoints()?;
+            self.t.landmark_armed = false;
+            self.take()?;
+            self.t.tracee.set_siginfo(&raw_siginfo(&sig)?)?;
+            self.t.deliver = sig.signo as i32;
+        }
+        Ok(())
+    }
+
+    /// A pass of a thread through the landmark of its preemption: it is preempted at the
+    /// first pass with the recorded registers whose whole state the pass before also had
+    /// (a pure spin, as the recorder saw it).
+    fn on_sched_landmark_hit(&mut self, regs: &Regs, lm: &Landmark) -> Result<(), ReplayError> {
+        let hash = recorder::session::landmark_regs_hash(&self.t.tracee, regs)?;
+        if regs.rip != lm.rip || hash != lm.regs_hash {
+            self.t.landmark_mem = None;
+            return Ok(());
+        }
+        let mem = recorder::landmark::memory_hash(&mut self.t.tracee)?;
+        if self.t.landmark_mem.replace(mem) == Some(mem) {
+            self.t.tracee.clear_breakpoints()?;
+            self.t.landmark_armed = false;
+            self.t.landmark_mem = None;
+            self.take()?;
+        }
+        Ok(())
+    }
 }

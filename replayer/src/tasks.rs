@@ -1,26 +1,39 @@
-//! The processes of a replay: the per-process state of the replay loop, and the processes
+//! The threads of a replay: the per-thread state of the replay loop, and the threads
 //! waiting for their turn (the event stream says whose turn it is).
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
+use nix::sys::wait::WaitStatus;
 use schema::{ExitStatus, SignalEvent};
-use tracee::Tracee;
+use tracee::{Resume, Stop, Tracee, TraceeError};
 
 use crate::fdtable::FdTable;
 use crate::session::Pending;
 use crate::ReplayError;
 
-/// One replayed process and where its replay stands.
+/// One replayed thread and where its replay stands.
 pub(crate) struct Task {
     pub tracee: Tracee,
-    /// The process id as recorded (events name processes by it).
+    /// The thread id as recorded (events name threads by it).
     pub tid: u32,
+    /// Its process, by the recorded id of the thread group leader.
+    pub tgid: u32,
+    /// Stopped at the entry of this syscall, whose `SyscallEntry` event was taken: the
+    /// rest of the syscall waits until its next event is the head of the log.
+    pub parked_entry: Option<u64>,
+    /// Memory hash at the previous pass through a `Sched` landmark with the right registers.
+    pub landmark_mem: Option<u64>,
+    /// A leader that exited before its threads: reaped with the last of them.
+    pub reap_later: bool,
     pub pending: Option<Pending>,
     /// A signal sent to the process whose delivery stop we are waiting for.
     pub injecting: Option<SignalEvent>,
     pub landmark_armed: bool,
     pub deliver: i32,
-    pub fds: FdTable,
+    /// The descriptor table, shared by the threads of a process.
+    pub fds: Rc<RefCell<FdTable>>,
     /// Address of the last `syscall` instruction seen in the current image.
     pub syscall_insn: u64,
     /// Between a fork's entry and its event stop: the new process does not exist yet, so
@@ -30,10 +43,14 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    pub fn new(tracee: Tracee, tid: u32, fds: FdTable) -> Self {
+    pub fn new(tracee: Tracee, tid: u32, tgid: u32, fds: Rc<RefCell<FdTable>>) -> Self {
         Task {
             tracee,
             tid,
+            tgid,
+            parked_entry: None,
+            landmark_mem: None,
+            reap_later: false,
             pending: None,
             injecting: None,
             landmark_armed: false,
@@ -46,9 +63,12 @@ impl Task {
     }
 }
 
-/// The processes not being driven right now, by recorded id.
+/// The threads not being driven right now, by recorded id.
 pub(crate) struct Tasks {
     waiting: HashMap<u32, Task>,
+    /// Thread group leaders that called exit while other threads ran on: the kernel reports
+    /// their end only once the last thread is gone.
+    pub zombies: Vec<Task>,
     pub root: u32,
     pub root_exit: Option<ExitStatus>,
 }
@@ -57,6 +77,7 @@ impl Tasks {
     pub fn new(root: u32) -> Self {
         Tasks {
             waiting: HashMap::new(),
+            zombies: Vec::new(),
             root,
             root_exit: None,
         }
@@ -77,10 +98,42 @@ impl Tasks {
             ))
         })?;
         let previous = std::mem::replace(current, next);
-        if !previous.ended {
+        if previous.reap_later {
+            self.zombies.push(previous);
+        } else if !previous.ended {
             self.waiting.insert(previous.tid, previous);
         }
         Ok(())
+    }
+
+    /// Whether any other live thread belongs to process `tgid`.
+    pub fn has_threads_of(&self, tgid: u32) -> bool {
+        self.waiting.values().any(|t| t.tgid == tgid)
+    }
+
+    /// The process a waiting thread belongs to.
+    pub fn tgid_of(&self, tid: u32) -> Option<u32> {
+        self.waiting.get(&tid).map(|t| t.tgid)
+    }
+
+    /// Takes every waiting thread of process `tgid` out of the waiting set.
+    pub fn take_threads_of(&mut self, tgid: u32) -> Vec<Task> {
+        let tids: Vec<u32> = self
+            .waiting
+            .values()
+            .filter(|t| t.tgid == tgid)
+            .map(|t| t.tid)
+            .collect();
+        let mut out: Vec<Task> = tids
+            .iter()
+            .filter_map(|tid| self.waiting.remove(tid))
+            .collect();
+        let (theirs, others) = std::mem::take(&mut self.zombies)
+            .into_iter()
+            .partition(|z| z.tgid == tgid);
+        self.zombies = others;
+        out.extend::<Vec<Task>>(theirs);
+        out
     }
 
     pub fn none_waiting(&self) -> bool {
@@ -88,8 +141,57 @@ impl Tasks {
     }
 
     pub fn kill_all(&mut self) {
-        for t in self.waiting.values_mut() {
+        for t in self.waiting.values_mut().chain(self.zombies.iter_mut()) {
             t.tracee.kill();
+        }
+    }
+}
+
+/// Wait statuses of threads other than the one being waited for, kept for their turn: the
+/// replay waits for any thread, because a leader's end is reported only after its other
+/// threads' ends have been collected.
+#[derive(Default)]
+pub(crate) struct Stash {
+    statuses: HashMap<i32, VecDeque<WaitStatus>>,
+}
+
+impl Stash {
+    /// The next stop of `tracee`, keeping statuses of others for later.
+    pub fn wait(&mut self, tracee: &mut Tracee) -> Result<Stop, TraceeError> {
+        let pid = tracee.pid();
+        loop {
+            let status = match self.statuses.get_mut(&pid).and_then(|q| q.pop_front()) {
+                Some(status) => status,
+                None => {
+                    let (from, status) = tracee::wait_any()?;
+                    if from != pid {
+                        self.statuses.entry(from).or_default().push_back(status);
+                        continue;
+                    }
+                    status
+                }
+            };
+            if let Some(stop) = tracee.decode(status)? {
+                return Ok(stop);
+            }
+        }
+    }
+
+    /// Waits until the thread is gone, letting it go on from any stop on its way out.
+    pub fn wait_gone(&mut self, tracee: &mut Tracee) -> Result<(), TraceeError> {
+        loop {
+            match self.wait(tracee) {
+                Ok(stop) if stop.is_gone() => return Ok(()),
+                Ok(_) => {
+                    let _ = tracee.resume(Resume::Syscall, 0);
+                }
+                // Collected already by someone else: gone.
+                Err(TraceeError::Ptrace {
+                    source: nix::errno::Errno::ECHILD,
+                    ..
+                }) => return Ok(()),
+                Err(e) => return Err(e),
+            }
         }
     }
 }

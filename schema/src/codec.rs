@@ -173,6 +173,8 @@ pub fn estimated_size(e: &Event) -> usize {
         EventKind::Rdtsc(_) => 32,
         EventKind::Signal(s) => 64usize.saturating_add(pad(s.siginfo.len())),
         EventKind::Exit(_) => 24,
+        EventKind::SyscallEntry { .. } => 24,
+        EventKind::Sched(_) => 32,
     };
     kind.saturating_add(40)
 }
@@ -216,6 +218,20 @@ fn encode_exit(mut b: tc::exit_status::Builder<'_>, status: &ExitStatus) {
     }
 }
 
+fn encode_landmark(mut b: tc::landmark::Builder<'_>, l: &Landmark) {
+    b.set_rip(l.rip);
+    b.set_regs_hash(l.regs_hash);
+    b.set_mem_hash(l.mem_hash);
+}
+
+fn decode_landmark(l: tc::landmark::Reader<'_>) -> Landmark {
+    Landmark {
+        rip: l.get_rip(),
+        regs_hash: l.get_regs_hash(),
+        mem_hash: l.get_mem_hash(),
+    }
+}
+
 fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecError> {
     b.set_seq(e.seq);
     b.set_tid(e.tid);
@@ -245,15 +261,16 @@ fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecErr
                 SignalPlacement::Synchronous => p.set_synchronous(()),
                 SignalPlacement::AtSyscallExit => p.set_at_syscall_exit(()),
                 SignalPlacement::BeforeSyscall => p.set_before_syscall(()),
-                SignalPlacement::AtLandmark(l) => {
-                    let mut lb = p.init_at_landmark();
-                    lb.set_rip(l.rip);
-                    lb.set_regs_hash(l.regs_hash);
-                    lb.set_mem_hash(l.mem_hash);
-                }
+                SignalPlacement::AtLandmark(l) => encode_landmark(p.init_at_landmark(), l),
             }
         }
         EventKind::Exit(status) => encode_exit(kind.init_exit(), status),
+        EventKind::SyscallEntry { number, rip } => {
+            let mut b = kind.init_syscall_entry();
+            b.set_number(*number);
+            b.set_rip(*rip);
+        }
+        EventKind::Sched(l) => encode_landmark(kind.init_sched(), l),
     }
     Ok(())
 }
@@ -479,12 +496,7 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
                 P::AtSyscallExit(()) => SignalPlacement::AtSyscallExit,
                 P::BeforeSyscall(()) => SignalPlacement::BeforeSyscall,
                 P::AtLandmark(l) => {
-                    let l = l.ctx("landmark")?;
-                    SignalPlacement::AtLandmark(Landmark {
-                        rip: l.get_rip(),
-                        regs_hash: l.get_regs_hash(),
-                        mem_hash: l.get_mem_hash(),
-                    })
+                    SignalPlacement::AtLandmark(decode_landmark(l.ctx("landmark")?))
                 }
             };
             EventKind::Signal(SignalEvent {
@@ -494,6 +506,14 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
             })
         }
         K::Exit(x) => EventKind::Exit(decode_exit(x.ctx("exit")?)?),
+        K::SyscallEntry(e) => {
+            let e = e.ctx("syscall entry")?;
+            EventKind::SyscallEntry {
+                number: e.get_number(),
+                rip: e.get_rip(),
+            }
+        }
+        K::Sched(l) => EventKind::Sched(decode_landmark(l.ctx("sched")?)),
     })
 }
 

@@ -2,7 +2,7 @@
 //! `codec.rs` converts these to and from the Cap'n Proto encoding in `trace.capnp`.
 
 /// Version of the trace format; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// How a recording measured thread progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +174,14 @@ pub enum EventKind {
     Rdtsc(RdtscEvent),
     Signal(SignalEvent),
     Exit(ExitStatus),
+    /// A thread of a multi-threaded process entered syscall `number` at `rip`; its
+    /// `Syscall` event follows once it may run on.
+    SyscallEntry {
+        number: u64,
+        rip: u64,
+    },
+    /// A spinning thread was preempted at this landmark (see `trace.capnp`).
+    Sched(Landmark),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

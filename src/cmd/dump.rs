@@ -59,6 +59,13 @@ fn text(ev: &Event) -> String {
         ),
         EventKind::Signal(s) => format!("signal {} {}", s.signo, placement(&s.placement)),
         EventKind::Exit(x) => format!("exit {x:?}"),
+        EventKind::SyscallEntry { number, rip } => {
+            format!("enter {} at {rip:#x}", syscall_name(*number))
+        }
+        EventKind::Sched(l) => format!(
+            "preempted in a spin at rip={:#x} regs={:#x} mem={:#x}",
+            l.rip, l.regs_hash, l.mem_hash
+        ),
     };
     format!("{:>8} {:>7} {what}", ev.seq, ev.tid)
 }
@@ -94,6 +101,12 @@ fn as_json(ev: &Event) -> serde_json::Value {
             json!({"kind": "signal", "signo": s.signo, "placement": placement(&s.placement)})
         }
         EventKind::Exit(x) => json!({"kind": "exit", "status": format!("{x:?}")}),
+        EventKind::SyscallEntry { number, rip } => {
+            json!({"kind": "syscall_entry", "name": syscall_name(*number), "number": number, "rip": rip})
+        }
+        EventKind::Sched(l) => {
+            json!({"kind": "sched", "rip": l.rip, "regs_hash": l.regs_hash, "mem_hash": l.mem_hash})
+        }
     };
     let mut obj = json!({"seq": ev.seq, "tid": ev.tid});
     if let (Some(o), serde_json::Value::Object(b)) = (obj.as_object_mut(), body) {

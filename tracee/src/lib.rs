@@ -13,7 +13,7 @@ pub use nix::sys::wait::WaitStatus;
 pub use regs::{regs_hash, Regs};
 pub use spawn::{resolve_program, spawn_traced, ResolveError, SpawnSpec};
 pub use stop::{PtraceEvent, Stop};
-pub use tracee::{wait_any, Resume, Tracee};
+pub use tracee::{wait_any, wait_any_or_interrupted, Resume, Tracee};
 
 /// Raw siginfo as the kernel lays it out (128 bytes).
 pub type RawSiginfo = [u8; 128];

@@ -231,22 +231,14 @@ impl Tracee {
 
     /// Sends `signo` to the tracee's thread (used to deliver a signal at a chosen point).
     pub fn send_signal(&self, signo: i32) -> Result<(), TraceeError> {
+        // tkill names one thread, whichever process it belongs to.
         // SAFETY: a plain syscall with integer arguments.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_tgkill,
-                self.pid.as_raw(),
-                self.pid.as_raw(),
-                signo,
-            )
-        };
+        let ret = unsafe { libc::syscall(libc::SYS_tkill, self.pid.as_raw(), signo) };
         Errno::result(ret)
             .map(|_| ())
-            .map_err(|e| TraceeError::from_errno("tgkill", self.pid(), e))
+            .map_err(|e| TraceeError::from_errno("tkill", self.pid(), e))
     }
 
-    /// Stops tracing: the process runs on by itself (delivering `signo` if not 0). It stays
-    /// our child, so `wait` still reports its end.
     pub fn detach(&mut self, signo: i32) -> Result<(), TraceeError> {
         self.ptrace("PTRACE_DETACH", libc::PTRACE_DETACH, 0, signo as usize)
             .map(|_| ())
@@ -327,12 +319,22 @@ impl Tracee {
 /// Waits for a stop of any tracee: its pid and raw status.
 pub fn wait_any() -> Result<(i32, WaitStatus), TraceeError> {
     loop {
+        if let Some(found) = wait_any_or_interrupted()? {
+            return Ok(found);
+        }
+    }
+}
+
+/// Like `wait_any`, but returns `None` when a signal handler interrupted the wait (a timer
+/// installed without `SA_RESTART` uses this to wake the tracer).
+pub fn wait_any_or_interrupted() -> Result<Option<(i32, WaitStatus)>, TraceeError> {
+    loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
             Ok(status) => match status.pid() {
-                Some(pid) => return Ok((pid.as_raw(), status)),
+                Some(pid) => return Ok(Some((pid.as_raw(), status))),
                 None => continue,
             },
-            Err(Errno::EINTR) => continue,
+            Err(Errno::EINTR) => return Ok(None),
             Err(e) => return Err(TraceeError::from_errno("waitpid", -1, e)),
         }
     }

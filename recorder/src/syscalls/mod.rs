@@ -93,8 +93,10 @@ pub fn rule_for_call(nr: u64, args: &[u64; 6]) -> Rule {
     if nr == libc::SYS_clone as u64 {
         let flags = args[0] as i32;
         let shares_memory = flags & libc::CLONE_VM != 0 && flags & libc::CLONE_VFORK == 0;
-        if flags & libc::CLONE_THREAD != 0 || shares_memory {
-            return Rule::Refuse("threads are not recorded yet");
+        if shares_memory && flags & libc::CLONE_THREAD == 0 {
+            return Rule::Refuse(
+                "processes that share memory without being threads are not recorded",
+            );
         }
     }
     if nr == libc::SYS_prctl as u64 {

@@ -66,8 +66,8 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         SYS_waitid,
         Emulate(&[out(2, Fixed(128)), out(4, Fixed(144))]),
     ),
-    // One thread: a futex only ever wakes nobody or times out; threads change this.
-    (SYS_futex, Emulate(&[])),
+    // Replay runs the threads in the recorded order, so waits end where they ended.
+    (SYS_futex, EmulateSpecial(Special::Futex)),
     (SYS_exit, SAME),
     (SYS_exit_group, SAME),
     (SYS_execve, SAME),

@@ -37,6 +37,8 @@ pub enum Special {
     Fcntl,
     /// `prctl`: the option decides.
     Prctl,
+    /// `futex`: the PI and wake-op operations change the futex words.
+    Futex,
 }
 
 /// Where the bytes an output syscall sends out of the process are.

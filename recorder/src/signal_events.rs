@@ -1,0 +1,252 @@
+//! Signals while recording, and the breakpoint watches that find a spin: where an
+//! asynchronous signal is delivered, and where a spinning thread is preempted.
+
+use std::time::{Duration, Instant};
+
+use schema::{EventKind, Landmark, RdtscEvent, SignalEvent, SignalPlacement};
+use tracee::{regs_hash, PtraceEvent, Regs, Stop};
+
+use crate::session::{
+    is_synchronous, landmark_regs_hash, siginfo_code, HeldSignal, Recorder, SpinWatch,
+};
+use crate::{landmark, rdtsc, RecordError};
+
+/// After this many breakpoint hits without the state recurring, a loop is not a pure spin.
+const SPIN_HIT_LIMIT: u32 = 8;
+const SI_KERNEL: i32 = 0x80;
+const TRAP_HWBKPT: i32 = 4;
+/// How long a thread runs its own code while others wait before it is looked at as a
+/// possible spin; doubled after every look that found it making progress.
+const TIMESLICE: Duration = Duration::from_millis(10);
+const MAX_BACKOFF: u32 = 8;
+
+impl Recorder<'_> {
+    pub(crate) fn on_signal(&mut self, signo: i32) -> Result<(), RecordError> {
+        let info = self.t.tracee.siginfo()?;
+        if let Some(held) = self.t.injecting.take() {
+            if held.signo == signo {
+                self.t.tracee.set_siginfo(&held.info)?;
+                self.t.deliver = signo;
+                return Ok(());
+            }
+            self.t.injecting = Some(held);
+        }
+        let mut regs = self.t.tracee.regs()?;
+        let at_exit = self.t.exit_regs.take() == Some(regs_hash(&regs));
+        if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
+            if let Some(insn) = rdtsc::decode(&mut self.t.tracee, regs.rip)? {
+                let (value, aux) = rdtsc::read_counter(insn);
+                let rip = regs.rip;
+                rdtsc::apply(&mut regs, insn, value, aux);
+                self.t.tracee.set_regs(&regs)?;
+                return self.push(EventKind::Rdtsc(RdtscEvent {
+                    value,
+                    aux,
+                    is_rdtscp: insn == rdtsc::TscInsn::Rdtscp,
+                    rip,
+                }));
+            }
+        }
+        if signo == libc::SIGTRAP && siginfo_code(&info) == TRAP_HWBKPT {
+            if self.t.spin.is_some() {
+                return self.on_spin_hit(&regs);
+            }
+            if self.t.sched_watch.is_some() {
+                return self.on_sched_hit(&regs);
+            }
+        }
+        let placement = if is_synchronous(signo, &info) {
+            SignalPlacement::Synchronous
+        } else if at_exit {
+            SignalPlacement::AtSyscallExit
+        } else {
+            // Arrived while the tracee computed: hold it for a point replay can find. A
+            // standard signal already held is not queued twice, as in the kernel.
+            if signo >= libc::SIGRTMIN() || !self.t.held.iter().any(|h| h.signo == signo) {
+                self.t.held.push_back(HeldSignal { signo, info });
+            }
+            if self.t.spin.is_none() {
+                self.t.tracee.set_exec_breakpoint(regs.rip)?;
+                self.t.spin = Some(SpinWatch {
+                    rip: regs.rip,
+                    last_regs: landmark_regs_hash(&self.t.tracee, &regs)?,
+                    last_mem: None,
+                    hits: 0,
+                });
+            }
+            return Ok(());
+        };
+        self.t.deliver = signo;
+        self.push(EventKind::Signal(SignalEvent {
+            signo: signo as u32,
+            siginfo: info.to_vec(),
+            placement,
+        }))
+    }
+
+    pub(crate) fn stop_spin_watch(&mut self) -> Result<(), RecordError> {
+        if self.t.spin.take().is_some() {
+            self.t.tracee.clear_breakpoints()?;
+        }
+        Ok(())
+    }
+
+    fn on_spin_hit(&mut self, regs: &Regs) -> Result<(), RecordError> {
+        let Some(mut spin) = self.t.spin.take() else {
+            return Ok(());
+        };
+        spin.hits += 1;
+        let now = landmark_regs_hash(&self.t.tracee, regs)?;
+        if now == spin.last_regs {
+            let mem = landmark::memory_hash(&mut self.t.tracee)?;
+            if spin.last_mem == Some(mem) {
+                // The whole state recurred: the thread can never leave this loop by itself,
+                // and replay finds this state on the loop's first turns.
+                return self.deliver_at_landmark(spin.rip, now, mem);
+            }
+            spin.last_mem = Some(mem);
+        } else {
+            spin.last_regs = now;
+            spin.last_mem = None;
+        }
+        if spin.hits >= SPIN_HIT_LIMIT {
+            // A loop that keeps changing its state and may never make a syscall: delivering
+            // here is still exact (replay stops at the first pass through this state), but
+            // finding it may take replay one stop per pass through the loop.
+            self.warn_once(format!(
+                "a signal arrived while the program computed in a loop at {:#x}; without a \
+                 hardware tick counter, replay finds that spot by stopping at every pass \
+                 through the loop, which can be slow",
+                spin.rip
+            ));
+            let mem = landmark::memory_hash(&mut self.t.tracee)?;
+            return self.deliver_at_landmark(spin.rip, now, mem);
+        }
+        self.t.spin = Some(spin);
+        Ok(())
+    }
+
+    /// Delivers the first held signal here, logging the state that identifies the point.
+    fn deliver_at_landmark(
+        &mut self,
+        rip: u64,
+        regs_hash: u64,
+        mem_hash: u64,
+    ) -> Result<(), RecordError> {
+        self.t.tracee.clear_breakpoints()?;
+        let Some(held) = self.t.held.pop_front() else {
+            return Ok(());
+        };
+        self.t.tracee.set_siginfo(&held.info)?;
+        self.t.deliver = held.signo;
+        self.push(EventKind::Signal(SignalEvent {
+            signo: held.signo as u32,
+            siginfo: held.info.to_vec(),
+            placement: SignalPlacement::AtLandmark(Landmark {
+                rip,
+                regs_hash,
+                mem_hash,
+            }),
+        }))
+    }
+
+    /// The clock ticked: a thread that has run its own code for its timeslice while others
+    /// of its process wait is interrupted, to see whether it spins.
+    pub(crate) fn on_tick(&mut self) -> Result<(), RecordError> {
+        let now = Instant::now();
+        for tid in self.sched.contended_holders() {
+            let Some(t) = self.task_mut(tid) else {
+                continue;
+            };
+            let Some(since) = t.running_since else {
+                continue;
+            };
+            if t.interrupting || now.duration_since(since) < TIMESLICE * (1 << t.slice_backoff) {
+                continue;
+            }
+            t.interrupting = true;
+            // It may have stopped meanwhile: the interrupt then comes later and is ignored.
+            let _ = t.tracee.interrupt();
+        }
+        Ok(())
+    }
+
+    /// A `PTRACE_INTERRUPT` stop (or a new thread's first stop, or a group stop).
+    pub(crate) fn on_interrupted(&mut self) -> Result<(), RecordError> {
+        if !std::mem::take(&mut self.t.interrupting) {
+            return Ok(());
+        }
+        let (tgid, tid) = (self.t.tgid, self.t.tid as i32);
+        let watching = self.t.spin.is_some() || self.t.sched_watch.is_some();
+        if watching || !self.sched.holds(tgid, tid) || !self.sched.others_ready(tgid) {
+            return Ok(());
+        }
+        let regs = self.t.tracee.regs()?;
+        self.t.tracee.set_exec_breakpoint(regs.rip)?;
+        self.t.sched_watch = Some(SpinWatch {
+            rip: regs.rip,
+            last_regs: landmark_regs_hash(&self.t.tracee, &regs)?,
+            last_mem: None,
+            hits: 0,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn end_sched_watch(&mut self) -> Result<(), RecordError> {
+        if self.t.sched_watch.take().is_some() {
+            self.t.tracee.clear_breakpoints()?;
+        }
+        Ok(())
+    }
+
+    /// A pass of a watched thread through the point where it was interrupted: if its whole
+    /// state is the same as on the pass before, it spins and waits for another thread, so
+    /// it is preempted here.
+    fn on_sched_hit(&mut self, regs: &Regs) -> Result<(), RecordError> {
+        let Some(mut watch) = self.t.sched_watch.take() else {
+            return Ok(());
+        };
+        watch.hits += 1;
+        let now = landmark_regs_hash(&self.t.tracee, regs)?;
+        if now == watch.last_regs {
+            let mem = landmark::memory_hash(&mut self.t.tracee)?;
+            if watch.last_mem == Some(mem) {
+                self.t.tracee.clear_breakpoints()?;
+                self.push(EventKind::Sched(Landmark {
+                    rip: watch.rip,
+                    regs_hash: now,
+                    mem_hash: mem,
+                }))?;
+                let (tgid, tid) = (self.t.tgid, self.t.tid as i32);
+                self.sched.preempt(tgid, tid);
+                self.t.preempted = true;
+                // When its turn comes again it just goes on from here.
+                self.t.parked = Some(Stop::Event {
+                    event: PtraceEvent::Stop,
+                    signo: 0,
+                });
+                return Ok(());
+            }
+            watch.last_mem = Some(mem);
+        } else {
+            watch.last_regs = now;
+            watch.last_mem = None;
+        }
+        if watch.hits >= SPIN_HIT_LIMIT || !self.sched.others_ready(self.t.tgid) {
+            // Making progress: it runs on until its next syscall, and is looked at again
+            // after a longer slice.
+            self.t.tracee.clear_breakpoints()?;
+            self.t.slice_backoff = (self.t.slice_backoff + 1).min(MAX_BACKOFF);
+            if self.t.slice_backoff == MAX_BACKOFF {
+                self.warn_once(format!(
+                    "thread {} computes without syscalls at {:#x} while other threads wait; \
+                     without a hardware tick counter they run when it makes its next syscall",
+                    self.t.tid, watch.rip
+                ));
+            }
+            return Ok(());
+        }
+        self.t.sched_watch = Some(watch);
+        Ok(())
+    }
+}

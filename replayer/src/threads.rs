@@ -1,0 +1,137 @@
+//! Threads and processes coming and going at replay: a clone makes its thread or process
+//! under the recorded id, and an end is replayed where it was logged.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use schema::{EventKind, ExitStatus};
+use tracee::{Resume, Tracee};
+
+use crate::session::{describe, Pending, Replayer};
+use crate::tasks::Task;
+use crate::ReplayError;
+
+impl Replayer<'_> {
+    /// The clone being replayed made its thread or process: it takes the recorded id and
+    /// waits, stopped, for its first event's turn. Ids the kernel wrote into memory are
+    /// made the recorded ones.
+    pub(crate) fn on_new_process(&mut self) -> Result<(), ReplayError> {
+        let real = self.t.tracee.event_msg()? as i32;
+        let s = match &self.t.pending {
+            Some(Pending::Run(s)) => s.clone(),
+            _ => return Err(self.divergence("no new process", format!("a new process {real}"))),
+        };
+        let recorded = s.result as u32;
+        let flags = if s.number == libc::SYS_clone as u64 {
+            s.args[0] as i32
+        } else {
+            0
+        };
+        let tgid = if flags & libc::CLONE_THREAD != 0 {
+            self.t.tgid
+        } else {
+            recorded
+        };
+        let fds = if flags & libc::CLONE_FILES != 0 {
+            Rc::clone(&self.t.fds)
+        } else {
+            Rc::new(RefCell::new(self.t.fds.borrow().clone()))
+        };
+        let mut child = Task::new(Tracee::attached(real), recorded, tgid, fds);
+        // Its first stop (the attach) comes at once, after the kernel set its tid words.
+        self.stash.wait(&mut child.tracee)?;
+        let id = recorded.to_le_bytes();
+        if flags & libc::CLONE_PARENT_SETTID != 0 {
+            self.t.tracee.write_mem(s.args[2], &id)?;
+        }
+        if flags & libc::CLONE_CHILD_SETTID != 0 {
+            child.tracee.write_mem(s.args[3], &id)?;
+        }
+        self.tasks.add(child);
+        self.t.creating_child = false;
+        Ok(())
+    }
+
+    /// A thread enters exit or exit_group while its process has other threads: the end
+    /// was logged here, and is replayed here, before any other thread goes on.
+    pub(crate) fn end_thread_at_entry(&mut self, nr: u64) -> Result<(), ReplayError> {
+        let ev = self.take()?;
+        let EventKind::Exit(status) = ev.kind else {
+            unreachable!("the caller peeked an exit")
+        };
+        self.t.tracee.resume(Resume::Syscall, 0)?;
+        let tgid = self.t.tgid;
+        if nr == libc::SYS_exit_group as u64 {
+            self.reap_process(tgid, false)?;
+        } else if self.t.tid != tgid {
+            self.stash.wait_gone(&mut self.t.tracee)?;
+        } else {
+            // The leader's end is reported only after its last thread's.
+            self.t.reap_later = true;
+        }
+        self.t.ended = true;
+        if tgid == self.tasks.root {
+            self.tasks.root_exit = Some(status);
+        }
+        Ok(())
+    }
+
+    /// The current thread is gone: its logged end must be next (for a process killed by a
+    /// signal, the end of any of its threads).
+    pub(crate) fn on_end(&mut self, status: ExitStatus) -> Result<ExitStatus, ReplayError> {
+        let (seq, tid, kind) = match self.peek()? {
+            Some(ev) => (ev.seq, ev.tid, ev.kind.clone()),
+            None => {
+                return Err(ReplayError::TraceEnded {
+                    events: self.replayed,
+                })
+            }
+        };
+        let ours = tid == self.t.tid || self.tasks.tgid_of(tid) == Some(self.t.tgid);
+        match kind {
+            EventKind::Exit(recorded) if ours && same_exit(recorded, status) => {
+                self.peeked = None;
+                self.replayed = seq + 1;
+                self.reap_process(self.t.tgid, true)?;
+                if self.t.tgid == self.tasks.root {
+                    self.tasks.root_exit = Some(recorded);
+                }
+                Ok(recorded)
+            }
+            other => Err(ReplayError::Divergence {
+                seq,
+                tid,
+                expected: describe(&other),
+                got: format!("thread {} ended: {status:?}", self.t.tid),
+            }),
+        }
+    }
+
+    /// Every thread of process `tgid` is ending (exit_group, a fatal signal, or the last
+    /// thread leaving a zombie leader): waits for each end, the leader's last, as the
+    /// kernel reports them.
+    fn reap_process(&mut self, tgid: u32, current_gone: bool) -> Result<(), ReplayError> {
+        let mut rest = self.tasks.take_threads_of(tgid);
+        rest.sort_by_key(|t| t.tid == tgid);
+        let leader_is_current = self.t.tid == tgid;
+        if !current_gone && !leader_is_current {
+            self.stash.wait_gone(&mut self.t.tracee)?;
+        }
+        for t in &mut rest {
+            self.stash.wait_gone(&mut t.tracee)?;
+        }
+        if !current_gone && leader_is_current {
+            self.stash.wait_gone(&mut self.t.tracee)?;
+        }
+        self.t.ended = true;
+        Ok(())
+    }
+}
+
+pub(crate) fn same_exit(a: ExitStatus, b: ExitStatus) -> bool {
+    match (a, b) {
+        (ExitStatus::Exited(x), ExitStatus::Exited(y)) => x == y,
+        (ExitStatus::Killed { signo: x, .. }, ExitStatus::Killed { signo: y, .. }) => x == y,
+        _ => false,
+    }
+}

@@ -1,0 +1,98 @@
+//! Threads: one runs at a time while recording, every hand-over is logged, and replay runs
+//! them in the same order — races, spins, signals to threads and every way a thread ends.
+
+mod common;
+
+use common::*;
+
+/// The number of distinct threads that have events in the trace, and the dump's text.
+fn threads_in(rec: &Recording) -> (usize, String) {
+    let out = dump(&rec.dir, false);
+    assert!(out.status.success(), "dump failed\n{}", describe(&out));
+    let text = text(&out.stdout);
+    let mut tids: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    tids.sort_unstable();
+    tids.dedup();
+    (tids.len(), text)
+}
+
+#[test]
+fn racy_counter_replays_its_lost_updates_and_finishing_order() {
+    let rec = assert_replays_identically(testprog("threads_race"), NO_ARGS);
+    rec.assert_stdout_contains(&["counter ", " of 400000", "finished:"]);
+    let (threads, dump) = threads_in(&rec);
+    assert_eq!(
+        threads, 5,
+        "main and four workers should have events:\n{dump}"
+    );
+    assert!(
+        dump.contains(" enter getppid"),
+        "a worker's syscall between read and write should hand the token over:\n{dump}"
+    );
+    // The lost updates depend on which thread runs when: two recordings differ.
+    let again = record_fresh(testprog("threads_race"), NO_ARGS);
+    let third = record_fresh(testprog("threads_race"), NO_ARGS);
+    assert!(
+        again.output.stdout != rec.output.stdout || third.output.stdout != rec.output.stdout,
+        "three recordings lost exactly the same updates; the interleaving is not being \
+         recorded:\n{}",
+        rec.stdout()
+    );
+}
+
+#[test]
+fn a_thread_spinning_on_a_flag_is_preempted_for_the_thread_that_sets_it() {
+    let rec = assert_replays_identically(testprog("threads_spin"), NO_ARGS);
+    rec.assert_stdout_contains(&[
+        "bare spin saw the flag",
+        "pause spin saw the flag",
+        "yield spin saw the flag",
+        "done",
+    ]);
+    let (_, dump) = threads_in(&rec);
+    assert!(
+        dump.contains("preempted in a spin"),
+        "the bare spin can only end by preemption, which must be logged:\n{dump}"
+    );
+}
+
+#[test]
+fn signals_to_threads_and_every_way_a_thread_ends() {
+    let rec = assert_replays_identically(testprog("threads_signals"), NO_ARGS);
+    rec.assert_exit(Exit::Code(3));
+    rec.assert_stdout_contains(&[
+        "receiver got SIGUSR1 1 time(s)",
+        "reader read 5 bytes: hello",
+        "main leaves with pthread_exit",
+        "last thread still running after main's pthread_exit",
+    ]);
+}
+
+#[test]
+fn python_threads_appending_under_a_lock() {
+    let script = r#"
+import threading, time, random
+out = []
+lock = threading.Lock()
+def work(name):
+    for i in range(300):
+        with lock:
+            out.append(name)
+        if i % 60 == 0:
+            time.sleep(0.001)
+threads = [threading.Thread(target=work, args=(c,)) for c in "abcd"]
+for t in threads: t.start()
+for t in threads: t.join()
+s = "".join(out)
+print(len(s), s)
+print("switches", sum(1 for x, y in zip(s, s[1:]) if x != y), random.random())
+"#;
+    let rec = assert_replays_identically("python3", ["-c", script]);
+    rec.assert_stdout_contains(&["1200 ", "switches "]);
+    let (threads, dump) = threads_in(&rec);
+    assert!(threads >= 5, "four python threads and main:\n{dump}");
+}
