@@ -365,13 +365,13 @@ fn replay_live(
         }
         Ok(ReplayEnd::LogEnded(mut handoff)) => {
             if let Some(epoch) = lost {
-                handoff.tracee.kill();
+                handoff.kill();
                 return Err(LinkError::Other(format!(
                     "the primary is unreachable but epoch {epoch} is taken: this follower lost epoch {epoch} and stops"
                 )));
             }
             let Some(decided) = takeover else {
-                handoff.tracee.kill();
+                handoff.kill();
                 return Err(LinkError::Other("the log ended without a takeover".into()));
             };
             let catch_up = decided.elapsed();
@@ -395,7 +395,7 @@ fn replay_live(
             Ok(FollowOutcome::Live { pid, epoch })
         }
         Err(ReplayError::TraceEnded { events }) if takeover.is_some() => Err(LinkError::Other(format!(
-            "cannot go live after event {events}: the server runs several processes, and going live recreates one (not yet supported)"
+            "cannot go live after event {events}: the server runs several processes, and going live takes over one process with its threads (not yet supported)"
         ))),
         Err(e) => Err(LinkError::Other(format!(
             "replay of the primary's log failed: {e}"

@@ -15,12 +15,27 @@ const SCRATCH_LEN: u64 = 64 * 1024;
 
 /// A replayed process stopped right after the last logged event, ready to go live.
 pub struct LiveHandoff {
-    pub tracee: Tracee,
+    /// Its threads, each stopped; syscalls are injected into the first.
+    pub threads: Vec<LiveThread>,
     pub fds: FdTable,
     /// Address of a `syscall` instruction in the current image.
     pub syscall_insn: u64,
-    /// A signal the replay was about to deliver (0 = none), with its siginfo.
+}
+
+/// One stopped thread of a process about to go live.
+pub struct LiveThread {
+    pub tracee: Tracee,
+    /// A signal the replay was about to deliver, with its siginfo.
     pub pending_signal: Option<(i32, tracee::RawSiginfo)>,
+}
+
+impl LiveHandoff {
+    /// Ends the process instead of letting it go live.
+    pub fn kill(&mut self) {
+        for t in &mut self.threads {
+            t.tracee.kill();
+        }
+    }
 }
 
 /// What going live did, for the takeover report.
@@ -85,59 +100,78 @@ impl Injector<'_> {
     }
 }
 
-/// Makes every descriptor of the table real, untraps rdtsc and detaches. Returns the pid.
+/// Makes every descriptor of the table real, untraps rdtsc in every thread and detaches
+/// them all. Returns the pid.
 pub fn go_live(mut h: LiveHandoff) -> Result<(i32, GoLiveReport), ReplayError> {
-    let insn_bytes = h.tracee.read_mem(h.syscall_insn, 2)?;
+    let Some(first) = h.threads.first_mut() else {
+        return Err(ReplayError::Setup("going live: no thread is left".into()));
+    };
+    let insn_bytes = first.tracee.read_mem(h.syscall_insn, 2)?;
     if insn_bytes != [0x0f, 0x05] {
         return Err(ReplayError::Setup(format!(
             "going live: no syscall instruction at {:#x}",
             h.syscall_insn
         )));
     }
-    let saved = h.tracee.regs()?;
-    h.tracee.clear_breakpoints()?;
-    let mut inj = Injector {
-        tracee: &mut h.tracee,
-        saved,
-        insn: h.syscall_insn,
-        scratch: 0,
-    };
-    let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-    let scratch = inj.syscall(libc::SYS_mmap, &[0, SCRATCH_LEN, prot, flags, u64::MAX, 0])?;
-    inj.scratch = inj.check("mmap of scratch memory", scratch)? as u64;
     let mut report = GoLiveReport::default();
-    materialize(&mut inj, &h.fds, &mut report)?;
-    inj.syscall(
-        libc::SYS_prctl,
-        &[libc::PR_SET_TSC as u64, libc::PR_TSC_ENABLE as u64],
-    )?;
-    inj.syscall(libc::SYS_munmap, &[inj.scratch, SCRATCH_LEN])?;
-    h.tracee.set_regs(&saved)?;
-    let sig = match h.pending_signal {
-        Some((signo, info)) => {
-            // The replay was delivering this signal: deliver it again with its siginfo.
-            h.tracee.send_signal(signo)?;
-            h.tracee.resume(Resume::Continue, 0)?;
-            loop {
-                match h.tracee.wait()? {
-                    Stop::Signal { signo: s } if s == signo => break,
-                    Stop::Exited { .. } | Stop::Killed { .. } => {
-                        return Err(ReplayError::Setup(
-                            "the process died while going live".into(),
-                        ))
-                    }
-                    _ => h.tracee.resume(Resume::Continue, 0)?,
-                }
-            }
-            h.tracee.set_siginfo(&info)?;
-            signo
+    for (i, thread) in h.threads.iter_mut().enumerate() {
+        let saved = thread.tracee.regs()?;
+        thread.tracee.clear_breakpoints()?;
+        let mut inj = Injector {
+            tracee: &mut thread.tracee,
+            saved,
+            insn: h.syscall_insn,
+            scratch: 0,
+        };
+        if i == 0 {
+            let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+            let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+            let scratch =
+                inj.syscall(libc::SYS_mmap, &[0, SCRATCH_LEN, prot, flags, u64::MAX, 0])?;
+            inj.scratch = inj.check("mmap of scratch memory", scratch)? as u64;
+            materialize(&mut inj, &h.fds, &mut report)?;
+            inj.syscall(libc::SYS_munmap, &[inj.scratch, SCRATCH_LEN])?;
         }
-        None => 0,
-    };
-    let pid = h.tracee.pid();
-    h.tracee.detach(sig)?;
+        // rdtsc trapping is a per-thread flag.
+        inj.syscall(
+            libc::SYS_prctl,
+            &[libc::PR_SET_TSC as u64, libc::PR_TSC_ENABLE as u64],
+        )?;
+        thread.tracee.set_regs(&saved)?;
+    }
+    let pid = h.threads[0].tracee.pid();
+    for thread in &mut h.threads {
+        let sig = match thread.pending_signal {
+            Some((signo, info)) => redeliver(&mut thread.tracee, signo, &info)?,
+            None => 0,
+        };
+        thread.tracee.detach(sig)?;
+    }
     Ok((pid, report))
+}
+
+/// The replay was delivering this signal: brings the thread to its delivery stop again,
+/// with the recorded siginfo, so that detaching delivers it.
+fn redeliver(
+    tracee: &mut Tracee,
+    signo: i32,
+    info: &tracee::RawSiginfo,
+) -> Result<i32, ReplayError> {
+    tracee.send_signal(signo)?;
+    tracee.resume(Resume::Continue, 0)?;
+    loop {
+        match tracee.wait()? {
+            Stop::Signal { signo: s } if s == signo => break,
+            Stop::Exited { .. } | Stop::Killed { .. } => {
+                return Err(ReplayError::Setup(
+                    "the process died while going live".into(),
+                ))
+            }
+            _ => tracee.resume(Resume::Continue, 0)?,
+        }
+    }
+    tracee.set_siginfo(info)?;
+    Ok(signo)
 }
 
 /// Creates each descriptor at a temporary number above all targets, then moves them into

@@ -157,18 +157,14 @@ impl<'a> Replayer<'a> {
     pub fn run(mut self) -> Result<ReplayEnd, ReplayError> {
         match self.run_loop() {
             Ok(Some(status)) => Ok(ReplayEnd::Exited(status)),
-            Ok(None) => {
-                let pending_signal = match self.t.deliver {
-                    0 => None,
-                    signo => Some((signo, self.t.tracee.siginfo()?)),
-                };
-                Ok(ReplayEnd::LogEnded(LiveHandoff {
-                    tracee: self.t.tracee,
-                    fds: self.t.fds.borrow().clone(),
-                    syscall_insn: self.t.syscall_insn,
-                    pending_signal,
-                }))
-            }
+            Ok(None) => match self.handoff() {
+                Ok(h) => Ok(ReplayEnd::LogEnded(h)),
+                Err(e) => {
+                    self.t.tracee.kill();
+                    self.tasks.kill_all();
+                    Err(e)
+                }
+            },
             Err(e) => {
                 self.t.tracee.kill();
                 self.tasks.kill_all();
@@ -222,7 +218,7 @@ impl<'a> Replayer<'a> {
                     return Ok(Turn::Done(Some(status)));
                 }
                 None if !self.t.ended && !self.between_events() => self.t.tid,
-                None if !self.t.ended && self.tasks.none_waiting() => return Ok(Turn::Done(None)),
+                None if self.tasks.only_threads_of(self.t.tgid) => return Ok(Turn::Done(None)),
                 None => {
                     return Err(ReplayError::TraceEnded {
                         events: self.replayed,
@@ -249,7 +245,7 @@ impl<'a> Replayer<'a> {
     }
 
     /// Handles one stop of the current process; the exit status if it ended.
-    fn on_stop(&mut self, stop: Stop) -> Result<Option<ExitStatus>, ReplayError> {
+    pub(crate) fn on_stop(&mut self, stop: Stop) -> Result<Option<ExitStatus>, ReplayError> {
         match stop {
             Stop::SyscallEntry { nr } => self.on_entry(nr)?,
             Stop::SyscallExit { ret } => self.on_exit(ret)?,

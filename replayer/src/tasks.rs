@@ -136,6 +136,16 @@ impl Tasks {
         out
     }
 
+    /// True when every waiting thread belongs to process `tgid`.
+    pub fn only_threads_of(&self, tgid: u32) -> bool {
+        self.waiting.values().all(|t| t.tgid == tgid)
+    }
+
+    /// The recorded ids of the waiting threads.
+    pub fn waiting_tids(&self) -> Vec<u32> {
+        self.waiting.keys().copied().collect()
+    }
+
     pub fn none_waiting(&self) -> bool {
         self.waiting.is_empty()
     }

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use schema::{EventKind, ExitStatus};
 use tracee::{Resume, Tracee};
 
+use crate::golive::{LiveHandoff, LiveThread};
 use crate::session::{describe, Pending, Replayer};
 use crate::tasks::Task;
 use crate::ReplayError;
@@ -134,4 +135,71 @@ pub(crate) fn same_exit(a: ExitStatus, b: ExitStatus) -> bool {
         (ExitStatus::Killed { signo: x, .. }, ExitStatus::Killed { signo: y, .. }) => x == y,
         _ => false,
     }
+}
+
+impl Replayer<'_> {
+    /// The log ended with the process still running: every thread is brought to a point
+    /// where it can go on live, and all are handed over.
+    pub(crate) fn handoff(&mut self) -> Result<LiveHandoff, ReplayError> {
+        let mut tids = self.tasks.waiting_tids();
+        tids.sort_unstable();
+        if !self.t.ended {
+            tids.insert(0, self.t.tid);
+        }
+        let mut threads = Vec::new();
+        let mut syscall_insn = 0;
+        for tid in tids {
+            self.tasks.switch_to(&mut self.t, tid)?;
+            self.settle()?;
+            if syscall_insn == 0 {
+                syscall_insn = self.t.syscall_insn;
+            }
+            let pending_signal = match std::mem::take(&mut self.t.deliver) {
+                0 => None,
+                signo => Some((signo, self.t.tracee.siginfo()?)),
+            };
+            let placeholder = Tracee::attached(0);
+            threads.push(LiveThread {
+                tracee: std::mem::replace(&mut self.t.tracee, placeholder),
+                pending_signal,
+            });
+            self.t.ended = true;
+        }
+        // The leader (the process's pid) takes the injected syscalls if it is still there.
+        let leader = threads_leader_pid(&threads);
+        threads.sort_by_key(|t| t.tracee.pid() != leader);
+        Ok(LiveHandoff {
+            threads,
+            fds: self.t.fds.borrow().clone(),
+            syscall_insn,
+        })
+    }
+
+    /// Finishes what the current thread was in the middle of: a syscall whose result was
+    /// logged is completed; one that was still in the kernel when the log ended is made to
+    /// run again, for real, once live.
+    fn settle(&mut self) -> Result<(), ReplayError> {
+        if let Some(nr) = self.t.parked_entry.take() {
+            let mut regs = self.t.tracee.regs()?;
+            regs.orig_rax = u64::MAX;
+            self.t.tracee.set_regs(&regs)?;
+            self.t.tracee.resume(Resume::Syscall, 0)?;
+            self.stash.wait(&mut self.t.tracee)?;
+            let mut regs = self.t.tracee.regs()?;
+            regs.rip -= 2;
+            regs.rax = nr;
+            self.t.tracee.set_regs(&regs)?;
+            self.t.syscall_insn = regs.rip;
+        } else if self.t.pending.is_some() {
+            self.t.tracee.resume(Resume::Syscall, 0)?;
+            let stop = self.stash.wait(&mut self.t.tracee)?;
+            self.on_stop(stop)?;
+        }
+        Ok(())
+    }
+}
+
+/// The pid of the process: the smallest thread id (the leader's, when it is among them).
+fn threads_leader_pid(threads: &[LiveThread]) -> i32 {
+    threads.iter().map(|t| t.tracee.pid()).min().unwrap_or(0)
 }

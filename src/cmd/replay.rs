@@ -36,7 +36,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
     {
         ReplayEnd::Exited(status) => status,
         ReplayEnd::LogEnded(mut handoff) => {
-            handoff.tracee.kill();
+            handoff.kill();
             let events = match source.reader.end_state() {
                 schema::EndState::Interrupted { events, .. } => events,
                 _ => 0,

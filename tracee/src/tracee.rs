@@ -246,6 +246,10 @@ impl Tracee {
 
     /// Kills the tracee outright and reaps it.
     pub fn kill(&mut self) {
+        if self.pid.as_raw() <= 0 {
+            // Not a process (a placeholder left where a tracee was handed on).
+            return;
+        }
         let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
         while let Ok(stop) = self.wait() {
             if stop.is_gone() {
