@@ -152,6 +152,10 @@ struct Event {
     # The thread was preempted in a pure spin: at the first pass through the landmark
     # where the registers hash to regsHash and the next pass finds the same state.
     sched @8 :Landmark;
+    # The thread was preempted in a loop whose state kept changing (it computed without
+    # syscalls for long while others waited): at the first pass through the landmark with
+    # exactly these register and memory hashes.
+    schedAtState @9 :Landmark;
   }
 }
 

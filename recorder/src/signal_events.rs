@@ -192,6 +192,22 @@ impl Recorder<'_> {
         Ok(())
     }
 
+    /// Logs the preemption and parks the thread behind the others waiting for the token.
+    fn preempt_here(&mut self, event: EventKind) -> Result<(), RecordError> {
+        self.t.tracee.clear_breakpoints()?;
+        self.push(event)?;
+        let (tgid, tid) = (self.t.tgid, self.t.tid as i32);
+        self.sched.preempt(tgid, tid);
+        self.t.preempted = true;
+        self.t.slice_backoff = 0;
+        // When its turn comes again it just goes on from here.
+        self.t.parked = Some(Stop::Event {
+            event: PtraceEvent::Stop,
+            signo: 0,
+        });
+        Ok(())
+    }
+
     pub(crate) fn end_sched_watch(&mut self) -> Result<(), RecordError> {
         if self.t.sched_watch.take().is_some() {
             self.t.tracee.clear_breakpoints()?;
@@ -211,39 +227,43 @@ impl Recorder<'_> {
         if now == watch.last_regs {
             let mem = landmark::memory_hash(&mut self.t.tracee)?;
             if watch.last_mem == Some(mem) {
-                self.t.tracee.clear_breakpoints()?;
-                self.push(EventKind::Sched(Landmark {
+                return self.preempt_here(EventKind::Sched(Landmark {
                     rip: watch.rip,
                     regs_hash: now,
                     mem_hash: mem,
-                }))?;
-                let (tgid, tid) = (self.t.tgid, self.t.tid as i32);
-                self.sched.preempt(tgid, tid);
-                self.t.preempted = true;
-                // When its turn comes again it just goes on from here.
-                self.t.parked = Some(Stop::Event {
-                    event: PtraceEvent::Stop,
-                    signo: 0,
-                });
-                return Ok(());
+                }));
             }
             watch.last_mem = Some(mem);
         } else {
             watch.last_regs = now;
             watch.last_mem = None;
         }
-        if watch.hits >= SPIN_HIT_LIMIT || !self.sched.others_ready(self.t.tgid) {
-            // Making progress: it runs on until its next syscall, and is looked at again
-            // after a longer slice.
+        if !self.sched.others_ready(self.t.tgid) {
             self.t.tracee.clear_breakpoints()?;
-            self.t.slice_backoff = (self.t.slice_backoff + 1).min(MAX_BACKOFF);
-            if self.t.slice_backoff == MAX_BACKOFF {
+            return Ok(());
+        }
+        if watch.hits >= SPIN_HIT_LIMIT {
+            if self.t.slice_backoff >= MAX_BACKOFF {
+                // It has computed for seconds while others wait, and may wait for them
+                // itself: preempted at this exact state rather than let the recording stall.
+                // Replay finds the state by stopping at each pass through this point.
                 self.warn_once(format!(
-                    "thread {} computes without syscalls at {:#x} while other threads wait; \
-                     without a hardware tick counter they run when it makes its next syscall",
+                    "thread {} computed without syscalls at {:#x} for seconds while other \
+                     threads waited; it was preempted there, and replay finds that point by \
+                     stopping at every pass through it (a hardware tick counter would avoid this)",
                     self.t.tid, watch.rip
                 ));
+                let mem = landmark::memory_hash(&mut self.t.tracee)?;
+                let landmark = Landmark {
+                    rip: watch.rip,
+                    regs_hash: now,
+                    mem_hash: mem,
+                };
+                return self.preempt_here(EventKind::SchedAtState(landmark));
             }
+            // Making progress: it runs on, and is looked at again after a longer slice.
+            self.t.tracee.clear_breakpoints()?;
+            self.t.slice_backoff += 1;
             return Ok(());
         }
         self.t.sched_watch = Some(watch);

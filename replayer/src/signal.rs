@@ -46,7 +46,7 @@ impl Replayer<'_> {
         }
         let rip = match self.peek()?.map(|e| &e.kind) {
             Some(EventKind::Signal(s)) => landmark_of(s).map(|lm| lm.rip),
-            Some(EventKind::Sched(lm)) => Some(lm.rip),
+            Some(EventKind::Sched(lm) | EventKind::SchedAtState(lm)) => Some(lm.rip),
             _ => None,
         };
         self.t.landmark_mem = None;
@@ -147,6 +147,24 @@ impl Replayer<'_> {
             Some(EventKind::Sched(lm)) => {
                 let lm = lm.clone();
                 return self.on_sched_landmark_hit(regs, &lm);
+            }
+            Some(EventKind::SchedAtState(lm)) => {
+                let lm = lm.clone();
+                self.t.landmark_passes += 1;
+                if self.t.landmark_passes.is_multiple_of(10_000) {
+                    eprintln!(
+                        "ftrun: looking for the state in which thread {} was preempted at {:#x}: \
+                         {} passes so far",
+                        self.t.tid, lm.rip, self.t.landmark_passes
+                    );
+                }
+                if at_landmark(&mut self.t.tracee, regs, &lm)? {
+                    self.t.landmark_passes = 0;
+                    self.t.tracee.clear_breakpoints()?;
+                    self.t.landmark_armed = false;
+                    self.take()?;
+                }
+                return Ok(());
             }
             _ => return Ok(()),
         };

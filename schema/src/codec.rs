@@ -174,7 +174,7 @@ pub fn estimated_size(e: &Event) -> usize {
         EventKind::Signal(s) => 64usize.saturating_add(pad(s.siginfo.len())),
         EventKind::Exit(_) => 24,
         EventKind::SyscallEntry { .. } => 24,
-        EventKind::Sched(_) => 32,
+        EventKind::Sched(_) | EventKind::SchedAtState(_) => 32,
     };
     kind.saturating_add(40)
 }
@@ -271,6 +271,7 @@ fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecErr
             b.set_rip(*rip);
         }
         EventKind::Sched(l) => encode_landmark(kind.init_sched(), l),
+        EventKind::SchedAtState(l) => encode_landmark(kind.init_sched_at_state(), l),
     }
     Ok(())
 }
@@ -514,6 +515,7 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
             }
         }
         K::Sched(l) => EventKind::Sched(decode_landmark(l.ctx("sched")?)),
+        K::SchedAtState(l) => EventKind::SchedAtState(decode_landmark(l.ctx("sched at state")?)),
     })
 }
 

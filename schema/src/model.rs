@@ -182,6 +182,8 @@ pub enum EventKind {
     },
     /// A spinning thread was preempted at this landmark (see `trace.capnp`).
     Sched(Landmark),
+    /// A computing thread was preempted at the exact state of this landmark.
+    SchedAtState(Landmark),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

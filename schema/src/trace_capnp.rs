@@ -5144,7 +5144,7 @@ pub mod event {
   }
 
   pub mod kind {
-    pub use self::Which::{Syscall,Exec,Rdtsc,Signal,Exit,SyscallEntry,Sched};
+    pub use self::Which::{Syscall,Exec,Rdtsc,Signal,Exit,SyscallEntry,Sched,SchedAtState};
 
     #[derive(Copy, Clone)]
     pub struct Owned(());
@@ -5242,6 +5242,11 @@ pub mod event {
         !self.reader.get_pointer_field(0).is_null()
       }
       #[inline]
+      pub fn has_sched_at_state(&self) -> bool {
+        if self.reader.get_data_field::<u16>(6) != 7 { return false; }
+        !self.reader.get_pointer_field(0).is_null()
+      }
+      #[inline]
       pub fn which(self) -> ::core::result::Result<WhichReader<'a,>, ::capnp::NotInSchema> {
         match self.reader.get_data_field::<u16>(6) {
           0 => {
@@ -5276,6 +5281,11 @@ pub mod event {
           }
           6 => {
             ::core::result::Result::Ok(Sched(
+              ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(0), ::core::option::Option::None)
+            ))
+          }
+          7 => {
+            ::core::result::Result::Ok(SchedAtState(
               ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(0), ::core::option::Option::None)
             ))
           }
@@ -5442,6 +5452,21 @@ pub mod event {
         !self.builder.is_pointer_field_null(0)
       }
       #[inline]
+      pub fn set_sched_at_state(&mut self, value: crate::trace_capnp::landmark::Reader<'_>) -> ::capnp::Result<()> {
+        self.builder.set_data_field::<u16>(6, 7);
+        ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(0), value, false)
+      }
+      #[inline]
+      pub fn init_sched_at_state(self, ) -> crate::trace_capnp::landmark::Builder<'a> {
+        self.builder.set_data_field::<u16>(6, 7);
+        ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(0), 0)
+      }
+      #[inline]
+      pub fn has_sched_at_state(&self) -> bool {
+        if self.builder.get_data_field::<u16>(6) != 7 { return false; }
+        !self.builder.is_pointer_field_null(0)
+      }
+      #[inline]
       pub fn which(self) -> ::core::result::Result<WhichBuilder<'a,>, ::capnp::NotInSchema> {
         match self.builder.get_data_field::<u16>(6) {
           0 => {
@@ -5479,6 +5504,11 @@ pub mod event {
               ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(0), ::core::option::Option::None)
             ))
           }
+          7 => {
+            ::core::result::Result::Ok(SchedAtState(
+              ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(0), ::core::option::Option::None)
+            ))
+          }
           x => ::core::result::Result::Err(::capnp::NotInSchema(x))
         }
       }
@@ -5493,72 +5523,79 @@ pub mod event {
     impl Pipeline  {
     }
     mod _private {
-      pub static ENCODED_NODE: [::capnp::Word; 122] = [
+      pub static ENCODED_NODE: [::capnp::Word; 138] = [
         ::capnp::word(0, 0, 0, 0, 5, 0, 6, 0),
         ::capnp::word(118, 123, 56, 119, 37, 102, 105, 181),
         ::capnp::word(18, 0, 0, 0, 1, 0, 2, 0),
         ::capnp::word(185, 81, 77, 51, 236, 191, 48, 227),
-        ::capnp::word(1, 0, 7, 0, 1, 0, 7, 0),
+        ::capnp::word(1, 0, 7, 0, 1, 0, 8, 0),
         ::capnp::word(6, 0, 0, 0, 0, 0, 0, 0),
         ::capnp::word(21, 0, 0, 0, 186, 0, 0, 0),
         ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
         ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(21, 0, 0, 0, 143, 1, 0, 0),
+        ::capnp::word(21, 0, 0, 0, 199, 1, 0, 0),
         ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
         ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
         ::capnp::word(116, 114, 97, 99, 101, 46, 99, 97),
         ::capnp::word(112, 110, 112, 58, 69, 118, 101, 110),
         ::capnp::word(116, 46, 107, 105, 110, 100, 0, 0),
-        ::capnp::word(28, 0, 0, 0, 3, 0, 4, 0),
+        ::capnp::word(32, 0, 0, 0, 3, 0, 4, 0),
         ::capnp::word(0, 0, 255, 255, 0, 0, 0, 0),
         ::capnp::word(0, 0, 1, 0, 2, 0, 0, 0),
         ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(181, 0, 0, 0, 66, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(176, 0, 0, 0, 3, 0, 1, 0),
-        ::capnp::word(188, 0, 0, 0, 2, 0, 1, 0),
-        ::capnp::word(1, 0, 254, 255, 0, 0, 0, 0),
-        ::capnp::word(0, 0, 1, 0, 3, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(185, 0, 0, 0, 42, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(180, 0, 0, 0, 3, 0, 1, 0),
-        ::capnp::word(192, 0, 0, 0, 2, 0, 1, 0),
-        ::capnp::word(2, 0, 253, 255, 0, 0, 0, 0),
-        ::capnp::word(0, 0, 1, 0, 4, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(189, 0, 0, 0, 50, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(184, 0, 0, 0, 3, 0, 1, 0),
-        ::capnp::word(196, 0, 0, 0, 2, 0, 1, 0),
-        ::capnp::word(3, 0, 252, 255, 0, 0, 0, 0),
-        ::capnp::word(0, 0, 1, 0, 5, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(193, 0, 0, 0, 58, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(188, 0, 0, 0, 3, 0, 1, 0),
-        ::capnp::word(200, 0, 0, 0, 2, 0, 1, 0),
-        ::capnp::word(4, 0, 251, 255, 0, 0, 0, 0),
-        ::capnp::word(0, 0, 1, 0, 6, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(197, 0, 0, 0, 42, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(192, 0, 0, 0, 3, 0, 1, 0),
-        ::capnp::word(204, 0, 0, 0, 2, 0, 1, 0),
-        ::capnp::word(5, 0, 250, 255, 0, 0, 0, 0),
-        ::capnp::word(0, 0, 1, 0, 7, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(201, 0, 0, 0, 106, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(200, 0, 0, 0, 3, 0, 1, 0),
-        ::capnp::word(212, 0, 0, 0, 2, 0, 1, 0),
-        ::capnp::word(6, 0, 249, 255, 0, 0, 0, 0),
-        ::capnp::word(0, 0, 1, 0, 8, 0, 0, 0),
-        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-        ::capnp::word(209, 0, 0, 0, 50, 0, 0, 0),
+        ::capnp::word(209, 0, 0, 0, 66, 0, 0, 0),
         ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
         ::capnp::word(204, 0, 0, 0, 3, 0, 1, 0),
         ::capnp::word(216, 0, 0, 0, 2, 0, 1, 0),
+        ::capnp::word(1, 0, 254, 255, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 1, 0, 3, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(213, 0, 0, 0, 42, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(208, 0, 0, 0, 3, 0, 1, 0),
+        ::capnp::word(220, 0, 0, 0, 2, 0, 1, 0),
+        ::capnp::word(2, 0, 253, 255, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 1, 0, 4, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(217, 0, 0, 0, 50, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(212, 0, 0, 0, 3, 0, 1, 0),
+        ::capnp::word(224, 0, 0, 0, 2, 0, 1, 0),
+        ::capnp::word(3, 0, 252, 255, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 1, 0, 5, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(221, 0, 0, 0, 58, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(216, 0, 0, 0, 3, 0, 1, 0),
+        ::capnp::word(228, 0, 0, 0, 2, 0, 1, 0),
+        ::capnp::word(4, 0, 251, 255, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 1, 0, 6, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(225, 0, 0, 0, 42, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(220, 0, 0, 0, 3, 0, 1, 0),
+        ::capnp::word(232, 0, 0, 0, 2, 0, 1, 0),
+        ::capnp::word(5, 0, 250, 255, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 1, 0, 7, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(229, 0, 0, 0, 106, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(228, 0, 0, 0, 3, 0, 1, 0),
+        ::capnp::word(240, 0, 0, 0, 2, 0, 1, 0),
+        ::capnp::word(6, 0, 249, 255, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 1, 0, 8, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(237, 0, 0, 0, 50, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(232, 0, 0, 0, 3, 0, 1, 0),
+        ::capnp::word(244, 0, 0, 0, 2, 0, 1, 0),
+        ::capnp::word(7, 0, 248, 255, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 1, 0, 9, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(241, 0, 0, 0, 106, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(240, 0, 0, 0, 3, 0, 1, 0),
+        ::capnp::word(252, 0, 0, 0, 2, 0, 1, 0),
         ::capnp::word(115, 121, 115, 99, 97, 108, 108, 0),
         ::capnp::word(16, 0, 0, 0, 0, 0, 0, 0),
         ::capnp::word(38, 13, 123, 77, 183, 10, 53, 245),
@@ -5616,6 +5653,15 @@ pub mod event {
         ::capnp::word(16, 0, 0, 0, 0, 0, 0, 0),
         ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
         ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(115, 99, 104, 101, 100, 65, 116, 83),
+        ::capnp::word(116, 97, 116, 101, 0, 0, 0, 0),
+        ::capnp::word(16, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(137, 125, 50, 34, 20, 94, 76, 238),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(16, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
+        ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
       ];
       pub fn get_field_types(index: u16) -> ::capnp::introspect::Type {
         match index {
@@ -5626,6 +5672,7 @@ pub mod event {
           4 => <crate::trace_capnp::exit_status::Owned as ::capnp::introspect::Introspect>::introspect(),
           5 => <crate::trace_capnp::syscall_entry::Owned as ::capnp::introspect::Introspect>::introspect(),
           6 => <crate::trace_capnp::landmark::Owned as ::capnp::introspect::Introspect>::introspect(),
+          7 => <crate::trace_capnp::landmark::Owned as ::capnp::introspect::Introspect>::introspect(),
           _ => panic!("invalid field index {}", index),
         }
       }
@@ -5639,11 +5686,11 @@ pub mod event {
         members_by_name: MEMBERS_BY_NAME,
       };
       pub static NONUNION_MEMBERS : &[u16] = &[];
-      pub static MEMBERS_BY_DISCRIMINANT : &[u16] = &[0,1,2,3,4,5,6];
-      pub static MEMBERS_BY_NAME : &[u16] = &[1,4,2,6,3,0,5];
+      pub static MEMBERS_BY_DISCRIMINANT : &[u16] = &[0,1,2,3,4,5,6,7];
+      pub static MEMBERS_BY_NAME : &[u16] = &[1,4,2,6,7,3,0,5];
       pub const TYPE_ID: u64 = 0xb569_6625_7738_7b76;
     }
-    pub enum Which<A0,A1,A2,A3,A4,A5,A6> {
+    pub enum Which<A0,A1,A2,A3,A4,A5,A6,A7> {
       Syscall(A0),
       Exec(A1),
       Rdtsc(A2),
@@ -5651,9 +5698,10 @@ pub mod event {
       Exit(A4),
       SyscallEntry(A5),
       Sched(A6),
+      SchedAtState(A7),
     }
-    pub type WhichReader<'a,> = Which<::capnp::Result<crate::trace_capnp::syscall_event::Reader<'a>>,::capnp::Result<crate::trace_capnp::exec_event::Reader<'a>>,::capnp::Result<crate::trace_capnp::rdtsc_event::Reader<'a>>,::capnp::Result<crate::trace_capnp::signal_event::Reader<'a>>,::capnp::Result<crate::trace_capnp::exit_status::Reader<'a>>,::capnp::Result<crate::trace_capnp::syscall_entry::Reader<'a>>,::capnp::Result<crate::trace_capnp::landmark::Reader<'a>>>;
-    pub type WhichBuilder<'a,> = Which<::capnp::Result<crate::trace_capnp::syscall_event::Builder<'a>>,::capnp::Result<crate::trace_capnp::exec_event::Builder<'a>>,::capnp::Result<crate::trace_capnp::rdtsc_event::Builder<'a>>,::capnp::Result<crate::trace_capnp::signal_event::Builder<'a>>,::capnp::Result<crate::trace_capnp::exit_status::Builder<'a>>,::capnp::Result<crate::trace_capnp::syscall_entry::Builder<'a>>,::capnp::Result<crate::trace_capnp::landmark::Builder<'a>>>;
+    pub type WhichReader<'a,> = Which<::capnp::Result<crate::trace_capnp::syscall_event::Reader<'a>>,::capnp::Result<crate::trace_capnp::exec_event::Reader<'a>>,::capnp::Result<crate::trace_capnp::rdtsc_event::Reader<'a>>,::capnp::Result<crate::trace_capnp::signal_event::Reader<'a>>,::capnp::Result<crate::trace_capnp::exit_status::Reader<'a>>,::capnp::Result<crate::trace_capnp::syscall_entry::Reader<'a>>,::capnp::Result<crate::trace_capnp::landmark::Reader<'a>>,::capnp::Result<crate::trace_capnp::landmark::Reader<'a>>>;
+    pub type WhichBuilder<'a,> = Which<::capnp::Result<crate::trace_capnp::syscall_event::Builder<'a>>,::capnp::Result<crate::trace_capnp::exec_event::Builder<'a>>,::capnp::Result<crate::trace_capnp::rdtsc_event::Builder<'a>>,::capnp::Result<crate::trace_capnp::signal_event::Builder<'a>>,::capnp::Result<crate::trace_capnp::exit_status::Builder<'a>>,::capnp::Result<crate::trace_capnp::syscall_entry::Builder<'a>>,::capnp::Result<crate::trace_capnp::landmark::Builder<'a>>,::capnp::Result<crate::trace_capnp::landmark::Builder<'a>>>;
   }
 }
 

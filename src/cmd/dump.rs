@@ -66,6 +66,10 @@ fn text(ev: &Event) -> String {
             "preempted in a spin at rip={:#x} regs={:#x} mem={:#x}",
             l.rip, l.regs_hash, l.mem_hash
         ),
+        EventKind::SchedAtState(l) => format!(
+            "preempted computing at rip={:#x} regs={:#x} mem={:#x}",
+            l.rip, l.regs_hash, l.mem_hash
+        ),
     };
     format!("{:>8} {:>7} {what}", ev.seq, ev.tid)
 }
@@ -106,6 +110,9 @@ fn as_json(ev: &Event) -> serde_json::Value {
         }
         EventKind::Sched(l) => {
             json!({"kind": "sched", "rip": l.rip, "regs_hash": l.regs_hash, "mem_hash": l.mem_hash})
+        }
+        EventKind::SchedAtState(l) => {
+            json!({"kind": "sched_at_state", "rip": l.rip, "regs_hash": l.regs_hash, "mem_hash": l.mem_hash})
         }
     };
     let mut obj = json!({"seq": ev.seq, "tid": ev.tid});
