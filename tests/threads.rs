@@ -96,3 +96,22 @@ print("switches", sum(1 for x, y in zip(s, s[1:]) if x != y), random.random())
     let (threads, dump) = threads_in(&rec);
     assert!(threads >= 5, "four python threads and main:\n{dump}");
 }
+
+#[test]
+fn python_threads_each_running_a_subprocess() {
+    // vfork from threads, SIGCHLD arriving while threads wait, and a futex wait restarted
+    // after a signal (restart_syscall).
+    let script = r#"
+import threading, subprocess, random
+res = []
+def run(i):
+    out = subprocess.run(["sh", "-c", f"echo child {i} $RANDOM"], capture_output=True, text=True).stdout
+    res.append(out.split()[1])
+ts = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(sorted(res), "".join(res), random.random())
+"#;
+    let rec = assert_replays_identically("python3", ["-c", script]);
+    rec.assert_stdout_contains(&["['0', '1', '2', '3']"]);
+}

@@ -21,6 +21,8 @@ use crate::{auxv, RecordError};
 
 /// `-ERESTARTNOINTR`: the kernel restarts the syscall after the signal, whatever the handler.
 pub const ERESTARTNOINTR: i64 = -513;
+/// `-ERESTART_RESTARTBLOCK`: the call goes on as `restart_syscall` after the signal.
+const ERESTART_RESTARTBLOCK: i64 = -516;
 /// Bit of `eflags` the CPU sets after an instruction breakpoint; not part of the program's state.
 const EFLAGS_RF: u64 = 1 << 16;
 /// How often the scheduler looks for a thread to preempt.
@@ -388,7 +390,12 @@ impl<'a> Recorder<'a> {
             return Ok(());
         }
         let args = syscall_args(&regs);
-        let rule = rule_for_call(nr, &args);
+        // restart_syscall goes on with the call a signal interrupted, on the same arguments.
+        let restarted = self.t.restart_nr.take();
+        let rule = match restarted {
+            Some(orig) if nr == libc::SYS_restart_syscall as u64 => rule_for_call(orig, &args),
+            _ => rule_for_call(nr, &args),
+        };
         let mut instead = None;
         match rule {
             Rule::Refuse(why) => {
@@ -491,6 +498,9 @@ impl<'a> Recorder<'a> {
             }
             None => ret,
         };
+        if ret == ERESTART_RESTARTBLOCK {
+            self.t.restart_nr = Some(p.nr);
+        }
         self.log_syscall(p, ret)?;
         self.t.exit_regs = Some(regs_hash(&regs));
         Ok(())

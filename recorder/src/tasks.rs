@@ -33,6 +33,9 @@ pub(crate) struct Task {
     pub entered_kernel: bool,
     /// Its end was logged when it called exit or exit_group.
     pub exit_logged: bool,
+    /// The syscall a `restart_syscall` would continue (interrupted with
+    /// `-ERESTART_RESTARTBLOCK`).
+    pub restart_nr: Option<u64>,
     pub pending: Option<Pending>,
     /// A held signal being delivered before the syscall that follows it.
     pub injecting: Option<HeldSignal>,
@@ -65,6 +68,7 @@ impl Task {
             preempted: false,
             entered_kernel: false,
             exit_logged: false,
+            restart_nr: None,
             tracee,
             pending: None,
             injecting: None,

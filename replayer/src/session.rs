@@ -227,13 +227,19 @@ impl<'a> Replayer<'a> {
             };
             self.tasks.switch_to(&mut self.t, next)?;
             if let Some(nr) = self.t.parked_entry.take() {
-                // Its syscall goes on now that its event is next.
+                // Its syscall goes on now that its event is next; like any entry, the rest
+                // (the exit) waits for the thread's next event.
                 self.on_entry(nr)?;
-                if self.t.ended || self.t.parked_entry.is_some() {
-                    continue;
-                }
+                continue;
             }
             self.arm_landmark()?;
+            if debug_stops() {
+                let head = self.peek()?.map(|e| (e.seq, e.tid));
+                eprintln!(
+                    "ftrun: [replay] resuming {} (next event {head:?})",
+                    self.t.tid
+                );
+            }
             let deliver = std::mem::take(&mut self.t.deliver);
             return match self.t.tracee.resume(Resume::Syscall, deliver) {
                 Ok(()) | Err(TraceeError::TraceeDied { .. }) => {
