@@ -115,3 +115,14 @@ print(sorted(res), "".join(res), random.random())
     let rec = assert_replays_identically("python3", ["-c", script]);
     rec.assert_stdout_contains(&["['0', '1', '2', '3']"]);
 }
+
+#[test]
+fn priority_inheritance_mutex_and_condvar_broadcast() {
+    let rec = assert_replays_identically(testprog("threads_pi_mutex"), NO_ARGS);
+    rec.assert_stdout_contains(&["shared 2000 order "]);
+    let (_, dump) = threads_in(&rec);
+    assert!(
+        dump.contains("futex(") && dump.contains(", 0x86,") || dump.contains(", 0x87,"),
+        "the PI mutex should have been contended (FUTEX_LOCK_PI/UNLOCK_PI):\n{dump}"
+    );
+}

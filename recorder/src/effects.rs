@@ -201,7 +201,9 @@ fn special_writes(
             capture(tracee, args[2], len, w)?;
         }
         Special::Futex => {
-            // Waits and wakes write nothing; these operations change the futex words.
+            // Waits and wakes write nothing; these operations change futex words. (A PI
+            // lock word also changes while waiters block, racing with the capture here:
+            // replay adds the waiters it knows of from the log.)
             const WAKE_OP: u64 = 5;
             const LOCK_PI: u64 = 6;
             const UNLOCK_PI: u64 = 7;

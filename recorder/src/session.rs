@@ -17,7 +17,7 @@ use crate::syscall_names::syscall_name;
 use crate::syscalls::{leaves_process, rule_for_call, Rule};
 use crate::tasks::{Task, Tasks};
 use crate::timeslice::Ticker;
-use crate::{auxv, RecordError};
+use crate::{auxv, futex, RecordError};
 
 /// `-ERESTARTNOINTR`: the kernel restarts the syscall after the signal, whatever the handler.
 pub const ERESTARTNOINTR: i64 = -513;
@@ -278,6 +278,11 @@ impl<'a> Recorder<'a> {
             Ok(None) => {
                 self.resume_current()?;
                 if std::mem::take(&mut self.t.entered_kernel) {
+                    if std::mem::take(&mut self.t.wait_until_blocked) {
+                        // The kernel marks the lock word as waited for before the thread
+                        // sleeps; nobody may run before that, as in replay.
+                        futex::wait_until_asleep(self.t.tracee.pid());
+                    }
                     self.sched.release(self.t.tgid, self.t.tid as i32);
                 } else {
                     self.t.running_since = Some(std::time::Instant::now());
@@ -441,8 +446,15 @@ impl<'a> Recorder<'a> {
     /// The syscall goes into the kernel, where it may block: in a process with several
     /// threads the token passes on, and the log says where this thread stopped running.
     fn enter_kernel(&mut self, nr: u64, args: &[u64; 6], rip: u64) -> Result<(), RecordError> {
-        self.t.entered_kernel = true;
         self.t.slice_backoff = 0;
+        if futex::never_blocks(nr, args) {
+            // A wake or a PI unlock changes futex words and wakes others inside the call,
+            // which returns at once: the thread keeps the token, so that nobody runs
+            // before the call is done.
+            return Ok(());
+        }
+        self.t.entered_kernel = true;
+        self.t.wait_until_blocked = futex::locks_pi(nr, args);
         if !self.sched.threaded(self.t.tgid) {
             return Ok(());
         }

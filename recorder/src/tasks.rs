@@ -31,6 +31,8 @@ pub(crate) struct Task {
     pub preempted: bool,
     /// The syscall at the stop just handled went into the kernel.
     pub entered_kernel: bool,
+    /// ... and it is a PI lock, whose word the kernel changes before the thread sleeps.
+    pub wait_until_blocked: bool,
     /// Its end was logged when it called exit or exit_group.
     pub exit_logged: bool,
     /// The syscall a `restart_syscall` would continue (interrupted with
@@ -67,6 +69,7 @@ impl Task {
             sched_watch: None,
             preempted: false,
             entered_kernel: false,
+            wait_until_blocked: false,
             exit_logged: false,
             restart_nr: None,
             tracee,

@@ -6,6 +6,7 @@ mod divergence;
 pub mod fdtable;
 pub mod golive;
 mod mem;
+mod pi;
 mod process;
 pub mod session;
 mod signal;

@@ -17,6 +17,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::fdtable::FdTable;
 use crate::golive::LiveHandoff;
+use crate::pi::PiLocks;
 use crate::source::EventSource;
 use crate::tasks::{Stash, Task, Tasks};
 use crate::{mem, process, ReplayError};
@@ -45,6 +46,7 @@ pub struct Replayer<'a> {
     pub(crate) t: Task,
     pub(crate) tasks: Tasks,
     pub(crate) stash: Stash,
+    pub(crate) pi: PiLocks,
     events: &'a mut dyn EventSource,
     pub(crate) peeked: Option<Event>,
     pub(crate) opts: ReplayOptions,
@@ -92,6 +94,7 @@ impl<'a> Replayer<'a> {
             t: Task::new(tracee, root, root, Rc::new(RefCell::new(fds))),
             tasks: Tasks::new(root),
             stash: Stash::default(),
+            pi: PiLocks::default(),
             events,
             peeked: None,
             opts,
@@ -160,14 +163,12 @@ impl<'a> Replayer<'a> {
             Ok(None) => match self.handoff() {
                 Ok(h) => Ok(ReplayEnd::LogEnded(h)),
                 Err(e) => {
-                    self.t.tracee.kill();
-                    self.tasks.kill_all();
+                    self.kill_everything();
                     Err(e)
                 }
             },
             Err(e) => {
-                self.t.tracee.kill();
-                self.tasks.kill_all();
+                self.kill_everything();
                 Err(e)
             }
         }
@@ -303,7 +304,7 @@ impl<'a> Replayer<'a> {
             // Other threads ran while this one was in the kernel: it waits for its turn.
             self.take()?;
             self.t.parked_entry = Some(nr);
-            return Ok(());
+            return self.replay_entry_effects(nr, &syscall_args(&regs));
         }
         let args = syscall_args(&regs);
         let before_syscall = matches!(
@@ -459,6 +460,9 @@ impl<'a> Replayer<'a> {
             Pending::Skip(s) => {
                 for w in &s.writes {
                     self.t.tracee.write_mem(w.addr, &w.data)?;
+                }
+                if s.number == libc::SYS_futex as u64 {
+                    self.pi.returned(&mut self.t.tracee, self.t.tid, &s.args)?;
                 }
                 regs.rax = s.result as u64;
                 if is_restart_code(s.result) {

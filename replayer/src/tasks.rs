@@ -144,6 +144,15 @@ impl Tasks {
         self.waiting.values().all(|t| t.tgid == tgid)
     }
 
+    /// The real ids of every thread still known (waiting or collected later).
+    pub fn real_pids(&self) -> Vec<i32> {
+        self.waiting
+            .values()
+            .chain(self.zombies.iter())
+            .map(|t| t.tracee.pid())
+            .collect()
+    }
+
     /// The recorded ids of the waiting threads.
     pub fn waiting_tids(&self) -> Vec<u32> {
         self.waiting.keys().copied().collect()
@@ -151,12 +160,6 @@ impl Tasks {
 
     pub fn none_waiting(&self) -> bool {
         self.waiting.is_empty()
-    }
-
-    pub fn kill_all(&mut self) {
-        for t in self.waiting.values_mut().chain(self.zombies.iter_mut()) {
-            t.tracee.kill();
-        }
     }
 }
 

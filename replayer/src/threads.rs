@@ -203,3 +203,32 @@ impl Replayer<'_> {
 fn threads_leader_pid(threads: &[LiveThread]) -> i32 {
     threads.iter().map(|t| t.tracee.pid()).min().unwrap_or(0)
 }
+
+impl Replayer<'_> {
+    /// What the kernel did to memory as soon as a thread entered a syscall that then
+    /// went on while others ran (a `FUTEX_LOCK_PI` marks its lock as waited for).
+    pub(crate) fn replay_entry_effects(
+        &mut self,
+        nr: u64,
+        args: &[u64; 6],
+    ) -> Result<(), ReplayError> {
+        if nr == libc::SYS_futex as u64 {
+            self.pi.entered(&mut self.t.tracee, self.t.tid, args)?;
+        }
+        Ok(())
+    }
+
+    /// Ends every traced thread after a failure: all are sent SIGKILL first and then
+    /// collected in whatever order the kernel reports them (a leader's end comes last).
+    pub(crate) fn kill_everything(&mut self) {
+        let mut pids = vec![self.t.tracee.pid()];
+        pids.extend(self.tasks.real_pids());
+        for pid in pids.into_iter().filter(|&p| p > 0) {
+            // SAFETY: kill with a pid we traced and a constant signal.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        while tracee::wait_any().is_ok() {}
+    }
+}
