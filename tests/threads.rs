@@ -126,3 +126,17 @@ fn priority_inheritance_mutex_and_condvar_broadcast() {
         "the PI mutex should have been contended (FUTEX_LOCK_PI/UNLOCK_PI):\n{dump}"
     );
 }
+
+#[test]
+fn exec_ends_the_other_threads_and_exec_from_a_thread_is_refused_clearly() {
+    let rec = assert_replays_identically(testprog("threads_exec"), NO_ARGS);
+    rec.assert_stdout_contains(&[
+        "exec from a thread failed: Function not implemented",
+        "exec from main",
+    ]);
+    assert!(
+        text(&rec.output.stderr).contains("execve from a thread other than the main one"),
+        "the refusal must be explained:\n{}",
+        describe(&rec.output)
+    );
+}

@@ -397,10 +397,19 @@ impl<'a> Recorder<'a> {
         let args = syscall_args(&regs);
         // restart_syscall goes on with the call a signal interrupted, on the same arguments.
         let restarted = self.t.restart_nr.take();
+        let execs = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
+        let threaded = self.sched.threaded(self.t.tgid);
         let rule = match restarted {
             Some(orig) if nr == libc::SYS_restart_syscall as u64 => rule_for_call(orig, &args),
+            _ if execs && threaded && self.t.tid as i32 != self.t.tgid => Rule::Refuse(
+                "execve from a thread other than the main one, while others run, is not recorded yet",
+            ),
             _ => rule_for_call(nr, &args),
         };
+        if execs && threaded && !matches!(rule, Rule::Refuse(_)) {
+            // The exec ends every other thread; replay ends them at the exec too.
+            self.tasks.end_silently(self.t.tgid);
+        }
         let mut instead = None;
         match rule {
             Rule::Refuse(why) => {

@@ -116,6 +116,14 @@ impl Tasks {
         std::mem::take(&mut t.unannounced) && t.parked.is_some()
     }
 
+    /// The waiting threads of process `tgid` end without their ends being logged (an exec
+    /// takes them all; replay ends them at the exec).
+    pub fn end_silently(&mut self, tgid: i32) {
+        for t in self.waiting.values_mut().filter(|t| t.tgid == tgid) {
+            t.exit_logged = true;
+        }
+    }
+
     pub fn get_mut(&mut self, tid: i32) -> Option<&mut Task> {
         self.waiting.get_mut(&tid)
     }

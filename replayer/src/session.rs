@@ -515,6 +515,8 @@ impl<'a> Replayer<'a> {
         if let Some(Pending::Run(s)) = self.t.pending.take() {
             self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
         }
+        // Other threads ended in the exec, as when recording.
+        self.reap_other_threads(self.t.tgid)?;
         let ev = self.take()?;
         match ev.kind {
             EventKind::Exec(e) => process::replay_exec(&mut self.t.tracee, &e, ev.seq, ev.tid),

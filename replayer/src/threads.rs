@@ -108,6 +108,14 @@ impl Replayer<'_> {
         }
     }
 
+    /// Collects the ends of the other threads of process `tgid` (an exec ended them).
+    pub(crate) fn reap_other_threads(&mut self, tgid: u32) -> Result<(), ReplayError> {
+        for mut t in self.tasks.take_threads_of(tgid) {
+            self.stash.wait_gone(&mut t.tracee)?;
+        }
+        Ok(())
+    }
+
     /// Every thread of process `tgid` is ending (exit_group, a fatal signal, or the last
     /// thread leaving a zombie leader): waits for each end, the leader's last, as the
     /// kernel reports them.

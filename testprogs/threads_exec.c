@@ -1,0 +1,37 @@
+/* exec in a process with threads: a thread other than the main one tries to exec (ftrun
+ * refuses that with ENOSYS and says so; natively it succeeds), then the main thread execs
+ * while another thread sleeps in pause(), which the exec ends. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *sleeper(void *a)
+{
+	(void)a;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void *exec_from_thread(void *a)
+{
+	(void)a;
+	char *argv[] = {"/bin/echo", "exec from a thread", NULL};
+	execv(argv[0], argv);
+	printf("exec from a thread failed: %s\n", strerror(errno));
+	return NULL;
+}
+
+int main(void)
+{
+	pthread_t s, t;
+	setvbuf(stdout, NULL, _IONBF, 0);
+	pthread_create(&s, NULL, sleeper, NULL);
+	pthread_create(&t, NULL, exec_from_thread, NULL);
+	pthread_join(t, NULL);
+	char *argv[] = {"/bin/echo", "exec from main", NULL};
+	execv(argv[0], argv);
+	return 1;
+}
