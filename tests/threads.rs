@@ -140,3 +140,30 @@ fn exec_ends_the_other_threads_and_exec_from_a_thread_is_refused_clearly() {
         describe(&rec.output)
     );
 }
+
+#[test]
+fn a_cut_short_trace_of_threads_replays_up_to_the_cut_and_says_so() {
+    let rec = record_fresh(testprog("threads_race"), NO_ARGS);
+    let events = events_file(&rec.dir);
+    let rel = events.strip_prefix(&rec.dir).unwrap().to_owned();
+    let len = std::fs::metadata(&events).unwrap().len();
+    for keep in [len / 4, len / 2, 3 * len / 4] {
+        let copy = rec.tmp.join(format!("cut-{keep}"));
+        copy_dir(&rec.dir, &copy);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(copy.join(&rel))
+            .unwrap();
+        f.set_len(keep).unwrap();
+        drop(f);
+        // Every thread is stopped somewhere when the log ends: all must be ended cleanly.
+        let out = replay(&copy);
+        let context = format!("replay of a threaded trace cut to {keep} of {len} bytes");
+        assert_clean_failure(&out, &context);
+        assert!(
+            ftrun_lines(&out.stderr).iter().any(|l| l.contains("event")),
+            "{context}: the message should say where the trace ends\n{}",
+            describe(&out)
+        );
+    }
+}

@@ -30,12 +30,27 @@ pub struct LiveThread {
 }
 
 impl LiveHandoff {
-    /// Ends the process instead of letting it go live.
+    /// Ends the process instead of letting it go live. Its leader's end is reported only
+    /// after the other threads' ends are collected, so those go first.
     pub fn kill(&mut self) {
+        self.threads.sort_by_key(|t| is_leader(t.tracee.pid()));
         for t in &mut self.threads {
             t.tracee.kill();
         }
     }
+}
+
+/// True when `tid` is its process's leader (its id is the process id).
+pub(crate) fn is_leader(tid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse::<i32>().ok())
+        })
+        .is_some_and(|tgid| tgid == tid)
 }
 
 /// What going live did, for the takeover report.

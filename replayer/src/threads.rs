@@ -7,7 +7,7 @@ use std::rc::Rc;
 use schema::{EventKind, ExitStatus};
 use tracee::{Resume, Tracee};
 
-use crate::golive::{LiveHandoff, LiveThread};
+use crate::golive::{is_leader, LiveHandoff, LiveThread};
 use crate::session::{describe, Pending, Replayer};
 use crate::tasks::Task;
 use crate::ReplayError;
@@ -174,8 +174,7 @@ impl Replayer<'_> {
             self.t.ended = true;
         }
         // The leader (the process's pid) takes the injected syscalls if it is still there.
-        let leader = threads_leader_pid(&threads);
-        threads.sort_by_key(|t| t.tracee.pid() != leader);
+        threads.sort_by_key(|t| !is_leader(t.tracee.pid()));
         Ok(LiveHandoff {
             threads,
             fds: self.t.fds.borrow().clone(),
@@ -205,11 +204,6 @@ impl Replayer<'_> {
         }
         Ok(())
     }
-}
-
-/// The pid of the process: the smallest thread id (the leader's, when it is among them).
-fn threads_leader_pid(threads: &[LiveThread]) -> i32 {
-    threads.iter().map(|t| t.tracee.pid()).min().unwrap_or(0)
 }
 
 impl Replayer<'_> {
