@@ -167,3 +167,24 @@ fn a_cut_short_trace_of_threads_replays_up_to_the_cut_and_says_so() {
         );
     }
 }
+
+#[test]
+fn a_damaged_trace_of_threads_fails_cleanly_without_hanging() {
+    let rec = record_fresh(testprog("threads_race"), NO_ARGS);
+    let events = events_file(&rec.dir);
+    let rel = events.strip_prefix(&rec.dir).unwrap().to_owned();
+    let len = std::fs::metadata(&events).unwrap().len() as usize;
+    for at in [len / 3, len / 2, 2 * len / 3] {
+        let copy = rec.tmp.join(format!("flipped-{at}"));
+        copy_dir(&rec.dir, &copy);
+        let file = copy.join(&rel);
+        let mut bytes = std::fs::read(&file).unwrap();
+        for b in &mut bytes[at..(at + 8).min(len)] {
+            *b ^= 0xff;
+        }
+        std::fs::write(&file, &bytes).unwrap();
+        // The replay stops with threads stopped all over: every one must be ended.
+        let out = replay(&copy);
+        assert_clean_failure(&out, &format!("replay of a threaded trace damaged at {at}"));
+    }
+}
