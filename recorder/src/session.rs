@@ -214,8 +214,8 @@ impl<'a> Recorder<'a> {
     fn next_stop(&mut self) -> Result<Stop, RecordError> {
         loop {
             self.keep_clock()?;
-            let found = match self.ticker {
-                Some(_) => tracee::wait_any_or_interrupted()?,
+            let found = match &self.ticker {
+                Some(ticker) => ticker.wait(tracee::wait_any_or_interrupted)?,
                 None => Some(tracee::wait_any()?),
             };
             let Some((pid, status)) = found else {

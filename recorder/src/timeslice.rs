@@ -1,5 +1,7 @@
 //! The scheduler's clock: a periodic signal to the recording thread that interrupts its
-//! wait for tracee stops, so that a thread running too long can be preempted.
+//! wait for tracee stops, so that a thread running too long can be preempted. The signal is
+//! blocked except during that wait, so that no other call of the recorder (file copies,
+//! trace writes) is ever interrupted by it.
 
 use std::time::Duration;
 
@@ -14,8 +16,10 @@ pub struct Ticker {
 
 impl Ticker {
     /// Starts ticking every `period` with `SIGALRM`, whose handler does nothing and is
-    /// installed without `SA_RESTART`: a blocked `waitpid` returns `EINTR` at each tick.
+    /// installed without `SA_RESTART`: a `waitpid` in [`Ticker::wait`] returns `EINTR` at
+    /// each tick. Elsewhere the calling thread has the signal blocked.
     pub fn start(period: Duration) -> Result<Self, RecordError> {
+        set_alarm_blocked(true);
         let os = |what: &str| RecordError::Io {
             what: what.to_string(),
             source: std::io::Error::last_os_error(),
@@ -58,11 +62,74 @@ impl Ticker {
     }
 }
 
+impl Ticker {
+    /// Runs `wait` with the tick unblocked: a tick during it makes its syscall fail with
+    /// `EINTR`. A tick that comes just before the syscall starts is taken then, and the
+    /// next one interrupts it instead.
+    pub fn wait<T>(&self, wait: impl FnOnce() -> T) -> T {
+        set_alarm_blocked(false);
+        let result = wait();
+        set_alarm_blocked(true);
+        result
+    }
+}
+
+/// Blocks or unblocks `SIGALRM` for the calling thread.
+fn set_alarm_blocked(blocked: bool) {
+    let how = if blocked {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
+    // SAFETY: a signal set built in a local and a null old-set pointer.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGALRM);
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
 impl Drop for Ticker {
     fn drop(&mut self) {
         // SAFETY: the timer was created by `start` and is deleted once, here.
         unsafe {
             libc::timer_delete(self.timer);
         }
+        // A tick still pending runs the empty handler.
+        set_alarm_blocked(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sleep_50ms() -> (i32, i32) {
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 50_000_000,
+        };
+        // SAFETY: a timespec local and a null remainder pointer.
+        let ret = unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+        (
+            ret,
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        )
+    }
+
+    #[test]
+    fn ticks_interrupt_the_wait_and_nothing_else() {
+        let ticker = Ticker::start(Duration::from_millis(1)).unwrap();
+        // Outside the wait (copying a mapped file, writing the trace) no call is cut short.
+        assert_eq!(
+            sleep_50ms().0,
+            0,
+            "a tick interrupted a call outside the wait"
+        );
+        // In the wait, a tick ends a blocking call with EINTR.
+        assert_eq!(ticker.wait(sleep_50ms), (-1, libc::EINTR));
+        drop(ticker);
+        assert_eq!(sleep_50ms().0, 0, "ticks go on after the ticker is dropped");
     }
 }
