@@ -129,6 +129,15 @@ struct SyscallEntry {
   rip @1 :UInt64;
 }
 
+# Where a thread computing without syscalls was preempted: the first pass through the
+# landmark with its register and memory hashes; or, since those registers are all here,
+# any pass whose memory already hashes the same (a loop counting in registers).
+struct ForcedSwitch {
+  landmark @0 :Landmark;
+  regs @1 :List(UInt64);   # 27 words, user_regs_struct order
+  fpregs @2 :Data;         # 512 bytes, the FXSAVE area
+}
+
 struct ExitStatus {
   union {
     exited @0 :Int32;
@@ -153,9 +162,8 @@ struct Event {
     # where the registers hash to regsHash and the next pass finds the same state.
     sched @8 :Landmark;
     # The thread was preempted in a loop whose state kept changing (it computed without
-    # syscalls for long while others waited): at the first pass through the landmark with
-    # exactly these register and memory hashes.
-    schedAtState @9 :Landmark;
+    # syscalls for long while others waited), at the state described.
+    schedAtState @9 :ForcedSwitch;
   }
 }
 

@@ -188,3 +188,14 @@ fn a_damaged_trace_of_threads_fails_cleanly_without_hanging() {
         assert_clean_failure(&out, &format!("replay of a threaded trace damaged at {at}"));
     }
 }
+
+#[test]
+fn a_spin_that_counts_is_preempted_at_an_exact_state_and_replayed_quickly() {
+    let rec = assert_replays_identically(testprog("threads_counting_spin"), NO_ARGS);
+    rec.assert_stdout_contains(&["saw the flag after some spins"]);
+    let (_, dump) = threads_in(&rec);
+    assert!(
+        dump.contains("preempted computing"),
+        "the counting spin can only end by a forced preemption, which must be logged:\n{dump}"
+    );
+}

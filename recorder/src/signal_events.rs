@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use schema::{EventKind, Landmark, RdtscEvent, SignalEvent, SignalPlacement};
+use schema::{EventKind, ForcedSwitch, Landmark, RdtscEvent, SignalEvent, SignalPlacement};
 use tracee::{regs_hash, PtraceEvent, Regs, Stop};
 
 use crate::session::{
@@ -18,7 +18,7 @@ const TRAP_HWBKPT: i32 = 4;
 /// How long a thread runs its own code while others wait before it is looked at as a
 /// possible spin; doubled after every look that found it making progress.
 const TIMESLICE: Duration = Duration::from_millis(10);
-const MAX_BACKOFF: u32 = 8;
+const MAX_BACKOFF: u32 = 6;
 
 impl Recorder<'_> {
     pub(crate) fn on_signal(&mut self, signo: i32) -> Result<(), RecordError> {
@@ -248,18 +248,26 @@ impl Recorder<'_> {
                 // itself: preempted at this exact state rather than let the recording stall.
                 // Replay finds the state by stopping at each pass through this point.
                 self.warn_once(format!(
-                    "thread {} computed without syscalls at {:#x} for seconds while other \
-                     threads waited; it was preempted there, and replay finds that point by \
-                     stopping at every pass through it (a hardware tick counter would avoid this)",
+                    "thread {} computed without syscalls at {:#x} while other threads waited; \
+                     it was preempted there, at a state replay finds from its memory (quick \
+                     when the loop counts in registers) or else by stopping at every pass \
+                     through that point (a hardware tick counter would avoid this)",
                     self.t.tid, watch.rip
                 ));
                 let mem = landmark::memory_hash(&mut self.t.tracee)?;
-                let landmark = Landmark {
-                    rip: watch.rip,
-                    regs_hash: now,
-                    mem_hash: mem,
+                let switch = ForcedSwitch {
+                    landmark: Landmark {
+                        rip: watch.rip,
+                        regs_hash: now,
+                        mem_hash: mem,
+                    },
+                    regs: tracee::regs_words(regs).to_vec(),
+                    fpregs: self.t.tracee.fpregs_bytes()?.to_vec(),
                 };
-                return self.preempt_here(EventKind::SchedAtState(landmark));
+                self.preempt_here(EventKind::SchedAtState(switch))?;
+                // Still computing when it runs again: switched at the next long slice.
+                self.t.slice_backoff = MAX_BACKOFF;
+                return Ok(());
             }
             // Making progress: it runs on, and is looked at again after a longer slice.
             self.t.tracee.clear_breakpoints()?;

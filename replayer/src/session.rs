@@ -550,9 +550,9 @@ pub(crate) fn describe(kind: &EventKind) -> String {
             format!("entry to syscall {} ({number})", syscall_name(*number))
         }
         EventKind::Sched(l) => format!("a thread switch in a spin at rip {:#x}", l.rip),
-        EventKind::SchedAtState(l) => format!(
+        EventKind::SchedAtState(f) => format!(
             "a thread switch at rip {:#x} with registers {:#x} and memory {:#x}",
-            l.rip, l.regs_hash, l.mem_hash
+            f.landmark.rip, f.landmark.regs_hash, f.landmark.mem_hash
         ),
     }
 }

@@ -1,7 +1,7 @@
 //! Signals at replay: found at the same point they were delivered when recording.
 
 use recorder::session::{is_synchronous, siginfo_code};
-use schema::{EventKind, Landmark, SignalEvent, SignalPlacement};
+use schema::{EventKind, ForcedSwitch, Landmark, SignalEvent, SignalPlacement};
 use tracee::{Regs, Tracee};
 
 use crate::session::{describe, Pending, Replayer};
@@ -46,10 +46,12 @@ impl Replayer<'_> {
         }
         let rip = match self.peek()?.map(|e| &e.kind) {
             Some(EventKind::Signal(s)) => landmark_of(s).map(|lm| lm.rip),
-            Some(EventKind::Sched(lm) | EventKind::SchedAtState(lm)) => Some(lm.rip),
+            Some(EventKind::Sched(lm)) => Some(lm.rip),
+            Some(EventKind::SchedAtState(f)) => Some(f.landmark.rip),
             _ => None,
         };
         self.t.landmark_mem = None;
+        self.t.landmark_passes = 0;
         if let Some(rip) = rip {
             self.t.tracee.set_exec_breakpoint(rip)?;
             self.t.landmark_armed = true;
@@ -148,23 +150,9 @@ impl Replayer<'_> {
                 let lm = lm.clone();
                 return self.on_sched_landmark_hit(regs, &lm);
             }
-            Some(EventKind::SchedAtState(lm)) => {
-                let lm = lm.clone();
-                self.t.landmark_passes += 1;
-                if self.t.landmark_passes.is_multiple_of(10_000) {
-                    eprintln!(
-                        "ftrun: looking for the state in which thread {} was preempted at {:#x}: \
-                         {} passes so far",
-                        self.t.tid, lm.rip, self.t.landmark_passes
-                    );
-                }
-                if at_landmark(&mut self.t.tracee, regs, &lm)? {
-                    self.t.landmark_passes = 0;
-                    self.t.tracee.clear_breakpoints()?;
-                    self.t.landmark_armed = false;
-                    self.take()?;
-                }
-                return Ok(());
+            Some(EventKind::SchedAtState(switch)) => {
+                let switch = switch.clone();
+                return self.on_forced_switch_hit(regs, &switch);
             }
             _ => return Ok(()),
         };
@@ -175,6 +163,52 @@ impl Replayer<'_> {
             self.take()?;
             self.t.tracee.set_siginfo(&raw_siginfo(&sig)?)?;
             self.t.deliver = sig.signo as i32;
+        }
+        Ok(())
+    }
+
+    /// A pass of a thread through the landmark of a forced switch. The recorded state is
+    /// found exactly (registers and memory), or, on the first passes, wherever the memory
+    /// is already the recorded memory: the recorded registers are then put in place, which
+    /// makes the whole state the recorded one (a loop counting in registers is jumped to the
+    /// pass where it was preempted instead of being run to it pass by pass).
+    fn on_forced_switch_hit(
+        &mut self,
+        regs: &Regs,
+        switch: &ForcedSwitch,
+    ) -> Result<(), ReplayError> {
+        let lm = &switch.landmark;
+        self.t.landmark_passes += 1;
+        if self.t.landmark_passes.is_multiple_of(10_000) {
+            eprintln!(
+                "ftrun: looking for the state in which thread {} was preempted at {:#x}: \
+                 {} passes so far",
+                self.t.tid, lm.rip, self.t.landmark_passes
+            );
+        }
+        let found = if at_landmark(&mut self.t.tracee, regs, lm)? {
+            true
+        } else if self.t.landmark_passes <= 2
+            && recorder::landmark::memory_hash(&mut self.t.tracee)? == lm.mem_hash
+        {
+            let recorded = tracee::regs_from_words(&switch.regs);
+            let fpregs: Option<&[u8; 512]> = switch.fpregs.as_slice().try_into().ok();
+            match (recorded, fpregs) {
+                (Some(r), Some(fp)) => {
+                    self.t.tracee.set_regs(&r)?;
+                    self.t.tracee.set_fpregs_bytes(fp)?;
+                    true
+                }
+                _ => false,
+            }
+        } else {
+            false
+        };
+        if found {
+            self.t.landmark_passes = 0;
+            self.t.tracee.clear_breakpoints()?;
+            self.t.landmark_armed = false;
+            self.take()?;
         }
         Ok(())
     }

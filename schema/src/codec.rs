@@ -174,7 +174,10 @@ pub fn estimated_size(e: &Event) -> usize {
         EventKind::Signal(s) => 64usize.saturating_add(pad(s.siginfo.len())),
         EventKind::Exit(_) => 24,
         EventKind::SyscallEntry { .. } => 24,
-        EventKind::Sched(_) | EventKind::SchedAtState(_) => 32,
+        EventKind::Sched(_) => 32,
+        EventKind::SchedAtState(f) => 48usize
+            .saturating_add(f.regs.len().saturating_mul(8))
+            .saturating_add(pad(f.fpregs.len())),
     };
     kind.saturating_add(40)
 }
@@ -271,7 +274,15 @@ fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecErr
             b.set_rip(*rip);
         }
         EventKind::Sched(l) => encode_landmark(kind.init_sched(), l),
-        EventKind::SchedAtState(l) => encode_landmark(kind.init_sched_at_state(), l),
+        EventKind::SchedAtState(f) => {
+            let mut b = kind.init_sched_at_state();
+            encode_landmark(b.reborrow().init_landmark(), &f.landmark);
+            let mut regs = b.reborrow().init_regs(len32(f.regs.len(), "registers")?);
+            for (i, w) in (0u32..).zip(&f.regs) {
+                regs.set(i, *w);
+            }
+            b.set_fpregs(checked_data(&f.fpregs, "fp registers")?);
+        }
     }
     Ok(())
 }
@@ -515,7 +526,18 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
             }
         }
         K::Sched(l) => EventKind::Sched(decode_landmark(l.ctx("sched")?)),
-        K::SchedAtState(l) => EventKind::SchedAtState(decode_landmark(l.ctx("sched at state")?)),
+        K::SchedAtState(f) => {
+            let f = f.ctx("forced switch")?;
+            EventKind::SchedAtState(ForcedSwitch {
+                landmark: decode_landmark(f.get_landmark().ctx("forced switch landmark")?),
+                regs: f
+                    .get_regs()
+                    .ctx("forced switch registers")?
+                    .iter()
+                    .collect(),
+                fpregs: data(f.get_fpregs(), "forced switch fp registers")?,
+            })
+        }
     })
 }
 

@@ -182,8 +182,18 @@ pub enum EventKind {
     },
     /// A spinning thread was preempted at this landmark (see `trace.capnp`).
     Sched(Landmark),
-    /// A computing thread was preempted at the exact state of this landmark.
-    SchedAtState(Landmark),
+    /// A computing thread was preempted at this exact state.
+    SchedAtState(ForcedSwitch),
+}
+
+/// Where a thread that computed without syscalls was preempted (see `trace.capnp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForcedSwitch {
+    pub landmark: Landmark,
+    /// The general-purpose registers, 27 words in `user_regs_struct` order.
+    pub regs: Vec<u64>,
+    /// The x87/SSE registers (FXSAVE area, 512 bytes).
+    pub fpregs: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,9 +66,9 @@ fn text(ev: &Event) -> String {
             "preempted in a spin at rip={:#x} regs={:#x} mem={:#x}",
             l.rip, l.regs_hash, l.mem_hash
         ),
-        EventKind::SchedAtState(l) => format!(
+        EventKind::SchedAtState(f) => format!(
             "preempted computing at rip={:#x} regs={:#x} mem={:#x}",
-            l.rip, l.regs_hash, l.mem_hash
+            f.landmark.rip, f.landmark.regs_hash, f.landmark.mem_hash
         ),
     };
     format!("{:>8} {:>7} {what}", ev.seq, ev.tid)
@@ -111,7 +111,8 @@ fn as_json(ev: &Event) -> serde_json::Value {
         EventKind::Sched(l) => {
             json!({"kind": "sched", "rip": l.rip, "regs_hash": l.regs_hash, "mem_hash": l.mem_hash})
         }
-        EventKind::SchedAtState(l) => {
+        EventKind::SchedAtState(f) => {
+            let l = &f.landmark;
             json!({"kind": "sched_at_state", "rip": l.rip, "regs_hash": l.regs_hash, "mem_hash": l.mem_hash})
         }
     };

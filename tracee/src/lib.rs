@@ -10,7 +10,7 @@ mod tracee;
 
 pub use error::TraceeError;
 pub use nix::sys::wait::WaitStatus;
-pub use regs::{regs_hash, Regs};
+pub use regs::{regs_from_words, regs_hash, regs_words, Regs};
 pub use spawn::{resolve_program, spawn_traced, ResolveError, SpawnSpec};
 pub use stop::{PtraceEvent, Stop};
 pub use tracee::{wait_any, wait_any_or_interrupted, Resume, Tracee};

@@ -173,6 +173,17 @@ impl Tracee {
         Ok(buf)
     }
 
+    /// Sets the x87/SSE registers from the bytes `fpregs_bytes` returned.
+    pub fn set_fpregs_bytes(&self, bytes: &[u8; 512]) -> Result<(), TraceeError> {
+        self.ptrace(
+            "PTRACE_SETFPREGS",
+            libc::PTRACE_SETFPREGS,
+            0,
+            bytes.as_ptr() as usize,
+        )?;
+        Ok(())
+    }
+
     /// The siginfo of the signal the tracee is stopped for, as raw bytes.
     pub fn siginfo(&self) -> Result<RawSiginfo, TraceeError> {
         let mut buf: RawSiginfo = [0; 128];
