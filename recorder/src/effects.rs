@@ -204,14 +204,8 @@ fn special_writes(
             // Waits and wakes write nothing; these operations change futex words. (A PI
             // lock word also changes while waiters block, racing with the capture here:
             // replay adds the waiters it knows of from the log.)
-            const WAKE_OP: u64 = 5;
-            const LOCK_PI: u64 = 6;
-            const UNLOCK_PI: u64 = 7;
-            const TRYLOCK_PI: u64 = 8;
-            const WAIT_REQUEUE_PI: u64 = 11;
-            const CMP_REQUEUE_PI: u64 = 12;
-            const LOCK_PI2: u64 = 13;
-            let op = args[1] & 0x7f;
+            use crate::futex::op::*;
+            let op = crate::futex::op_of(args);
             if matches!(
                 op,
                 LOCK_PI | UNLOCK_PI | TRYLOCK_PI | LOCK_PI2 | CMP_REQUEUE_PI

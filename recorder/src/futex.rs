@@ -2,21 +2,36 @@
 
 use std::time::{Duration, Instant};
 
-const FUTEX_WAKE: u64 = 1;
-const FUTEX_REQUEUE: u64 = 3;
-const FUTEX_CMP_REQUEUE: u64 = 4;
-const FUTEX_WAKE_OP: u64 = 5;
-const FUTEX_LOCK_PI: u64 = 6;
-const FUTEX_UNLOCK_PI: u64 = 7;
-const FUTEX_TRYLOCK_PI: u64 = 8;
-const FUTEX_WAKE_BITSET: u64 = 10;
-const FUTEX_CMP_REQUEUE_PI: u64 = 12;
-const FUTEX_LOCK_PI2: u64 = 13;
+/// Futex operation numbers (the command part of `futex`'s second argument).
+pub mod op {
+    pub const WAKE: u64 = 1;
+    pub const REQUEUE: u64 = 3;
+    pub const CMP_REQUEUE: u64 = 4;
+    pub const WAKE_OP: u64 = 5;
+    pub const LOCK_PI: u64 = 6;
+    pub const UNLOCK_PI: u64 = 7;
+    pub const TRYLOCK_PI: u64 = 8;
+    pub const WAKE_BITSET: u64 = 10;
+    pub const WAIT_REQUEUE_PI: u64 = 11;
+    pub const CMP_REQUEUE_PI: u64 = 12;
+    pub const LOCK_PI2: u64 = 13;
+}
+
+/// `FUTEX_WAITERS`: the lock word's bit saying a thread waits in the kernel.
+pub const FUTEX_WAITERS: u32 = 0x8000_0000;
+/// The owner's thread id in a PI lock word.
+pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// The operation of a futex call, private and clock flags masked off.
+pub fn op_of(args: &[u64; 6]) -> u64 {
+    args[1] & 0x7f
+}
+
 /// How long the recorder waits for a PI locker to fall asleep before letting others run.
 const ASLEEP_WITHIN: Duration = Duration::from_millis(20);
 
 fn futex_op(nr: u64, args: &[u64; 6]) -> Option<u64> {
-    (nr == libc::SYS_futex as u64).then_some(args[1] & 0x7f)
+    (nr == libc::SYS_futex as u64).then(|| op_of(args))
 }
 
 /// Futex operations that return without sleeping.
@@ -24,21 +39,21 @@ pub fn never_blocks(nr: u64, args: &[u64; 6]) -> bool {
     matches!(
         futex_op(nr, args),
         Some(
-            FUTEX_WAKE
-                | FUTEX_REQUEUE
-                | FUTEX_CMP_REQUEUE
-                | FUTEX_WAKE_OP
-                | FUTEX_UNLOCK_PI
-                | FUTEX_TRYLOCK_PI
-                | FUTEX_WAKE_BITSET
-                | FUTEX_CMP_REQUEUE_PI
+            op::WAKE
+                | op::REQUEUE
+                | op::CMP_REQUEUE
+                | op::WAKE_OP
+                | op::UNLOCK_PI
+                | op::TRYLOCK_PI
+                | op::WAKE_BITSET
+                | op::CMP_REQUEUE_PI
         )
     )
 }
 
 /// `FUTEX_LOCK_PI`: the kernel sets `FUTEX_WAITERS` in the lock word, then sleeps.
 pub fn locks_pi(nr: u64, args: &[u64; 6]) -> bool {
-    matches!(futex_op(nr, args), Some(FUTEX_LOCK_PI | FUTEX_LOCK_PI2))
+    matches!(futex_op(nr, args), Some(op::LOCK_PI | op::LOCK_PI2))
 }
 
 /// Waits (briefly) until thread `tid` sleeps in the kernel or is stopped again.

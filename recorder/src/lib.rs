@@ -4,7 +4,7 @@
 pub mod auxv;
 pub mod effects;
 pub mod files;
-mod futex;
+pub mod futex;
 pub mod landmark;
 pub mod machine;
 pub mod probe;

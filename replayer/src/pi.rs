@@ -7,26 +7,16 @@
 
 use std::collections::{HashMap, HashSet};
 
+use recorder::futex::op::{LOCK_PI, LOCK_PI2, TRYLOCK_PI, UNLOCK_PI};
+use recorder::futex::{op_of, FUTEX_TID_MASK, FUTEX_WAITERS};
 use tracee::Tracee;
 
 use crate::ReplayError;
-
-/// `FUTEX_WAITERS`: a thread waits in the kernel for this lock.
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
-const LOCK_PI: u64 = 6;
-const UNLOCK_PI: u64 = 7;
-const TRYLOCK_PI: u64 = 8;
-const LOCK_PI2: u64 = 13;
 
 /// The threads in `LOCK_PI`, per lock word.
 #[derive(Default)]
 pub(crate) struct PiLocks {
     waiters: HashMap<u64, HashSet<u32>>,
-}
-
-fn op_of(args: &[u64; 6]) -> u64 {
-    args[1] & 0x7f
 }
 
 impl PiLocks {
@@ -42,11 +32,7 @@ impl PiLocks {
             return Ok(());
         }
         self.waiters.entry(args[0]).or_default().insert(tid);
-        let word = read_word(tracee, args[0])?;
-        if word & FUTEX_TID_MASK != 0 {
-            write_word(tracee, args[0], word | FUTEX_WAITERS)?;
-        }
-        Ok(())
+        mark_waited(tracee, args[0])
     }
 
     /// A PI call's result (and its copy of the word) was just replayed for `tid`.
@@ -64,20 +50,16 @@ impl PiLocks {
         if waiters.is_empty() {
             return Ok(());
         }
-        let word = read_word(tracee, args[0])?;
-        if word & FUTEX_TID_MASK != 0 {
-            write_word(tracee, args[0], word | FUTEX_WAITERS)?;
-        }
-        Ok(())
+        mark_waited(tracee, args[0])
     }
 }
 
-fn read_word(tracee: &mut Tracee, addr: u64) -> Result<u32, ReplayError> {
+/// Sets `FUTEX_WAITERS` in a held lock's word (a free lock's word stays as it is).
+fn mark_waited(tracee: &mut Tracee, addr: u64) -> Result<(), ReplayError> {
     let bytes = tracee.read_mem(addr, 4)?;
-    Ok(u32::from_le_bytes(bytes.try_into().expect("4 bytes")))
-}
-
-fn write_word(tracee: &mut Tracee, addr: u64, word: u32) -> Result<(), ReplayError> {
-    tracee.write_mem(addr, &word.to_le_bytes())?;
+    let word = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
+    if word & FUTEX_TID_MASK != 0 {
+        tracee.write_mem(addr, &(word | FUTEX_WAITERS).to_le_bytes())?;
+    }
     Ok(())
 }

@@ -135,17 +135,6 @@ impl Replayer<'_> {
         self.t.ended = true;
         Ok(())
     }
-}
-
-pub(crate) fn same_exit(a: ExitStatus, b: ExitStatus) -> bool {
-    match (a, b) {
-        (ExitStatus::Exited(x), ExitStatus::Exited(y)) => x == y,
-        (ExitStatus::Killed { signo: x, .. }, ExitStatus::Killed { signo: y, .. }) => x == y,
-        _ => false,
-    }
-}
-
-impl Replayer<'_> {
     /// The log ended with the process still running: every thread is brought to a point
     /// where it can go on live, and all are handed over.
     pub(crate) fn handoff(&mut self) -> Result<LiveHandoff, ReplayError> {
@@ -204,9 +193,6 @@ impl Replayer<'_> {
         }
         Ok(())
     }
-}
-
-impl Replayer<'_> {
     /// What the kernel did to memory as soon as a thread entered a syscall that then
     /// went on while others ran (a `FUTEX_LOCK_PI` marks its lock as waited for).
     pub(crate) fn replay_entry_effects(
@@ -232,5 +218,13 @@ impl Replayer<'_> {
             }
         }
         while tracee::wait_any().is_ok() {}
+    }
+}
+
+pub(crate) fn same_exit(a: ExitStatus, b: ExitStatus) -> bool {
+    match (a, b) {
+        (ExitStatus::Exited(x), ExitStatus::Exited(y)) => x == y,
+        (ExitStatus::Killed { signo: x, .. }, ExitStatus::Killed { signo: y, .. }) => x == y,
+        _ => false,
     }
 }
