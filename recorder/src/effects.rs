@@ -1,13 +1,11 @@
-//! What a syscall wrote into tracee memory (captured at its exit) and what bytes it sent
-//! out of the process (captured at its entry), following the syscall table.
+//! What a syscall wrote into tracee memory, captured at its exit following the syscall
+//! table (the bytes it sent out are `syscalls::sent`).
 
 use schema::MemWrite;
 use tracee::{Tracee, TraceeError};
 
-use crate::syscalls::{Len, Out, Rule, Sent, Special};
-
-/// Largest single output buffer we capture; larger claims are bounded by what is mapped.
-const MAX_OUTPUT: usize = 256 << 20;
+use syscalls::sent::{read_buf, read_iov};
+use syscalls::{Len, Out, Rule, Special};
 
 /// Values read at syscall entry that the exit side needs (buffer sizes the kernel overwrites).
 #[derive(Debug, Default, Clone)]
@@ -54,19 +52,20 @@ pub fn snapshot_entry(
     Ok(snap)
 }
 
+/// Keeps up to `len` bytes at `addr` (as far as mapped) as a memory write.
 fn capture(
     tracee: &mut Tracee,
     addr: u64,
     len: usize,
     into: &mut Vec<MemWrite>,
 ) -> Result<(), TraceeError> {
-    if addr == 0 || len == 0 {
-        return Ok(());
-    }
-    let data = tracee.read_mem_partial(addr, len.min(MAX_OUTPUT))?;
-    if !data.is_empty() {
-        into.push(MemWrite { addr, data });
-    }
+    let mut parts = Vec::new();
+    read_buf(tracee, addr, len, &mut parts)?;
+    into.extend(
+        parts
+            .into_iter()
+            .map(|(addr, data)| MemWrite { addr, data }),
+    );
     Ok(())
 }
 
@@ -75,22 +74,16 @@ fn capture_iov(
     tracee: &mut Tracee,
     iov: u64,
     cnt: u64,
-    mut total: usize,
+    total: usize,
     into: &mut Vec<MemWrite>,
 ) -> Result<(), TraceeError> {
-    if iov == 0 || cnt == 0 || total == 0 {
-        return Ok(());
-    }
-    let raw = tracee.read_mem(iov, (cnt.min(1024) as usize) * 16)?;
-    for entry in raw.chunks_exact(16) {
-        if total == 0 {
-            break;
-        }
-        let (base, len) = (u64_at(entry, 0), u64_at(entry, 8) as usize);
-        let n = len.min(total);
-        capture(tracee, base, n, into)?;
-        total -= n;
-    }
+    let mut parts = Vec::new();
+    read_iov(tracee, iov, cnt, total, &mut parts)?;
+    into.extend(
+        parts
+            .into_iter()
+            .map(|(addr, data)| MemWrite { addr, data }),
+    );
     Ok(())
 }
 
@@ -204,8 +197,8 @@ fn special_writes(
             // Waits and wakes write nothing; these operations change futex words. (A PI
             // lock word also changes while waiters block, racing with the capture here:
             // replay adds the waiters it knows of from the log.)
-            use crate::futex::op::*;
-            let op = crate::futex::op_of(args);
+            use syscalls::futex::op::*;
+            let op = syscalls::futex::op_of(args);
             if matches!(
                 op,
                 LOCK_PI | UNLOCK_PI | TRYLOCK_PI | LOCK_PI2 | CMP_REQUEUE_PI
@@ -246,31 +239,4 @@ fn ioctl_output_len(req: u64) -> Option<usize> {
             (dir & 2 != 0 && size > 0).then_some(size)
         }
     }
-}
-
-/// The bytes an output syscall sends out of the process (`limit` = how many it reports sent).
-pub fn sent_bytes(
-    tracee: &mut Tracee,
-    sent: Sent,
-    args: &[u64; 6],
-    limit: usize,
-) -> Result<Vec<u8>, TraceeError> {
-    let mut parts = Vec::new();
-    match sent {
-        Sent::Buf { buf } => capture(tracee, args[buf], limit, &mut parts)?,
-        Sent::Iov { iov, cnt } => capture_iov(tracee, args[iov], args[cnt], limit, &mut parts)?,
-        Sent::Msg { msg } => {
-            if args[msg] != 0 {
-                let hdr = tracee.read_mem(args[msg], 56)?;
-                capture_iov(
-                    tracee,
-                    u64_at(&hdr, 16),
-                    u64_at(&hdr, 24),
-                    limit,
-                    &mut parts,
-                )?;
-            }
-        }
-    }
-    Ok(parts.into_iter().flat_map(|p| p.data).collect())
 }

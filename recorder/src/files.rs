@@ -5,23 +5,9 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use schema::{FileIdentity, FileMapping};
-
-/// The identity of the file at `path` (following symlinks such as `/proc/PID/fd/N`),
-/// named `shown_as` in messages.
-pub fn identity_of(path: &Path, shown_as: &[u8]) -> std::io::Result<FileIdentity> {
-    let m = std::fs::metadata(path)?;
-    Ok(FileIdentity {
-        path: shown_as.to_vec(),
-        dev: m.dev(),
-        ino: m.ino(),
-        size: m.size(),
-        mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
-    })
-}
 
 /// The `files/` directory of a trace being written.
 pub struct FileStore {
@@ -52,7 +38,7 @@ impl FileStore {
             return Ok(None);
         }
         let shown = std::fs::read_link(&link).unwrap_or_else(|_| link.clone());
-        let file = identity_of(&link, shown.as_os_str().as_bytes())?;
+        let file = FileIdentity::of(&link, shown.as_os_str().as_bytes())?;
         let name = format!(
             "{:x}-{:x}-{:x}-{:x}-{:x}-{:x}",
             file.dev, file.ino, file.mtime_ns, file.size, offset, length

@@ -1,11 +1,9 @@
 //! The recording session: spawning a program under ptrace, deciding for every syscall,
 //! signal and rdtsc what must be logged, and writing the trace.
 
-pub mod auxv;
 pub mod effects;
 pub mod files;
 pub mod futex;
-pub mod landmark;
 pub mod machine;
 pub mod probe;
 pub mod rdtsc;
@@ -13,8 +11,6 @@ mod sched;
 pub mod session;
 mod signal_events;
 pub mod sink;
-pub mod syscall_names;
-pub mod syscalls;
 mod tasks;
 pub mod ticks;
 mod timeslice;

@@ -2,29 +2,27 @@
 
 use std::collections::HashSet;
 
+use schema::FileIdentity;
 use schema::{
     Echo, Event, EventKind, ExecEvent, ExitStatus, Footer, SignalEvent, SignalPlacement,
     SyscallEvent, SyscallMode,
 };
-use tracee::{regs_hash, PtraceEvent, RawSiginfo, Regs, Resume, Stop, Tracee, TraceeError};
+use syscalls::futex::{locks_pi, never_blocks};
+use syscalls::{
+    leaves_process, rule_for_call, syscall_args, syscall_name, Rule, ERESTARTNOINTR,
+    ERESTART_RESTARTBLOCK,
+};
+use tracee::{auxv, regs_hash, PtraceEvent, RawSiginfo, Regs, Resume, Stop, Tracee, TraceeError};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::effects::{self, EntrySnapshot};
-use crate::files::{identity_of, FileStore};
+use crate::files::FileStore;
 use crate::sched::Scheduler;
 use crate::sink::EventSink;
-use crate::syscall_names::syscall_name;
-use crate::syscalls::{leaves_process, rule_for_call, Rule};
 use crate::tasks::{Task, Tasks};
 use crate::timeslice::Ticker;
-use crate::{auxv, futex, RecordError};
+use crate::{futex, RecordError};
 
-/// `-ERESTARTNOINTR`: the kernel restarts the syscall after the signal, whatever the handler.
-pub const ERESTARTNOINTR: i64 = -513;
-/// `-ERESTART_RESTARTBLOCK`: the call goes on as `restart_syscall` after the signal.
-const ERESTART_RESTARTBLOCK: i64 = -516;
-/// Bit of `eflags` the CPU sets after an instruction breakpoint; not part of the program's state.
-const EFLAGS_RF: u64 = 1 << 16;
 /// How often the scheduler looks for a thread to preempt.
 const TICK: std::time::Duration = std::time::Duration::from_millis(5);
 
@@ -42,38 +40,6 @@ fn needs_token(stop: &Stop) -> bool {
                 ..
             }
     )
-}
-
-/// The arguments of a syscall, in the x86-64 calling convention.
-pub fn syscall_args(r: &Regs) -> [u64; 6] {
-    [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
-}
-
-/// Hash of the registers (general-purpose and x87/SSE) that, with the memory hash,
-/// identifies a point in a loop; the breakpoint's resume flag is masked out.
-pub fn landmark_regs_hash(tracee: &Tracee, r: &Regs) -> Result<u64, TraceeError> {
-    let mut r = *r;
-    r.eflags &= !EFLAGS_RF;
-    let fp = tracee.fpregs_bytes()?;
-    Ok(regs_hash(&r) ^ xxh3_64(&fp).rotate_left(1))
-}
-
-pub fn siginfo_code(info: &RawSiginfo) -> i32 {
-    i32::from_le_bytes(info[8..12].try_into().expect("4 bytes"))
-}
-
-/// A signal the CPU raised for the instruction at hand: it will happen again in replay.
-pub fn is_synchronous(signo: i32, info: &RawSiginfo) -> bool {
-    matches!(
-        signo,
-        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
-    ) && siginfo_code(info) > 0
-}
-
-/// `-ERESTART*`: the syscall was interrupted and the kernel decides, after any signal,
-/// whether it restarts.
-pub fn is_restart_code(ret: i64) -> bool {
-    (-516..=-512).contains(&ret)
 }
 
 /// Whether the thread blocks `signo` now (from `/proc/PID/status`; only read while a
@@ -456,14 +422,14 @@ impl<'a> Recorder<'a> {
     /// threads the token passes on, and the log says where this thread stopped running.
     fn enter_kernel(&mut self, nr: u64, args: &[u64; 6], rip: u64) -> Result<(), RecordError> {
         self.t.slice_backoff = 0;
-        if futex::never_blocks(nr, args) {
+        if never_blocks(nr, args) {
             // A wake or a PI unlock changes futex words and wakes others inside the call,
             // which returns at once: the thread keeps the token, so that nobody runs
             // before the call is done.
             return Ok(());
         }
         self.t.entered_kernel = true;
-        self.t.wait_until_blocked = futex::locks_pi(nr, args);
+        self.t.wait_until_blocked = locks_pi(nr, args);
         if !self.sched.threaded(self.t.tgid) {
             return Ok(());
         }
@@ -540,8 +506,12 @@ impl<'a> Recorder<'a> {
             }
             Rule::Output { fd, sent } => {
                 if ret > 0 {
-                    let bytes =
-                        effects::sent_bytes(&mut self.t.tracee, sent, &p.args, ret as usize)?;
+                    let bytes = syscalls::sent::sent_bytes(
+                        &mut self.t.tracee,
+                        sent,
+                        &p.args,
+                        ret as usize,
+                    )?;
                     output_hash = xxh3_64(&bytes);
                     echo = self.echo_for(p.args[fd]);
                 }
@@ -621,7 +591,7 @@ impl<'a> Recorder<'a> {
         let exe_link = format!("/proc/{}/exe", self.t.tracee.pid());
         let shown = std::fs::read_link(&exe_link).unwrap_or_default();
         use std::os::unix::ffi::OsStrExt;
-        let exe = identity_of(
+        let exe = FileIdentity::of(
             std::path::Path::new(&exe_link),
             shown.as_os_str().as_bytes(),
         )

@@ -4,12 +4,11 @@
 use std::time::{Duration, Instant};
 
 use schema::{EventKind, ForcedSwitch, Landmark, RdtscEvent, SignalEvent, SignalPlacement};
-use tracee::{regs_hash, PtraceEvent, Regs, Stop};
+use tracee::landmark::{self, landmark_regs_hash};
+use tracee::{is_synchronous, rdtsc, regs_hash, siginfo_code, PtraceEvent, Regs, Stop};
 
-use crate::session::{
-    is_synchronous, landmark_regs_hash, siginfo_code, HeldSignal, Recorder, SpinWatch,
-};
-use crate::{landmark, rdtsc, RecordError};
+use crate::session::{HeldSignal, Recorder, SpinWatch};
+use crate::RecordError;
 
 /// After this many breakpoint hits without the state recurring, a loop is not a pure spin.
 const SPIN_HIT_LIMIT: u32 = 8;
@@ -35,7 +34,7 @@ impl Recorder<'_> {
         let at_exit = self.t.exit_regs.take() == Some(regs_hash(&regs));
         if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
             if let Some(insn) = rdtsc::decode(&mut self.t.tracee, regs.rip)? {
-                let (value, aux) = rdtsc::read_counter(insn);
+                let (value, aux) = crate::rdtsc::read_counter(insn);
                 let rip = regs.rip;
                 rdtsc::apply(&mut regs, insn, value, aux);
                 self.t.tracee.set_regs(&regs)?;

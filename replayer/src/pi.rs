@@ -7,8 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use recorder::futex::op::{LOCK_PI, LOCK_PI2, TRYLOCK_PI, UNLOCK_PI};
-use recorder::futex::{op_of, FUTEX_TID_MASK, FUTEX_WAITERS};
+use syscalls::futex::op::{LOCK_PI, LOCK_PI2, TRYLOCK_PI, UNLOCK_PI};
+use syscalls::futex::{op_of, FUTEX_TID_MASK, FUTEX_WAITERS};
 use tracee::Tracee;
 
 use crate::ReplayError;

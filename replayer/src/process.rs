@@ -1,6 +1,6 @@
 //! Exec at replay: the same program image, its `AT_RANDOM` bytes, the vDSO hidden again.
 
-use schema::ExecEvent;
+use schema::{ExecEvent, FileIdentity};
 use tracee::Tracee;
 
 use crate::ReplayError;
@@ -14,15 +14,16 @@ pub fn replay_exec(
 ) -> Result<(), ReplayError> {
     let regs = tracee.regs()?;
     let exe_link = format!("/proc/{}/exe", tracee.pid());
-    let now = recorder::files::identity_of(std::path::Path::new(&exe_link), &ev.exe.path).map_err(
-        |source| ReplayError::Io {
-            what: format!(
-                "reading the identity of {}",
-                String::from_utf8_lossy(&ev.exe.path)
-            ),
-            source,
-        },
-    )?;
+    let now =
+        FileIdentity::of(std::path::Path::new(&exe_link), &ev.exe.path).map_err(|source| {
+            ReplayError::Io {
+                what: format!(
+                    "reading the identity of {}",
+                    String::from_utf8_lossy(&ev.exe.path)
+                ),
+                source,
+            }
+        })?;
     if now.size != ev.exe.size || now.mtime_ns != ev.exe.mtime_ns {
         return Err(ReplayError::Setup(format!(
             "{} changed since it was recorded (size {} -> {}, mtime {} -> {}); replay needs the recorded program",
@@ -41,7 +42,7 @@ pub fn replay_exec(
             got: format!("{:#x} (environment or limits differ)", regs.rsp),
         });
     }
-    let facts = recorder::auxv::hide_vdso(tracee, regs.rsp)?;
+    let facts = tracee::auxv::hide_vdso(tracee, regs.rsp)?;
     if facts.at_random_addr != ev.at_random_addr {
         return Err(ReplayError::Divergence {
             seq,

@@ -5,13 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use recorder::session::{is_restart_code, syscall_args, ERESTARTNOINTR};
-use recorder::syscall_names::syscall_name;
-use recorder::syscalls::{rule_for, Rule};
 use schema::{
     Echo, Event, EventKind, ExitStatus, Header, SignalEvent, SignalPlacement, SyscallEvent,
     SyscallMode,
 };
+use syscalls::{is_restart_code, rule_for, syscall_args, syscall_name, Rule, ERESTARTNOINTR};
 use tracee::{regs_hash, PtraceEvent, Regs, Resume, SpawnSpec, Stop, Tracee, TraceeError};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -407,16 +405,12 @@ impl<'a> Replayer<'a> {
         Ok(())
     }
 
-    fn replay_output(
-        &mut self,
-        s: &SyscallEvent,
-        sent: recorder::syscalls::Sent,
-    ) -> Result<(), ReplayError> {
+    fn replay_output(&mut self, s: &SyscallEvent, sent: syscalls::Sent) -> Result<(), ReplayError> {
         if s.result <= 0 {
             return Ok(());
         }
         let bytes =
-            recorder::effects::sent_bytes(&mut self.t.tracee, sent, &s.args, s.result as usize)?;
+            syscalls::sent::sent_bytes(&mut self.t.tracee, sent, &s.args, s.result as usize)?;
         if xxh3_64(&bytes) != s.output_hash {
             return Err(self.divergence(
                 format!(

@@ -1,8 +1,8 @@
 //! Signals at replay: found at the same point they were delivered when recording.
 
-use recorder::session::{is_synchronous, siginfo_code};
 use schema::{EventKind, ForcedSwitch, Landmark, SignalEvent, SignalPlacement};
-use tracee::{Regs, Tracee};
+use tracee::landmark::{landmark_regs_hash, memory_hash};
+use tracee::{is_synchronous, rdtsc, siginfo_code, Regs, Tracee};
 
 use crate::session::{describe, Pending, Replayer};
 use crate::ReplayError;
@@ -20,10 +20,10 @@ pub fn landmark_of(ev: &SignalEvent) -> Option<&Landmark> {
 
 /// True when the tracee, stopped at the landmark's breakpoint, is in the recorded state.
 pub fn at_landmark(tracee: &mut Tracee, regs: &Regs, lm: &Landmark) -> Result<bool, ReplayError> {
-    if regs.rip != lm.rip || recorder::session::landmark_regs_hash(tracee, regs)? != lm.regs_hash {
+    if regs.rip != lm.rip || landmark_regs_hash(tracee, regs)? != lm.regs_hash {
         return Ok(false);
     }
-    let mem = recorder::landmark::memory_hash(tracee)?;
+    let mem = memory_hash(tracee)?;
     Ok(mem == lm.mem_hash)
 }
 
@@ -94,7 +94,7 @@ impl Replayer<'_> {
         }
         let mut regs = self.t.tracee.regs()?;
         if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
-            if let Some(insn) = recorder::rdtsc::decode(&mut self.t.tracee, regs.rip)? {
+            if let Some(insn) = rdtsc::decode(&mut self.t.tracee, regs.rip)? {
                 return self.replay_rdtsc(&mut regs, insn);
             }
         }
@@ -122,15 +122,11 @@ impl Replayer<'_> {
         Ok(())
     }
 
-    fn replay_rdtsc(
-        &mut self,
-        regs: &mut Regs,
-        insn: recorder::rdtsc::TscInsn,
-    ) -> Result<(), ReplayError> {
+    fn replay_rdtsc(&mut self, regs: &mut Regs, insn: rdtsc::TscInsn) -> Result<(), ReplayError> {
         let ev = self.take()?;
         match ev.kind {
             EventKind::Rdtsc(r) if r.rip == regs.rip => {
-                recorder::rdtsc::apply(regs, insn, r.value, r.aux);
+                rdtsc::apply(regs, insn, r.value, r.aux);
                 self.t.tracee.set_regs(regs)?;
                 Ok(())
             }
@@ -188,9 +184,7 @@ impl Replayer<'_> {
         }
         let found = if at_landmark(&mut self.t.tracee, regs, lm)? {
             true
-        } else if self.t.landmark_passes <= 2
-            && recorder::landmark::memory_hash(&mut self.t.tracee)? == lm.mem_hash
-        {
+        } else if self.t.landmark_passes <= 2 && memory_hash(&mut self.t.tracee)? == lm.mem_hash {
             let recorded = tracee::regs_from_words(&switch.regs);
             let fpregs: Option<&[u8; 512]> = switch.fpregs.as_slice().try_into().ok();
             match (recorded, fpregs) {
@@ -217,12 +211,12 @@ impl Replayer<'_> {
     /// first pass with the recorded registers whose whole state the pass before also had
     /// (a pure spin, as the recorder saw it).
     fn on_sched_landmark_hit(&mut self, regs: &Regs, lm: &Landmark) -> Result<(), ReplayError> {
-        let hash = recorder::session::landmark_regs_hash(&self.t.tracee, regs)?;
+        let hash = landmark_regs_hash(&self.t.tracee, regs)?;
         if regs.rip != lm.rip || hash != lm.regs_hash {
             self.t.landmark_mem = None;
             return Ok(());
         }
-        let mem = recorder::landmark::memory_hash(&mut self.t.tracee)?;
+        let mem = memory_hash(&mut self.t.tracee)?;
         if self.t.landmark_mem.replace(mem) == Some(mem) {
             self.t.tracee.clear_breakpoints()?;
             self.t.landmark_armed = false;

@@ -73,6 +73,22 @@ pub struct FileIdentity {
     pub mtime_ns: i64,
 }
 
+impl FileIdentity {
+    /// The identity of the file at `path` now (following symlinks such as
+    /// `/proc/PID/fd/N`), named `shown_as` in messages.
+    pub fn of(path: &std::path::Path, shown_as: &[u8]) -> std::io::Result<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(FileIdentity {
+            path: shown_as.to_vec(),
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        })
+    }
+}
+
 /// A file-backed mapping: where its contents come from at replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileMapping {

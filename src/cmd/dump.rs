@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use recorder::syscall_names::syscall_name;
 use schema::{Event, EventKind, SignalPlacement, TraceReader};
 use serde_json::json;
+use syscalls::known_name;
 
 use crate::trace_dir;
 
@@ -17,6 +17,11 @@ pub struct DumpArgs {
     json: bool,
     /// The trace directory (default: the latest recording).
     dir: Option<PathBuf>,
+}
+
+/// The syscall's name, or `syscall_N` for a number the table does not name.
+fn syscall_name(nr: u64) -> String {
+    known_name(nr).map_or_else(|| format!("syscall_{nr}"), str::to_owned)
 }
 
 fn text(ev: &Event) -> String {

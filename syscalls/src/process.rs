@@ -1,6 +1,6 @@
 //! Identity, limits, scheduling and lifecycle of the process.
 
-use super::rule::{out, Len::*, Rule, Rule::*, Special};
+use crate::rule::{out, Len::*, Rule, Rule::*, Special};
 use libc::*;
 
 const NONE: Rule = Emulate(&[]);

@@ -1,6 +1,6 @@
 //! Signal syscalls: dispositions and masks are kernel state replay needs, so they run again.
 
-use super::rule::{out, Len::*, Rule, Rule::*};
+use crate::rule::{out, Len::*, Rule, Rule::*};
 use libc::*;
 
 const SAME: Rule = Execute { same_result: true };

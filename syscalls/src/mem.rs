@@ -1,6 +1,6 @@
 //! The address space: replay runs these again, so the tracee's memory layout is rebuilt.
 
-use super::rule::{Rule, Rule::*};
+use crate::rule::{Rule, Rule::*};
 use libc::*;
 
 const SAME: Rule = Execute { same_result: true };

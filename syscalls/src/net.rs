@@ -1,6 +1,6 @@
 //! Sockets: how each syscall is recorded.
 
-use super::rule::{out, Len::*, Rule, Rule::*, Sent, Special};
+use crate::rule::{out, Len::*, Rule, Rule::*, Sent, Special};
 use libc::*;
 
 const NONE: Rule = Emulate(&[]);

@@ -1,6 +1,6 @@
 //! Clocks, sleeps and timers: results logged; replay never waits or arms a real timer.
 
-use super::rule::{out, Len::*, Rule, Rule::*};
+use crate::rule::{out, Len::*, Rule, Rule::*};
 use libc::*;
 
 pub(crate) const RULES: &[(c_long, Rule)] = &[

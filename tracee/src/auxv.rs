@@ -1,7 +1,7 @@
 //! The auxiliary vector of a freshly exec'd image: where `AT_RANDOM` is, and hiding the
 //! vDSO (`AT_SYSINFO_EHDR` becomes `AT_IGNORE`) so time calls become real syscalls.
 
-use tracee::{Tracee, TraceeError};
+use crate::{Tracee, TraceeError};
 
 const AT_NULL: u64 = 0;
 const AT_IGNORE: u64 = 1;

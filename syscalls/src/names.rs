@@ -1,6 +1,10 @@
-//! x86-64 syscall names by number, for messages and `ftrun dump`.
-//! Generated from <asm/unistd_64.h>; numbers past the table print as `syscall_N`.
+//! x86-64 syscall names by number, for messages and `ftrun dump`: the kernel's
+//! `arch/x86/entry/syscalls/syscall_64.tbl` up to Linux 6.18 (x32-only numbers left out).
 
+/// The highest syscall number in the table (`listns`, Linux 6.18).
+pub const MAX_SYSCALL: u64 = 470;
+
+/// `(number, name)`, sorted by number; 337..=423 are unused on x86-64.
 const NAMES: &[(u64, &str)] = &[
     (0, "read"),
     (1, "write"),
@@ -337,6 +341,8 @@ const NAMES: &[(u64, &str)] = &[
     (332, "statx"),
     (333, "io_pgetevents"),
     (334, "rseq"),
+    (335, "uretprobe"),
+    (336, "uprobe"),
     (424, "pidfd_send_signal"),
     (425, "io_uring_setup"),
     (426, "io_uring_enter"),
@@ -364,12 +370,63 @@ const NAMES: &[(u64, &str)] = &[
     (448, "process_mrelease"),
     (449, "futex_waitv"),
     (450, "set_mempolicy_home_node"),
+    (451, "cachestat"),
+    (452, "fchmodat2"),
+    (453, "map_shadow_stack"),
+    (454, "futex_wake"),
+    (455, "futex_wait"),
+    (456, "futex_requeue"),
+    (457, "statmount"),
+    (458, "listmount"),
+    (459, "lsm_get_self_attr"),
+    (460, "lsm_set_self_attr"),
+    (461, "lsm_list_modules"),
+    (462, "mseal"),
+    (463, "setxattrat"),
+    (464, "getxattrat"),
+    (465, "listxattrat"),
+    (466, "removexattrat"),
+    (467, "open_tree_attr"),
+    (468, "file_getattr"),
+    (469, "file_setattr"),
+    (470, "listns"),
 ];
 
-/// The name of syscall `nr`, or `syscall_NR` when unknown.
-pub fn syscall_name(nr: u64) -> std::borrow::Cow<'static, str> {
-    match NAMES.binary_search_by_key(&nr, |&(n, _)| n) {
-        Ok(i) => std::borrow::Cow::Borrowed(NAMES[i].1),
-        Err(_) => std::borrow::Cow::Owned(format!("syscall_{nr}")),
+/// The name of syscall `nr`, if the kernel's x86-64 table has one.
+pub fn known_name(nr: u64) -> Option<&'static str> {
+    NAMES
+        .binary_search_by_key(&nr, |&(n, _)| n)
+        .ok()
+        .map(|i| NAMES[i].1)
+}
+
+/// The name of syscall `nr`, or `"unknown"` when the table has none (messages print the
+/// number beside it).
+pub fn syscall_name(nr: u64) -> &'static str {
+    known_name(nr).unwrap_or("unknown")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_sorted_and_end_at_the_maximum() {
+        assert!(NAMES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(NAMES.last().map(|&(n, _)| n), Some(MAX_SYSCALL));
+        assert_eq!(syscall_name(libc::SYS_futex as u64), "futex");
+        assert_eq!(syscall_name(9999), "unknown");
+    }
+
+    #[test]
+    fn names_match_the_libc_numbers() {
+        for (nr, name) in [
+            (libc::SYS_read, "read"),
+            (libc::SYS_rseq, "rseq"),
+            (libc::SYS_clone3, "clone3"),
+            (libc::SYS_set_mempolicy_home_node, "set_mempolicy_home_node"),
+        ] {
+            assert_eq!(known_name(nr as u64), Some(name));
+        }
     }
 }

@@ -1,10 +1,23 @@
-//! The hash of a process's writable memory: with the registers, it identifies a point in a
-//! spin loop that replay can find again without a tick counter.
+//! Landmark hashes: the registers and every writable byte of a process, which together
+//! identify a point in a spin loop that replay can find again without a tick counter.
 
 use std::io::BufRead;
 
-use tracee::{Tracee, TraceeError};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+
+use crate::{regs_hash, Regs, Tracee, TraceeError};
+
+/// Bit of `eflags` the CPU sets after an instruction breakpoint; not part of the program's state.
+const EFLAGS_RF: u64 = 1 << 16;
+
+/// Hash of the registers (general-purpose and x87/SSE) that, with the memory hash,
+/// identifies a point in a loop; the breakpoint's resume flag is masked out.
+pub fn landmark_regs_hash(tracee: &Tracee, r: &Regs) -> Result<u64, TraceeError> {
+    let mut r = *r;
+    r.eflags &= !EFLAGS_RF;
+    let fp = tracee.fpregs_bytes()?;
+    Ok(regs_hash(&r) ^ xxh3_64(&fp).rotate_left(1))
+}
 
 /// Writable mappings of the process, from `/proc/PID/maps` (the kernel's vvar and
 /// vsyscall pages excluded: they change without the process doing anything).
