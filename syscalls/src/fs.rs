@@ -6,6 +6,19 @@ use libc::*;
 const NONE: Rule = Emulate(&[]);
 const STAT: Rule = Emulate(&[out(1, Fixed(144))]);
 
+/// Calls the kernel no longer implements: any program that uses them falls back.
+const GONE: Rule = Refuse("the kernel no longer implements this call");
+const SET_XATTR: Rule = Refuse("changing extended attributes is not recorded yet");
+const GET_XATTR: Rule =
+    Refuse("reading extended attributes by directory descriptor is not recorded yet");
+const AIO: Rule = Refuse("Linux AIO (io_submit) is not recorded yet");
+const MOUNT: Rule =
+    Refuse("mounting and changing the root are not recorded (ftrun records ordinary programs)");
+const FANOTIFY: Rule = Refuse("fanotify is not recorded yet");
+const HANDLES: Rule = Refuse("file handles (name_to_handle_at) are not recorded yet");
+const QUOTA: Rule = Refuse("disk quotas are not recorded");
+const SWAP: Rule = Refuse("swap devices are not recorded (ftrun records ordinary programs)");
+
 pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_read, Emulate(&[out(1, Ret)])),
     (SYS_pread64, Emulate(&[out(1, Ret)])),
@@ -151,4 +164,82 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_inotify_init1, NONE),
     (SYS_inotify_add_watch, NONE),
     (SYS_inotify_rm_watch, NONE),
+    // Not recorded: each says why.
+    (SYS_setxattr, SET_XATTR),
+    (SYS_lsetxattr, SET_XATTR),
+    (SYS_fsetxattr, SET_XATTR),
+    (SYS_removexattr, SET_XATTR),
+    (SYS_lremovexattr, SET_XATTR),
+    (SYS_fremovexattr, SET_XATTR),
+    (463, SET_XATTR), // setxattrat
+    (464, GET_XATTR), // getxattrat
+    (465, GET_XATTR), // listxattrat
+    (466, SET_XATTR), // removexattrat
+    (SYS_readahead, Refuse("readahead is not recorded yet")),
+    (
+        SYS_sync_file_range,
+        Refuse("sync_file_range is not recorded yet"),
+    ),
+    (
+        SYS_vmsplice,
+        Refuse("vmsplice is not recorded (pages move between pipe and memory without a copy)"),
+    ),
+    (
+        SYS_futimesat,
+        Refuse("futimesat is not recorded yet (libc uses utimensat)"),
+    ),
+    (
+        SYS_fchmodat2,
+        Refuse("fchmodat2 is not recorded yet (libc falls back to fchmodat)"),
+    ),
+    (SYS_fanotify_init, FANOTIFY),
+    (SYS_fanotify_mark, FANOTIFY),
+    (SYS_name_to_handle_at, HANDLES),
+    (SYS_open_by_handle_at, HANDLES),
+    (
+        451,
+        Refuse("cachestat (page-cache statistics) is not recorded"),
+    ), // cachestat
+    (468, Refuse("file_getattr is not recorded yet")), // file_getattr
+    (469, Refuse("file_setattr is not recorded yet")), // file_setattr
+    (SYS_io_setup, AIO),
+    (SYS_io_destroy, AIO),
+    (SYS_io_getevents, AIO),
+    (SYS_io_submit, AIO),
+    (SYS_io_cancel, AIO),
+    (333, AIO), // io_pgetevents
+    (SYS_chroot, MOUNT),
+    (SYS_pivot_root, MOUNT),
+    (SYS_mount, MOUNT),
+    (SYS_umount2, MOUNT),
+    (SYS_open_tree, MOUNT),
+    (SYS_move_mount, MOUNT),
+    (SYS_fsopen, MOUNT),
+    (SYS_fsconfig, MOUNT),
+    (SYS_fsmount, MOUNT),
+    (SYS_fspick, MOUNT),
+    (SYS_mount_setattr, MOUNT),
+    (467, MOUNT), // open_tree_attr
+    (
+        457,
+        Refuse("reading mount information with statmount is not recorded yet"),
+    ), // statmount
+    (
+        458,
+        Refuse("listing mounts with listmount is not recorded yet"),
+    ), // listmount
+    (SYS_quotactl, QUOTA),
+    (SYS_quotactl_fd, QUOTA),
+    (SYS_swapon, SWAP),
+    (SYS_swapoff, SWAP),
+    (SYS_ustat, Refuse("ustat is not recorded (statfs is)")),
+    (
+        SYS_sysfs,
+        Refuse("sysfs (file-system type lookup) is not recorded"),
+    ),
+    (SYS_uselib, GONE),
+    (SYS_nfsservctl, GONE),
+    (SYS_epoll_ctl_old, GONE),
+    (SYS_epoll_wait_old, GONE),
+    (SYS_lookup_dcookie, GONE),
 ];

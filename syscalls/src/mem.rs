@@ -5,6 +5,11 @@ use libc::*;
 
 const SAME: Rule = Execute { same_result: true };
 
+const SYSV_SHM: Rule = Refuse("SysV shared memory is not recorded yet");
+const NUMA: Rule = Refuse("NUMA memory policy is not recorded");
+const OTHER_PROCESS: Rule = Refuse("changing another process's memory is not recorded");
+const SEGMENTS: Rule = Refuse("x86 segment descriptors (LDT, TLS entries) are not recorded");
+
 pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_brk, SAME),
     (SYS_mmap, Mmap),
@@ -29,4 +34,24 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         Refuse("memory protection keys are not recorded"),
     ),
     (SYS_userfaultfd, Refuse("userfaultfd cannot be replayed")),
+    (SYS_pkey_free, Refuse("memory protection keys are not recorded")),
+    (SYS_shmget, SYSV_SHM),
+    (SYS_shmat, SYSV_SHM),
+    (SYS_shmdt, SYSV_SHM),
+    (SYS_shmctl, SYSV_SHM),
+    (SYS_remap_file_pages, Refuse("remap_file_pages is not recorded (the kernel emulates it slowly; programs rarely need it)")),
+    (SYS_mbind, NUMA),
+    (SYS_set_mempolicy, NUMA),
+    (SYS_get_mempolicy, NUMA),
+    (SYS_migrate_pages, NUMA),
+    (SYS_move_pages, NUMA),
+    (SYS_set_mempolicy_home_node, NUMA),
+    (SYS_process_madvise, OTHER_PROCESS),
+    (SYS_process_mrelease, OTHER_PROCESS),
+    (SYS_modify_ldt, SEGMENTS),
+    (SYS_set_thread_area, SEGMENTS),
+    (SYS_get_thread_area, SEGMENTS),
+    (SYS_memfd_secret, Refuse("secret memory (memfd_secret) cannot be read by the recorder")),
+    (453, Refuse("shadow stacks are not recorded yet")), // map_shadow_stack
+    (SYS_mseal, Refuse("sealing mappings (mseal) is not recorded yet")),
 ];

@@ -1,10 +1,13 @@
-//! Sockets: how each syscall is recorded.
+//! Sockets and message queues: how each syscall is recorded.
 
 use crate::rule::{out, Len::*, Rule, Rule::*, Sent, Special};
 use libc::*;
 
 const NONE: Rule = Emulate(&[]);
 const SOCKADDR_OUT: Rule = Emulate(&[out(1, LenAt(2)), out(2, Fixed(4))]);
+
+const SYSV_MSG: Rule = Refuse("SysV message queues are not recorded yet");
+const POSIX_MQ: Rule = Refuse("POSIX message queues (mq_open) are not recorded yet");
 
 pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_socket, NONE),
@@ -43,4 +46,14 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_recvmsg, EmulateSpecial(Special::RecvMsg { msg: 1 })),
     (SYS_sendmmsg, Refuse("sendmmsg is not recorded yet")),
     (SYS_recvmmsg, Refuse("recvmmsg is not recorded yet")),
+    (SYS_msgget, SYSV_MSG),
+    (SYS_msgsnd, SYSV_MSG),
+    (SYS_msgrcv, SYSV_MSG),
+    (SYS_msgctl, SYSV_MSG),
+    (SYS_mq_open, POSIX_MQ),
+    (SYS_mq_unlink, POSIX_MQ),
+    (SYS_mq_timedsend, POSIX_MQ),
+    (SYS_mq_timedreceive, POSIX_MQ),
+    (SYS_mq_notify, POSIX_MQ),
+    (SYS_mq_getsetattr, POSIX_MQ),
 ];

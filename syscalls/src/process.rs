@@ -7,6 +7,23 @@ const NONE: Rule = Emulate(&[]);
 const SAME: Rule = Execute { same_result: true };
 const NEW_PROCESS: Rule = Execute { same_result: false };
 
+/// Calls the kernel no longer implements: any program that uses them falls back.
+const GONE: Rule = Refuse("the kernel no longer implements this call");
+const ADMIN: Rule =
+    Refuse("system administration calls are not recorded (ftrun records ordinary programs)");
+const MODULES: Rule = Refuse("loading kernel modules is not recorded");
+const KEYRING: Rule = Refuse("the kernel keyring is not recorded yet");
+const SCHED: Rule = Refuse("this scheduling call is not recorded yet");
+const IOPRIO: Rule = Refuse("I/O priorities are not recorded yet");
+const NAMESPACES: Rule =
+    Refuse("namespaces are not recorded (the program would see another world at replay)");
+const PIDFD: Rule = Refuse("pidfds are not recorded yet (libc falls back to pids)");
+const LANDLOCK: Rule = Refuse("Landlock sandboxes are not recorded yet");
+const LSM: Rule = Refuse("security-module attributes are not recorded");
+const FUTEX2: Rule = Refuse("the futex2 calls are not recorded yet (libc uses futex)");
+const SYSV_SEM: Rule = Refuse("SysV semaphores are not recorded yet");
+const CREDENTIALS: Rule = Refuse("this credential change is not recorded yet");
+
 pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_getpid, NONE),
     (SYS_getppid, NONE),
@@ -98,4 +115,66 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         Refuse("cross-process memory access is not recorded"),
     ),
     (SYS_bpf, Refuse("bpf is not recorded")),
+    (SYS_setfsuid, CREDENTIALS),
+    (SYS_setfsgid, CREDENTIALS),
+    (
+        SYS_capset,
+        Refuse("changing capabilities is not recorded yet"),
+    ),
+    (SYS_sched_setparam, SCHED),
+    (SYS_sched_get_priority_max, SCHED),
+    (SYS_sched_get_priority_min, SCHED),
+    (SYS_sched_rr_get_interval, SCHED),
+    (SYS_sched_setattr, SCHED),
+    (SYS_sched_getattr, SCHED),
+    (SYS_ioprio_set, IOPRIO),
+    (SYS_ioprio_get, IOPRIO),
+    (SYS_semget, SYSV_SEM),
+    (SYS_semop, SYSV_SEM),
+    (SYS_semctl, SYSV_SEM),
+    (SYS_semtimedop, SYSV_SEM),
+    (SYS_futex_waitv, FUTEX2),
+    (454, FUTEX2), // futex_wake
+    (455, FUTEX2), // futex_wait
+    (456, FUTEX2), // futex_requeue
+    (SYS_add_key, KEYRING),
+    (SYS_request_key, KEYRING),
+    (SYS_keyctl, KEYRING),
+    (SYS_unshare, NAMESPACES),
+    (SYS_setns, NAMESPACES),
+    (470, NAMESPACES), // listns
+    (
+        SYS_kcmp,
+        Refuse("comparing kernel objects of two processes (kcmp) is not recorded"),
+    ),
+    (SYS_pidfd_open, PIDFD),
+    (SYS_pidfd_getfd, PIDFD),
+    (SYS_landlock_create_ruleset, LANDLOCK),
+    (SYS_landlock_add_rule, LANDLOCK),
+    (SYS_landlock_restrict_self, LANDLOCK),
+    (459, LSM), // lsm_get_self_attr
+    (460, LSM), // lsm_set_self_attr
+    (461, LSM), // lsm_list_modules
+    (SYS_syslog, Refuse("reading the kernel log is not recorded")),
+    (SYS_vhangup, ADMIN),
+    (SYS_acct, ADMIN),
+    (SYS_reboot, ADMIN),
+    (SYS_setdomainname, ADMIN),
+    (SYS_iopl, ADMIN),
+    (SYS_ioperm, ADMIN),
+    (SYS_kexec_load, ADMIN),
+    (SYS_kexec_file_load, ADMIN),
+    (SYS_init_module, MODULES),
+    (SYS_finit_module, MODULES),
+    (SYS_delete_module, MODULES),
+    (174, GONE), // create_module
+    (177, GONE), // get_kernel_syms
+    (178, GONE), // query_module
+    (SYS__sysctl, GONE),
+    (SYS_getpmsg, GONE),
+    (SYS_putpmsg, GONE),
+    (SYS_afs_syscall, GONE),
+    (SYS_tuxcall, GONE),
+    (SYS_security, GONE),
+    (SYS_vserver, GONE),
 ];

@@ -5,6 +5,8 @@ use libc::*;
 
 const SAME: Rule = Execute { same_result: true };
 
+const UPROBE: Rule = Refuse("uprobe trampolines are the kernel's own (a program never calls them)");
+
 pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_rt_sigaction, SAME),
     (SYS_rt_sigprocmask, SAME),
@@ -21,4 +23,16 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_rt_sigtimedwait, Emulate(&[out(1, Fixed(128))])),
     (SYS_signalfd, Emulate(&[])),
     (SYS_signalfd4, Emulate(&[])),
+    // Without an interrupted call before it (which the recorder follows), there is nothing
+    // to restart.
+    (
+        SYS_restart_syscall,
+        Refuse("restart_syscall without a call a signal interrupted just before"),
+    ),
+    (
+        SYS_pidfd_send_signal,
+        Refuse("signals through a pidfd are not recorded yet"),
+    ),
+    (335, UPROBE), // uretprobe
+    (336, UPROBE), // uprobe
 ];

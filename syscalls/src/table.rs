@@ -119,7 +119,10 @@ pub fn rule_for_call(nr: u64, args: &[u64; 6]) -> Rule {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
+    use crate::names::known_name;
 
     #[test]
     fn no_syscall_is_listed_twice() {
@@ -139,5 +142,26 @@ mod tests {
         }
         assert_eq!(rule_for(9999), NOT_A_SYSCALL);
         assert_eq!(rule_for(MAX_SYSCALL + 1), NOT_A_SYSCALL);
+    }
+
+    /// Every number up to the kernel's last syscall has its own rule, or is refused with a
+    /// reason naming what is not recorded; only numbers the kernel has no syscall for
+    /// get the generic refusal.
+    #[test]
+    fn every_syscall_number_has_a_rule_or_a_reason() {
+        let mut missing = std::vec::Vec::new();
+        for nr in 0..=MAX_SYSCALL {
+            let rule = rule_for(nr);
+            match known_name(nr) {
+                Some(name) if rule == NOT_A_SYSCALL => missing.push((nr, name)),
+                Some(_) => {}
+                None => assert_eq!(rule, NOT_A_SYSCALL, "syscall {nr} has no name"),
+            }
+            if let Rule::Refuse(why) = rule {
+                assert!(why.len() > 10, "syscall {nr}: reason {why:?} says nothing");
+                assert!(!why.contains("not supported"), "syscall {nr}: {why:?}");
+            }
+        }
+        assert!(missing.is_empty(), "no rule for {missing:?}");
     }
 }

@@ -3,6 +3,8 @@
 use crate::rule::{out, Len::*, Rule, Rule::*};
 use libc::*;
 
+const SET_CLOCK: Rule = Refuse("setting the system clock is not recorded");
+
 pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_clock_gettime, Emulate(&[out(1, Fixed(16))])),
     (SYS_clock_getres, Emulate(&[out(1, Fixed(16))])),
@@ -27,4 +29,8 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_times, Emulate(&[out(0, Fixed(32))])),
     (SYS_getrusage, Emulate(&[out(1, Fixed(144))])),
     (SYS_sysinfo, Emulate(&[out(0, Fixed(112))])),
+    (SYS_settimeofday, SET_CLOCK),
+    (SYS_clock_settime, SET_CLOCK),
+    (SYS_adjtimex, SET_CLOCK),
+    (SYS_clock_adjtime, SET_CLOCK),
 ];
