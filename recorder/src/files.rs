@@ -1,5 +1,5 @@
-//! Files the tracee maps into memory: their identity, and a copy of the mapped bytes kept
-//! in the trace's `files/` so replay does not depend on the file still being there.
+//! Files the tracee maps into memory: a copy of the mapped bytes kept in the trace's
+//! `files/`, keyed by the file's identity, so replay does not depend on the file still being there.
 
 use std::collections::HashSet;
 use std::fs::File;

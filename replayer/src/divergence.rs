@@ -9,7 +9,7 @@ pub enum ReplayError {
         expected: String,
         got: String,
     },
-    #[error("the trace ends at event {events} without the recorder's footer (the recording was cut short or the file truncated); replay stopped there")]
+    #[error("the trace ends at event {events} without the footer a finished recording writes (the recording was cut short or the file truncated); replay stopped there")]
     TraceEnded { events: u64 },
     #[error("{0}")]
     Setup(String),

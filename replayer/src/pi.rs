@@ -1,6 +1,6 @@
 //! Priority-inheritance futex words at replay. While threads wait in `FUTEX_LOCK_PI`, the
 //! kernel keeps `FUTEX_WAITERS` set in the lock word, so that the owner's unlock goes
-//! through the kernel. The recorder copies the word when a PI call returns, but a waiter
+//! through the kernel. Recording copies the word when a PI call returns, but a waiter
 //! that had entered the kernel just before may not have marked the word yet at that moment.
 //! Replay knows the waiters from the log (entered `LOCK_PI`, not yet returned) and keeps
 //! the bit set while there are any, as the kernel did by the time the owner looked.

@@ -23,7 +23,7 @@ const NR_RESTART_SYSCALL: u64 = libc::SYS_restart_syscall as u64;
 
 /// How to replay.
 pub struct ReplayOptions {
-    /// The trace directory (for the `files/` kept by the recorder).
+    /// The trace directory (for the `files/` kept while recording).
     pub trace_dir: PathBuf,
     /// Write the program's stdout/stderr output again (off for a follower).
     pub echo_output: bool,

@@ -209,7 +209,7 @@ impl Replayer<'_> {
 
     /// A pass of a thread through the landmark of its preemption: it is preempted at the
     /// first pass with the recorded registers whose whole state the pass before also had
-    /// (a pure spin, as the recorder saw it).
+    /// (a pure spin, as recording saw it).
     fn on_sched_landmark_hit(&mut self, regs: &Regs, lm: &Landmark) -> Result<(), ReplayError> {
         let hash = landmark_regs_hash(&self.t.tracee, regs)?;
         if regs.rip != lm.rip || hash != lm.regs_hash {
