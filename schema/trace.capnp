@@ -42,6 +42,9 @@ enum SyscallMode {
   emulated @0;
   executed @1;
   refused @2;
+  # Run inside the process by the in-process runtime; result and memory effects logged from
+  # its ring (no registers: the runtime saw the call, not a ptrace stop).
+  buffered @3;
 }
 
 struct MemWrite {
@@ -138,6 +141,16 @@ struct ForcedSwitch {
   fpregs @2 :Data;         # 512 bytes, the FXSAVE area
 }
 
+# A rewritten syscall site: the bytes written at the site and at the stub, and the stub page
+# mapped first when it is new (0 if not).
+struct SitePatch {
+  site @0 :UInt64;
+  siteBytes @1 :Data;
+  stub @2 :UInt64;
+  stubBytes @3 :Data;
+  newStubPage @4 :UInt64;
+}
+
 struct ExitStatus {
   union {
     exited @0 :Int32;
@@ -164,6 +177,10 @@ struct Event {
     # The thread was preempted in a loop whose state kept changing (it computed without
     # syscalls for long while others waited), at the state described.
     schedAtState @9 :ForcedSwitch;
+    # The in-process runtime was mapped into the process (after an exec).
+    runtimeMapped @10 :Void;
+    # A syscall site was rewritten to jump to a stub of the runtime.
+    sitePatched @11 :SitePatch;
   }
 }
 

@@ -248,6 +248,10 @@ impl EventSink for FtSink {
         }
     }
 
+    fn gates_output(&self) -> bool {
+        true
+    }
+
     fn before_output(&mut self) -> Result<(), RecordError> {
         self.wait_for_acks()
     }

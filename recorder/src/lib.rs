@@ -4,6 +4,7 @@
 pub mod effects;
 pub mod files;
 pub mod futex;
+mod inproc;
 pub mod machine;
 pub mod probe;
 pub mod rdtsc;

@@ -103,6 +103,11 @@ impl Scheduler {
             .collect()
     }
 
+    /// The thread of `tgid` that holds the token.
+    pub fn holder(&self, tgid: i32) -> Option<i32> {
+        self.groups.get(&tgid).and_then(|g| g.holder)
+    }
+
     pub fn holds(&self, tgid: i32, tid: i32) -> bool {
         self.groups
             .get(&tgid)

@@ -97,12 +97,16 @@ pub struct Recorder<'a> {
     pub(crate) sched: Scheduler,
     /// Ticks while some process has several threads, so that a spinning one is preempted.
     ticker: Option<Ticker>,
-    sink: &'a mut dyn EventSink,
+    pub(crate) sink: &'a mut dyn EventSink,
     files: FileStore,
     seq: u64,
     warned: HashSet<String>,
     stdout_id: Option<(u64, u64)>,
     stderr_id: Option<(u64, u64)>,
+    /// Map the in-process runtime after every exec (off: every syscall is traced).
+    pub(crate) fast_path: bool,
+    /// The fast path of each process (by thread group id) that has one.
+    pub(crate) spaces: std::collections::HashMap<i32, fastpath::Space>,
 }
 
 fn fd_identity(path: &str) -> Option<(u64, u64)> {
@@ -126,7 +130,26 @@ impl<'a> Recorder<'a> {
             warned: HashSet::new(),
             stdout_id: fd_identity("/proc/self/fd/1"),
             stderr_id: fd_identity("/proc/self/fd/2"),
+            fast_path: true,
+            spaces: std::collections::HashMap::new(),
         }
+    }
+
+    /// Records with every syscall traced (no in-process runtime).
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast_path = false;
+        self
+    }
+
+    /// Logs an event of thread `tid` (the current thread's are logged with `push`).
+    pub(crate) fn push_for(&mut self, tid: u32, kind: EventKind) -> Result<(), RecordError> {
+        let event = Event {
+            seq: self.seq,
+            tid,
+            kind,
+        };
+        self.seq += 1;
+        self.sink.push(event)
     }
 
     pub(crate) fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {
@@ -237,7 +260,12 @@ impl<'a> Recorder<'a> {
     }
 
     fn handle(&mut self, stop: Stop) -> Result<(), RecordError> {
-        match self.on_stop(stop) {
+        self.drain_buffered()?;
+        let outcome = self.on_stop(stop);
+        if outcome.is_ok() && !stop.is_gone() {
+            self.sync_traced_next()?;
+        }
+        match outcome {
             Ok(Some(exit)) => self.on_thread_end(exit)?,
             Ok(None) if self.t.held_for_vfork => {}
             Ok(None) if std::mem::take(&mut self.t.preempted) => {}
@@ -332,6 +360,7 @@ impl<'a> Recorder<'a> {
 
     fn on_entry(&mut self, nr: u64) -> Result<(), RecordError> {
         self.t.exit_regs = None;
+        self.t.yield_wanted = false;
         self.end_sched_watch()?;
         let mut regs = self.t.tracee.regs()?;
         let deliverable = match self.t.held.front() {
@@ -449,7 +478,7 @@ impl<'a> Recorder<'a> {
         self.push(EventKind::SyscallEntry { number: nr, rip })
     }
 
-    fn echo_for(&self, fd: u64) -> Echo {
+    pub(crate) fn echo_for(&self, fd: u64) -> Echo {
         let id = fd_identity(&format!("/proc/{}/fd/{}", self.t.tracee.pid(), fd as i32));
         if id.is_none() {
             return Echo::None;
@@ -465,7 +494,10 @@ impl<'a> Recorder<'a> {
 
     fn on_exit(&mut self, ret: i64) -> Result<(), RecordError> {
         let Some(p) = self.t.pending.take() else {
-            // The exit of the exec that started the program: nothing to log.
+            // The exit of an exec: nothing to log; the new image gets its runtime.
+            if std::mem::take(&mut self.t.exec_exit_pending) {
+                self.install_runtime()?;
+            }
             return Ok(());
         };
         let mut regs = self.t.tracee.regs()?;
@@ -488,7 +520,11 @@ impl<'a> Recorder<'a> {
         if ret == ERESTART_RESTARTBLOCK {
             self.t.restart_nr = Some(p.nr);
         }
+        let (nr, ran) = (p.nr, p.instead.is_none());
         self.log_syscall(p, ret)?;
+        if let Some(moved) = self.after_exit(nr, ran)? {
+            regs = moved;
+        }
         self.t.exit_regs = Some(regs_hash(&regs));
         Ok(())
     }
@@ -560,6 +596,14 @@ impl<'a> Recorder<'a> {
             self.log_syscall(p, child as i64)?;
         }
         self.t.held_for_vfork = vfork;
+        if vfork {
+            // The child runs in its parent's memory, runtime included: all its calls are
+            // traced until it execs (the parent waits meanwhile).
+            self.t.yield_wanted = true;
+            self.sync_traced_next()?;
+        } else if !thread {
+            self.fork_space(self.t.tgid, child);
+        }
         let tgid = if thread { self.t.tgid } else { child };
         self.sched.add_thread(tgid, child);
         let stopped_first = self
@@ -581,6 +625,7 @@ impl<'a> Recorder<'a> {
     }
 
     fn on_exec(&mut self) -> Result<(), RecordError> {
+        self.t.exec_exit_pending = true;
         let regs = self.t.tracee.regs()?;
         let facts = auxv::hide_vdso(&mut self.t.tracee, regs.rsp)?;
         let at_random = self.t.tracee.read_mem(facts.at_random_addr, 16)?;

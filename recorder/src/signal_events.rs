@@ -64,7 +64,9 @@ impl Recorder<'_> {
             if signo >= libc::SIGRTMIN() || !self.t.held.iter().any(|h| h.signo == signo) {
                 self.t.held.push_back(HeldSignal { signo, info });
             }
-            if self.t.spin.is_none() {
+            // Inside the runtime no landmark is placed (replay runs other code there): the
+            // signal waits for the thread's next call, which the runtime sends to the tracer.
+            if self.t.spin.is_none() && !self.in_runtime_code(regs.rip) {
                 self.t.tracee.set_exec_breakpoint(regs.rip)?;
                 self.t.spin = Some(SpinWatch {
                     rip: regs.rip,
@@ -181,6 +183,11 @@ impl Recorder<'_> {
             return Ok(());
         }
         let regs = self.t.tracee.regs()?;
+        // A thread running calls in-process gives the token up at its next one.
+        self.t.yield_wanted = true;
+        if self.in_runtime_code(regs.rip) {
+            return Ok(());
+        }
         self.t.tracee.set_exec_breakpoint(regs.rip)?;
         self.t.sched_watch = Some(SpinWatch {
             rip: regs.rip,

@@ -13,6 +13,12 @@ pub trait EventSink {
         Ok(())
     }
     fn finish(&mut self, footer: Footer) -> Result<(), RecordError>;
+
+    /// True when outputs must wait in `before_output` (the fault-tolerant primary's gate):
+    /// the in-process runtime then sends them to the tracer instead of running them.
+    fn gates_output(&self) -> bool {
+        false
+    }
 }
 
 /// A plain recording: events into a trace directory.

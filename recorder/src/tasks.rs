@@ -55,6 +55,10 @@ pub(crate) struct Task {
     /// A new process whose first stop came before its parent's fork event: it waits, so
     /// that nothing it does is logged before the fork that made it.
     pub unannounced: bool,
+    /// At an exec event: its exit stop comes next, where the new image gets its runtime.
+    pub exec_exit_pending: bool,
+    /// The scheduler wants it to give the token up at its next syscall.
+    pub yield_wanted: bool,
 }
 
 impl Task {
@@ -83,6 +87,8 @@ impl Task {
             held_for_vfork: false,
             vfork_parent: None,
             unannounced: false,
+            exec_exit_pending: false,
+            yield_wanted: false,
         }
     }
 }
@@ -90,6 +96,8 @@ impl Task {
 /// The processes waiting while another one's stop is handled.
 pub(crate) struct Tasks {
     waiting: HashMap<i32, Task>,
+    /// The processes carry ftrun's seccomp filter (children inherit it).
+    pub filtered: bool,
     root: u32,
     root_exit: Option<ExitStatus>,
 }
@@ -98,6 +106,7 @@ impl Tasks {
     pub fn new(root: i32) -> Self {
         Tasks {
             waiting: HashMap::new(),
+            filtered: false,
             root: root as u32,
             root_exit: None,
         }
@@ -111,6 +120,7 @@ impl Tasks {
             .waiting
             .entry(pid)
             .or_insert_with(|| Task::new(Tracee::attached(pid), Some(tgid)));
+        t.tracee.set_filtered(self.filtered);
         t.tgid = tgid;
         t.vfork_parent = vfork_parent;
         std::mem::take(&mut t.unannounced) && t.parked.is_some()
@@ -149,6 +159,7 @@ impl Tasks {
         let next = self.waiting.remove(&pid).unwrap_or_else(|| {
             let mut t = Task::new(Tracee::attached(pid), None);
             t.unannounced = true;
+            t.tracee.set_filtered(self.filtered);
             t
         });
         let previous = std::mem::replace(current, next);

@@ -5,6 +5,7 @@
 mod divergence;
 pub mod fdtable;
 pub mod golive;
+mod inproc;
 mod mem;
 mod pi;
 mod process;

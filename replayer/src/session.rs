@@ -49,6 +49,8 @@ pub struct Replayer<'a> {
     pub(crate) peeked: Option<Event>,
     pub(crate) opts: ReplayOptions,
     pub(crate) replayed: u64,
+    /// The fast path of each process (by recorded thread group id) that has one.
+    pub(crate) spaces: std::collections::HashMap<u32, fastpath::Space>,
 }
 
 enum Turn {
@@ -97,6 +99,7 @@ impl<'a> Replayer<'a> {
             peeked: None,
             opts,
             replayed: 0,
+            spaces: std::collections::HashMap::new(),
         }
     }
 
@@ -391,7 +394,8 @@ impl<'a> Replayer<'a> {
                 format!("{}{:x?}", syscall_name(nr), args),
             ));
         }
-        if s.regs_hash != regs_hash(regs) {
+        // A call the runtime ran in-process was logged without registers.
+        if s.mode != SyscallMode::Buffered && s.regs_hash != regs_hash(regs) {
             return Err(self.divergence(
                 format!(
                     "registers with hash {:#x} at {} (rip {:#x})",
@@ -439,9 +443,19 @@ impl<'a> Replayer<'a> {
 
     fn on_exit(&mut self, ret: i64) -> Result<(), ReplayError> {
         let Some(pending) = self.t.pending.take() else {
+            if std::mem::take(&mut self.t.exec_exit_pending) {
+                self.on_exec_exit()?;
+            }
             return Ok(());
         };
+        // A site rewritten at this exit was logged right after the call.
+        if !matches!(pending, Pending::Inject { .. }) {
+            self.apply_site_patches()?;
+        }
         let mut regs = self.t.tracee.regs()?;
+        if !matches!(pending, Pending::Inject { .. }) && self.translate_rip(&mut regs) {
+            self.t.tracee.set_regs(&regs)?;
+        }
         match pending {
             Pending::Inject { nr, signal } => {
                 regs.rax = ERESTARTNOINTR as u64;
@@ -505,6 +519,7 @@ impl<'a> Replayer<'a> {
     }
 
     fn on_exec(&mut self) -> Result<(), ReplayError> {
+        self.t.exec_exit_pending = true;
         // The execve that got here was taken at its entry; its exit carries nothing more.
         if let Some(Pending::Run(s)) = self.t.pending.take() {
             self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
@@ -544,6 +559,8 @@ pub(crate) fn describe(kind: &EventKind) -> String {
             format!("entry to syscall {} ({number})", syscall_name(*number))
         }
         EventKind::Sched(l) => format!("a thread switch in a spin at rip {:#x}", l.rip),
+        EventKind::RuntimeMapped => "the in-process runtime to be mapped".to_string(),
+        EventKind::SitePatched(p) => format!("a syscall site rewritten at {:#x}", p.site),
         EventKind::SchedAtState(f) => format!(
             "a thread switch at rip {:#x} with registers {:#x} and memory {:#x}",
             f.landmark.rip, f.landmark.regs_hash, f.landmark.mem_hash

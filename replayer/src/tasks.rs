@@ -41,6 +41,8 @@ pub(crate) struct Task {
     /// Between a fork's entry and its event stop: the new process does not exist yet, so
     /// this process must run on whoever's turn the stream says it is.
     pub creating_child: bool,
+    /// At an exec event: its exit stop comes next, where the runtime may be mapped.
+    pub exec_exit_pending: bool,
     pub ended: bool,
 }
 
@@ -61,6 +63,7 @@ impl Task {
             fds,
             syscall_insn: 0,
             creating_child: false,
+            exec_exit_pending: false,
             ended: false,
         }
     }

@@ -48,6 +48,9 @@ impl Replayer<'_> {
         if flags & libc::CLONE_CHILD_SETTID != 0 {
             child.tracee.write_mem(s.args[3], &id)?;
         }
+        if tgid != self.t.tgid && flags & libc::CLONE_VM == 0 {
+            self.fork_space(self.t.tgid, tgid);
+        }
         self.tasks.add(child);
         self.t.creating_child = false;
         Ok(())

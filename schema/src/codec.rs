@@ -178,6 +178,10 @@ pub fn estimated_size(e: &Event) -> usize {
         EventKind::SchedAtState(f) => 48usize
             .saturating_add(f.regs.len().saturating_mul(8))
             .saturating_add(pad(f.fpregs.len())),
+        EventKind::RuntimeMapped => 16,
+        EventKind::SitePatched(p) => 64usize
+            .saturating_add(pad(p.site_bytes.len()))
+            .saturating_add(pad(p.stub_bytes.len())),
     };
     kind.saturating_add(40)
 }
@@ -238,7 +242,7 @@ fn decode_landmark(l: tc::landmark::Reader<'_>) -> Landmark {
 fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecError> {
     b.set_seq(e.seq);
     b.set_tid(e.tid);
-    let kind = b.init_kind();
+    let mut kind = b.init_kind();
     match &e.kind {
         EventKind::Syscall(s) => encode_syscall(kind.init_syscall(), s)?,
         EventKind::Exec(x) => {
@@ -283,6 +287,15 @@ fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecErr
             }
             b.set_fpregs(checked_data(&f.fpregs, "fp registers")?);
         }
+        EventKind::RuntimeMapped => kind.set_runtime_mapped(()),
+        EventKind::SitePatched(p) => {
+            let mut b = kind.init_site_patched();
+            b.set_site(p.site);
+            b.set_site_bytes(checked_data(&p.site_bytes, "site bytes")?);
+            b.set_stub(p.stub);
+            b.set_stub_bytes(checked_data(&p.stub_bytes, "stub bytes")?);
+            b.set_new_stub_page(p.new_stub_page);
+        }
     }
     Ok(())
 }
@@ -303,6 +316,7 @@ fn encode_syscall(
         SyscallMode::Emulated => tc::SyscallMode::Emulated,
         SyscallMode::Executed => tc::SyscallMode::Executed,
         SyscallMode::Refused => tc::SyscallMode::Refused,
+        SyscallMode::Buffered => tc::SyscallMode::Buffered,
     });
     {
         let mut l = b
@@ -538,6 +552,17 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
                 fpregs: data(f.get_fpregs(), "forced switch fp registers")?,
             })
         }
+        K::RuntimeMapped(()) => EventKind::RuntimeMapped,
+        K::SitePatched(p) => {
+            let p = p.ctx("site patch")?;
+            EventKind::SitePatched(SitePatch {
+                site: p.get_site(),
+                site_bytes: data(p.get_site_bytes(), "site bytes")?,
+                stub: p.get_stub(),
+                stub_bytes: data(p.get_stub_bytes(), "stub bytes")?,
+                new_stub_page: p.get_new_stub_page(),
+            })
+        }
     })
 }
 
@@ -581,6 +606,7 @@ fn decode_syscall(r: tc::syscall_event::Reader<'_>) -> Result<SyscallEvent, Code
             tc::SyscallMode::Emulated => SyscallMode::Emulated,
             tc::SyscallMode::Executed => SyscallMode::Executed,
             tc::SyscallMode::Refused => SyscallMode::Refused,
+            tc::SyscallMode::Buffered => SyscallMode::Buffered,
         },
         writes,
         rip: r.get_rip(),

@@ -2,7 +2,7 @@
 //! `codec.rs` converts these to and from the Cap'n Proto encoding in `trace.capnp`.
 
 /// Version of the trace format; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// How a recording measured thread progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,9 @@ pub enum SyscallMode {
     Executed,
     /// Not supported: the tracee was given ENOSYS without the kernel seeing the call.
     Refused,
+    /// Run inside the process by the in-process runtime and logged from its ring: like
+    /// `Emulated`, without the registers of a ptrace stop.
+    Buffered,
 }
 
 /// Bytes the kernel wrote into tracee memory during a syscall.
@@ -200,6 +203,21 @@ pub enum EventKind {
     Sched(Landmark),
     /// A computing thread was preempted at this exact state.
     SchedAtState(ForcedSwitch),
+    /// The in-process runtime was mapped into the process, after its exec.
+    RuntimeMapped,
+    /// A syscall site was rewritten to jump into the runtime.
+    SitePatched(SitePatch),
+}
+
+/// A rewritten syscall site (see `trace.capnp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SitePatch {
+    pub site: u64,
+    pub site_bytes: Vec<u8>,
+    pub stub: u64,
+    pub stub_bytes: Vec<u8>,
+    /// A stub page mapped first, or 0.
+    pub new_stub_page: u64,
 }
 
 /// Where a thread that computed without syscalls was preempted (see `trace.capnp`).

@@ -51,6 +51,11 @@ fn text(ev: &Event) -> String {
             }
             line
         }
+        EventKind::RuntimeMapped => "in-process runtime mapped".to_string(),
+        EventKind::SitePatched(p) => format!(
+            "syscall site {:#x} rewritten to jump to {:#x}",
+            p.site, p.stub
+        ),
         EventKind::Exec(e) => format!(
             "exec {} (stack {:#x})",
             String::from_utf8_lossy(&e.exe.path),
@@ -100,6 +105,10 @@ fn as_json(ev: &Event) -> serde_json::Value {
             "output_hash": s.output_hash, "echo": format!("{:?}", s.echo).to_lowercase(),
             "mapping": s.mapping.as_ref().map(|m| json!({"path": String::from_utf8_lossy(&m.file.path), "offset": m.offset, "length": m.length})),
         }),
+        EventKind::RuntimeMapped => json!({"kind": "runtime_mapped"}),
+        EventKind::SitePatched(p) => {
+            json!({"kind": "site_patched", "site": p.site, "stub": p.stub, "new_stub_page": p.new_stub_page})
+        }
         EventKind::Exec(e) => {
             json!({"kind": "exec", "exe": String::from_utf8_lossy(&e.exe.path), "rsp": e.rsp})
         }

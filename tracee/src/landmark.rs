@@ -19,8 +19,13 @@ pub fn landmark_regs_hash(tracee: &Tracee, r: &Regs) -> Result<u64, TraceeError>
     Ok(regs_hash(&r) ^ xxh3_64(&fp).rotate_left(1))
 }
 
+/// Addresses reserved for ftrun's in-process runtime (its control page and ring differ
+/// between recording and replay by design): never part of a landmark's memory.
+pub const RUNTIME_RESERVED: std::ops::Range<u64> = 0x7000_0000..0x7020_0000;
+
 /// Writable mappings of the process, from `/proc/PID/maps` (the kernel's vvar and
-/// vsyscall pages excluded: they change without the process doing anything).
+/// vsyscall pages excluded: they change without the process doing anything; ftrun's
+/// runtime too).
 fn writable_ranges(pid: i32) -> std::io::Result<Vec<(u64, u64)>> {
     let f = std::fs::File::open(format!("/proc/{pid}/maps"))?;
     let mut out = Vec::new();
@@ -36,6 +41,9 @@ fn writable_ranges(pid: i32) -> std::io::Result<Vec<(u64, u64)>> {
         }
         if let Some((a, b)) = range.split_once('-') {
             if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                if RUNTIME_RESERVED.start <= a && b <= RUNTIME_RESERVED.end {
+                    continue;
+                }
                 // Adjacent mappings are one range: replay rebuilds file mappings as anonymous
                 // memory, which the kernel may merge where the recording had two mappings.
                 match out.last_mut() {

@@ -5,6 +5,7 @@
 
 pub mod auxv;
 mod error;
+mod inject;
 pub mod landmark;
 mod memory;
 pub mod rdtsc;

@@ -171,7 +171,8 @@ pub fn spawn_traced(spec: &SpawnSpec) -> Result<Tracee, TraceeError> {
                 | Options::PTRACE_O_EXITKILL
                 | Options::PTRACE_O_TRACECLONE
                 | Options::PTRACE_O_TRACEFORK
-                | Options::PTRACE_O_TRACEVFORK;
+                | Options::PTRACE_O_TRACEVFORK
+                | Options::PTRACE_O_TRACESECCOMP;
             let seized = nix::sys::ptrace::seize(child, options);
             // SAFETY: writing one byte from a local to a pipe we own, then closing it.
             unsafe {

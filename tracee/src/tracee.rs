@@ -25,16 +25,39 @@ pub enum Resume {
 /// `offsetof(struct user, u_debugreg)` on x86-64.
 const DEBUGREG_OFFSET: usize = 848;
 
-/// One traced process (single thread for now). Memory access goes through
-/// `/proc/PID/mem`, reopened after every exec because the old file refers to the old image.
+/// One traced thread. Memory access goes through `/proc/PID/mem`, reopened after every
+/// exec because the old file refers to the old image.
 pub struct Tracee {
     pid: Pid,
     mem: Option<File>,
+    /// Its process has ftrun's seccomp filter: syscalls stop it at entry by themselves (a
+    /// seccomp stop), so it runs with `PTRACE_CONT` between syscalls.
+    filtered: bool,
+    /// Stopped between a syscall's entry and its exit (where `PTRACE_SYSCALL` must be used
+    /// to see the exit).
+    in_syscall: bool,
+    /// Signals that arrived while the tracer ran syscalls inside the tracee.
+    pub(crate) deferred: Vec<i32>,
 }
 
 impl Tracee {
     pub(crate) fn new(pid: Pid) -> Self {
-        Tracee { pid, mem: None }
+        Tracee {
+            pid,
+            mem: None,
+            filtered: false,
+            in_syscall: false,
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Says that the process has ftrun's seccomp filter (inherited by its children).
+    pub fn set_filtered(&mut self, filtered: bool) {
+        self.filtered = filtered;
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        self.filtered
     }
 
     /// A process traced already: a child auto-attached through fork/vfork/clone tracing.
@@ -71,12 +94,24 @@ impl Tracee {
     }
 
     /// Let the tracee run, delivering `signo` if it is stopped at a signal (0 = none).
+    /// `Resume::Syscall` stops it at its next syscall entry or exit; under the seccomp
+    /// filter that is `PTRACE_CONT` outside a syscall (the filter stops it at the entry of
+    /// every syscall that is not the in-process runtime's own).
     pub fn resume(&self, how: Resume, signo: i32) -> Result<(), TraceeError> {
         let (op, req) = match how {
+            Resume::Syscall if self.filtered && !self.in_syscall => {
+                ("PTRACE_CONT", libc::PTRACE_CONT)
+            }
             Resume::Syscall => ("PTRACE_SYSCALL", libc::PTRACE_SYSCALL),
             Resume::Continue => ("PTRACE_CONT", libc::PTRACE_CONT),
         };
         self.ptrace(op, req, 0, signo as usize).map(|_| ())
+    }
+
+    /// Resumes to the next syscall stop with `PTRACE_SYSCALL`, whatever the filter.
+    pub(crate) fn resume_raw_syscall(&self) -> Result<(), TraceeError> {
+        self.ptrace("PTRACE_SYSCALL", libc::PTRACE_SYSCALL, 0, 0)
+            .map(|_| ())
     }
 
     /// Stop a running tracee (it reports `Stop::Event { event: PtraceEvent::Stop, .. }`).
@@ -107,7 +142,16 @@ impl Tracee {
                 signo: sig as i32,
                 core_dumped: core,
             },
-            WaitStatus::PtraceSyscall(_) => self.syscall_stop()?,
+            WaitStatus::PtraceSyscall(_) => {
+                let stop = self.syscall_stop()?;
+                self.in_syscall = matches!(stop, Stop::SyscallEntry { .. });
+                stop
+            }
+            WaitStatus::PtraceEvent(_, _, ev) if ev == libc::PTRACE_EVENT_SECCOMP => {
+                // The filter stopped a syscall at its entry: the same as a syscall-entry stop.
+                self.in_syscall = true;
+                self.syscall_stop()?
+            }
             WaitStatus::PtraceEvent(_, sig, ev) => {
                 let event = PtraceEvent::from_raw(ev);
                 if event == PtraceEvent::Exec {
@@ -118,7 +162,10 @@ impl Tracee {
                     signo: sig as i32,
                 }
             }
-            WaitStatus::Stopped(_, sig) => Stop::Signal { signo: sig as i32 },
+            WaitStatus::Stopped(_, sig) => {
+                self.in_syscall = false;
+                Stop::Signal { signo: sig as i32 }
+            }
             WaitStatus::Continued(_) | WaitStatus::StillAlive => return Ok(None),
         }))
     }
@@ -140,6 +187,9 @@ impl Tracee {
                 },
                 libc::PTRACE_SYSCALL_INFO_EXIT => Stop::SyscallExit {
                     ret: info.u.exit.sval,
+                },
+                libc::PTRACE_SYSCALL_INFO_SECCOMP => Stop::SyscallEntry {
+                    nr: info.u.seccomp.nr,
                 },
                 _ => {
                     let regs = self.regs()?;

@@ -1,0 +1,495 @@
+//! The in-process runtime: code the tracer maps into every recorded process at a fixed
+//! address. A rewritten syscall site jumps to a stub, the stub calls `ftrun_entry`, and the
+//! runtime either runs the call itself from its one untraced `syscall` instruction (which the
+//! seccomp filter lets through) and appends the result and the bytes the kernel wrote to the
+//! ring, or returns to the stub's own `syscall`, which the filter traps to the tracer.
+//!
+//! Freestanding: no libc, no allocation, no panics reachable (a panic would be a fault in
+//! the program's process), no floating point (the entry saves the SSE state anyway). Memory
+//! that the tracer also maps is touched through raw pointers only.
+
+#![no_std]
+#![no_main]
+#![allow(clippy::missing_safety_doc)]
+
+#[path = "../src/layout.rs"]
+#[allow(dead_code)]
+mod layout;
+
+use core::ptr::{read_volatile, write_volatile};
+use layout::*;
+
+core::arch::global_asm!(
+    ".section .text.entry,\"ax\",@progbits",
+    ".globl ftrun_entry",
+    // Entered from a stub by `call`: [rsp] is the address of the stub's traced syscall;
+    // above it the 128 bytes of red zone the stub stepped over, then the program's stack.
+    // Whatever the mode, the program's stack gets the same two words (that address and
+    // the flags), so that its memory is the same in recording and replay.
+    "ftrun_entry:",
+    "pushfq",
+    "cmp dword ptr [{mode}], {record}",
+    "jne 2f",
+    "mov qword ptr [{saved}], rsp",
+    "mov rsp, {stack_top}",
+    "push rax",
+    "push rcx",
+    "push rdx",
+    "push rbx",
+    "push rbp",
+    "push rsi",
+    "push rdi",
+    "push r8",
+    "push r9",
+    "push r10",
+    "push r11",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "mov rbp, rsp",
+    "sub rsp, 576",
+    "and rsp, -64",
+    "fxsave64 [rsp]",
+    "mov rdi, rbp",
+    "mov rsi, qword ptr [{saved}]",
+    "call ftrun_hook",
+    "fxrstor64 [rsp]",
+    "mov rsp, rbp",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rdi",
+    "pop rsi",
+    "pop rbp",
+    "pop rbx",
+    "pop rdx",
+    "pop rcx",
+    "pop rax",
+    "mov rsp, qword ptr [{saved}]",
+    "popfq",
+    "lea rsp, [rsp + 136]",
+    "jmp qword ptr [{target}]",
+    // The runtime is off (replay, a live process, a forked child): straight to the
+    // stub's traced syscall, touching nothing shared.
+    "2:",
+    "popfq",
+    "lea rsp, [rsp + 136]",
+    "jmp qword ptr [rsp - 136]",
+    ".globl ftrun_untraced_syscall",
+    ".globl ftrun_untraced_insn",
+    // fn(nr, a0, a1, a2, a3, a4, a5 on the stack) -> result
+    "ftrun_untraced_syscall:",
+    "mov rax, rdi",
+    "mov rdi, rsi",
+    "mov rsi, rdx",
+    "mov rdx, rcx",
+    "mov r10, r8",
+    "mov r8, r9",
+    "mov r9, [rsp + 8]",
+    "ftrun_untraced_insn:",
+    "syscall",
+    "ret",
+    mode = const CONTROL_MODE,
+    record = const MODE_RECORD,
+    saved = const CONTROL_SAVED_RSP,
+    target = const CONTROL_TARGET,
+    stack_top = const STACK_BASE + STACK_SIZE,
+);
+
+extern "C" {
+    fn ftrun_untraced_syscall(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64)
+        -> i64;
+}
+
+/// The program's registers as `ftrun_entry` pushed them.
+#[repr(C)]
+pub struct Frame {
+    r15: u64,
+    r14: u64,
+    r13: u64,
+    r12: u64,
+    r11: u64,
+    r10: u64,
+    r9: u64,
+    r8: u64,
+    rdi: u64,
+    rsi: u64,
+    rbp: u64,
+    rbx: u64,
+    rdx: u64,
+    rcx: u64,
+    rax: u64,
+}
+
+mod nr {
+    pub const READ: u64 = 0;
+    pub const WRITE: u64 = 1;
+    pub const OPEN: u64 = 2;
+    pub const CLOSE: u64 = 3;
+    pub const STAT: u64 = 4;
+    pub const FSTAT: u64 = 5;
+    pub const LSTAT: u64 = 6;
+    pub const POLL: u64 = 7;
+    pub const LSEEK: u64 = 8;
+    pub const PREAD64: u64 = 17;
+    pub const ACCESS: u64 = 21;
+    pub const GETPID: u64 = 39;
+    pub const SENDTO: u64 = 44;
+    pub const RECVFROM: u64 = 45;
+    pub const UNAME: u64 = 63;
+    pub const FCNTL: u64 = 72;
+    pub const GETCWD: u64 = 79;
+    pub const READLINK: u64 = 89;
+    pub const GETTIMEOFDAY: u64 = 96;
+    pub const GETUID: u64 = 102;
+    pub const GETGID: u64 = 104;
+    pub const GETEUID: u64 = 107;
+    pub const GETEGID: u64 = 108;
+    pub const GETPPID: u64 = 110;
+    pub const GETPGRP: u64 = 111;
+    pub const GETTID: u64 = 186;
+    pub const TIME: u64 = 201;
+    pub const GETDENTS64: u64 = 217;
+    pub const CLOCK_GETTIME: u64 = 228;
+    pub const EPOLL_WAIT: u64 = 232;
+    pub const OPENAT: u64 = 257;
+    pub const NEWFSTATAT: u64 = 262;
+    pub const READLINKAT: u64 = 267;
+    pub const FACCESSAT: u64 = 269;
+    pub const EPOLL_PWAIT: u64 = 281;
+    pub const GETRANDOM: u64 = 318;
+    pub const STATX: u64 = 332;
+    pub const FACCESSAT2: u64 = 439;
+}
+
+const EAGAIN: i64 = 11;
+const O_NONBLOCK: i64 = 0o4000;
+const O_CREAT: u64 = 0o100;
+const O_TRUNC: u64 = 0o1000;
+const O_APPEND: u64 = 0o2000;
+const O_WRONLY_OR_RDWR: u64 = 3;
+const F_GETFL: u64 = 3;
+const POLLIN: u16 = 1;
+const POLLOUT: u16 = 4;
+const MSG_DONTWAIT: u64 = 0x40;
+const MSG_WAITALL: u64 = 0x100;
+const S_IFMT: u32 = 0o170000;
+const S_IFREG: u32 = 0o100000;
+const S_IFDIR: u32 = 0o040000;
+const AT_FDCWD: u64 = -100i64 as u64;
+/// A write this small to a descriptor that polls writable does not block.
+const SMALL_WRITE: u64 = 4096;
+
+unsafe fn sys(nr: u64, a: [u64; 6]) -> i64 {
+    ftrun_untraced_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5])
+}
+
+unsafe fn sys3(nr: u64, a0: u64, a1: u64, a2: u64) -> i64 {
+    ftrun_untraced_syscall(nr, a0, a1, a2, 0, 0, 0)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    core::arch::asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _,
+        inout("rsi") src => _, options(nostack, preserves_flags));
+    dst
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    core::arch::asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _,
+        in("al") c as u8, options(nostack, preserves_flags));
+    dst
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // Unreachable by construction; a trap the tracer reports is better than running on.
+    loop {
+        // SAFETY: ud2 only raises SIGILL.
+        unsafe { core::arch::asm!("ud2") };
+    }
+}
+
+fn control() -> *mut Control {
+    CONTROL_BASE as *mut Control
+}
+
+fn ring() -> *mut RingHeader {
+    RING_BASE as *mut RingHeader
+}
+
+/// A record being built at the ring's write position; published by `commit`.
+struct Record {
+    start: *mut u8,
+    at: u64,
+    limit: u64,
+    nwrites: u32,
+}
+
+impl Record {
+    /// Room for a record of at most `max` bytes after the header, or `None` (ring full:
+    /// the call takes the traced path, and the tracer empties the ring at that stop).
+    unsafe fn begin(max: u64) -> Option<Record> {
+        let pos = read_volatile(&(*ring()).write_pos);
+        let need = RECORD_HEADER_SIZE + pad8(max);
+        if pos > RING_DATA_SIZE || RING_DATA_SIZE - pos < need {
+            return None;
+        }
+        Some(Record {
+            start: (RING_BASE + RING_HEADER_SIZE + pos) as *mut u8,
+            at: RECORD_HEADER_SIZE,
+            limit: need,
+            nwrites: 0,
+        })
+    }
+
+    /// Appends `len` bytes the kernel wrote at `addr` (copied from there now).
+    unsafe fn write(&mut self, addr: u64, len: u64) {
+        if addr == 0 || len == 0 || self.at + WRITE_HEADER_SIZE + pad8(len) > self.limit {
+            return;
+        }
+        let h = self.start.add(self.at as usize) as *mut WriteHeader;
+        write_volatile(h, WriteHeader { addr, len });
+        memcpy(
+            self.start.add((self.at + WRITE_HEADER_SIZE) as usize),
+            addr as *const u8,
+            len as usize,
+        );
+        self.at += WRITE_HEADER_SIZE + pad8(len);
+        self.nwrites += 1;
+    }
+
+    /// Appends the bytes an output call sent.
+    unsafe fn sent(&mut self, addr: u64, len: u64) -> u32 {
+        if len == 0 || self.at + pad8(len) > self.limit {
+            return 0;
+        }
+        memcpy(
+            self.start.add(self.at as usize),
+            addr as *const u8,
+            len as usize,
+        );
+        self.at += pad8(len);
+        len as u32
+    }
+
+    unsafe fn commit(self, nr: u64, args: [u64; 6], result: i64, sent_len: u32) -> i64 {
+        let header = RecordHeader {
+            size: self.at as u32,
+            nr: nr as u32,
+            nwrites: self.nwrites,
+            sent_len,
+            result,
+            args,
+        };
+        write_volatile(self.start as *mut RecordHeader, header);
+        let r = ring();
+        // The record is complete before its length is published.
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        write_volatile(&mut (*r).write_pos, read_volatile(&(*r).write_pos) + self.at);
+        write_volatile(&mut (*r).count, read_volatile(&(*r).count) + 1);
+        result
+    }
+}
+
+/// Runs `nr` and records it with one memory write of `len(result)` bytes at `addr`.
+unsafe fn with_write(nr: u64, a: [u64; 6], max: u64, addr: u64, len: impl Fn(i64) -> u64) -> Option<i64> {
+    let mut rec = Record::begin(WRITE_HEADER_SIZE + max)?;
+    let r = sys(nr, a);
+    if r >= 0 {
+        rec.write(addr, len(r).min(max));
+    }
+    Some(rec.commit(nr, a, r, 0))
+}
+
+unsafe fn plain(nr: u64, a: [u64; 6]) -> Option<i64> {
+    let rec = Record::begin(0)?;
+    let r = sys(nr, a);
+    Some(rec.commit(nr, a, r, 0))
+}
+
+fn fixed(n: u64) -> impl Fn(i64) -> u64 {
+    move |_| n
+}
+
+fn returned(r: i64) -> u64 {
+    r as u64
+}
+
+/// Whether a read of `fd` returns at once (non-blocking descriptor, or data, EOF or an
+/// error ready), so that the thread cannot block in it while holding its process's turn.
+unsafe fn readable_now(fd: u64) -> bool {
+    let fl = sys3(nr::FCNTL, fd, F_GETFL, 0);
+    if fl < 0 {
+        return false;
+    }
+    if fl & O_NONBLOCK != 0 {
+        return true;
+    }
+    poll_now(fd, POLLIN)
+}
+
+unsafe fn poll_now(fd: u64, events: u16) -> bool {
+    let mut pfd: [u32; 2] = [fd as u32, events as u32];
+    let r = sys3(nr::POLL, pfd.as_mut_ptr() as u64, 1, 0);
+    r == 1 && (pfd[1] >> 16) as u16 != 0
+}
+
+/// Whether a write of `len` bytes to `fd` returns at once.
+unsafe fn writable_now(fd: u64, len: u64) -> bool {
+    let fl = sys3(nr::FCNTL, fd, F_GETFL, 0);
+    if fl < 0 {
+        return false;
+    }
+    if fl & O_NONBLOCK != 0 || file_type(fd) == Some(S_IFREG) {
+        return true;
+    }
+    len <= SMALL_WRITE && poll_now(fd, POLLOUT)
+}
+
+unsafe fn file_type(fd: u64) -> Option<u32> {
+    let mut st = [0u64; 18];
+    if sys3(nr::FSTAT, fd, st.as_mut_ptr() as u64, 0) < 0 {
+        return None;
+    }
+    // st_mode is the 32-bit word at offset 24.
+    Some((st[3] as u32) & S_IFMT)
+}
+
+/// Whether opening `path` (relative to `dirfd`) cannot block: an existing regular file or
+/// directory (a FIFO or a device may wait for its other end), opened without creating or
+/// changing anything.
+unsafe fn opens_now(dirfd: u64, path: u64, flags: u64) -> bool {
+    if flags & (O_CREAT | O_TRUNC | O_APPEND | O_WRONLY_OR_RDWR) != 0 {
+        return false;
+    }
+    let mut st = [0u64; 18];
+    if sys(nr::NEWFSTATAT, [dirfd, path, st.as_mut_ptr() as u64, 0, 0, 0]) < 0 {
+        return false;
+    }
+    let t = (st[3] as u32) & S_IFMT;
+    t == S_IFREG || t == S_IFDIR
+}
+
+/// Runs and records a bufferable call, or `None` for the traced path.
+unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
+    match n {
+        nr::GETPID | nr::GETPPID | nr::GETTID | nr::GETUID | nr::GETEUID | nr::GETGID
+        | nr::GETEGID | nr::GETPGRP | nr::LSEEK | nr::ACCESS | nr::FACCESSAT
+        | nr::FACCESSAT2 | nr::CLOSE => plain(n, a),
+        nr::OPENAT if opens_now(a[0], a[1], a[2]) => plain(n, a),
+        nr::OPEN if opens_now(AT_FDCWD, a[0], a[1]) => plain(n, a),
+        nr::CLOCK_GETTIME => with_write(n, a, 16, a[1], fixed(16)),
+        nr::TIME => with_write(n, a, 8, a[0], fixed(8)),
+        nr::GETTIMEOFDAY => {
+            let mut rec = Record::begin(2 * WRITE_HEADER_SIZE + 24)?;
+            let r = sys(n, a);
+            if r == 0 {
+                rec.write(a[0], 16);
+                rec.write(a[1], 8);
+            }
+            Some(rec.commit(n, a, r, 0))
+        }
+        nr::UNAME => with_write(n, a, 390, a[0], fixed(390)),
+        nr::FSTAT | nr::STAT | nr::LSTAT => with_write(n, a, 144, a[1], fixed(144)),
+        nr::NEWFSTATAT => with_write(n, a, 144, a[2], fixed(144)),
+        nr::STATX => with_write(n, a, 256, a[4], fixed(256)),
+        nr::GETRANDOM => with_write(n, a, a[1], a[0], returned),
+        nr::GETCWD => with_write(n, a, a[1], a[0], returned),
+        nr::READLINK => with_write(n, a, a[2], a[1], returned),
+        nr::READLINKAT => with_write(n, a, a[3], a[2], returned),
+        nr::GETDENTS64 => with_write(n, a, a[2], a[1], returned),
+        nr::PREAD64 => with_write(n, a, a[2], a[1], returned),
+        nr::READ if readable_now(a[0]) => with_write(n, a, a[2], a[1], returned),
+        nr::RECVFROM if a[4] == 0 && a[3] & MSG_WAITALL == 0 => {
+            let mut rec = Record::begin(WRITE_HEADER_SIZE + a[2])?;
+            let mut tried = a;
+            tried[3] |= MSG_DONTWAIT;
+            let r = sys(n, tried);
+            if r == -EAGAIN && a[3] & MSG_DONTWAIT == 0 {
+                // It would block: the blocking call goes to the tracer.
+                return None;
+            }
+            if r > 0 {
+                rec.write(a[1], r as u64);
+            }
+            Some(rec.commit(n, a, r, 0))
+        }
+        nr::EPOLL_WAIT | nr::EPOLL_PWAIT if n == nr::EPOLL_WAIT || a[4] == 0 => {
+            let max = a[2].min(RING_DATA_SIZE / 16) * 12;
+            let mut rec = Record::begin(WRITE_HEADER_SIZE + max)?;
+            let mut tried = a;
+            tried[3] = 0;
+            let r = sys(n, tried);
+            if r == 0 && a[3] as i32 != 0 {
+                return None;
+            }
+            if r > 0 {
+                rec.write(a[1], (r as u64 * 12).min(max));
+            }
+            Some(rec.commit(n, a, r, 0))
+        }
+        nr::POLL => {
+            let max = a[1].min(RING_DATA_SIZE / 16) * 8;
+            let mut rec = Record::begin(WRITE_HEADER_SIZE + max)?;
+            let r = sys3(n, a[0], a[1], 0);
+            if r == 0 && a[2] as i32 != 0 {
+                return None;
+            }
+            if r >= 0 {
+                rec.write(a[0], max);
+            }
+            Some(rec.commit(n, a, r, 0))
+        }
+        nr::WRITE if flags & FLAG_OUTPUTS_TRACED == 0 && writable_now(a[0], a[2]) => {
+            let mut rec = Record::begin(a[2])?;
+            let r = sys(n, a);
+            let sent = if r > 0 { rec.sent(a[1], r as u64) } else { 0 };
+            Some(rec.commit(n, a, r, sent))
+        }
+        nr::SENDTO if flags & FLAG_OUTPUTS_TRACED == 0 && a[4] == 0 => {
+            if a[3] & MSG_DONTWAIT == 0 && sys3(nr::FCNTL, a[0], F_GETFL, 0) & O_NONBLOCK == 0 {
+                return None;
+            }
+            let mut rec = Record::begin(a[2])?;
+            let r = sys(n, a);
+            let sent = if r > 0 { rec.sent(a[1], r as u64) } else { 0 };
+            Some(rec.commit(n, a, r, sent))
+        }
+        _ => None,
+    }
+}
+
+/// Called by `ftrun_entry` with the program's registers and stack pointer (where the
+/// flags and then the stub's return address are): handles the call in-process, or leaves
+/// the registers as they are so that the stub's traced `syscall` runs.
+#[no_mangle]
+pub unsafe extern "C" fn ftrun_hook(f: *mut Frame, prog_rsp: *const u64) {
+    let c = control();
+    let traced = read_volatile(prog_rsp.add(1));
+    write_volatile(&mut (*c).target, traced);
+    if read_volatile(&(*c).magic) != CONTROL_MAGIC {
+        return;
+    }
+    let flags = read_volatile(&(*c).flags);
+    if flags & FLAG_TRACED_NEXT != 0 {
+        return;
+    }
+    let f = &mut *f;
+    let args = [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9];
+    if let Some(result) = record(f.rax, args, flags) {
+        // As after the stub's own syscall: rax the result, rcx the address after it,
+        // r11 the flags.
+        f.rax = result as u64;
+        f.rcx = traced + 2;
+        f.r11 = read_volatile(prog_rsp);
+        write_volatile(&mut (*c).target, traced + 2);
+    }
+}

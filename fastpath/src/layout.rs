@@ -1,0 +1,105 @@
+//! Where the in-process runtime lives in a tracee and how its shared memory is laid out:
+//! the one description that the runtime (built freestanding from `runtime/`) and the tracer
+//! both compile. Plain constants and `#[repr(C)]` structs only, so that it builds `no_std`.
+
+/// The runtime's code, at the same address in every process (the seccomp filter names the
+/// address of its one untraced `syscall` instruction, and filters outlive `exec`).
+pub const RUNTIME_BASE: u64 = 0x7000_0000;
+/// Room reserved for the runtime's code.
+pub const CODE_SIZE: u64 = 0x1_0000;
+/// The control word page: private memory, wiped in a forked child (which so starts with
+/// the fast path off, every call traced, until the tracer gives it a ring of its own).
+pub const CONTROL_BASE: u64 = RUNTIME_BASE + CODE_SIZE;
+pub const CONTROL_SIZE: u64 = 0x1000;
+/// The ring: shared memory (a memfd the tracer maps too), not inherited by a fork.
+pub const RING_BASE: u64 = CONTROL_BASE + CONTROL_SIZE;
+/// The ring's header page, then its records.
+pub const RING_HEADER_SIZE: u64 = 0x1000;
+pub const RING_DATA_SIZE: u64 = 1 << 20;
+pub const RING_MAP_SIZE: u64 = RING_HEADER_SIZE + RING_DATA_SIZE;
+/// The runtime's stack while it records (one per process: only the thread holding its
+/// process's turn runs there, and never across a blocking call). Replay and a live process
+/// never use it, so the program's own stack looks the same in every mode.
+pub const STACK_BASE: u64 = RING_BASE + RING_MAP_SIZE;
+pub const STACK_SIZE: u64 = 0x1_0000;
+/// Stub pages for syscall sites within reach of the runtime (non-PIE executables).
+pub const NEAR_STUBS_BASE: u64 = RUNTIME_BASE + 0x20_0000;
+
+/// Magic at the start of the control page once the tracer has set it up.
+pub const CONTROL_MAGIC: u64 = u64::from_le_bytes(*b"FTRUNRT1");
+
+/// The runtime does nothing: every call takes the traced path (a plain `syscall` when the
+/// process is not traced at all, as after going live).
+pub const MODE_OFF: u32 = 0;
+/// Recording: bufferable calls run in-process and are appended to the ring.
+pub const MODE_RECORD: u32 = 1;
+
+/// The next call takes the traced path (a signal is waiting, or another thread wants the
+/// token); the tracer clears it at the thread's next stop.
+pub const FLAG_TRACED_NEXT: u32 = 1;
+/// Calls whose bytes leave the process take the traced path (the Output Rule's gate).
+pub const FLAG_OUTPUTS_TRACED: u32 = 2;
+
+/// The control page (private to the process).
+#[repr(C)]
+pub struct Control {
+    pub magic: u64,
+    pub mode: u32,
+    pub flags: u32,
+    /// The program's stack pointer while the runtime runs on its own stack.
+    pub saved_rsp: u64,
+    /// Where the entry jumps when it leaves: the stub's traced syscall or just past it.
+    pub target: u64,
+}
+/// Addresses of `Control` fields, for the entry's assembly.
+pub const CONTROL_MODE: u64 = CONTROL_BASE + 8;
+pub const CONTROL_SAVED_RSP: u64 = CONTROL_BASE + 16;
+pub const CONTROL_TARGET: u64 = CONTROL_BASE + 24;
+
+/// The ring's header page (shared with the tracer).
+#[repr(C)]
+pub struct RingHeader {
+    /// Bytes of complete records, from the start of the ring data.
+    pub write_pos: u64,
+    /// Records written since the tracer last emptied the ring.
+    pub count: u64,
+}
+
+/// One record: this header, `nwrites` memory writes (`WriteHeader` then the bytes, padded
+/// to 8), then `sent_len` bytes that an output call sent (padded to 8).
+#[repr(C)]
+pub struct RecordHeader {
+    /// Whole record, a multiple of 8.
+    pub size: u32,
+    pub nr: u32,
+    pub nwrites: u32,
+    pub sent_len: u32,
+    pub result: i64,
+    pub args: [u64; 6],
+}
+
+#[repr(C)]
+pub struct WriteHeader {
+    pub addr: u64,
+    pub len: u64,
+}
+
+pub const RECORD_HEADER_SIZE: u64 = core::mem::size_of::<RecordHeader>() as u64;
+pub const WRITE_HEADER_SIZE: u64 = core::mem::size_of::<WriteHeader>() as u64;
+
+/// Rounds up to the ring's 8-byte alignment.
+pub const fn pad8(n: u64) -> u64 {
+    (n + 7) & !7
+}
+
+/// A stub: `lea -128(%rsp),%rsp; call *slot(%rip)`, then the traced `syscall` the runtime
+/// returns to when it does not handle the call, then the relocated instructions.
+pub const STUB_CALL_LEN: u64 = 11;
+/// Offset of the traced `syscall` in a stub (also the return address the call pushes).
+pub const STUB_TRACED_OFFSET: u64 = STUB_CALL_LEN;
+/// Offset of the relocated instructions (the traced syscall returns here).
+pub const STUB_AFTER_OFFSET: u64 = STUB_CALL_LEN + 2;
+/// Every stub page starts with the runtime entry's address, which stubs call through.
+pub const STUB_PAGE_HEADER: u64 = 16;
+pub const STUB_SIZE: u64 = 64;
+pub const STUB_PAGE_SIZE: u64 = 0x1000;

@@ -1,0 +1,139 @@
+//! The tracer's side of a process's ring: the records the runtime appended, read through
+//! the tracer's own mapping of the shared memory and checked as untrusted input.
+
+use std::fs::File;
+
+use memmap2::MmapRaw;
+
+use crate::layout::*;
+use crate::FastPathError;
+
+/// One call the runtime made in-process, as it recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BufferedCall {
+    pub nr: u64,
+    pub args: [u64; 6],
+    pub result: i64,
+    /// Bytes the kernel wrote into the program's memory: (address, bytes).
+    pub writes: Vec<(u64, Vec<u8>)>,
+    /// Bytes an output call sent.
+    pub sent: Vec<u8>,
+}
+
+/// The tracer's mapping of one process's ring (the memfd the runtime writes).
+pub struct Ring {
+    map: MmapRaw,
+}
+
+impl Ring {
+    pub fn map(file: &File) -> std::io::Result<Ring> {
+        let map = memmap2::MmapOptions::new()
+            .len(RING_MAP_SIZE as usize)
+            .map_raw(file)?;
+        Ok(Ring { map })
+    }
+
+    fn read_u64(&self, offset: u64) -> u64 {
+        let mut b = [0u8; 8];
+        self.read(offset, &mut b);
+        u64::from_le_bytes(b)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) {
+        debug_assert!(offset as usize + out.len() <= self.map.len());
+        // SAFETY: the range is inside the mapping (checked by every caller against
+        // RING_MAP_SIZE); the bytes are copied, never referenced, because the runtime in
+        // another process may write them (it does not while its process is stopped).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.map.as_ptr().add(offset as usize),
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        }
+    }
+
+    fn write_u64(&self, offset: u64, v: u64) {
+        // SAFETY: inside the mapping (the header page); plain bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                v.to_le_bytes().as_ptr(),
+                self.map.as_mut_ptr().add(offset as usize),
+                8,
+            )
+        }
+    }
+
+    /// Takes every complete record out of the ring (the process is stopped).
+    pub fn drain(&self) -> Result<Vec<BufferedCall>, FastPathError> {
+        let end = self.read_u64(0);
+        if end == 0 {
+            return Ok(Vec::new());
+        }
+        if end > RING_DATA_SIZE || !end.is_multiple_of(8) {
+            return Err(FastPathError::CorruptRecord {
+                offset: 0,
+                why: format!("the ring says {end} bytes of records"),
+            });
+        }
+        let mut calls = Vec::new();
+        let mut at = 0;
+        while at < end {
+            let (call, size) = self.record_at(at, end)?;
+            calls.push(call);
+            at += size;
+        }
+        self.write_u64(0, 0);
+        self.write_u64(8, 0);
+        Ok(calls)
+    }
+
+    fn record_at(&self, at: u64, end: u64) -> Result<(BufferedCall, u64), FastPathError> {
+        let bad = |why: String| FastPathError::CorruptRecord { offset: at, why };
+        let base = RING_HEADER_SIZE + at;
+        if end - at < RECORD_HEADER_SIZE {
+            return Err(bad("a record header runs past the end".into()));
+        }
+        let mut h = [0u8; RECORD_HEADER_SIZE as usize];
+        self.read(base, &mut h);
+        let word = |i: usize| u32::from_le_bytes(h[i * 4..i * 4 + 4].try_into().unwrap());
+        let quad = |i: usize| u64::from_le_bytes(h[16 + i * 8..24 + i * 8].try_into().unwrap());
+        let (size, nr, nwrites, sent_len) = (word(0) as u64, word(1), word(2), word(3) as u64);
+        if size < RECORD_HEADER_SIZE || !size.is_multiple_of(8) || size > end - at {
+            return Err(bad(format!("a record of {size} bytes")));
+        }
+        let mut args = [0u64; 6];
+        for (i, a) in args.iter_mut().enumerate() {
+            *a = quad(1 + i);
+        }
+        let mut call = BufferedCall {
+            nr: nr as u64,
+            args,
+            result: quad(0) as i64,
+            writes: Vec::new(),
+            sent: Vec::new(),
+        };
+        let mut off = RECORD_HEADER_SIZE;
+        for _ in 0..nwrites {
+            if size - off < WRITE_HEADER_SIZE {
+                return Err(bad("a memory write runs past its record".into()));
+            }
+            let addr = self.read_u64(base + off);
+            let len = self.read_u64(base + off + 8);
+            off += WRITE_HEADER_SIZE;
+            if len > size - off || pad8(len) > size - off {
+                return Err(bad(format!("a memory write of {len} bytes")));
+            }
+            let mut data = vec![0u8; len as usize];
+            self.read(base + off, &mut data);
+            call.writes.push((addr, data));
+            off += pad8(len);
+        }
+        if pad8(sent_len) > size - off {
+            return Err(bad(format!("{sent_len} bytes sent")));
+        }
+        call.sent = vec![0u8; sent_len as usize];
+        self.read(base + off, &mut call.sent);
+        Ok((call, size))
+    }
+}

@@ -1,0 +1,161 @@
+//! The recorder's side of the in-process fast path: mapping the runtime after every exec,
+//! turning the records of a process's ring into events at each stop of its running thread,
+//! rewriting syscall sites at their first traced call, and the flag that sends a thread's
+//! next call to the tracer when a signal waits for it or another thread wants the token.
+
+use fastpath::layout::{FLAG_OUTPUTS_TRACED, FLAG_TRACED_NEXT, MODE_RECORD};
+use fastpath::{BufferedCall, Setup, Space};
+use schema::{Echo, EventKind, MemWrite, SyscallEvent, SyscallMode};
+use syscalls::{rule_for, Rule};
+use tracee::Regs;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::session::Recorder;
+use crate::RecordError;
+
+impl Recorder<'_> {
+    /// The process has just exec'd (the thread is at the exec's exit): maps the runtime,
+    /// and the seccomp filter in the first process.
+    pub(crate) fn install_runtime(&mut self) -> Result<(), RecordError> {
+        let tgid = self.t.tgid;
+        self.spaces.remove(&tgid);
+        if !self.fast_path || self.t.vfork_parent.is_some() {
+            return Ok(());
+        }
+        let flags = if self.sink.gates_output() {
+            FLAG_OUTPUTS_TRACED
+        } else {
+            0
+        };
+        let setup = Setup {
+            mode: MODE_RECORD,
+            flags,
+            install_filter: !self.tasks.filtered,
+        };
+        match Space::install(&mut self.t.tracee, &setup) {
+            Ok(space) => {
+                self.spaces.insert(tgid, space);
+                self.tasks.filtered = true;
+                self.t.tracee.set_filtered(true);
+                self.push(EventKind::RuntimeMapped)
+            }
+            Err(fastpath::FastPathError::Tracee(e)) => Err(e.into()),
+            Err(e) => {
+                self.warn_once(format!("{e}; this process runs without the fast path"));
+                Ok(())
+            }
+        }
+    }
+
+    /// Logs the calls the runtime made since the running thread's last stop; they come
+    /// before whatever stopped it.
+    pub(crate) fn drain_buffered(&mut self) -> Result<(), RecordError> {
+        let tgid = self.t.tgid;
+        let me = self.t.tid as i32;
+        // Only the thread holding its process's token runs its own code, so every record
+        // is that thread's; while it runs, the ring is its own (read at its stops only).
+        let tid = match self.sched.holder(tgid) {
+            Some(holder) if holder != me => return Ok(()),
+            _ => me as u32,
+        };
+        let Some(space) = self.spaces.get(&tgid) else {
+            return Ok(());
+        };
+        let calls = space
+            .drain()
+            .map_err(|e| RecordError::Other(format!("process {tgid}: {e}")))?;
+        if calls.is_empty() {
+            return Ok(());
+        }
+        for call in calls {
+            let event = self.buffered_event(call);
+            self.push_for(tid, EventKind::Syscall(event))?;
+        }
+        Ok(())
+    }
+
+    fn buffered_event(&self, call: BufferedCall) -> SyscallEvent {
+        let (mut output_hash, mut echo) = (0, Echo::None);
+        if let Rule::Output { fd, .. } = rule_for(call.nr) {
+            if call.result > 0 {
+                output_hash = xxh3_64(&call.sent);
+                echo = self.echo_for(call.args[fd]);
+            }
+        }
+        SyscallEvent {
+            number: call.nr,
+            args: call.args,
+            result: call.result,
+            mode: SyscallMode::Buffered,
+            writes: call
+                .writes
+                .into_iter()
+                .map(|(addr, data)| MemWrite { addr, data })
+                .collect(),
+            rip: 0,
+            regs_hash: 0,
+            output_hash,
+            echo,
+            mapping: None,
+        }
+    }
+
+    /// At a traced syscall's exit: the site is rewritten if the call could have run
+    /// in-process; a thread coming back into a rewritten site goes on in its stub. Returns
+    /// the thread's registers if they were read.
+    pub(crate) fn after_exit(&mut self, nr: u64, ran: bool) -> Result<Option<Regs>, RecordError> {
+        let tgid = self.t.tgid;
+        let Some(space) = self.spaces.get_mut(&tgid) else {
+            return Ok(None);
+        };
+        let mut regs = self.t.tracee.regs()?;
+        if ran && fastpath::bufferable(nr) && self.t.vfork_parent.is_none() {
+            let patched = space
+                .patch_site(&mut self.t.tracee, &regs)
+                .map_err(|e| RecordError::Other(format!("process {tgid}: {e}")))?;
+            if let Some(p) = patched {
+                self.push(EventKind::SitePatched(p))?;
+            }
+        }
+        if let Some(rip) = self.spaces.get(&tgid).and_then(|s| s.translate(regs.rip)) {
+            regs.rip = rip;
+            self.t.tracee.set_regs(&regs)?;
+        }
+        Ok(Some(regs))
+    }
+
+    /// Whether `rip` is in the runtime or a stub: no landmark may be placed there (replay
+    /// runs other code in the runtime).
+    pub(crate) fn in_runtime_code(&self, rip: u64) -> bool {
+        self.spaces
+            .get(&self.t.tgid)
+            .is_some_and(|space| space.owns(rip))
+    }
+
+    /// Sends the thread's next call to the tracer while a signal waits for it or the
+    /// scheduler wants it to yield, and lets it run in-process again otherwise.
+    pub(crate) fn sync_traced_next(&mut self) -> Result<(), RecordError> {
+        let Some(space) = self.spaces.get_mut(&self.t.tgid) else {
+            return Ok(());
+        };
+        if !space.active() {
+            return Ok(());
+        }
+        let want = !self.t.held.is_empty() || self.t.yield_wanted;
+        let flags = match want {
+            true => space.flags() | FLAG_TRACED_NEXT,
+            false => space.flags() & !FLAG_TRACED_NEXT,
+        };
+        space
+            .set_flags(&mut self.t.tracee, flags)
+            .map_err(|e| RecordError::Other(format!("process {}: {e}", self.t.tgid)))
+    }
+
+    /// A forked child inherits its parent's rewritten code; its runtime is off.
+    pub(crate) fn fork_space(&mut self, parent: i32, child: i32) {
+        if let Some(space) = self.spaces.get(&parent) {
+            let forked = space.forked();
+            self.spaces.insert(child, forked);
+        }
+    }
+}
