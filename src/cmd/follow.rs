@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use ftlink::follower::{follow, FollowOutcome, FollowerConfig};
+use ftlink::lock::Side;
 
 use crate::cmd::ft::{absolute, FtArgs};
 use crate::{exit, forward};
@@ -22,6 +24,12 @@ pub struct FollowArgs {
 
 pub fn run(args: FollowArgs) -> anyhow::Result<i32> {
     let state = absolute(&args.ft.state_dir());
+    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    // Held until this process ends (also while it runs the server live).
+    let _lock = match ftlink::lock::acquire(&state, Side::Follower)? {
+        Ok(lock) => lock,
+        Err(holder) => anyhow::bail!("{}", holder.refusal(&state)),
+    };
     let cfg = FollowerConfig {
         listen: args.listen,
         state_dir: state,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use ftlink::lock::{Side, StateLock};
 use ftlink::primary::{FtSink, PrimaryConfig};
 use ftlink::Timing;
 use recorder::Recorder;
@@ -95,9 +96,12 @@ fn start_local_follower(args: &FtArgs, state: &Path) -> anyhow::Result<(SocketAd
             Ok(())
         });
     }
-    let child = cmd.spawn().context("starting the local follower")?;
+    let mut child = cmd.spawn().context("starting the local follower")?;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!("the local follower ended before it listened ({status}; its message is above)");
+        }
         if let Ok(text) = std::fs::read_to_string(&addr_file) {
             if let Ok(addr) = text.trim().parse() {
                 return Ok((addr, child.id()));
@@ -108,6 +112,22 @@ fn start_local_follower(args: &FtArgs, state: &Path) -> anyhow::Result<(SocketAd
     bail!("the local follower did not start listening within 10 s");
 }
 
+/// Takes the primary's lock on the state directory. With a local follower the directory's
+/// follower side must be free too (a follower still running there — live after a
+/// takeover, or another run's — would refuse ours only after the primary had started).
+fn lock_state_dir(state: &Path, local_follower: bool) -> anyhow::Result<StateLock> {
+    let lock = match ftlink::lock::acquire(state, Side::Primary)? {
+        Ok(lock) => lock,
+        Err(holder) => bail!("{}", holder.refusal(state)),
+    };
+    if local_follower {
+        if let Some(holder) = ftlink::lock::holder(state, Side::Follower)? {
+            bail!("{}", holder.refusal(state));
+        }
+    }
+    Ok(lock)
+}
+
 pub fn run(args: FtArgs) -> anyhow::Result<i32> {
     let launch = match launch_for(&args.command) {
         Ok(l) => l,
@@ -115,6 +135,8 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
     };
     let state = absolute(&args.state_dir());
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    // Held until this process ends: a second run on this directory is refused.
+    let _lock = lock_state_dir(&state, args.follower.is_none())?;
     std::fs::write(state.join("primary.pid"), std::process::id().to_string())?;
     let arbiter = ftlink::arbiter::parse(&args.arbiter_spec())?;
     let (follower, local_follower) = match args.follower {
