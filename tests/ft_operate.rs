@@ -93,3 +93,160 @@ fn a_second_run_on_a_state_dir_in_use_is_refused_and_the_first_stays_protected()
         "{err}"
     );
 }
+
+/// Field 22 of `/proc/PID/stat`: when the process started, in ticks after boot.
+fn start_time(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 1..];
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("PPid:"))?;
+    line[5..].trim().parse().ok()
+}
+
+fn comm_of(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn status_json(state: Option<&std::path::Path>, cwd: &std::path::Path) -> serde_json::Value {
+    let mut cmd = Command::new(ftrun_bin());
+    cmd.arg("status").arg("--json").current_dir(cwd);
+    if let Some(dir) = state {
+        cmd.arg("--state-dir").arg(dir);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn status_tells_dead_reused_and_silent_entries_from_live_ones() {
+    let tmp = TempDir::new("ft-status-stale");
+    let mut dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id() as i32;
+    dead.wait().unwrap();
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let live = sleeper.id() as i32;
+    let section = |pid: i32, start: u64, updated: u64| {
+        serde_json::json!({
+            "role": "primary", "epoch": 3, "pid": pid, "pid_start": start,
+            "server_pid": live, "server_start": start_time(live), "timeout_ms": 500,
+            "peer_heard_ms": updated, "gate_waiting_since_ms": null, "updated_ms": updated,
+        })
+    };
+    let write = |doc: serde_json::Value| {
+        std::fs::create_dir_all(tmp.join(".ftrun")).unwrap();
+        std::fs::write(tmp.join(".ftrun/status.json"), doc.to_string()).unwrap();
+    };
+    let now = now_ms();
+    let stale = |doc: &serde_json::Value, side: &str| doc[side]["stale"].as_str().map(String::from);
+
+    // Found in ./.ftrun without --state-dir. A live, fresh primary hearing its follower:
+    // not stale, protected; a follower whose pid has ended: stale.
+    let mut follower = section(dead_pid, 1, now);
+    follower["role"] = "follower".into();
+    write(
+        serde_json::json!({ "primary": section(live, start_time(live), now), "follower": follower }),
+    );
+    let doc = status_json(None, tmp.path());
+    assert_eq!(stale(&doc, "primary"), None, "{doc}");
+    assert_eq!(doc["protected"], true, "{doc}");
+    assert_eq!(doc["server_pid"], live, "{doc}");
+    assert!(
+        stale(&doc, "follower").is_some_and(|w| w.contains("not running")),
+        "{doc}"
+    );
+
+    // The pid is alive but belongs to a process started at another time: reused.
+    write(serde_json::json!({ "primary": section(live, start_time(live) + 1, now) }));
+    let doc = status_json(None, tmp.path());
+    assert!(
+        stale(&doc, "primary").is_some_and(|w| w.contains("another process")),
+        "{doc}"
+    );
+    assert_eq!(doc["protected"], false, "{doc}");
+    assert_eq!(doc["server_pid"], serde_json::Value::Null, "{doc}");
+
+    // The right process, but its section was last written long ago: stopped or hung.
+    write(serde_json::json!({ "primary": section(live, start_time(live), now - 60_000) }));
+    let doc = status_json(None, tmp.path());
+    assert!(
+        stale(&doc, "primary").is_some_and(|w| w.contains("not updated")),
+        "{doc}"
+    );
+    assert_eq!(doc["protected"], false, "{doc}");
+    let text = Command::new(ftrun_bin())
+        .arg("status")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("stale: not updated") && text.contains("protected: no"),
+        "{text}"
+    );
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}
+
+#[test]
+fn status_shows_the_servers_and_whether_the_server_is_protected() {
+    let ft = FtServer::start("ft-status-live", &[]);
+    let mut kv = ft.client();
+    assert!(kv.set("a", "1"));
+    let doc = status_json(Some(&ft.state), ft.tmp.path());
+    let (primary, follower) = (&doc["primary"], &doc["follower"]);
+    assert_eq!(doc["protected"], true, "{doc}");
+    assert_eq!(primary["epoch"], 1, "{doc}");
+    assert_eq!(follower["epoch"], 1, "{doc}");
+    assert_eq!(primary["pid"], ft.primary_pid(), "{doc}");
+    // The server's pid, not ftrun's: the traced kv_server, the primary's child; and the
+    // follower's replayed copy, its child.
+    let server = primary["server_pid"].as_i64().unwrap() as i32;
+    assert_eq!(doc["server_pid"], server, "{doc}");
+    assert_eq!(comm_of(server), "kv_server", "{doc}");
+    assert_eq!(parent_of(server), Some(ft.primary_pid()), "{doc}");
+    let follower_pid = ft.follower_pid().unwrap();
+    let replayed = follower["server_pid"].as_i64().unwrap() as i32;
+    assert_eq!(comm_of(replayed), "kv_server", "{doc}");
+    assert_eq!(parent_of(replayed), Some(follower_pid), "{doc}");
+
+    // Without its follower the primary goes on alone: running, but not protected.
+    kill9(follower_pid);
+    assert!(kv.set("b", "2"), "{}", ft.log_text());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let doc = loop {
+        let doc = status_json(Some(&ft.state), ft.tmp.path());
+        if doc["primary"]["role"] == "alone" || std::time::Instant::now() > deadline {
+            break doc;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(doc["primary"]["role"], "alone", "{doc}");
+    assert_eq!(doc["protected"], false, "{doc}");
+    assert_eq!(doc["primary"]["epoch"], 2, "{doc}");
+    assert_eq!(doc["server_pid"], server, "{doc}");
+    assert!(
+        doc["follower"]["stale"]
+            .as_str()
+            .is_some_and(|w| w.contains("not running")),
+        "{doc}"
+    );
+}

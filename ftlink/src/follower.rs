@@ -44,6 +44,30 @@ struct FollowState {
     lost: Option<u64>,
     finished: bool,
     silent_for: Duration,
+    /// What `status.json` says this side is: `follower`, `live`, `exited`.
+    role: &'static str,
+    /// The replayed process (the live server after a takeover) and its start time.
+    server_pid: i32,
+    server_start: Option<u64>,
+}
+
+impl FollowState {
+    fn report(&self, timing: Timing) -> RoleStatus {
+        let following = self.role == "follower";
+        RoleStatus {
+            role: self.role.into(),
+            epoch: self.epoch,
+            pid: std::process::id() as i32,
+            server_pid: self.server_pid,
+            server_start: self.server_start,
+            last_seq: self.received.checked_sub(1),
+            acked_seq: following.then(|| self.received.checked_sub(1)).flatten(),
+            replayed: None,
+            timeout: timing.timeout,
+            peer_silent: following.then(|| self.last_heard.elapsed()),
+            gate_waiting: None,
+        }
+    }
 }
 
 struct Shared {
@@ -107,6 +131,9 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
             lost: None,
             finished: false,
             silent_for: Duration::ZERO,
+            role: "follower",
+            server_pid: 0,
+            server_start: None,
         }),
         changed: Condvar::new(),
     });
@@ -325,6 +352,11 @@ fn replay_live(
         .map_err(|e| LinkError::Other(format!("reading the log copy: {e}")))?;
     let tracee = replayer::session::spawn_for_replay(header)
         .map_err(|e| LinkError::Other(format!("starting the replay: {e}")))?;
+    {
+        let mut st = shared.state.lock().expect("follow state");
+        st.server_pid = tracee.pid();
+        st.server_start = status::process_start(tracee.pid());
+    }
     let mut source = LiveSource {
         inner: ReaderSource { reader },
         shared: shared.clone(),
@@ -336,31 +368,25 @@ fn replay_live(
     let mut replayer = Replayer::new(tracee, &mut source, opts);
     use std::os::unix::ffi::OsStrExt;
     replayer.set_start_dir(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd)));
-    let report_status = |role: &str, replayed: Option<u64>| {
-        let st = shared.state.lock().expect("follow state");
-        let s = RoleStatus {
-            role: role.into(),
-            epoch: st.epoch,
-            pid: std::process::id() as i32,
-            last_seq: st.received.checked_sub(1),
-            acked_seq: None,
-            replayed,
-        };
+    let report_status = |role: &'static str| {
+        let mut st = shared.state.lock().expect("follow state");
+        st.role = role;
+        let s = st.report(cfg.timing);
         drop(st);
         status::write(&cfg.state_dir, "follower", &s);
     };
-    report_status("follower", Some(0));
-    let status_shared = shared.clone();
-    let state_dir = cfg.state_dir.clone();
-    // Detached: it stops by itself at a takeover or loss, and with the process otherwise.
-    thread::spawn(move || status_reporter(&status_shared, &state_dir));
+    report_status("follower");
+    let (status_shared, state_dir, timing) = (shared.clone(), cfg.state_dir.clone(), cfg.timing);
+    // Detached: it stops by itself when following ends other than live, and with the
+    // process otherwise (a live follower ends when its server does).
+    thread::spawn(move || status_reporter(&status_shared, &state_dir, timing));
     let end = replayer.run();
     let st = shared.state.lock().expect("follow state");
     let (lost, takeover, epoch, silent) = (st.lost, st.takeover, st.epoch, st.silent_for);
     drop(st);
     match end {
         Ok(ReplayEnd::Exited(status)) => {
-            report_status("exited", None);
+            report_status("exited");
             Ok(FollowOutcome::Finished(status))
         }
         Ok(ReplayEnd::LogEnded(mut handoff)) => {
@@ -391,7 +417,12 @@ fn replay_live(
                 report.listeners,
                 report.closed_peers
             );
-            report_status("live", None);
+            {
+                let mut st = shared.state.lock().expect("follow state");
+                st.server_pid = pid;
+                st.server_start = status::process_start(pid);
+            }
+            report_status("live");
             Ok(FollowOutcome::Live { pid, epoch })
         }
         Err(ReplayError::TraceEnded { events }) if takeover.is_some() => Err(LinkError::Other(format!(
@@ -403,22 +434,21 @@ fn replay_live(
     }
 }
 
-/// Keeps `status.json` fresh while replaying (a thread; ends with the process).
-fn status_reporter(shared: &Shared, state_dir: &Path) {
+/// Keeps `status.json` fresh while following and while live (a thread; ends with the
+/// process, or once following ended another way).
+fn status_reporter(shared: &Shared, state_dir: &Path, timing: Timing) {
+    let interval = Duration::from_millis(200).min(timing.timeout / 2);
     loop {
-        thread::sleep(Duration::from_millis(200));
+        thread::sleep(interval);
         let st = shared.state.lock().expect("follow state");
-        if st.takeover.is_some() || st.lost.is_some() {
+        // A decided follower falls silent until it is live; an ended one for good.
+        if st.lost.is_some() || st.role == "exited" {
             return;
         }
-        let s = RoleStatus {
-            role: "follower".into(),
-            epoch: st.epoch,
-            pid: std::process::id() as i32,
-            last_seq: st.received.checked_sub(1),
-            acked_seq: st.received.checked_sub(1),
-            replayed: None,
-        };
+        if st.takeover.is_some() && st.role != "live" {
+            continue;
+        }
+        let s = st.report(timing);
         drop(st);
         status::write(state_dir, "follower", &s);
     }

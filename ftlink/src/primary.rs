@@ -41,6 +41,8 @@ struct LinkState {
     lost: Option<u64>,
     finished: bool,
     tracee_pid: i32,
+    /// The tracee's start time, to tell it from a later process with its pid.
+    tracee_start: Option<u64>,
     /// When the output now held at the gate started waiting: acknowledgements that stop
     /// coming while heartbeats still arrive (a one-way partition) count as a dead follower.
     gate_since: Option<Instant>,
@@ -152,6 +154,7 @@ impl FtSink {
                 lost: None,
                 finished: false,
                 tracee_pid: 0,
+                tracee_start: None,
                 gate_since: None,
             }),
             changed: Condvar::new(),
@@ -170,7 +173,9 @@ impl FtSink {
 
     /// The tracee to stop if this primary loses its epoch.
     pub fn set_tracee(&self, pid: i32) {
-        self.shared.state.lock().expect("link state").tracee_pid = pid;
+        let mut st = self.shared.state.lock().expect("link state");
+        st.tracee_pid = pid;
+        st.tracee_start = status::process_start(pid);
     }
 
     /// The epoch this primary lost, if it did.
@@ -356,6 +361,8 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
         let report = RoleStatus {
             role: if st.lost.is_some() {
                 "lost"
+            } else if st.finished {
+                "exited"
             } else if st.alone {
                 "alone"
             } else {
@@ -364,9 +371,14 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
             .into(),
             epoch: st.epoch,
             pid: std::process::id() as i32,
+            server_pid: st.tracee_pid,
+            server_start: st.tracee_start,
             last_seq: st.events_logged.checked_sub(1),
             acked_seq: st.acked,
             replayed: None,
+            timeout: cfg.timing.timeout,
+            peer_silent: (!st.alone && st.lost.is_none()).then(|| st.last_heard.elapsed()),
+            gate_waiting: st.gate_since.map(|t| t.elapsed()),
         };
         let silent = st.last_heard.elapsed();
         let gate_stuck = st
