@@ -250,3 +250,134 @@ fn status_shows_the_servers_and_whether_the_server_is_protected() {
         "{doc}"
     );
 }
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        let state = s[s.rfind(')').unwrap() + 1..].split_whitespace().next();
+        !matches!(state, Some("Z" | "X"))
+    })
+}
+
+fn wait_gone(pid: i32, within: Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while alive(pid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+#[test]
+fn host_names_work_in_the_follower_and_listen_addresses() {
+    let tmp = TempDir::new("ft-hostnames");
+    let (fport, sport) = (free_port(), free_port());
+    let arbiter = format!("file:{}", tmp.join("arbiter").display());
+    let follower = Command::new(ftrun_bin())
+        .args(["follow", "--listen", &format!("localhost:{fport}")])
+        .arg("--state-dir")
+        .arg(tmp.join("f"))
+        .args(["--arbiter", &arbiter])
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(tmp.join("follower.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let primary = Command::new(ftrun_bin())
+        .args(["--follower", &format!("localhost:{fport}")])
+        .arg("--state-dir")
+        .arg(tmp.join("p"))
+        .args(["--arbiter", &arbiter, "--"])
+        .arg(testprog("kv_server"))
+        .arg(sport.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(tmp.join("primary.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut children = vec![follower, primary];
+    let logs = || {
+        format!(
+            "{}\n{}",
+            std::fs::read_to_string(tmp.join("follower.log")).unwrap_or_default(),
+            std::fs::read_to_string(tmp.join("primary.log")).unwrap_or_default()
+        )
+    };
+    let kv = Kv::connect(sport, Duration::from_secs(20));
+    let served = kv.is_some_and(|mut kv| kv.set("k", "v"));
+    let text = logs();
+    for c in &mut children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    for p in pids_matching(&format!("kv_server {sport}")) {
+        kill9(p);
+    }
+    assert!(served, "no server with localhost addresses\n{text}");
+    assert!(text.contains("following the primary"), "{text}");
+}
+
+#[test]
+fn follow_help_lists_only_what_follow_uses() {
+    let out = ftrun_output(&["follow".as_ref(), "--help".as_ref()]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for used in [
+        "--listen",
+        "--state-dir",
+        "--arbiter",
+        "--heartbeat-ms",
+        "--timeout-ms",
+        "--addr-file",
+    ] {
+        assert!(help.contains(used), "{used} missing from\n{help}");
+    }
+    assert!(!help.contains("--follower"), "{help}");
+    assert!(!help.contains("COMMAND"), "{help}");
+    let out = ftrun_output(&[
+        "follow".as_ref(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--follower".as_ref(),
+        "127.0.0.1:1".as_ref(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an option follow ignores was taken"
+    );
+}
+
+#[test]
+fn a_server_killed_from_outside_ends_both_sides_plainly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut ft = FtServer::start("ft-server-killed", &[]);
+    let mut kv = ft.client();
+    assert!(kv.set("a", "1"));
+    let doc = status_json(Some(&ft.state), ft.tmp.path());
+    let server = doc["primary"]["server_pid"].as_i64().unwrap() as i32;
+    let replayed = doc["follower"]["server_pid"].as_i64().unwrap() as i32;
+    assert_eq!(parent_of(server), Some(ft.primary_pid()), "{doc}");
+    let follower = ft.follower_pid().unwrap();
+    kill9(server);
+    // The primary ends the way its program did, after the follower has the end.
+    let status = ft.primary.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{}", ft.log_text());
+    assert!(
+        wait_gone(follower, Duration::from_secs(20)),
+        "the follower did not end\n{}",
+        ft.log_text()
+    );
+    assert!(!alive(replayed), "the replayed copy outlived the follower");
+    let log = ft.log_text();
+    assert!(
+        log.contains("the program was killed by signal 9 (SIGKILL) from outside")
+            && log.contains("this primary ends too")
+            && log.contains("this follower ends too"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("divergence") && !log.contains("failed") && !log.contains("takeover"),
+        "{log}"
+    );
+    assert!(Kv::connect(ft.port, Duration::from_millis(300)).is_none());
+}

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -18,7 +18,9 @@ use crate::status::{self, RoleStatus};
 use crate::{Arbiter, Timing};
 
 pub struct FollowerConfig {
-    pub listen: SocketAddr,
+    /// `HOST:PORT`, a host name or an IP address (the first address it resolves to that
+    /// can be bound is used).
+    pub listen: String,
     pub state_dir: PathBuf,
     pub timing: Timing,
     pub arbiter: Arc<dyn Arbiter>,
@@ -84,8 +86,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LinkError {
 pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
     std::fs::create_dir_all(&cfg.state_dir)
         .map_err(io(format!("creating {}", cfg.state_dir.display())))?;
-    let listener =
-        TcpListener::bind(cfg.listen).map_err(io(format!("listening on {}", cfg.listen)))?;
+    let listener = TcpListener::bind(cfg.listen.as_str())
+        .map_err(io(format!("listening on {}", cfg.listen)))?;
     let local = listener
         .local_addr()
         .map_err(io("reading the listening address"))?;

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -20,7 +20,8 @@ use crate::{Arbiter, Timing};
 
 /// How the primary reaches its follower and decides when it is gone.
 pub struct PrimaryConfig {
-    pub follower: SocketAddr,
+    /// `HOST:PORT`, a host name or an IP address (every address it resolves to is tried).
+    pub follower: String,
     pub timing: Timing,
     pub arbiter: Arc<dyn Arbiter>,
     pub state_dir: PathBuf,
@@ -70,15 +71,28 @@ pub struct FtSink {
     pub gate_wait: Duration,
 }
 
-fn connect_retrying(addr: SocketAddr, within: Duration) -> Result<TcpStream, LinkError> {
+/// Connects to one of the addresses `addr` resolves to (resolved again at each attempt: a
+/// name may come to resolve while the follower starts).
+fn connect_once(addr: &str) -> Result<TcpStream, std::io::Error> {
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "the name resolves to no address",
+    );
+    for a in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&a, Duration::from_millis(500)) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn connect_retrying(addr: &str, within: Duration) -> Result<TcpStream, LinkError> {
     let start = Instant::now();
     loop {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+        match connect_once(addr) {
             Ok(s) => return Ok(s),
-            Err(e) if start.elapsed() < within => {
-                let _ = e;
-                thread::sleep(Duration::from_millis(50));
-            }
+            Err(_) if start.elapsed() < within => thread::sleep(Duration::from_millis(50)),
             Err(source) => {
                 return Err(LinkError::Io {
                     what: format!(
@@ -111,7 +125,7 @@ impl FtSink {
         while let Ok(Outgoing::Frame(b)) = rx.try_recv() {
             trace_start.extend_from_slice(&b);
         }
-        let mut stream = connect_retrying(cfg.follower, cfg.connect_timeout)?;
+        let mut stream = connect_retrying(&cfg.follower, cfg.connect_timeout)?;
         let epoch = crate::arbiter::claim_fresh(
             cfg.arbiter.as_ref(),
             &format!("primary pid {} (start)", std::process::id()),
