@@ -381,3 +381,92 @@ fn a_server_killed_from_outside_ends_both_sides_plainly() {
     );
     assert!(Kv::connect(ft.port, Duration::from_millis(300)).is_none());
 }
+
+#[test]
+fn primary_and_follower_with_different_arbiters_both_refuse_and_with_one_they_work() {
+    let tmp = TempDir::new("ft-arbiters");
+    let follow = |port: u16, extra: &[String], log: &str| {
+        Command::new(ftrun_bin())
+            .args(["follow", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state-dir")
+            .arg(tmp.join("f"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(tmp.join(log)).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let primary = |fport: u16, sport: u16, extra: &[String], log: &str| {
+        Command::new(ftrun_bin())
+            .args(["--follower", &format!("127.0.0.1:{fport}")])
+            .arg("--state-dir")
+            .arg(tmp.join("p"))
+            .args(extra)
+            .arg("--")
+            .arg(testprog("kv_server"))
+            .arg(sport.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(tmp.join(log)).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let read = |log: &str| std::fs::read_to_string(tmp.join(log)).unwrap_or_default();
+
+    // Each with its default arbiter (STATE_DIR/arbiter): two arbiters, both refuse.
+    let (fport, sport) = (free_port(), free_port());
+    let mut f = follow(fport, &[], "f1.log");
+    std::thread::sleep(Duration::from_millis(300));
+    let p = primary(fport, sport, &[], "p1.log").wait().unwrap();
+    let f_status = f.wait().unwrap();
+    let (plog, flog) = (read("p1.log"), read("f1.log"));
+    assert!(!p.success(), "{plog}");
+    assert!(!f_status.success(), "{flog}");
+    let (parb, farb) = (
+        format!("file:{}", tmp.join("p/arbiter").display()),
+        format!("file:{}", tmp.join("f/arbiter").display()),
+    );
+    for log in [&plog, &flog] {
+        assert!(
+            log.contains("do not use the same arbiter")
+                && log.contains(&format!("the primary's is {parb}"))
+                && log.contains(&format!("the follower's is {farb}")),
+            "{log}"
+        );
+    }
+    assert!(plog.contains("not started"), "{plog}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", sport)).is_err());
+
+    // One arbiter given to both: the run works and fails over as usual.
+    let shared = vec![
+        "--arbiter".to_string(),
+        format!("file:{}", tmp.join("shared").display()),
+    ];
+    let (fport, sport) = (free_port(), free_port());
+    let f = follow(fport, &shared, "f2.log");
+    std::thread::sleep(Duration::from_millis(300));
+    let p = primary(fport, sport, &shared, "p2.log");
+    let mut kv = Kv::connect(sport, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no server\n{}\n{}", read("p2.log"), read("f2.log")));
+    assert!(kv.set("k", "v"));
+    let mut children = [p, f];
+    let _ = children[0].kill();
+    let _ = children[0].wait();
+    let served = Kv::connect(sport, Duration::from_secs(20)).and_then(|mut kv| kv.get("k"));
+    let (plog, flog) = (read("p2.log"), read("f2.log"));
+    let _ = children[1].kill();
+    let _ = children[1].wait();
+    for pid in pids_matching(&format!("kv_server {sport}")) {
+        kill9(pid);
+    }
+    assert_eq!(served.as_deref(), Some("VALUE v"), "{plog}\n{flog}");
+    assert!(flog.contains("live as epoch 2"), "{flog}");
+    assert!(tmp.join("shared/epoch-2").exists());
+    // The token was only for the greeting.
+    let left: Vec<_> = std::fs::read_dir(tmp.join("shared"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("token-"))
+        .collect();
+    assert!(left.is_empty(), "tokens left behind: {left:?}");
+}

@@ -105,14 +105,16 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
     let log_dir = cfg.state_dir.join("follower-log");
     let (stream, hello, header) = loop {
         let (mut stream, peer) = listener.accept().map_err(io("accepting the primary"))?;
-        match greet(&mut stream) {
+        match greet(&mut stream, cfg.arbiter.as_ref()) {
             Ok((hello, header)) => {
                 eprintln!(
-                    "ftrun: following the primary at {peer} (epoch {})",
-                    hello.epoch
+                    "ftrun: following the primary at {peer} (epoch {}, arbiter {})",
+                    hello.epoch, hello.arbiter
                 );
                 break (stream, hello, header);
             }
+            // Not a peer to wait past: this follower is set up with another arbiter.
+            Err(e @ LinkError::ArbiterNotShared { .. }) => return Err(e),
             Err(e) => eprintln!("ftrun: refused a peer from {peer}: {e}"),
         }
     };
@@ -150,8 +152,28 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
     replay_live(&cfg, &log_dir, &header, shared)
 }
 
-/// Reads and checks the primary's hello (with a deadline), and answers it.
-fn greet(stream: &mut TcpStream) -> Result<(Hello, schema::Header), LinkError> {
+/// Reads the token the primary left, from this follower's arbiter; shared storage may show
+/// a new file late, so it is looked for a while.
+fn read_back_token(arbiter: &dyn Arbiter, name: &str) -> Result<Option<String>, LinkError> {
+    let start = Instant::now();
+    loop {
+        if let Some(content) = arbiter.read_token(name)? {
+            return Ok(Some(content));
+        }
+        if start.elapsed() > Duration::from_secs(1) {
+            return Ok(None);
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads and checks the primary's hello (with a deadline), and answers it with the token
+/// read back from this follower's arbiter; refuses a primary whose arbiter is not this
+/// one, or whose epoch was superseded there (the epoch fences it off).
+fn greet(
+    stream: &mut TcpStream,
+    arbiter: &dyn Arbiter,
+) -> Result<(Hello, schema::Header), LinkError> {
     stream
         .set_read_timeout(Some(Duration::from_secs(2)))
         .map_err(io("configuring the link"))?;
@@ -174,13 +196,36 @@ fn greet(stream: &mut TcpStream) -> Result<(Hello, schema::Header), LinkError> {
         }
         Err(e) => return Err(LinkError::Garbage(format!("the hello's trace header: {e}"))),
     };
+    let proof = read_back_token(arbiter, &hello.token)?;
+    // A later epoch at a shared arbiter fences this primary off; the reply names it.
+    let latest = match proof {
+        Some(_) => arbiter.latest()?,
+        None => 0,
+    };
     Message::Hello(Hello {
         protocol: PROTOCOL_VERSION,
-        epoch: hello.epoch,
+        epoch: hello.epoch.max(latest),
         first_seq: 0,
+        arbiter: arbiter.describe(),
+        token: hello.token.clone(),
+        proof: proof.clone().unwrap_or_default(),
         trace_start: Vec::new(),
     })
     .write_to(stream)?;
+    if proof.is_none() {
+        return Err(LinkError::ArbiterNotShared {
+            primary: hello.arbiter,
+            follower: arbiter.describe(),
+            token: hello.token,
+        });
+    }
+    if hello.epoch < latest {
+        return Err(LinkError::Other(format!(
+            "the primary speaks for epoch {} but epoch {latest} was claimed since at {}: it is fenced off",
+            hello.epoch,
+            arbiter.describe()
+        )));
+    }
     let _ = stream.set_nodelay(true);
     Ok((hello, header))
 }

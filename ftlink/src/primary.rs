@@ -106,6 +106,48 @@ fn connect_retrying(addr: &str, within: Duration) -> Result<TcpStream, LinkError
     }
 }
 
+/// Sends the hello and reads the follower's (which must be for this epoch).
+fn greet_follower(
+    stream: &mut TcpStream,
+    cfg: &PrimaryConfig,
+    epoch: u64,
+    token: &str,
+    trace_start: Vec<u8>,
+) -> Result<Hello, LinkError> {
+    Message::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        epoch,
+        first_seq: 0,
+        arbiter: cfg.arbiter.describe(),
+        token: token.to_string(),
+        proof: String::new(),
+        trace_start,
+    })
+    .write_to(stream)?;
+    // The follower may look for the token a while (shared storage can be slow to show it).
+    stream
+        .set_read_timeout(Some(cfg.timing.timeout.max(Duration::from_secs(4))))
+        .map_err(|source| LinkError::Io {
+            what: "configuring the link".into(),
+            source,
+        })?;
+    match Message::read_from(stream)? {
+        Message::Hello(h) if h.epoch == epoch => Ok(h),
+        Message::Hello(h) if h.epoch > epoch => Err(LinkError::Other(format!(
+            "epoch {} was claimed at {} after this primary's epoch {epoch}: this primary is fenced off",
+            h.epoch,
+            cfg.arbiter.describe()
+        ))),
+        Message::Hello(h) => Err(LinkError::Other(format!(
+            "the follower answered for epoch {}, not {epoch}",
+            h.epoch
+        ))),
+        other => Err(LinkError::Garbage(format!(
+            "expected the follower's hello, got {other:?}"
+        ))),
+    }
+}
+
 impl FtSink {
     /// Connects to the follower and introduces the trace whose writer is given. Nothing
     /// runs until this succeeds: a primary without a follower does not start its server.
@@ -131,33 +173,19 @@ impl FtSink {
             &format!("primary pid {} (start)", std::process::id()),
         )?;
         let _ = stream.set_nodelay(true);
-        Message::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            epoch,
-            first_seq: 0,
-            trace_start,
-        })
-        .write_to(&mut stream)?;
-        stream
-            .set_read_timeout(Some(cfg.timing.timeout.max(Duration::from_secs(2))))
-            .map_err(|source| LinkError::Io {
-                what: "configuring the link".into(),
-                source,
-            })?;
-        let epoch = match Message::read_from(&mut stream)? {
-            Message::Hello(h) if h.epoch == epoch => epoch,
-            Message::Hello(h) => {
-                return Err(LinkError::Other(format!(
-                    "the follower answered for epoch {}, not {epoch}",
-                    h.epoch
-                )))
-            }
-            other => {
-                return Err(LinkError::Garbage(format!(
-                    "expected the follower's hello, got {other:?}"
-                )))
-            }
-        };
+        let token = crate::arbiter::new_token_name()?;
+        let proof = format!("{token} epoch {epoch} primary pid {}", std::process::id());
+        cfg.arbiter.put_token(&token, &proof)?;
+        let answer = greet_follower(&mut stream, &cfg, epoch, &token, trace_start);
+        cfg.arbiter.remove_token(&token);
+        let reply = answer?;
+        if reply.proof != proof {
+            return Err(LinkError::ArbiterNotShared {
+                primary: cfg.arbiter.describe(),
+                follower: reply.arbiter,
+                token,
+            });
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(LinkState {
                 acked: None,
