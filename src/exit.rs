@@ -28,3 +28,23 @@ pub fn exit_like(status: ExitStatus) -> i32 {
         }
     }
 }
+
+/// How the program ended, said for a fault-tolerant run whose program was killed (a SIGKILL
+/// cannot come from the program's own signal handling: it came from outside, and both sides
+/// end with it); None for a program that exited.
+pub fn killed_message(status: ExitStatus, side_ends: &str) -> Option<String> {
+    let ExitStatus::Killed { signo, .. } = status else {
+        return None;
+    };
+    let name = nix::sys::signal::Signal::try_from(signo)
+        .map(|s| format!(" ({})", s.as_str()))
+        .unwrap_or_default();
+    let from = if signo == libc::SIGKILL {
+        " from outside"
+    } else {
+        ""
+    };
+    Some(format!(
+        "the program was killed by signal {signo}{name}{from}; {side_ends}"
+    ))
+}

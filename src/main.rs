@@ -33,7 +33,7 @@ enum Command {
     Check(cmd::check::CheckArgs),
     /// Follow a primary: store its log, replay it live, take over when it dies.
     Follow(cmd::follow::FollowArgs),
-    /// Role, epoch, acknowledged sequence number and lag of a fault-tolerant run.
+    /// Role, epoch, pids, lag and protection of a fault-tolerant run; stale entries marked.
     Status(cmd::status::StatusArgs),
     /// A self-contained takeover demo: a KV server, a primary killed, nothing lost.
     Demo(cmd::demo::DemoArgs),

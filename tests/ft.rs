@@ -279,6 +279,36 @@ fn unreachable_follower_is_a_clear_error_and_the_server_is_not_started() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", sport)).is_err());
 }
 
+/// Reads a primary's hello and makes the reply a follower sharing `arbiter` gives (epoch 1,
+/// the token read back).
+fn fake_follower_hello(s: &mut std::net::TcpStream, arbiter: &std::path::Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    let mut p = vec![0u8; u32::from_le_bytes(head[8..12].try_into().unwrap()) as usize];
+    s.read_exact(&mut p).unwrap();
+    let mut at = 20;
+    let mut take = || {
+        let n = u32::from_le_bytes(p[at..at + 4].try_into().unwrap()) as usize;
+        let text = String::from_utf8(p[at + 4..at + 4 + n].to_vec()).unwrap();
+        at += 4 + n;
+        text
+    };
+    let (_their_arbiter, token) = (take(), take());
+    let proof = std::fs::read_to_string(arbiter.join(format!("token-{token}"))).unwrap();
+    let mut payload = 2u32.to_le_bytes().to_vec(); // protocol version
+    payload.extend_from_slice(&1u64.to_le_bytes());
+    payload.extend_from_slice(&0u64.to_le_bytes());
+    for text in ["fake follower", &token, &proof] {
+        payload.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        payload.extend_from_slice(text.as_bytes());
+    }
+    let mut hello = b"FTLK\x01\0\0\0".to_vec();
+    hello.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    hello.extend_from_slice(&payload);
+    hello
+}
+
 #[test]
 fn a_follower_that_heartbeats_but_never_acknowledges_counts_as_gone() {
     // A one-way partition seen from the primary: heartbeats arrive, acknowledgements do not.
@@ -286,12 +316,10 @@ fn a_follower_that_heartbeats_but_never_acknowledges_counts_as_gone() {
     let tmp = TempDir::new("ft-no-acks");
     let fake = TcpListener::bind("127.0.0.1:0").unwrap();
     let fport = fake.local_addr().unwrap().port();
+    let arbiter = tmp.join("arbiter");
     std::thread::spawn(move || {
         if let Some(Ok(mut s)) = fake.incoming().next() {
-            let mut hello = b"FTLK\x01\0\0\0\x14\0\0\0".to_vec();
-            hello.extend_from_slice(&1u32.to_le_bytes());
-            hello.extend_from_slice(&1u64.to_le_bytes());
-            hello.extend_from_slice(&0u64.to_le_bytes());
+            let hello = fake_follower_hello(&mut s, &arbiter);
             let _ = s.write_all(&hello);
             let mut sink = s.try_clone().unwrap();
             std::thread::spawn(move || {

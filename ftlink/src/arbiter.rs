@@ -1,6 +1,8 @@
 //! The arbiter: an atomic test-and-set per epoch, so that of two sides that lost each
 //! other exactly one goes on. The default is exclusive creation of `epoch-N` in a directory
-//! both sides can see (shared storage).
+//! both sides can see (shared storage). Before a server starts, both sides prove they use the
+//! same arbiter: the primary leaves a token in its arbiter and the follower must read it back
+//! from its own.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,7 +15,30 @@ pub trait Arbiter: Send + Sync {
     fn claim(&self, epoch: u64, who: &str) -> Result<bool, LinkError>;
     /// The highest epoch anyone has claimed (0 if none).
     fn latest(&self) -> Result<u64, LinkError>;
+    /// Leaves a token named `name` (see [`new_token_name`]) holding `content`.
+    fn put_token(&self, name: &str, content: &str) -> Result<(), LinkError>;
+    /// The content of token `name`, if this arbiter has it.
+    fn read_token(&self, name: &str) -> Result<Option<String>, LinkError>;
+    fn remove_token(&self, name: &str);
     fn describe(&self) -> String;
+}
+
+/// A fresh random token name: 32 hex digits from the kernel's random source.
+pub fn new_token_name() -> Result<String, LinkError> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|source| LinkError::Io {
+            what: "reading /dev/urandom for an arbiter token".into(),
+            source,
+        })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Token names come from the peer: only what [`new_token_name`] makes is accepted.
+fn valid_token_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Claims a fresh epoch for a new primary, above every epoch claimed before (an arbiter
@@ -87,6 +112,48 @@ impl Arbiter for FileArbiter {
             .unwrap_or(0))
     }
 
+    fn put_token(&self, name: &str, content: &str) -> Result<(), LinkError> {
+        if !valid_token_name(name) {
+            return Err(LinkError::Other(format!("bad arbiter token name {name:?}")));
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|source| LinkError::Io {
+            what: format!("creating the arbiter directory {}", self.dir.display()),
+            source,
+        })?;
+        let path = self.dir.join(format!("token-{name}"));
+        let mut f = std::fs::File::create(&path).map_err(|source| LinkError::Io {
+            what: format!("writing {}", path.display()),
+            source,
+        })?;
+        f.write_all(content.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|source| LinkError::Io {
+                what: format!("writing {}", path.display()),
+                source,
+            })
+    }
+
+    fn read_token(&self, name: &str) -> Result<Option<String>, LinkError> {
+        if !valid_token_name(name) {
+            return Ok(None);
+        }
+        let path = self.dir.join(format!("token-{name}"));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(LinkError::Io {
+                what: format!("reading {}", path.display()),
+                source,
+            }),
+        }
+    }
+
+    fn remove_token(&self, name: &str) {
+        if valid_token_name(name) {
+            let _ = std::fs::remove_file(self.dir.join(format!("token-{name}")));
+        }
+    }
+
     fn describe(&self) -> String {
         format!("file:{}", self.dir.display())
     }
@@ -119,5 +186,25 @@ mod tests {
         assert_eq!(a.latest().unwrap(), 3);
         assert_eq!(claim_fresh(&a, "next primary").unwrap(), 4);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_token_is_read_back_only_from_the_arbiter_it_was_left_in() {
+        let base = std::env::temp_dir().join(format!("ftlink-token-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (a, b) = (
+            FileArbiter::new(base.join("a")),
+            FileArbiter::new(base.join("b")),
+        );
+        let name = new_token_name().unwrap();
+        assert_eq!(name.len(), 32);
+        a.put_token(&name, "epoch 1").unwrap();
+        assert_eq!(a.read_token(&name).unwrap().as_deref(), Some("epoch 1"));
+        assert_eq!(b.read_token(&name).unwrap(), None);
+        assert_eq!(a.read_token("../a/token-x").unwrap(), None);
+        assert_eq!(a.latest().unwrap(), 0, "a token is not an epoch");
+        a.remove_token(&name);
+        assert_eq!(a.read_token(&name).unwrap(), None);
+        let _ = std::fs::remove_dir_all(&base);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -18,7 +18,9 @@ use crate::status::{self, RoleStatus};
 use crate::{Arbiter, Timing};
 
 pub struct FollowerConfig {
-    pub listen: SocketAddr,
+    /// `HOST:PORT`, a host name or an IP address (the first address it resolves to that
+    /// can be bound is used).
+    pub listen: String,
     pub state_dir: PathBuf,
     pub timing: Timing,
     pub arbiter: Arc<dyn Arbiter>,
@@ -44,6 +46,30 @@ struct FollowState {
     lost: Option<u64>,
     finished: bool,
     silent_for: Duration,
+    /// What `status.json` says this side is: `follower`, `live`, `exited`.
+    role: &'static str,
+    /// The replayed process (the live server after a takeover) and its start time.
+    server_pid: i32,
+    server_start: Option<u64>,
+}
+
+impl FollowState {
+    fn report(&self, timing: Timing) -> RoleStatus {
+        let following = self.role == "follower";
+        RoleStatus {
+            role: self.role.into(),
+            epoch: self.epoch,
+            pid: std::process::id() as i32,
+            server_pid: self.server_pid,
+            server_start: self.server_start,
+            last_seq: self.received.checked_sub(1),
+            acked_seq: following.then(|| self.received.checked_sub(1)).flatten(),
+            replayed: None,
+            timeout: timing.timeout,
+            peer_silent: following.then(|| self.last_heard.elapsed()),
+            gate_waiting: None,
+        }
+    }
 }
 
 struct Shared {
@@ -60,8 +86,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LinkError {
 pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
     std::fs::create_dir_all(&cfg.state_dir)
         .map_err(io(format!("creating {}", cfg.state_dir.display())))?;
-    let listener =
-        TcpListener::bind(cfg.listen).map_err(io(format!("listening on {}", cfg.listen)))?;
+    let listener = TcpListener::bind(cfg.listen.as_str())
+        .map_err(io(format!("listening on {}", cfg.listen)))?;
     let local = listener
         .local_addr()
         .map_err(io("reading the listening address"))?;
@@ -79,14 +105,16 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
     let log_dir = cfg.state_dir.join("follower-log");
     let (stream, hello, header) = loop {
         let (mut stream, peer) = listener.accept().map_err(io("accepting the primary"))?;
-        match greet(&mut stream) {
+        match greet(&mut stream, cfg.arbiter.as_ref()) {
             Ok((hello, header)) => {
                 eprintln!(
-                    "ftrun: following the primary at {peer} (epoch {})",
-                    hello.epoch
+                    "ftrun: following the primary at {peer} (epoch {}, arbiter {})",
+                    hello.epoch, hello.arbiter
                 );
                 break (stream, hello, header);
             }
+            // Not a peer to wait past: this follower is set up with another arbiter.
+            Err(e @ LinkError::ArbiterNotShared { .. }) => return Err(e),
             Err(e) => eprintln!("ftrun: refused a peer from {peer}: {e}"),
         }
     };
@@ -107,6 +135,9 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
             lost: None,
             finished: false,
             silent_for: Duration::ZERO,
+            role: "follower",
+            server_pid: 0,
+            server_start: None,
         }),
         changed: Condvar::new(),
     });
@@ -121,8 +152,28 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
     replay_live(&cfg, &log_dir, &header, shared)
 }
 
-/// Reads and checks the primary's hello (with a deadline), and answers it.
-fn greet(stream: &mut TcpStream) -> Result<(Hello, schema::Header), LinkError> {
+/// Reads the token the primary left, from this follower's arbiter; shared storage may show
+/// a new file late, so it is looked for a while.
+fn read_back_token(arbiter: &dyn Arbiter, name: &str) -> Result<Option<String>, LinkError> {
+    let start = Instant::now();
+    loop {
+        if let Some(content) = arbiter.read_token(name)? {
+            return Ok(Some(content));
+        }
+        if start.elapsed() > Duration::from_secs(1) {
+            return Ok(None);
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads and checks the primary's hello (with a deadline), and answers it with the token
+/// read back from this follower's arbiter; refuses a primary whose arbiter is not this
+/// one, or whose epoch was superseded there (the epoch fences it off).
+fn greet(
+    stream: &mut TcpStream,
+    arbiter: &dyn Arbiter,
+) -> Result<(Hello, schema::Header), LinkError> {
     stream
         .set_read_timeout(Some(Duration::from_secs(2)))
         .map_err(io("configuring the link"))?;
@@ -145,13 +196,36 @@ fn greet(stream: &mut TcpStream) -> Result<(Hello, schema::Header), LinkError> {
         }
         Err(e) => return Err(LinkError::Garbage(format!("the hello's trace header: {e}"))),
     };
+    let proof = read_back_token(arbiter, &hello.token)?;
+    // A later epoch at a shared arbiter fences this primary off; the reply names it.
+    let latest = match proof {
+        Some(_) => arbiter.latest()?,
+        None => 0,
+    };
     Message::Hello(Hello {
         protocol: PROTOCOL_VERSION,
-        epoch: hello.epoch,
+        epoch: hello.epoch.max(latest),
         first_seq: 0,
+        arbiter: arbiter.describe(),
+        token: hello.token.clone(),
+        proof: proof.clone().unwrap_or_default(),
         trace_start: Vec::new(),
     })
     .write_to(stream)?;
+    if proof.is_none() {
+        return Err(LinkError::ArbiterNotShared {
+            primary: hello.arbiter,
+            follower: arbiter.describe(),
+            token: hello.token,
+        });
+    }
+    if hello.epoch < latest {
+        return Err(LinkError::Other(format!(
+            "the primary speaks for epoch {} but epoch {latest} was claimed since at {}: it is fenced off",
+            hello.epoch,
+            arbiter.describe()
+        )));
+    }
     let _ = stream.set_nodelay(true);
     Ok((hello, header))
 }
@@ -325,6 +399,11 @@ fn replay_live(
         .map_err(|e| LinkError::Other(format!("reading the log copy: {e}")))?;
     let tracee = replayer::session::spawn_for_replay(header)
         .map_err(|e| LinkError::Other(format!("starting the replay: {e}")))?;
+    {
+        let mut st = shared.state.lock().expect("follow state");
+        st.server_pid = tracee.pid();
+        st.server_start = status::process_start(tracee.pid());
+    }
     let mut source = LiveSource {
         inner: ReaderSource { reader },
         shared: shared.clone(),
@@ -336,31 +415,25 @@ fn replay_live(
     let mut replayer = Replayer::new(tracee, &mut source, opts);
     use std::os::unix::ffi::OsStrExt;
     replayer.set_start_dir(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd)));
-    let report_status = |role: &str, replayed: Option<u64>| {
-        let st = shared.state.lock().expect("follow state");
-        let s = RoleStatus {
-            role: role.into(),
-            epoch: st.epoch,
-            pid: std::process::id() as i32,
-            last_seq: st.received.checked_sub(1),
-            acked_seq: None,
-            replayed,
-        };
+    let report_status = |role: &'static str| {
+        let mut st = shared.state.lock().expect("follow state");
+        st.role = role;
+        let s = st.report(cfg.timing);
         drop(st);
         status::write(&cfg.state_dir, "follower", &s);
     };
-    report_status("follower", Some(0));
-    let status_shared = shared.clone();
-    let state_dir = cfg.state_dir.clone();
-    // Detached: it stops by itself at a takeover or loss, and with the process otherwise.
-    thread::spawn(move || status_reporter(&status_shared, &state_dir));
+    report_status("follower");
+    let (status_shared, state_dir, timing) = (shared.clone(), cfg.state_dir.clone(), cfg.timing);
+    // Detached: it stops by itself when following ends other than live, and with the
+    // process otherwise (a live follower ends when its server does).
+    thread::spawn(move || status_reporter(&status_shared, &state_dir, timing));
     let end = replayer.run();
     let st = shared.state.lock().expect("follow state");
     let (lost, takeover, epoch, silent) = (st.lost, st.takeover, st.epoch, st.silent_for);
     drop(st);
     match end {
         Ok(ReplayEnd::Exited(status)) => {
-            report_status("exited", None);
+            report_status("exited");
             Ok(FollowOutcome::Finished(status))
         }
         Ok(ReplayEnd::LogEnded(mut handoff)) => {
@@ -391,7 +464,12 @@ fn replay_live(
                 report.listeners,
                 report.closed_peers
             );
-            report_status("live", None);
+            {
+                let mut st = shared.state.lock().expect("follow state");
+                st.server_pid = pid;
+                st.server_start = status::process_start(pid);
+            }
+            report_status("live");
             Ok(FollowOutcome::Live { pid, epoch })
         }
         Err(ReplayError::TraceEnded { events }) if takeover.is_some() => Err(LinkError::Other(format!(
@@ -403,22 +481,21 @@ fn replay_live(
     }
 }
 
-/// Keeps `status.json` fresh while replaying (a thread; ends with the process).
-fn status_reporter(shared: &Shared, state_dir: &Path) {
+/// Keeps `status.json` fresh while following and while live (a thread; ends with the
+/// process, or once following ended another way).
+fn status_reporter(shared: &Shared, state_dir: &Path, timing: Timing) {
+    let interval = Duration::from_millis(200).min(timing.timeout / 2);
     loop {
-        thread::sleep(Duration::from_millis(200));
+        thread::sleep(interval);
         let st = shared.state.lock().expect("follow state");
-        if st.takeover.is_some() || st.lost.is_some() {
+        // A decided follower falls silent until it is live; an ended one for good.
+        if st.lost.is_some() || st.role == "exited" {
             return;
         }
-        let s = RoleStatus {
-            role: "follower".into(),
-            epoch: st.epoch,
-            pid: std::process::id() as i32,
-            last_seq: st.received.checked_sub(1),
-            acked_seq: st.received.checked_sub(1),
-            replayed: None,
-        };
+        if st.takeover.is_some() && st.role != "live" {
+            continue;
+        }
+        let s = st.report(timing);
         drop(st);
         status::write(state_dir, "follower", &s);
     }

@@ -4,6 +4,7 @@
 
 pub mod arbiter;
 pub mod follower;
+pub mod lock;
 pub mod message;
 pub mod primary;
 pub mod status;

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 const MAGIC: &[u8; 4] = b"FTLK";
 /// Largest payload accepted (an Events batch of big chunks, a mapped file).
 const MAX_PAYLOAD: usize = 512 << 20;
@@ -21,6 +21,12 @@ pub enum LinkError {
         what: String,
         source: std::io::Error,
     },
+    #[error("the primary and the follower do not use the same arbiter: the primary's is {primary}, the follower's is {follower} (the follower cannot read back the token {token} the primary left in its arbiter); give both sides the same --arbiter, on storage both can see")]
+    ArbiterNotShared {
+        primary: String,
+        follower: String,
+        token: String,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -32,8 +38,30 @@ pub struct Hello {
     pub epoch: u64,
     /// Sequence number of the first event that will follow.
     pub first_seq: u64,
+    /// The sender's arbiter (`Arbiter::describe`), for messages.
+    pub arbiter: String,
+    /// The name of the token the primary left in its arbiter (echoed in the reply).
+    pub token: String,
+    /// Empty from the primary; in the follower's reply, the token's content as read from the
+    /// follower's arbiter (empty if it found none): equal content proves one shared arbiter.
+    pub proof: String,
     /// The trace's file start and header frame (empty in the follower's reply).
     pub trace_start: Vec<u8>,
+}
+
+fn put_str(p: &mut Vec<u8>, s: &str) {
+    p.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    p.extend_from_slice(s.as_bytes());
+}
+
+/// A length-prefixed UTF-8 string at `*at`, advancing `*at`.
+fn take_str(p: &[u8], at: &mut usize, what: &str) -> Result<String, LinkError> {
+    let bad = || LinkError::Garbage(format!("a hello whose {what} is cut short or not UTF-8"));
+    let len_bytes = p.get(*at..*at + 4).ok_or_else(bad)?;
+    let len = u32::from_le_bytes(len_bytes.try_into().expect("4 bytes")) as usize;
+    let bytes = p.get(*at + 4..*at + 4 + len).ok_or_else(bad)?;
+    *at += 4 + len;
+    String::from_utf8(bytes.to_vec()).map_err(|_| bad())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +98,9 @@ impl Message {
                 p.extend_from_slice(&h.protocol.to_le_bytes());
                 p.extend_from_slice(&h.epoch.to_le_bytes());
                 p.extend_from_slice(&h.first_seq.to_le_bytes());
+                put_str(&mut p, &h.arbiter);
+                put_str(&mut p, &h.token);
+                put_str(&mut p, &h.proof);
                 p.extend_from_slice(&h.trace_start);
                 p
             }
@@ -135,11 +166,18 @@ impl Message {
                         expected: PROTOCOL_VERSION,
                     });
                 }
+                let mut at = 20;
+                let arbiter = take_str(&p, &mut at, "arbiter")?;
+                let token = take_str(&p, &mut at, "token")?;
+                let proof = take_str(&p, &mut at, "proof")?;
                 Message::Hello(Hello {
                     protocol,
                     epoch: u64_at(4),
                     first_seq: u64_at(12),
-                    trace_start: p[20..].to_vec(),
+                    arbiter,
+                    token,
+                    proof,
+                    trace_start: p[at..].to_vec(),
                 })
             }
             2 => Message::Events(p),
@@ -210,6 +248,9 @@ mod tests {
                 protocol: PROTOCOL_VERSION,
                 epoch: 3,
                 first_seq: 0,
+                arbiter: "file:/shared/arbiter".into(),
+                token: "0123abcd".into(),
+                proof: "0123abcd epoch 3".into(),
                 trace_start: vec![1, 2, 3],
             }),
             Message::Events(vec![9; 100]),
@@ -234,12 +275,22 @@ mod tests {
             protocol: PROTOCOL_VERSION,
             epoch: 1,
             first_seq: 0,
+            arbiter: String::new(),
+            token: String::new(),
+            proof: String::new(),
             trace_start: vec![],
         })
         .encode();
         hello[12] = 9; // protocol version field
         let err = Message::read_from(&mut hello.as_slice()).unwrap_err();
         assert!(matches!(err, LinkError::Version { found: 9, .. }), "{err}");
+        // A hello of our version whose strings run past its end.
+        let mut short = b"FTLK\x01\0\0\0\x18\0\0\0".to_vec();
+        short.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+        short.extend_from_slice(&[0u8; 16]);
+        short.extend_from_slice(&99u32.to_le_bytes());
+        let err = Message::read_from(&mut short.as_slice()).unwrap_err();
+        assert!(matches!(err, LinkError::Garbage(_)), "{err}");
         let err =
             Message::read_from(&mut &b"FTLK\x05\0\0\0\x08\0\0\0\xff\0\0\0abcd"[..]).unwrap_err();
         assert!(matches!(err, LinkError::Garbage(_)), "{err}");

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -20,7 +20,8 @@ use crate::{Arbiter, Timing};
 
 /// How the primary reaches its follower and decides when it is gone.
 pub struct PrimaryConfig {
-    pub follower: SocketAddr,
+    /// `HOST:PORT`, a host name or an IP address (every address it resolves to is tried).
+    pub follower: String,
     pub timing: Timing,
     pub arbiter: Arc<dyn Arbiter>,
     pub state_dir: PathBuf,
@@ -41,6 +42,8 @@ struct LinkState {
     lost: Option<u64>,
     finished: bool,
     tracee_pid: i32,
+    /// The tracee's start time, to tell it from a later process with its pid.
+    tracee_start: Option<u64>,
     /// When the output now held at the gate started waiting: acknowledgements that stop
     /// coming while heartbeats still arrive (a one-way partition) count as a dead follower.
     gate_since: Option<Instant>,
@@ -68,15 +71,28 @@ pub struct FtSink {
     pub gate_wait: Duration,
 }
 
-fn connect_retrying(addr: SocketAddr, within: Duration) -> Result<TcpStream, LinkError> {
+/// Connects to one of the addresses `addr` resolves to (resolved again at each attempt: a
+/// name may come to resolve while the follower starts).
+fn connect_once(addr: &str) -> Result<TcpStream, std::io::Error> {
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "the name resolves to no address",
+    );
+    for a in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&a, Duration::from_millis(500)) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn connect_retrying(addr: &str, within: Duration) -> Result<TcpStream, LinkError> {
     let start = Instant::now();
     loop {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+        match connect_once(addr) {
             Ok(s) => return Ok(s),
-            Err(e) if start.elapsed() < within => {
-                let _ = e;
-                thread::sleep(Duration::from_millis(50));
-            }
+            Err(_) if start.elapsed() < within => thread::sleep(Duration::from_millis(50)),
             Err(source) => {
                 return Err(LinkError::Io {
                     what: format!(
@@ -87,6 +103,48 @@ fn connect_retrying(addr: SocketAddr, within: Duration) -> Result<TcpStream, Lin
                 })
             }
         }
+    }
+}
+
+/// Sends the hello and reads the follower's (which must be for this epoch).
+fn greet_follower(
+    stream: &mut TcpStream,
+    cfg: &PrimaryConfig,
+    epoch: u64,
+    token: &str,
+    trace_start: Vec<u8>,
+) -> Result<Hello, LinkError> {
+    Message::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        epoch,
+        first_seq: 0,
+        arbiter: cfg.arbiter.describe(),
+        token: token.to_string(),
+        proof: String::new(),
+        trace_start,
+    })
+    .write_to(stream)?;
+    // The follower may look for the token a while (shared storage can be slow to show it).
+    stream
+        .set_read_timeout(Some(cfg.timing.timeout.max(Duration::from_secs(4))))
+        .map_err(|source| LinkError::Io {
+            what: "configuring the link".into(),
+            source,
+        })?;
+    match Message::read_from(stream)? {
+        Message::Hello(h) if h.epoch == epoch => Ok(h),
+        Message::Hello(h) if h.epoch > epoch => Err(LinkError::Other(format!(
+            "epoch {} was claimed at {} after this primary's epoch {epoch}: this primary is fenced off",
+            h.epoch,
+            cfg.arbiter.describe()
+        ))),
+        Message::Hello(h) => Err(LinkError::Other(format!(
+            "the follower answered for epoch {}, not {epoch}",
+            h.epoch
+        ))),
+        other => Err(LinkError::Garbage(format!(
+            "expected the follower's hello, got {other:?}"
+        ))),
     }
 }
 
@@ -109,39 +167,25 @@ impl FtSink {
         while let Ok(Outgoing::Frame(b)) = rx.try_recv() {
             trace_start.extend_from_slice(&b);
         }
-        let mut stream = connect_retrying(cfg.follower, cfg.connect_timeout)?;
+        let mut stream = connect_retrying(&cfg.follower, cfg.connect_timeout)?;
         let epoch = crate::arbiter::claim_fresh(
             cfg.arbiter.as_ref(),
             &format!("primary pid {} (start)", std::process::id()),
         )?;
         let _ = stream.set_nodelay(true);
-        Message::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            epoch,
-            first_seq: 0,
-            trace_start,
-        })
-        .write_to(&mut stream)?;
-        stream
-            .set_read_timeout(Some(cfg.timing.timeout.max(Duration::from_secs(2))))
-            .map_err(|source| LinkError::Io {
-                what: "configuring the link".into(),
-                source,
-            })?;
-        let epoch = match Message::read_from(&mut stream)? {
-            Message::Hello(h) if h.epoch == epoch => epoch,
-            Message::Hello(h) => {
-                return Err(LinkError::Other(format!(
-                    "the follower answered for epoch {}, not {epoch}",
-                    h.epoch
-                )))
-            }
-            other => {
-                return Err(LinkError::Garbage(format!(
-                    "expected the follower's hello, got {other:?}"
-                )))
-            }
-        };
+        let token = crate::arbiter::new_token_name()?;
+        let proof = format!("{token} epoch {epoch} primary pid {}", std::process::id());
+        cfg.arbiter.put_token(&token, &proof)?;
+        let answer = greet_follower(&mut stream, &cfg, epoch, &token, trace_start);
+        cfg.arbiter.remove_token(&token);
+        let reply = answer?;
+        if reply.proof != proof {
+            return Err(LinkError::ArbiterNotShared {
+                primary: cfg.arbiter.describe(),
+                follower: reply.arbiter,
+                token,
+            });
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(LinkState {
                 acked: None,
@@ -152,6 +196,7 @@ impl FtSink {
                 lost: None,
                 finished: false,
                 tracee_pid: 0,
+                tracee_start: None,
                 gate_since: None,
             }),
             changed: Condvar::new(),
@@ -170,7 +215,9 @@ impl FtSink {
 
     /// The tracee to stop if this primary loses its epoch.
     pub fn set_tracee(&self, pid: i32) {
-        self.shared.state.lock().expect("link state").tracee_pid = pid;
+        let mut st = self.shared.state.lock().expect("link state");
+        st.tracee_pid = pid;
+        st.tracee_start = status::process_start(pid);
     }
 
     /// The epoch this primary lost, if it did.
@@ -360,6 +407,8 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
         let report = RoleStatus {
             role: if st.lost.is_some() {
                 "lost"
+            } else if st.finished {
+                "exited"
             } else if st.alone {
                 "alone"
             } else {
@@ -368,9 +417,14 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
             .into(),
             epoch: st.epoch,
             pid: std::process::id() as i32,
+            server_pid: st.tracee_pid,
+            server_start: st.tracee_start,
             last_seq: st.events_logged.checked_sub(1),
             acked_seq: st.acked,
             replayed: None,
+            timeout: cfg.timing.timeout,
+            peer_silent: (!st.alone && st.lost.is_none()).then(|| st.last_heard.elapsed()),
+            gate_waiting: st.gate_since.map(|t| t.elapsed()),
         };
         let silent = st.last_heard.elapsed();
         let gate_stuck = st

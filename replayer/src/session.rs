@@ -326,6 +326,9 @@ impl<'a> Replayer<'a> {
         let s = match self.peek()?.map(|e| &e.kind) {
             Some(EventKind::Syscall(s)) => s.clone(),
             // exit and exit_group never return, so the recording logged only the end itself.
+            Some(EventKind::Exit(ExitStatus::Killed { signo, .. })) if *signo == libc::SIGKILL => {
+                return self.kill_as_recorded();
+            }
             Some(EventKind::Exit(_)) if is_exit(nr) => {
                 if self.tasks.has_threads_of(self.t.tgid) {
                     return self.end_thread_at_entry(nr);

@@ -111,6 +111,14 @@ impl Replayer<'_> {
         }
     }
 
+    /// The thread's next event is its process's end by SIGKILL, yet it went on into a
+    /// syscall: the kill came from outside the program (the recording saw no signal, only
+    /// the end), so replay kills the process here and its end meets the logged one.
+    pub(crate) fn kill_as_recorded(&mut self) -> Result<(), ReplayError> {
+        self.t.tracee.send_signal(libc::SIGKILL)?;
+        Ok(())
+    }
+
     /// Collects the ends of the other threads of process `tgid` (an exec ended them).
     pub(crate) fn reap_other_threads(&mut self, tgid: u32) -> Result<(), ReplayError> {
         for mut t in self.tasks.take_threads_of(tgid) {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use ftlink::lock::{Side, StateLock};
 use ftlink::primary::{FtSink, PrimaryConfig};
 use ftlink::Timing;
 use recorder::Recorder;
@@ -17,13 +18,24 @@ use schema::TraceWriter;
 use crate::cmd::record::launch_for;
 use crate::{exit, forward};
 
-/// Options of the fault-tolerant runner (also used by `ftrun follow`).
+/// Options of the fault-tolerant runner.
 #[derive(clap::Args, Debug, Clone)]
 pub struct FtArgs {
-    /// The follower's address; without it a local follower is started.
+    /// The follower's address (a host name or an IP address); without it a local follower
+    /// is started.
     #[arg(long, value_name = "HOST:PORT")]
-    pub follower: Option<SocketAddr>,
-    /// Directory for pids, the logs, the arbiter and status.json (default ./.ftrun).
+    pub follower: Option<String>,
+    #[command(flatten)]
+    pub link: LinkArgs,
+    /// The server and its arguments.
+    #[arg(last = true)]
+    pub command: Vec<OsString>,
+}
+
+/// Options both sides of the link take (`ftrun --` and `ftrun follow`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct LinkArgs {
+    /// Directory for pids, locks, the logs, the arbiter and status.json (default ./.ftrun).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// The arbiter for split-brain decisions (default file:STATE_DIR/arbiter).
@@ -35,12 +47,9 @@ pub struct FtArgs {
     /// Silence after which the peer is declared dead.
     #[arg(long, default_value_t = 500)]
     pub timeout_ms: u64,
-    /// The server and its arguments.
-    #[arg(last = true)]
-    pub command: Vec<OsString>,
 }
 
-impl FtArgs {
+impl LinkArgs {
     pub fn state_dir(&self) -> PathBuf {
         self.state_dir
             .clone()
@@ -69,7 +78,7 @@ pub fn absolute(p: &Path) -> PathBuf {
 }
 
 /// Starts `ftrun follow` on a local port in its own session, so it outlives this primary.
-fn start_local_follower(args: &FtArgs, state: &Path) -> anyhow::Result<(SocketAddr, u32)> {
+fn start_local_follower(args: &LinkArgs, state: &Path) -> anyhow::Result<(String, u32)> {
     let addr_file = state.join("follower.addr");
     let _ = std::fs::remove_file(&addr_file);
     let exe = std::env::current_exe().context("finding the ftrun executable")?;
@@ -95,12 +104,15 @@ fn start_local_follower(args: &FtArgs, state: &Path) -> anyhow::Result<(SocketAd
             Ok(())
         });
     }
-    let child = cmd.spawn().context("starting the local follower")?;
+    let mut child = cmd.spawn().context("starting the local follower")?;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!("the local follower ended before it listened ({status}; its message is above)");
+        }
         if let Ok(text) = std::fs::read_to_string(&addr_file) {
-            if let Ok(addr) = text.trim().parse() {
-                return Ok((addr, child.id()));
+            if let Ok(addr) = text.trim().parse::<SocketAddr>() {
+                return Ok((addr.to_string(), child.id()));
             }
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -108,19 +120,37 @@ fn start_local_follower(args: &FtArgs, state: &Path) -> anyhow::Result<(SocketAd
     bail!("the local follower did not start listening within 10 s");
 }
 
+/// Takes the primary's lock on the state directory. With a local follower the directory's
+/// follower side must be free too (a follower still running there — live after a
+/// takeover, or another run's — would refuse ours only after the primary had started).
+fn lock_state_dir(state: &Path, local_follower: bool) -> anyhow::Result<StateLock> {
+    let lock = match ftlink::lock::acquire(state, Side::Primary)? {
+        Ok(lock) => lock,
+        Err(holder) => bail!("{}", holder.refusal(state)),
+    };
+    if local_follower {
+        if let Some(holder) = ftlink::lock::holder(state, Side::Follower)? {
+            bail!("{}", holder.refusal(state));
+        }
+    }
+    Ok(lock)
+}
+
 pub fn run(args: FtArgs) -> anyhow::Result<i32> {
     let launch = match launch_for(&args.command) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    let state = absolute(&args.state_dir());
+    let state = absolute(&args.link.state_dir());
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    // Held until this process ends: a second run on this directory is refused.
+    let _lock = lock_state_dir(&state, args.follower.is_none())?;
     std::fs::write(state.join("primary.pid"), std::process::id().to_string())?;
-    let arbiter = ftlink::arbiter::parse(&args.arbiter_spec())?;
-    let (follower, local_follower) = match args.follower {
+    let arbiter = ftlink::arbiter::parse(&args.link.arbiter_spec())?;
+    let (follower, local_follower) = match args.follower.clone() {
         Some(a) => (a, None),
         None => {
-            let (a, pid) = start_local_follower(&args, &state)?;
+            let (a, pid) = start_local_follower(&args.link, &state)?;
             (a, Some(pid))
         }
     };
@@ -130,11 +160,11 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
     let writer = TraceWriter::create(&log_dir, &header)
         .with_context(|| format!("creating the primary's log in {}", log_dir.display()))?;
     let cfg = PrimaryConfig {
-        follower,
-        timing: args.timing(),
+        follower: follower.clone(),
+        timing: args.link.timing(),
         arbiter,
         state_dir: state.clone(),
-        connect_timeout: Duration::from_millis(args.timeout_ms.max(1) * 10)
+        connect_timeout: Duration::from_millis(args.link.timeout_ms.max(1) * 10)
             .max(Duration::from_secs(3)),
     };
     let mut sink = match FtSink::connect(writer, cfg) {
@@ -170,5 +200,11 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
         );
     }
     let status = result.with_context(|| "recording the server failed")?;
+    if let Some(msg) = exit::killed_message(
+        status,
+        "the follower has the whole log and ends the same way; this primary ends too",
+    ) {
+        eprintln!("ftrun: {msg}");
+    }
     Ok(exit::exit_like(status))
 }

@@ -3,20 +3,45 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
+use serde_json::Value;
 
 #[derive(clap::Args)]
 pub struct StatusArgs {
     /// The state directory of the run (default ./.ftrun).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    /// Print status.json as it is.
+    /// Print status.json with what `status` judged: `stale` and `server_running` in each
+    /// section, `protected` and `server_pid` at the top.
     #[arg(long)]
     json: bool,
 }
 
-fn alive(pid: i64) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid as i32, 0) } == 0
+fn describe(side: &str, s: &Value) -> String {
+    let opt = |k: &str| s[k].as_u64().map_or("-".to_string(), |v| v.to_string());
+    let server = match s["server_pid"].as_i64() {
+        Some(pid) if pid > 0 => format!(
+            "server pid {pid} ({})",
+            if s["server_running"] == true {
+                "running"
+            } else {
+                "gone"
+            }
+        ),
+        _ => "no server".to_string(),
+    };
+    let state = match s["stale"].as_str() {
+        Some(why) => format!("stale: {why}"),
+        None => "running".to_string(),
+    };
+    format!(
+        "{side:<9} role {:<8} epoch {:<3} ftrun pid {} ({state}), {server}; last seq {} acked {} lag {}",
+        s["role"].as_str().unwrap_or("?"),
+        s["epoch"].as_u64().unwrap_or(0),
+        s["pid"].as_i64().unwrap_or(0),
+        opt("last_seq"),
+        opt("acked_seq"),
+        opt("lag"),
+    )
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<i32> {
@@ -27,23 +52,23 @@ pub fn run(args: StatusArgs) -> anyhow::Result<i32> {
             dir.display()
         );
     };
+    let doc = ftlink::status::assess(doc);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(0);
     }
     for side in ["primary", "follower"] {
-        let Some(s) = doc.get(side) else { continue };
-        let pid = s["pid"].as_i64().unwrap_or(0);
-        let opt = |k: &str| s[k].as_u64().map_or("-".to_string(), |v| v.to_string());
-        println!(
-            "{side:<9} role {:<8} epoch {:<3} pid {pid} ({}) last seq {} acked {} lag {}",
-            s["role"].as_str().unwrap_or("?"),
-            s["epoch"].as_u64().unwrap_or(0),
-            if alive(pid) { "running" } else { "gone" },
-            opt("last_seq"),
-            opt("acked_seq"),
-            opt("lag"),
-        );
+        if let Some(s) = doc.get(side) {
+            println!("{}", describe(side, s));
+        }
     }
+    println!(
+        "{}",
+        if doc["protected"] == true {
+            "protected: yes (a follower is connected and acknowledging)"
+        } else {
+            "protected: no (no follower is connected and acknowledging)"
+        }
+    );
     Ok(0)
 }
