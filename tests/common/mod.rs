@@ -360,10 +360,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    spawn_ftrun_with(cwd, &[], args)
+}
+
+/// Like `spawn_ftrun_in`, with `env` added to ftrun's environment (e.g. `FTRUN_DIR`).
+pub fn spawn_ftrun_with<I, S>(cwd: Option<&Path>, env: &[(&str, &OsStr)], args: I) -> Running
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let what = describe_args(&args);
     let mut cmd = Command::new(ftrun_bin());
     cmd.args(&args)
+        .envs(env.iter().map(|&(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -113,7 +113,7 @@ fn signal(s: &SignalEvent, at: &SignalPoint, body: &mut Map<String, Value>) -> S
     );
     match at.rip {
         Some(rip) => text += &format!(", rip {rip:#x}"),
-        None => text += ", rip not logged",
+        None => text += ", rip not in the trace",
     }
     body.insert("signal".into(), json!(name));
     body.insert("signo".into(), json!(s.signo));

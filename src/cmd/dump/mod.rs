@@ -203,6 +203,14 @@ pub fn run(args: DumpArgs) -> anyhow::Result<i32> {
         let at = match &ev.kind {
             EventKind::Signal(s) => SignalPoint {
                 rip: match &s.placement {
+                    // A trap's si_addr is the faulting instruction; a fault's is the data.
+                    SignalPlacement::Synchronous
+                        if matches!(s.signo as i32, libc::SIGFPE | libc::SIGILL) =>
+                    {
+                        s.siginfo
+                            .get(16..24)
+                            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+                    }
                     SignalPlacement::Synchronous => None,
                     SignalPlacement::AtSyscallExit => last_rip.get(&ev.tid).copied(),
                     SignalPlacement::BeforeSyscall => events.next_syscall_rip(ev.tid),

@@ -125,8 +125,9 @@ pub fn decode(s: &SyscallEvent, tid: u32, mem: &KnownMemory) -> Decoded {
     };
     let mut count = kinds.len();
     if let Some(flags_at) = table::mode_only_when_creating(s.number) {
-        let creating = libc::O_CREAT as u64 | libc::O_TMPFILE as u64;
-        if s.args[flags_at] & creating == 0 {
+        let flags = s.args[flags_at];
+        let tmpfile = libc::O_TMPFILE as u64;
+        if flags & libc::O_CREAT as u64 == 0 && flags & tmpfile != tmpfile {
             count = flags_at + 1;
         }
     }
