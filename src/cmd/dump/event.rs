@@ -184,7 +184,7 @@ pub fn render(ev: &Event, at: &SignalPoint, mem: &mut KnownMemory) -> (String, V
             put("echo", json!(echo_name(s.echo)));
             let mut line = d.line;
             if s.echo != Echo::None {
-                line += &format!(" [to ftrun's {}]", echo_name(s.echo));
+                line += &format!(" [echoed to {}]", echo_name(s.echo));
             }
             if let Some(m) = &s.mapping {
                 put(

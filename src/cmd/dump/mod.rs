@@ -40,12 +40,17 @@ const LOOKAHEAD: usize = 1024;
 struct Events {
     reader: TraceReader,
     ahead: VecDeque<Event>,
+    /// An error met while looking ahead, reported once the events before it are out.
+    failed: Option<schema::TraceError>,
 }
 
 impl Events {
     fn next(&mut self) -> anyhow::Result<Option<Event>> {
         if let Some(ev) = self.ahead.pop_front() {
             return Ok(Some(ev));
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e.into());
         }
         Ok(self.reader.next_event()?)
     }
@@ -58,8 +63,17 @@ impl Events {
                 if i >= LOOKAHEAD {
                     return None;
                 }
-                let ev = self.reader.next_event().ok()??;
-                self.ahead.push_back(ev);
+                if self.failed.is_some() {
+                    return None;
+                }
+                match self.reader.next_event() {
+                    Ok(Some(ev)) => self.ahead.push_back(ev),
+                    Ok(None) => return None,
+                    Err(e) => {
+                        self.failed = Some(e);
+                        return None;
+                    }
+                }
             }
             let ev = &self.ahead[i];
             if ev.tid == tid {
@@ -183,6 +197,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<i32> {
     let mut events = Events {
         reader,
         ahead: VecDeque::new(),
+        failed: None,
     };
     let out = std::io::stdout();
     let mut out = out.lock();
