@@ -1,9 +1,15 @@
 //! Where traces live: `$FTRUN_DIR` or `~/.local/share/ftrun`, one `PROG-N` directory per
-//! recording and a `latest-trace` link to the newest.
+//! recording and a `latest-trace` link to the newest; and whether a trace is still being
+//! recorded (`recorder.pid` in the trace directory while its recorder runs).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+
+/// Written into a trace directory when its recording starts, removed when it ends: the
+/// recorder's pid and its start time (field 22 of `/proc/PID/stat`), so that a pid reused by
+/// another process after a recorder died is not taken for the recorder.
+pub const RECORDER_PID_FILE: &str = "recorder.pid";
 
 /// The directory that holds traces by default.
 pub fn root() -> PathBuf {
@@ -55,10 +61,12 @@ pub fn mark_latest(dir: &Path) {
         return;
     }
     let link = root.join("latest-trace");
-    let tmp = root.join(".latest-trace.tmp");
+    let tmp = root.join(format!(".latest-trace.{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    if std::os::unix::fs::symlink(dir.file_name().unwrap_or_default(), &tmp).is_ok() {
-        let _ = std::fs::rename(&tmp, &link);
+    if std::os::unix::fs::symlink(dir.file_name().unwrap_or_default(), &tmp).is_ok()
+        && std::fs::rename(&tmp, &link).is_err()
+    {
+        let _ = std::fs::remove_file(&tmp);
     }
 }
 
@@ -76,4 +84,37 @@ pub fn resolve(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
             })
         }
     }
+}
+
+/// Start time of process `pid` in clock ticks since boot, from `/proc/PID/stat`.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from its end.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Marks `dir` as being recorded by this process (see [`RECORDER_PID_FILE`]).
+pub fn mark_recording(dir: &Path) -> anyhow::Result<()> {
+    let pid = std::process::id();
+    let started = start_time(pid).unwrap_or(0);
+    let path = dir.join(RECORDER_PID_FILE);
+    std::fs::write(&path, format!("{pid} {started}\n"))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Takes the mark of [`mark_recording`] away: the recording is over.
+pub fn unmark_recording(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(RECORDER_PID_FILE));
+}
+
+/// The pid of the recorder still writing `dir`, if there is one alive. A pid file whose
+/// process is gone (or is another process by now) means the recording was cut short.
+pub fn live_recorder(dir: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(dir.join(RECORDER_PID_FILE)).ok()?;
+    let mut words = text.split_whitespace();
+    let pid: u32 = words.next()?.parse().ok()?;
+    let started: u64 = words.next()?.parse().ok()?;
+    let now = start_time(pid)?;
+    (started == 0 || now == started).then_some(pid)
 }

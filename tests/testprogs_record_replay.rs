@@ -264,7 +264,7 @@ fn sig_async_count() {
     );
     let dump = dump(&rec.dir, false);
     assert!(
-        text(&dump.stdout).contains("at-landmark"),
+        text(&dump.stdout).contains("at landmark"),
         "the held signals were not placed at a landmark:\n{}",
         text(&dump.stdout)
     );

@@ -93,9 +93,8 @@ impl Space {
         insn: u64,
         setup: &Setup,
     ) -> Result<Space, FastPathError> {
-        let mut sys = |t: &mut Tracee, nr: libc::c_long, args: &[u64]| {
-            t.inject_syscall(regs, insn, nr, args)
-        };
+        let mut sys =
+            |t: &mut Tracee, nr: libc::c_long, args: &[u64]| t.inject_syscall(regs, insn, nr, args);
         let (rx, rw) = (
             (libc::PROT_READ | libc::PROT_EXEC) as u64,
             (libc::PROT_READ | libc::PROT_WRITE) as u64,

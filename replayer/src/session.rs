@@ -46,7 +46,8 @@ pub struct Replayer<'a> {
     pub(crate) stash: Stash,
     pub(crate) pi: PiLocks,
     events: &'a mut dyn EventSource,
-    pub(crate) peeked: Option<Event>,
+    /// Events read but not yet replayed, the head of the log first.
+    pub(crate) ahead: std::collections::VecDeque<Event>,
     pub(crate) opts: ReplayOptions,
     pub(crate) replayed: u64,
     /// The fast path of each process (by recorded thread group id) that has one.
@@ -96,7 +97,7 @@ impl<'a> Replayer<'a> {
             stash: Stash::default(),
             pi: PiLocks::default(),
             events,
-            peeked: None,
+            ahead: std::collections::VecDeque::new(),
             opts,
             replayed: 0,
             spaces: std::collections::HashMap::new(),
@@ -104,18 +105,41 @@ impl<'a> Replayer<'a> {
     }
 
     pub(crate) fn peek(&mut self) -> Result<Option<&Event>, ReplayError> {
-        if self.peeked.is_none() {
-            self.peeked = self.events.next_event()?;
+        if self.ahead.is_empty() {
+            if let Some(ev) = self.events.next_event()? {
+                self.ahead.push_back(ev);
+            }
         }
-        Ok(self.peeked.as_ref())
+        Ok(self.ahead.front())
+    }
+
+    /// The current thread's next event, looking past other threads' events (at most
+    /// `LOOKAHEAD` of them).
+    pub(crate) fn peek_own(&mut self) -> Result<Option<&Event>, ReplayError> {
+        const LOOKAHEAD: usize = 4096;
+        let me = self.t.tid;
+        let mut i = 0;
+        while i < LOOKAHEAD {
+            if i == self.ahead.len() {
+                match self.events.next_event()? {
+                    Some(ev) => self.ahead.push_back(ev),
+                    None => return Ok(None),
+                }
+            }
+            if self.ahead[i].tid == me {
+                return Ok(self.ahead.get(i));
+            }
+            i += 1;
+        }
+        Ok(None)
     }
 
     pub(crate) fn take(&mut self) -> Result<Event, ReplayError> {
         self.peek()?;
-        match self.peeked.take() {
+        match self.ahead.pop_front() {
             Some(ev) if ev.tid != self.t.tid => {
                 let (seq, tid) = (ev.seq, ev.tid);
-                self.peeked = Some(ev);
+                self.ahead.push_front(ev);
                 Err(ReplayError::Divergence {
                     seq,
                     tid,
@@ -139,8 +163,8 @@ impl<'a> Replayer<'a> {
         got: impl Into<String>,
     ) -> ReplayError {
         let (seq, tid) = self
-            .peeked
-            .as_ref()
+            .ahead
+            .front()
             .map(|e| (e.seq, e.tid))
             .unwrap_or((self.replayed, self.t.tracee.pid() as u32));
         ReplayError::Divergence {

@@ -64,7 +64,15 @@ impl Replayer<'_> {
         if self.t.injecting.is_some() {
             return Ok(());
         }
-        let next = match self.peek()?.map(|e| &e.kind) {
+        // At an exit the signal may come after other threads' events (they ran before the
+        // recorder met its delivery): it is sent now, and the thread stays stopped until
+        // the signal is the head of the log.
+        let next = if only_blocking {
+            self.peek()?
+        } else {
+            self.peek_own()?
+        };
+        let next = match next.map(|e| &e.kind) {
             Some(EventKind::Signal(s)) if s.placement == SignalPlacement::AtSyscallExit => {
                 s.clone()
             }

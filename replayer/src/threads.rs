@@ -94,7 +94,7 @@ impl Replayer<'_> {
         let ours = tid == self.t.tid || self.tasks.tgid_of(tid) == Some(self.t.tgid);
         match kind {
             EventKind::Exit(recorded) if ours && same_exit(recorded, status) => {
-                self.peeked = None;
+                self.ahead.pop_front();
                 self.replayed = seq + 1;
                 self.reap_process(self.t.tgid, true)?;
                 if self.t.tgid == self.tasks.root {

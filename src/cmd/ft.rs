@@ -25,6 +25,9 @@ pub struct FtArgs {
     /// is started.
     #[arg(long, value_name = "HOST:PORT")]
     pub follower: Option<String>,
+    /// Trace every syscall of the server with ptrace stops (no in-process fast path).
+    #[arg(long)]
+    pub no_fast_path: bool,
     #[command(flatten)]
     pub link: LinkArgs,
     /// The server and its arguments.
@@ -188,7 +191,11 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
     let tracee = tracee::spawn_traced(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     sink.set_tracee(tracee.pid());
     forward::forward_to(tracee.pid());
-    let result = Recorder::new(tracee, &mut sink, &log_dir).run();
+    let mut recorder = Recorder::new(tracee, &mut sink, &log_dir);
+    if args.no_fast_path {
+        recorder = recorder.without_fast_path();
+    }
+    let result = recorder.run();
     if let Some(epoch) = sink.lost_epoch() {
         bail!("this primary lost epoch {epoch} to its follower; the server was stopped");
     }

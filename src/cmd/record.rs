@@ -16,6 +16,9 @@ pub struct RecordArgs {
     /// Trace directory to create (default: $FTRUN_DIR or ~/.local/share/ftrun, as PROG-N).
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
+    /// Trace every syscall with ptrace stops (no in-process fast path).
+    #[arg(long)]
+    no_fast_path: bool,
     /// The program and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<OsString>,
@@ -103,17 +106,30 @@ pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
         }
     };
     forward::forward_to(tracee.pid());
+    // The program is stopped at its exec: say where the trace goes before it prints anything.
+    // The pid file tells `replay` and `dump` that the trace is still growing.
+    if let Err(e) = trace_dir::mark_recording(&dir) {
+        eprintln!("ftrun: {e:#} (a replay meanwhile will call the trace cut short)");
+    }
+    trace_dir::mark_latest(&dir);
+    eprintln!("ftrun: recording to {}", dir.display());
     let mut sink = TraceSink::new(writer);
-    let status = Recorder::new(tracee, &mut sink, &dir).run();
+    let mut recorder = Recorder::new(tracee, &mut sink, &dir);
+    if args.no_fast_path {
+        recorder = recorder.without_fast_path();
+    }
+    let status = recorder.run();
     match status {
         Ok(status) => {
-            trace_dir::mark_latest(&dir);
+            drop(sink);
+            trace_dir::unmark_recording(&dir);
             Ok(exit::exit_like(status))
         }
         Err(e) => {
             // Keep what was recorded replayable up to here.
             let _ = sink.flush();
-            trace_dir::mark_latest(&dir);
+            drop(sink);
+            trace_dir::unmark_recording(&dir);
             Err(anyhow::Error::new(e).context(format!(
                 "recording into {} failed (the trace holds the run up to here)",
                 dir.display()

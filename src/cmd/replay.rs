@@ -1,11 +1,11 @@
 //! `ftrun replay [DIR]`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use std::os::unix::ffi::OsStrExt;
 
-use replayer::{ReaderSource, ReplayEnd, ReplayOptions, Replayer};
+use replayer::{ReaderSource, ReplayEnd, ReplayError, ReplayOptions, Replayer};
 use schema::TraceReader;
 
 use crate::{exit, trace_dir};
@@ -16,10 +16,30 @@ pub struct ReplayArgs {
     dir: Option<PathBuf>,
 }
 
+/// Why the events ran out before the program ended: a recording still going on, or one cut
+/// short.
+fn log_ended(dir: &Path, events: u64) -> anyhow::Error {
+    match trace_dir::live_recorder(dir) {
+        Some(pid) => anyhow::anyhow!(
+            "replay of {} stopped after event {events}: the trace is still being recorded by pid {pid}; replay it again once that recording has ended",
+            dir.display()
+        ),
+        None => anyhow::Error::new(ReplayError::TraceEnded { events })
+            .context(format!("replay of {} stopped", dir.display())),
+    }
+}
+
 pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
     let dir = trace_dir::resolve(args.dir)?;
     let reader =
         TraceReader::open(&dir).with_context(|| format!("cannot replay {}", dir.display()))?;
+    match trace_dir::live_recorder(&dir) {
+        Some(pid) => eprintln!(
+            "ftrun: replaying {} (still being recorded by pid {pid}: only the events written so far)",
+            dir.display()
+        ),
+        None => eprintln!("ftrun: replaying {}", dir.display()),
+    }
     let header = reader.header().clone();
     let tracee = replayer::session::spawn_for_replay(&header)
         .with_context(|| format!("starting the replay of {}", dir.display()))?;
@@ -30,21 +50,19 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
     };
     let mut replayer = Replayer::new(tracee, &mut source, opts);
     replayer.set_start_dir(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd)));
-    let status = match replayer
-        .run()
-        .with_context(|| format!("replay of {} failed", dir.display()))?
-    {
-        ReplayEnd::Exited(status) => status,
-        ReplayEnd::LogEnded(mut handoff) => {
+    let status = match replayer.run() {
+        Ok(ReplayEnd::Exited(status)) => status,
+        Ok(ReplayEnd::LogEnded(mut handoff)) => {
             handoff.kill();
             let events = match source.reader.end_state() {
                 schema::EndState::Interrupted { events, .. } => events,
                 _ => 0,
             };
-            return Err(
-                anyhow::Error::new(replayer::ReplayError::TraceEnded { events })
-                    .context(format!("replay of {} stopped", dir.display())),
-            );
+            return Err(log_ended(&dir, events));
+        }
+        Err(ReplayError::TraceEnded { events }) => return Err(log_ended(&dir, events)),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("replay of {} failed", dir.display())))
         }
     };
     // The program ended as recorded; the trace must also end as the recorder left it.
@@ -53,6 +71,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
         .next_event()
         .with_context(|| format!("{} is damaged after its last event", dir.display()))?;
     if let schema::EndState::Interrupted { events, offset, .. } = source.reader.end_state() {
+        if let Some(pid) = trace_dir::live_recorder(&dir) {
+            anyhow::bail!(
+                "{}: the replay matched the recording up to its end, but the trace is still being recorded by pid {pid} (its footer is not written yet)",
+                dir.display()
+            );
+        }
         anyhow::bail!(
             "{}: the trace's footer is missing or damaged at offset {offset} (after event {events}); the replay itself matched the recording",
             dir.display()

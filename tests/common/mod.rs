@@ -360,10 +360,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    spawn_ftrun_with(cwd, &[], args)
+}
+
+/// Like `spawn_ftrun_in`, with `env` added to ftrun's environment (e.g. `FTRUN_DIR`).
+pub fn spawn_ftrun_with<I, S>(cwd: Option<&Path>, env: &[(&str, &OsStr)], args: I) -> Running
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let what = describe_args(&args);
     let mut cmd = Command::new(ftrun_bin());
     cmd.args(&args)
+        .envs(env.iter().map(|&(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -406,10 +416,30 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut v: Vec<OsString> = vec!["record".into(), "-o".into(), dir.into(), "--".into()];
+    let mut v: Vec<OsString> = vec!["record".into(), "-o".into(), dir.into()];
+    if !fast_path() {
+        v.push("--no-fast-path".into());
+    }
+    v.push("--".into());
     v.push(prog.as_ref().to_owned());
     v.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
     v
+}
+
+thread_local! {
+    static FAST_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+fn fast_path() -> bool {
+    FAST_PATH.with(|f| f.get())
+}
+
+/// Runs `f` with recordings made by this thread tracing every syscall (`--no-fast-path`).
+pub fn without_fast_path<T>(f: impl FnOnce() -> T) -> T {
+    FAST_PATH.with(|c| c.set(false));
+    let out = f();
+    FAST_PATH.with(|c| c.set(true));
+    out
 }
 
 /// `ftrun record -o DIR -- PROG ARGS…`
