@@ -137,3 +137,90 @@ impl Ring {
         Ok((call, size))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::FileExt;
+
+    fn ring_file(name: &str) -> (File, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("ftrun-ring-{name}-{}", std::process::id()));
+        let f = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(RING_MAP_SIZE).unwrap();
+        (f, path)
+    }
+
+    fn record(nr: u32, result: i64, write: Option<(u64, &[u8])>) -> Vec<u8> {
+        let mut body = Vec::new();
+        if let Some((addr, data)) = write {
+            body.extend_from_slice(&addr.to_le_bytes());
+            body.extend_from_slice(&(data.len() as u64).to_le_bytes());
+            body.extend_from_slice(data);
+            body.resize(pad8(body.len() as u64) as usize, 0);
+        }
+        let size = RECORD_HEADER_SIZE as usize + body.len();
+        let mut r = Vec::new();
+        for w in [size as u32, nr, write.is_some() as u32, 0] {
+            r.extend_from_slice(&w.to_le_bytes());
+        }
+        r.extend_from_slice(&result.to_le_bytes());
+        for a in 1..=6u64 {
+            r.extend_from_slice(&a.to_le_bytes());
+        }
+        r.extend_from_slice(&body);
+        r
+    }
+
+    #[test]
+    fn records_come_out_in_order_and_the_ring_is_emptied() {
+        let (f, path) = ring_file("ok");
+        let mut data = record(110, 42, None);
+        data.extend(record(0, 3, Some((0x1000, b"abc"))));
+        f.write_all_at(&data, RING_HEADER_SIZE).unwrap();
+        f.write_all_at(&(data.len() as u64).to_le_bytes(), 0)
+            .unwrap();
+        let ring = Ring::map(&f).unwrap();
+        let calls = ring.drain().unwrap();
+        assert_eq!(calls.len(), 2);
+        assert_eq!((calls[0].nr, calls[0].result), (110, 42));
+        assert_eq!(calls[1].writes, vec![(0x1000, b"abc".to_vec())]);
+        assert_eq!(calls[1].args, [1, 2, 3, 4, 5, 6]);
+        assert!(ring.drain().unwrap().is_empty());
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_record_is_refused_with_its_offset() {
+        let (f, path) = ring_file("bad");
+        let mut good = record(110, 42, None);
+        let mut bad = record(0, 3, Some((0x1000, b"abc")));
+        // The memory write claims more bytes than its record holds.
+        bad[RECORD_HEADER_SIZE as usize + 8] = 0xff;
+        let at = good.len() as u64;
+        good.extend(bad);
+        f.write_all_at(&good, RING_HEADER_SIZE).unwrap();
+        f.write_all_at(&(good.len() as u64).to_le_bytes(), 0)
+            .unwrap();
+        let ring = Ring::map(&f).unwrap();
+        match ring.drain() {
+            Err(FastPathError::CorruptRecord { offset, why }) => {
+                assert_eq!(offset, at);
+                assert!(why.contains("memory write"), "{why}");
+            }
+            other => panic!("expected a corrupt record, got {other:?}"),
+        }
+        // A length that is not a whole number of records is refused too.
+        f.write_all_at(&12345u64.to_le_bytes(), 0).unwrap();
+        assert!(matches!(
+            ring.drain(),
+            Err(FastPathError::CorruptRecord { .. })
+        ));
+        std::fs::remove_file(path).unwrap();
+    }
+}

@@ -207,10 +207,11 @@ pub fn probe_machine() -> Vec<Probe> {
         "seccomp filters",
         false,
         match in_child(seccomp_filter) {
-            Ok(Ok(0)) => Ok("available (for a future in-process syscall buffer)".into()),
+            Ok(Ok(0)) => Ok("available".into()),
             other => Err(format!("not available ({other:?})")),
         },
     ));
+    out.push(probe("in-process fast path", false, fast_path_probe()));
     out.push(probe(
         "cpuid faulting",
         false,
@@ -249,4 +250,63 @@ pub fn probe_machine() -> Vec<Probe> {
 /// True when every required feature works.
 pub fn can_record(probes: &[Probe]) -> bool {
     probes.iter().all(|p| p.available || !p.required)
+}
+
+/// Counts what a probe recording logged.
+#[derive(Default)]
+struct CountingSink {
+    runtimes: usize,
+    in_process: usize,
+}
+
+impl crate::EventSink for CountingSink {
+    fn push(&mut self, event: schema::Event) -> Result<(), crate::RecordError> {
+        match event.kind {
+            schema::EventKind::RuntimeMapped => self.runtimes += 1,
+            schema::EventKind::Syscall(s) if s.mode == schema::SyscallMode::Buffered => {
+                self.in_process += 1
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: schema::Footer) -> Result<(), crate::RecordError> {
+        Ok(())
+    }
+}
+
+/// Records `cat` reading a file three times: the runtime must be mapped and the reads
+/// after the first must run in-process.
+fn fast_path_probe() -> Result<String, String> {
+    let spec = SpawnSpec {
+        path: "/bin/sh".into(),
+        argv: vec![
+            b"sh".to_vec(),
+            b"-c".to_vec(),
+            b"exec cat /proc/self/stat /proc/self/stat /proc/self/stat > /dev/null".to_vec(),
+        ],
+        env: Vec::new(),
+        cwd: None,
+        rlimits: Vec::new(),
+        trap_rdtsc: true,
+    };
+    let dir = std::env::temp_dir().join(format!("ftrun-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("no scratch directory: {e}"))?;
+    let result = (|| {
+        let tracee = tracee::spawn_traced(&spec).map_err(|e| format!("cannot trace sh: {e}"))?;
+        let mut sink = CountingSink::default();
+        crate::Recorder::new(tracee, &mut sink, &dir)
+            .run()
+            .map_err(|e| format!("recording a probe failed: {e}"))?;
+        match (sink.runtimes, sink.in_process) {
+            (0, _) => Err("the runtime could not be mapped; every syscall is traced".into()),
+            (_, 0) => Err("no call ran in-process; every syscall is traced".into()),
+            (_, n) => Ok(format!(
+                "syscall sites are rewritten; {n} calls of a probe ran without ptrace stops"
+            )),
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

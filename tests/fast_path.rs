@@ -1,0 +1,106 @@
+//! The in-process fast path: rewritten syscall sites in dynamic and static programs, calls
+//! run inside the process and logged from its ring, the same replay with and without it,
+//! and a recording cut short while calls ran in-process.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// Lines of the text dump, without the header comments.
+fn dump_lines(rec: &Recording) -> Vec<String> {
+    dump_lines_of(&rec.dir)
+}
+
+fn dump_lines_of(dir: &std::path::Path) -> Vec<String> {
+    let out = dump(dir, false);
+    assert!(out.status.success(), "dump failed\n{}", describe(&out));
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn count(lines: &[String], needle: &str) -> usize {
+    lines.iter().filter(|l| l.contains(needle)).count()
+}
+
+fn assert_runs_in_process(prog: &str) {
+    let rec = assert_replays_identically(testprog(prog), ["2000"]);
+    rec.assert_stdout_contains(&["rounds 2000 ppid 2000 monotonic 2000", "fifo 2000"]);
+    let lines = dump_lines(&rec);
+    assert_eq!(count(&lines, "runtime mapped"), 1, "one exec, one runtime");
+    assert!(
+        count(&lines, "rewrite syscall site") >= 4,
+        "getppid, clock_gettime, write, read and fstat sites should be rewritten"
+    );
+    // 5 calls per round; the first call at each site is traced, the rest run in-process.
+    let in_process = count(&lines, "[in-process]");
+    assert!(
+        in_process >= 5 * 2000 - 50,
+        "only {in_process} calls ran in-process"
+    );
+    for call in [
+        "getppid()",
+        "clock_gettime(CLOCK_MONOTONIC",
+        "write(",
+        "read(",
+        "fstatat(",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(call) && l.contains("[in-process]")),
+            "{call} should run in-process"
+        );
+    }
+}
+
+#[test]
+fn a_dynamic_program_runs_its_calls_in_process_and_replays_them() {
+    assert_runs_in_process("fast_calls");
+}
+
+#[test]
+fn a_static_program_gets_the_runtime_without_the_dynamic_loader() {
+    assert_runs_in_process("static_fast_calls");
+}
+
+#[test]
+fn without_the_fast_path_every_call_is_traced_and_the_run_is_the_same() {
+    let fast = record_fresh(testprog("fast_calls"), ["500"]);
+    let slow = without_fast_path(|| assert_replays_identically(testprog("fast_calls"), ["500"]));
+    let lines = dump_lines(&slow);
+    assert_eq!(count(&lines, "[in-process]"), 0);
+    assert_eq!(count(&lines, "runtime mapped"), 0);
+    assert_eq!(count(&lines, "rewrite syscall site"), 0);
+    let line = |r: &Recording| r.stdout().split(" bytes ").next().unwrap_or("").to_owned();
+    assert_eq!(line(&fast), line(&slow), "the program saw the same things");
+}
+
+#[test]
+fn a_recording_killed_while_calls_run_in_process_replays_up_to_the_cut() {
+    let tmp = TempDir::new("fast-cut");
+    let dir = tmp.join("trace");
+    let rec = spawn_record(&dir, testprog("fast_calls"), ["100000000"]);
+    std::thread::sleep(Duration::from_millis(500));
+    rec.signal(libc::SIGKILL);
+    let _ = rec.wait();
+    let lines = dump_lines_of(&dir);
+    assert!(
+        count(&lines, "[in-process]") > 100,
+        "the calls logged before the kill are in the trace"
+    );
+    let out = replay(&dir);
+    drop(tmp);
+    assert_no_panic(&out, "replay of a recording killed mid-run");
+    assert!(
+        ftrun_lines(&out.stderr)
+            .iter()
+            .any(|l| l.contains("cut short") || l.contains("interrupted")),
+        "the replay should say the recording was cut short\n{}",
+        describe(&out)
+    );
+}
