@@ -28,8 +28,8 @@ core::arch::global_asm!(
     // the flags), so that its memory is the same in recording and replay.
     "ftrun_entry:",
     "pushfq",
-    "cmp dword ptr [{mode}], {record}",
-    "jne 2f",
+    "cmp dword ptr [{mode}], {off}",
+    "je 2f",
     "mov qword ptr [{saved}], rsp",
     "mov rsp, {stack_top}",
     "push rax",
@@ -96,7 +96,7 @@ core::arch::global_asm!(
     "syscall",
     "ret",
     mode = const CONTROL_MODE,
-    record = const MODE_RECORD,
+    off = const MODE_OFF,
     saved = const CONTROL_SAVED_RSP,
     target = const CONTROL_TARGET,
     stack_top = const STACK_BASE + STACK_SIZE,
@@ -384,8 +384,14 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         nr::GETPID | nr::GETPPID | nr::GETTID | nr::GETUID | nr::GETEUID | nr::GETGID
         | nr::GETEGID | nr::GETPGRP | nr::LSEEK | nr::ACCESS | nr::FACCESSAT
         | nr::FACCESSAT2 | nr::CLOSE => plain(n, a),
-        nr::OPENAT if opens_now(a[0], a[1], a[2]) => plain(n, a),
-        nr::OPEN if opens_now(AT_FDCWD, a[0], a[1]) => plain(n, a),
+        // Under fault tolerance opens stay traced: the follower's descriptor table, which
+        // going live rebuilds, reads their paths at the stop.
+        nr::OPENAT if flags & FLAG_OUTPUTS_TRACED == 0 && opens_now(a[0], a[1], a[2]) => {
+            plain(n, a)
+        }
+        nr::OPEN if flags & FLAG_OUTPUTS_TRACED == 0 && opens_now(AT_FDCWD, a[0], a[1]) => {
+            plain(n, a)
+        }
         nr::CLOCK_GETTIME => with_write(n, a, 16, a[1], fixed(16)),
         nr::TIME => with_write(n, a, 8, a[0], fixed(8)),
         nr::GETTIMEOFDAY => {
@@ -467,6 +473,48 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
     }
 }
 
+/// Word by word, so that the compiler does not call a `bcmp` the runtime does not have.
+fn same_args(x: &[u64; 6], y: &[u64; 6]) -> bool {
+    let mut differ = 0;
+    for i in 0..6 {
+        // SAFETY: both indexes are in bounds; volatile keeps this a plain loop.
+        differ |= unsafe { read_volatile(&x[i]) ^ read_volatile(&y[i]) };
+    }
+    differ == 0
+}
+
+/// Replay: hands back the next record the tracer put in the ring, if it is this call's:
+/// writes its memory effects, keeps the bytes an output sends (the tracer checks them), and
+/// returns its result. `None` (the traced path) when the ring is empty or holds another call.
+unsafe fn replay(n: u64, a: [u64; 6]) -> Option<i64> {
+    let r = ring();
+    let pos = read_volatile(&(*r).read_pos);
+    let end = read_volatile(&(*r).write_pos);
+    if pos >= end || end > RING_DATA_SIZE {
+        return None;
+    }
+    let start = (RING_BASE + RING_HEADER_SIZE + pos) as *mut u8;
+    let h = read_volatile(start as *const RecordHeader);
+    if h.nr as u64 != n || !same_args(&h.args, &a) || h.size as u64 > end - pos {
+        write_volatile(&mut (*r).mismatch_nr, n + 1);
+        return None;
+    }
+    let mut at = RECORD_HEADER_SIZE;
+    for _ in 0..h.nwrites {
+        let w = read_volatile(start.add(at as usize) as *const WriteHeader);
+        at += WRITE_HEADER_SIZE;
+        memcpy(w.addr as *mut u8, start.add(at as usize), w.len as usize);
+        at += pad8(w.len);
+    }
+    if h.sent_len > 0 {
+        // write(fd, buf, n) and sendto(fd, buf, n, …): the bytes are at args[1].
+        memcpy(start.add(at as usize), a[1] as *const u8, h.sent_len as usize);
+    }
+    write_volatile(&mut (*r).read_pos, pos + h.size as u64);
+    write_volatile(&mut (*r).consumed, read_volatile(&(*r).consumed) + 1);
+    Some(h.result)
+}
+
 /// Called by `ftrun_entry` with the program's registers and stack pointer (where the
 /// flags and then the stub's return address are): handles the call in-process, or leaves
 /// the registers as they are so that the stub's traced `syscall` runs.
@@ -484,7 +532,12 @@ pub unsafe extern "C" fn ftrun_hook(f: *mut Frame, prog_rsp: *const u64) {
     }
     let f = &mut *f;
     let args = [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9];
-    if let Some(result) = record(f.rax, args, flags) {
+    let handled = match read_volatile(&(*c).mode) {
+        MODE_RECORD => record(f.rax, args, flags),
+        MODE_REPLAY => replay(f.rax, args),
+        _ => None,
+    };
+    if let Some(result) = handled {
         // As after the stub's own syscall: rax the result, rcx the address after it,
         // r11 the flags.
         f.rax = result as u64;

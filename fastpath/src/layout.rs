@@ -33,6 +33,9 @@ pub const CONTROL_MAGIC: u64 = u64::from_le_bytes(*b"FTRUNRT1");
 pub const MODE_OFF: u32 = 0;
 /// Recording: bufferable calls run in-process and are appended to the ring.
 pub const MODE_RECORD: u32 = 1;
+/// Replay: the tracer fills the ring with the recorded calls of the thread it lets run; the
+/// runtime hands back their results and memory effects without making them.
+pub const MODE_REPLAY: u32 = 2;
 
 /// The next call takes the traced path (a signal is waiting, or another thread wants the
 /// token); the tracer clears it at the thread's next stop.
@@ -63,6 +66,12 @@ pub struct RingHeader {
     pub write_pos: u64,
     /// Records written since the tracer last emptied the ring.
     pub count: u64,
+    /// Replay: bytes of records the runtime has consumed.
+    pub read_pos: u64,
+    /// Replay: records consumed.
+    pub consumed: u64,
+    /// Replay: the call the runtime met when the next record did not match (0: none).
+    pub mismatch_nr: u64,
 }
 
 /// One record: this header, `nwrites` memory writes (`WriteHeader` then the bytes, padded

@@ -15,7 +15,7 @@ pub mod seccomp;
 pub mod space;
 
 pub use ring::BufferedCall;
-pub use space::{in_runtime, Setup, Space};
+pub use space::{in_runtime, in_runtime_code, Setup, Space};
 
 pub mod runtime_syms {
     //! Addresses in the runtime image, read off its symbol table when it was built.

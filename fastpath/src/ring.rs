@@ -64,6 +64,95 @@ impl Ring {
         }
     }
 
+    fn write(&self, offset: u64, data: &[u8]) {
+        debug_assert!(offset as usize + data.len() <= self.map.len());
+        // SAFETY: inside the mapping (callers check against RING_DATA_SIZE); plain bytes,
+        // written while the process is stopped.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.map.as_mut_ptr().add(offset as usize),
+                data.len(),
+            )
+        }
+    }
+
+    /// Replay: puts recorded calls into the ring, from its start, for the runtime to hand
+    /// back; returns, for each one that fit, where its sent bytes will be and how many.
+    pub fn load(&self, calls: &[&schema::SyscallEvent]) -> Vec<(u64, u64)> {
+        let mut at = 0u64;
+        let mut sent = Vec::new();
+        for call in calls {
+            let sent_len = match call.number as libc::c_long {
+                libc::SYS_write | libc::SYS_sendto if call.result > 0 => call.result as u64,
+                _ => 0,
+            };
+            let writes: u64 = call
+                .writes
+                .iter()
+                .map(|w| WRITE_HEADER_SIZE + pad8(w.data.len() as u64))
+                .sum();
+            let size = RECORD_HEADER_SIZE + writes + pad8(sent_len);
+            if at + size > RING_DATA_SIZE || size > u32::MAX as u64 {
+                break;
+            }
+            let mut h = Vec::with_capacity(RECORD_HEADER_SIZE as usize);
+            for w in [
+                size as u32,
+                call.number as u32,
+                call.writes.len() as u32,
+                sent_len as u32,
+            ] {
+                h.extend_from_slice(&w.to_le_bytes());
+            }
+            h.extend_from_slice(&call.result.to_le_bytes());
+            for a in call.args {
+                h.extend_from_slice(&a.to_le_bytes());
+            }
+            let base = RING_HEADER_SIZE + at;
+            self.write(base, &h);
+            let mut off = RECORD_HEADER_SIZE;
+            for w in &call.writes {
+                let mut wh = w.addr.to_le_bytes().to_vec();
+                wh.extend_from_slice(&(w.data.len() as u64).to_le_bytes());
+                self.write(base + off, &wh);
+                self.write(base + off + WRITE_HEADER_SIZE, &w.data);
+                off += WRITE_HEADER_SIZE + pad8(w.data.len() as u64);
+            }
+            sent.push((base + off, sent_len));
+            at += size;
+        }
+        for (field, v) in [(8, 0), (16, 0), (24, 0), (32, 0), (0, at)] {
+            self.write_u64(field, v);
+        }
+        sent
+    }
+
+    /// Recording: whether the runtime has appended records since the ring was emptied.
+    pub fn has_records(&self) -> bool {
+        self.read_u64(0) != 0
+    }
+
+    /// Replay: how many loaded records the runtime has handed back, and the call it met
+    /// instead of the next one (0: none).
+    pub fn progress(&self) -> (u64, u64) {
+        (self.read_u64(24), self.read_u64(32))
+    }
+
+    /// Replay: the bytes the runtime kept from an output call's buffer.
+    pub fn sent_at(&self, (offset, len): (u64, u64)) -> Vec<u8> {
+        let mut out = vec![0u8; len as usize];
+        self.read(offset, &mut out);
+        out
+    }
+
+    /// Replay: empties the ring once every loaded record was handed back.
+    pub fn reset(&self) {
+        for field in [0, 8, 16, 24, 32] {
+            self.write_u64(field, 0);
+        }
+    }
+
     /// Takes every complete record out of the ring (the process is stopped).
     pub fn drain(&self) -> Result<Vec<BufferedCall>, FastPathError> {
         let end = self.read_u64(0);

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 
-use schema::SitePatch;
+use schema::{SitePatch, SyscallEvent};
 use tracee::{Regs, Tracee};
 
 use crate::layout::*;
@@ -49,6 +49,16 @@ pub struct Space {
     sites: BTreeMap<u64, PatchPlan>,
     pages: Vec<StubPage>,
     unpatchable: HashSet<u64>,
+    /// Replay: where the sent bytes of each record loaded into the ring will be.
+    loaded: Vec<(u64, u64)>,
+    /// Replay: how many of them were handed back and taken off already.
+    taken: usize,
+}
+
+/// A recorded call the runtime handed back in replay.
+pub struct HandedBack {
+    /// The bytes an output call sent (empty for others).
+    pub sent: Vec<u8>,
 }
 
 fn check(what: &str, ret: i64) -> Result<u64, FastPathError> {
@@ -66,6 +76,11 @@ const _: () = assert!(
     tracee::landmark::RUNTIME_RESERVED.start == RUNTIME_BASE
         && STACK_BASE + STACK_SIZE <= tracee::landmark::RUNTIME_RESERVED.end
 );
+
+/// True inside the runtime's code (where a thread may be half-way through a record).
+pub fn in_runtime_code(addr: u64) -> bool {
+    (RUNTIME_BASE..RUNTIME_BASE + CODE_SIZE).contains(&addr)
+}
 
 /// True for addresses of the runtime's own code and memory.
 pub fn in_runtime(addr: u64) -> bool {
@@ -178,6 +193,7 @@ impl Space {
             ring: Some(ring),
             ..Space::default()
         };
+        space.ring.as_ref().expect("just set").reset();
         let mut control = Vec::with_capacity(16);
         control.extend_from_slice(&CONTROL_MAGIC.to_le_bytes());
         control.extend_from_slice(&setup.mode.to_le_bytes());
@@ -230,12 +246,71 @@ impl Space {
                 })
                 .collect(),
             unpatchable: self.unpatchable.clone(),
+            loaded: Vec::new(),
+            taken: 0,
         }
+    }
+
+    /// Replay: whether recorded calls may be put into the ring now (a ring, none loaded).
+    pub fn can_load(&self) -> bool {
+        self.ring.is_some() && self.loaded.is_empty()
+    }
+
+    /// Replay: puts recorded calls into the ring; returns how many fit.
+    pub fn load(&mut self, calls: &[&SyscallEvent]) -> usize {
+        let Some(ring) = &self.ring else {
+            return 0;
+        };
+        self.loaded = ring.load(calls);
+        self.taken = 0;
+        self.loaded.len()
+    }
+
+    /// Replay: the calls handed back since the last look, and the call the runtime met
+    /// instead of the next loaded one, if it refused one (`Some(nr)`).
+    pub fn handed_back(&mut self) -> (Vec<HandedBack>, Option<u64>) {
+        let Some(ring) = &self.ring else {
+            return (Vec::new(), None);
+        };
+        let (consumed, mismatch) = ring.progress();
+        let consumed = (consumed as usize).min(self.loaded.len());
+        let out = self.loaded[self.taken..consumed]
+            .iter()
+            .map(|&at| HandedBack {
+                sent: ring.sent_at(at),
+            })
+            .collect();
+        self.taken = consumed;
+        let refused = (mismatch != 0 && consumed < self.loaded.len()).then(|| mismatch - 1);
+        if self.taken == self.loaded.len() || refused.is_some() {
+            ring.reset();
+            self.loaded.clear();
+            self.taken = 0;
+        }
+        (out, refused)
+    }
+
+    /// Replay: records loaded but not handed back yet.
+    pub fn pending(&self) -> usize {
+        self.loaded.len() - self.taken
+    }
+
+    /// Switches the runtime's mode (off before a replayed process goes live).
+    pub fn set_mode(&mut self, tracee: &mut Tracee, mode: u32) -> Result<(), FastPathError> {
+        if self.ring.is_some() {
+            tracee.write_mem(CONTROL_BASE + 8, &mode.to_le_bytes())?;
+        }
+        Ok(())
     }
 
     /// Whether the runtime runs calls in-process here (a ring is mapped).
     pub fn active(&self) -> bool {
         self.ring.is_some()
+    }
+
+    /// Whether the runtime has appended records since the last drain.
+    pub fn has_records(&self) -> bool {
+        self.ring.as_ref().is_some_and(|r| r.has_records())
     }
 
     /// Takes the records the runtime appended since the last stop.

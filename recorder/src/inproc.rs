@@ -13,6 +13,24 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::session::Recorder;
 use crate::RecordError;
 
+/// A fast-path failure in process `tgid`. A process that died under us (a SIGKILL, a
+/// SIGPIPE while its site was being rewritten) is not a failure of the recording: its end
+/// comes as its next stop.
+fn failure(tgid: i32, pid: i32, e: fastpath::FastPathError) -> RecordError {
+    let gone = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(true);
+    match e {
+        fastpath::FastPathError::Tracee(t) => RecordError::Tracee(t),
+        _ if gone => RecordError::Tracee(tracee::TraceeError::TraceeDied { pid }),
+        other => RecordError::Other(format!("process {tgid}: {other}")),
+    }
+}
+
 impl Recorder<'_> {
     /// The process has just exec'd (the thread is at the exec's exit): maps the runtime,
     /// and the seccomp filter in the first process.
@@ -61,9 +79,19 @@ impl Recorder<'_> {
         let Some(space) = self.spaces.get(&tgid) else {
             return Ok(());
         };
-        let calls = space
-            .drain()
-            .map_err(|e| RecordError::Other(format!("process {tgid}: {e}")))?;
+        if !space.has_records() {
+            return Ok(());
+        }
+        // Stopped inside the runtime (a signal came as its own call returned), the thread
+        // may be half-way through a record: the ring is read at its next stop outside.
+        let inside = match self.t.tracee.regs() {
+            Ok(regs) => fastpath::in_runtime_code(regs.rip),
+            Err(_) => false,
+        };
+        if inside {
+            return Ok(());
+        }
+        let calls = space.drain().map_err(|e| failure(tgid, me, e))?;
         if calls.is_empty() {
             return Ok(());
         }
@@ -110,9 +138,10 @@ impl Recorder<'_> {
         };
         let mut regs = self.t.tracee.regs()?;
         if ran && fastpath::bufferable(nr) && self.t.vfork_parent.is_none() {
+            let pid = self.t.tracee.pid();
             let patched = space
                 .patch_site(&mut self.t.tracee, &regs)
-                .map_err(|e| RecordError::Other(format!("process {tgid}: {e}")))?;
+                .map_err(|e| failure(tgid, pid, e))?;
             if let Some(p) = patched {
                 self.push(EventKind::SitePatched(p))?;
             }
@@ -132,8 +161,9 @@ impl Recorder<'_> {
             .is_some_and(|space| space.owns(rip))
     }
 
-    /// Sends the thread's next call to the tracer while a signal waits for it or the
-    /// scheduler wants it to yield, and lets it run in-process again otherwise.
+    /// Sends the thread's next call to the tracer while a signal waits for it, the
+    /// scheduler wants it to yield or a vfork child shares the process's runtime, and lets
+    /// it run in-process again otherwise.
     pub(crate) fn sync_traced_next(&mut self) -> Result<(), RecordError> {
         let Some(space) = self.spaces.get_mut(&self.t.tgid) else {
             return Ok(());
@@ -141,14 +171,24 @@ impl Recorder<'_> {
         if !space.active() {
             return Ok(());
         }
-        let want = !self.t.held.is_empty() || self.t.yield_wanted;
+        let sharing = self
+            .vfork_children
+            .get(&self.t.tgid)
+            .is_some_and(|&n| n > 0);
+        let want = !self.t.held.is_empty() || self.t.yield_wanted || sharing;
         let flags = match want {
             true => space.flags() | FLAG_TRACED_NEXT,
             false => space.flags() & !FLAG_TRACED_NEXT,
         };
-        space
-            .set_flags(&mut self.t.tracee, flags)
-            .map_err(|e| RecordError::Other(format!("process {}: {e}", self.t.tgid)))
+        let (tgid, pid) = (self.t.tgid, self.t.tracee.pid());
+        match space.set_flags(&mut self.t.tracee, flags) {
+            Err(e) => match failure(tgid, pid, e) {
+                // Its end is its next stop.
+                RecordError::Tracee(tracee::TraceeError::TraceeDied { .. }) => Ok(()),
+                other => Err(other),
+            },
+            Ok(()) => Ok(()),
+        }
     }
 
     /// A forked child inherits its parent's rewritten code; its runtime is off.

@@ -107,6 +107,8 @@ pub struct Recorder<'a> {
     pub(crate) fast_path: bool,
     /// The fast path of each process (by thread group id) that has one.
     pub(crate) spaces: std::collections::HashMap<i32, fastpath::Space>,
+    /// vfork children alive, by the parent's process: they share its runtime.
+    pub(crate) vfork_children: std::collections::HashMap<i32, u32>,
 }
 
 fn fd_identity(path: &str) -> Option<(u64, u64)> {
@@ -132,6 +134,7 @@ impl<'a> Recorder<'a> {
             stderr_id: fd_identity("/proc/self/fd/2"),
             fast_path: true,
             spaces: std::collections::HashMap::new(),
+            vfork_children: std::collections::HashMap::new(),
         }
     }
 
@@ -276,6 +279,11 @@ impl<'a> Recorder<'a> {
                         // The kernel marks the lock word as waited for before the thread
                         // sleeps; nobody may run before that, as in replay.
                         futex::wait_until_asleep(self.t.tracee.pid());
+                    }
+                    if std::mem::take(&mut self.t.wait_until_gone) {
+                        // Nobody may run before the kernel cleared the thread's tid word,
+                        // as replay runs the exit to its end at this point.
+                        futex::wait_until_gone(self.t.tracee.pid());
                     }
                     self.sched.release(self.t.tgid, self.t.tid as i32);
                 } else {
@@ -473,6 +481,7 @@ impl<'a> Recorder<'a> {
             // Logged now: the kernel clears the thread's tid word and wakes its joiner
             // before the tracer hears of the end, and replay must do the same at this point.
             self.t.exit_logged = true;
+            self.t.wait_until_gone = true;
             return self.push(EventKind::Exit(ExitStatus::Exited(code)));
         }
         self.push(EventKind::SyscallEntry { number: nr, rip })
@@ -597,9 +606,10 @@ impl<'a> Recorder<'a> {
         }
         self.t.held_for_vfork = vfork;
         if vfork {
-            // The child runs in its parent's memory, runtime included: all its calls are
-            // traced until it execs (the parent waits meanwhile).
-            self.t.yield_wanted = true;
+            // The child runs in its parent's memory, runtime and ring included, while the
+            // parent's other threads may run on: every call of the process is traced until
+            // the child execs or ends.
+            *self.vfork_children.entry(self.t.tgid).or_default() += 1;
             self.sync_traced_next()?;
         } else if !thread {
             self.fork_space(self.t.tgid, child);
@@ -619,6 +629,11 @@ impl<'a> Recorder<'a> {
     /// A vfork child that execs or ends lets its parent go on.
     fn release_vfork_parent(&mut self) -> Result<(), RecordError> {
         if let Some(parent) = self.t.vfork_parent.take() {
+            if let Some(tgid) = self.task_mut(parent).map(|t| t.tgid) {
+                if let Some(n) = self.vfork_children.get_mut(&tgid) {
+                    *n = n.saturating_sub(1);
+                }
+            }
             self.tasks.release_vfork_parent(parent)?;
         }
         Ok(())

@@ -33,6 +33,8 @@ pub(crate) struct Task {
     pub entered_kernel: bool,
     /// ... and it is a PI lock, whose word the kernel changes before the thread sleeps.
     pub wait_until_blocked: bool,
+    /// ... and it is `exit` of one thread, whose tid word the kernel clears on its way out.
+    pub wait_until_gone: bool,
     /// Its end was logged when it called exit or exit_group.
     pub exit_logged: bool,
     /// The syscall a `restart_syscall` would continue (interrupted with
@@ -74,6 +76,7 @@ impl Task {
             preempted: false,
             entered_kernel: false,
             wait_until_blocked: false,
+            wait_until_gone: false,
             exit_logged: false,
             restart_nr: None,
             tracee,

@@ -1,16 +1,23 @@
 //! The replayer's side of the in-process fast path: the runtime is mapped after an exec
 //! where the recording mapped it, sites are rewritten where the recording rewrote them, and
-//! a thread coming back into a rewritten site goes on in its stub, all as when recording. The
-//! runtime is off here: every call it would have run takes its stub's traced `syscall`,
-//! whose recorded result (a `Buffered` event) is written back like any emulated call's.
+//! a thread coming back into a rewritten site goes on in its stub, all as when recording.
+//! Before a thread runs, the calls it made in-process (`Buffered` events at the head of the
+//! log) are put into the ring, and the runtime hands their results back without a stop; at
+//! the thread's next stop the handed-back events are taken off the log, outputs checked and
+//! echoed. A `Buffered` call met at a ptrace stop (the ring was not loaded) is written back
+//! like any emulated call.
 
-use fastpath::layout::MODE_OFF;
+use std::io::Write;
+
+use fastpath::layout::{MODE_OFF, MODE_REPLAY};
 use fastpath::{Setup, Space};
-use schema::{Event, EventKind};
+use schema::{Echo, Event, EventKind, SignalPlacement, SyscallEvent, SyscallMode};
 use tracee::Regs;
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::session::Replayer;
 use crate::ReplayError;
+use syscalls::syscall_name;
 
 fn setup_error(e: fastpath::FastPathError) -> ReplayError {
     match e {
@@ -34,7 +41,7 @@ impl Replayer<'_> {
         }
         self.take()?;
         let setup = Setup {
-            mode: MODE_OFF,
+            mode: MODE_REPLAY,
             flags: 0,
             install_filter: false,
         };
@@ -77,6 +84,137 @@ impl Replayer<'_> {
             }
             None => false,
         }
+    }
+
+    /// Puts the thread's in-process calls at the head of the log into its ring before it
+    /// runs. The last of them is left for a ptrace stop unless the thread's next event is
+    /// one it stops for by itself (a traced call, an rdtsc, a fault), so that it never runs
+    /// on past its turn.
+    pub(crate) fn load_ring(&mut self) -> Result<(), ReplayError> {
+        const MOST: usize = 4096;
+        let (me, tgid) = (self.t.tid, self.t.tgid);
+        if !self.spaces.get(&tgid).is_some_and(|s| s.can_load()) {
+            return Ok(());
+        }
+        let mut run = 0;
+        let mut stops_by_itself = false;
+        loop {
+            if run == self.ahead.len() {
+                match self.events.next_event()? {
+                    Some(ev) => self.ahead.push_back(ev),
+                    None => break,
+                }
+            }
+            let ev = &self.ahead[run];
+            if ev.tid != me {
+                break;
+            }
+            match &ev.kind {
+                EventKind::Syscall(s) if s.mode == SyscallMode::Buffered && run < MOST => run += 1,
+                EventKind::Syscall(_)
+                | EventKind::SyscallEntry { .. }
+                | EventKind::Exit(_)
+                | EventKind::Rdtsc(_) => {
+                    stops_by_itself = true;
+                    break;
+                }
+                EventKind::Signal(sig) => {
+                    stops_by_itself = matches!(
+                        sig.placement,
+                        SignalPlacement::Synchronous | SignalPlacement::BeforeSyscall
+                    );
+                    break;
+                }
+                _ => break,
+            }
+        }
+        if !stops_by_itself {
+            run = run.saturating_sub(1);
+        }
+        if run == 0 {
+            return Ok(());
+        }
+        let calls: Vec<&SyscallEvent> = self
+            .ahead
+            .iter()
+            .take(run)
+            .filter_map(|e| match &e.kind {
+                EventKind::Syscall(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        if let Some(space) = self.spaces.get_mut(&tgid) {
+            space.load(&calls);
+        }
+        Ok(())
+    }
+
+    /// At a stop of the thread: takes the calls the runtime handed back off the log.
+    pub(crate) fn take_handed_back(&mut self) -> Result<(), ReplayError> {
+        let tgid = self.t.tgid;
+        let Some(space) = self.spaces.get_mut(&tgid) else {
+            return Ok(());
+        };
+        let (done, refused) = space.handed_back();
+        for call in done {
+            let EventKind::Syscall(s) = self.take()?.kind else {
+                return Err(self.divergence("an in-process call", "another event"));
+            };
+            if s.output_hash != 0 || s.echo != Echo::None {
+                self.check_sent(&s, &call.sent)?;
+            }
+            self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
+        }
+        if let Some(nr) = refused {
+            let expected = match self.peek()? {
+                Some(ev) => crate::session::describe(&ev.kind),
+                None => "the end of the log".into(),
+            };
+            return Err(self.divergence(
+                expected,
+                format!("in-process call {} ({nr})", syscall_name(nr)),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bytes an in-process output sent: the recorded ones, echoed where they went to
+    /// the recorder's stdout or stderr.
+    fn check_sent(&mut self, s: &SyscallEvent, sent: &[u8]) -> Result<(), ReplayError> {
+        if s.result > 0 && xxh3_64(sent) != s.output_hash {
+            return Err(self.divergence(
+                format!(
+                    "{} of {} bytes with hash {:#x}",
+                    syscall_name(s.number),
+                    s.result,
+                    s.output_hash
+                ),
+                format!("bytes with hash {:#x}", xxh3_64(sent)),
+            ));
+        }
+        if self.opts.echo_output {
+            // Our own stdout closed (e.g. `| head`) must not turn into a divergence.
+            let _ = match s.echo {
+                Echo::Stdout => std::io::stdout()
+                    .lock()
+                    .write_all(sent)
+                    .and_then(|_| std::io::stdout().flush()),
+                Echo::Stderr => std::io::stderr().lock().write_all(sent),
+                Echo::None => Ok(()),
+            };
+        }
+        Ok(())
+    }
+
+    /// Before a replayed process goes live: its runtime runs every call natively.
+    pub(crate) fn runtime_off(&mut self) -> Result<(), ReplayError> {
+        let tgid = self.t.tgid;
+        if let Some(space) = self.spaces.get_mut(&tgid) {
+            space
+                .set_mode(&mut self.t.tracee, MODE_OFF)
+                .map_err(setup_error)?;
+        }
+        Ok(())
     }
 
     /// A forked child inherits its parent's rewritten code.

@@ -45,7 +45,7 @@ pub struct Replayer<'a> {
     pub(crate) tasks: Tasks,
     pub(crate) stash: Stash,
     pub(crate) pi: PiLocks,
-    events: &'a mut dyn EventSource,
+    pub(crate) events: &'a mut dyn EventSource,
     /// Events read but not yet replayed, the head of the log first.
     pub(crate) ahead: std::collections::VecDeque<Event>,
     pub(crate) opts: ReplayOptions,
@@ -259,6 +259,7 @@ impl<'a> Replayer<'a> {
                 continue;
             }
             self.arm_landmark()?;
+            self.load_ring()?;
             if debug_stops() {
                 let head = self.peek()?.map(|e| (e.seq, e.tid));
                 eprintln!(
@@ -269,7 +270,9 @@ impl<'a> Replayer<'a> {
             let deliver = std::mem::take(&mut self.t.deliver);
             return match self.t.tracee.resume(Resume::Syscall, deliver) {
                 Ok(()) | Err(TraceeError::TraceeDied { .. }) => {
-                    Ok(Turn::Stopped(self.stash.wait(&mut self.t.tracee)?))
+                    let stop = self.stash.wait(&mut self.t.tracee)?;
+                    self.take_handed_back()?;
+                    Ok(Turn::Stopped(stop))
                 }
                 Err(e) => Err(e.into()),
             };
@@ -311,6 +314,12 @@ impl<'a> Replayer<'a> {
         let mut regs = self.t.tracee.regs()?;
         self.t.syscall_insn = regs.rip - 2;
         let me = self.t.tid;
+        if self.peek()?.is_some_and(|e| e.tid != me) && self.peek_own()?.is_some() {
+            // It ran its in-process calls and reached this syscall before its turn: it
+            // waits here until its event is the head of the log.
+            self.t.parked_entry = Some(nr);
+            return Ok(());
+        }
         let marker = match self.peek()? {
             Some(Event {
                 tid,

@@ -149,6 +149,7 @@ impl Replayer<'_> {
     /// The log ended with the process still running: every thread is brought to a point
     /// where it can go on live, and all are handed over.
     pub(crate) fn handoff(&mut self) -> Result<LiveHandoff, ReplayError> {
+        self.runtime_off()?;
         let mut tids = self.tasks.waiting_tids();
         tids.sort_unstable();
         if !self.t.ended {
