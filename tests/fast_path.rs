@@ -104,3 +104,39 @@ fn a_recording_killed_while_calls_run_in_process_replays_up_to_the_cut() {
         describe(&out)
     );
 }
+
+#[test]
+fn a_thread_blocked_in_read_does_not_hold_up_the_writer() {
+    let rec = assert_replays_identically(testprog("threads_pipe_block"), NO_ARGS);
+    rec.assert_stdout_contains(&["message 0 at ", "message 7 at "]);
+    let lines = dump_lines(&rec);
+    assert!(
+        count(&lines, "clock_gettime(CLOCK_MONOTONIC") > 8 * 1900
+            && count(&lines, "[in-process]") > 8 * 1900,
+        "the writer's clock reads should run in-process"
+    );
+    // The reader's read blocks: it goes to the tracer, which lets the writer run.
+    assert!(
+        lines.iter().any(|l| l.contains(" enter read")),
+        "the blocking read should hand the token over"
+    );
+}
+
+#[test]
+fn a_jit_compiled_program_records_and_replays() {
+    // V8 compiles the loop to machine code in writable memory; only file-backed code is
+    // rewritten, and the JIT's own code keeps working.
+    let Some(node) = find_in_path("node") else {
+        panic!("node is not installed (.ci/run installs the nodejs package)");
+    };
+    let script = "let s = 0; for (let i = 0; i < 3e6; i++) s += i % 7; \
+                  console.log(s, Date.now() % 100000, Math.random())";
+    let rec = assert_replays_identically(node, ["-e", script]);
+    rec.assert_stdout_contains(&["8999994 "]);
+    let lines = dump_lines(&rec);
+    assert!(
+        count(&lines, "[in-process]") > 0,
+        "node's calls should run in-process"
+    );
+    assert!(count(&lines, "rewrite syscall site") > 0);
+}
