@@ -178,9 +178,9 @@ impl Replayer<'_> {
         Ok(())
     }
 
-    /// The bytes an in-process output sent: the recorded ones, echoed where they went to
-    /// the recorder's stdout or stderr.
-    fn check_sent(&mut self, s: &SyscallEvent, sent: &[u8]) -> Result<(), ReplayError> {
+    /// The bytes an output sent must be the recorded ones; they are echoed where they went
+    /// to the recorder's stdout or stderr.
+    pub(crate) fn check_sent(&mut self, s: &SyscallEvent, sent: &[u8]) -> Result<(), ReplayError> {
         if s.result > 0 && xxh3_64(sent) != s.output_hash {
             return Err(self.divergence(
                 format!(

@@ -1,17 +1,14 @@
 //! The replay loop: one traced process driven by the event stream.
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
 
 use schema::{
-    Echo, Event, EventKind, ExitStatus, Header, SignalEvent, SignalPlacement, SyscallEvent,
-    SyscallMode,
+    Event, EventKind, ExitStatus, Header, SignalEvent, SignalPlacement, SyscallEvent, SyscallMode,
 };
 use syscalls::{is_restart_code, rule_for, syscall_args, syscall_name, Rule, ERESTARTNOINTR};
 use tracee::{regs_hash, PtraceEvent, Regs, Resume, SpawnSpec, Stop, Tracee, TraceeError};
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::fdtable::FdTable;
 use crate::golive::LiveHandoff;
@@ -451,30 +448,7 @@ impl<'a> Replayer<'a> {
         }
         let bytes =
             syscalls::sent::sent_bytes(&mut self.t.tracee, sent, &s.args, s.result as usize)?;
-        if xxh3_64(&bytes) != s.output_hash {
-            return Err(self.divergence(
-                format!(
-                    "{} of {} bytes with hash {:#x}",
-                    syscall_name(s.number),
-                    s.result,
-                    s.output_hash
-                ),
-                format!("bytes with hash {:#x}", xxh3_64(&bytes)),
-            ));
-        }
-        if self.opts.echo_output {
-            let written = match s.echo {
-                Echo::Stdout => std::io::stdout()
-                    .lock()
-                    .write_all(&bytes)
-                    .and_then(|_| std::io::stdout().flush()),
-                Echo::Stderr => std::io::stderr().lock().write_all(&bytes),
-                Echo::None => Ok(()),
-            };
-            // Our own stdout closed (e.g. `| head`) must not turn into a divergence.
-            let _ = written;
-        }
-        Ok(())
+        self.check_sent(s, &bytes)
     }
 
     fn on_exit(&mut self, ret: i64) -> Result<(), ReplayError> {

@@ -11,6 +11,11 @@
 //! of a failing test are always kept and their paths printed.
 #![allow(dead_code)]
 
+mod switches;
+use switches::fast_path;
+#[allow(unused_imports)]
+pub use switches::without_fast_path;
+
 use std::collections::hash_map::DefaultHasher;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -424,22 +429,6 @@ where
     v.push(prog.as_ref().to_owned());
     v.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
     v
-}
-
-thread_local! {
-    static FAST_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
-}
-
-fn fast_path() -> bool {
-    FAST_PATH.with(|f| f.get())
-}
-
-/// Runs `f` with recordings made by this thread tracing every syscall (`--no-fast-path`).
-pub fn without_fast_path<T>(f: impl FnOnce() -> T) -> T {
-    FAST_PATH.with(|c| c.set(false));
-    let out = f();
-    FAST_PATH.with(|c| c.set(true));
-    out
 }
 
 /// `ftrun record -o DIR -- PROG ARGS…`
