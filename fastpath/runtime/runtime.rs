@@ -5,7 +5,8 @@
 //! ring, or returns to the stub's own `syscall`, which the filter traps to the tracer.
 //!
 //! Freestanding: no libc, no allocation, no panics reachable (a panic would be a fault in
-//! the program's process), no floating point (the entry saves the SSE state anyway). Memory
+//! the program's process), and built without vector registers (`build.rs`), so that the
+//! program's x87/SSE/AVX state passes through untouched and need not be saved. Memory
 //! that the tracer also maps is touched through raw pointers only.
 
 #![no_std]
@@ -48,13 +49,10 @@ core::arch::global_asm!(
     "push r14",
     "push r15",
     "mov rbp, rsp",
-    "sub rsp, 576",
-    "and rsp, -64",
-    "fxsave64 [rsp]",
+    "and rsp, -16",
     "mov rdi, rbp",
     "mov rsi, qword ptr [{saved}]",
     "call ftrun_hook",
-    "fxrstor64 [rsp]",
     "mov rsp, rbp",
     "pop r15",
     "pop r14",

@@ -1,5 +1,10 @@
 //! Where recorded events go: a trace on disk, or (for fault tolerance) also a follower.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
 use schema::{Event, Footer, TraceWriter};
 
 use crate::RecordError;
@@ -21,39 +26,152 @@ pub trait EventSink {
     }
 }
 
-/// A plain recording: events into a trace directory.
+/// Events handed to the writer thread at a time.
+const BATCH: usize = 256;
+/// Batches in flight before `push` waits for the writer (bounded memory).
+const IN_FLIGHT: usize = 64;
+
+enum ToWriter {
+    Events(Vec<Event>),
+    Flush(SyncSender<Result<(), RecordError>>),
+    Finish(Footer, SyncSender<Result<(), RecordError>>),
+}
+
+/// A plain recording: events into a trace directory. Encoding, compressing and writing run
+/// on a thread of their own, so that the traced program does not wait for them at each stop.
 pub struct TraceSink {
-    writer: Option<TraceWriter>,
+    to_writer: Option<SyncSender<ToWriter>>,
+    batch: Vec<Event>,
+    writer: Option<JoinHandle<()>>,
+    /// Set by the writer when it failed: the next flush or finish says why.
+    failed: Arc<AtomicBool>,
 }
 
 impl TraceSink {
     pub fn new(writer: TraceWriter) -> Self {
+        let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
+        let failed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&failed);
+        let thread = std::thread::Builder::new()
+            .name("trace writer".into())
+            .spawn(move || {
+                // Signals are for the recording thread (the scheduler's tick interrupts its
+                // wait for stops; ftrun's handlers forward to the program), never this one.
+                let _ = nix::sys::signal::SigSet::all().thread_block();
+                write_events(writer, rx, &flag)
+            })
+            .expect("a thread for the trace writer");
         TraceSink {
-            writer: Some(writer),
+            to_writer: Some(tx),
+            batch: Vec::with_capacity(BATCH),
+            writer: Some(thread),
+            failed,
+        }
+    }
+
+    fn send(&mut self, msg: ToWriter) -> Result<(), RecordError> {
+        let gone = || RecordError::Other("the trace writer stopped".into());
+        let tx = self.to_writer.as_ref().ok_or_else(gone)?;
+        tx.send(msg).map_err(|_| gone())
+    }
+
+    fn send_batch(&mut self) -> Result<(), RecordError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send(ToWriter::Events(batch))
+    }
+
+    /// Sends `ask` with a reply channel and waits for the writer's answer.
+    fn ask(
+        &mut self,
+        ask: impl FnOnce(SyncSender<Result<(), RecordError>>) -> ToWriter,
+    ) -> Result<(), RecordError> {
+        self.send_batch()?;
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(ask(tx))?;
+        match rx.recv() {
+            Ok(result) => result,
+            Err(_) => Err(RecordError::Other("the trace writer stopped".into())),
         }
     }
 
     /// Writes buffered events out, so that what is on disk is replayable now.
     pub fn flush(&mut self) -> Result<(), RecordError> {
-        if let Some(w) = self.writer.as_mut() {
-            w.flush()?;
-        }
-        Ok(())
+        self.ask(ToWriter::Flush)
     }
+}
+
+/// The writer thread: an error stops it (the next flush or finish reports it). When the
+/// recorder goes away without a footer, what it sent is still written out.
+fn write_events(mut writer: TraceWriter, rx: Receiver<ToWriter>, failed: &AtomicBool) {
+    let mut error: Option<RecordError> = None;
+    let stopped = || RecordError::Other("the trace writer stopped after an error".into());
+    for msg in rx {
+        match msg {
+            ToWriter::Events(events) if error.is_none() && !failed.load(Ordering::Relaxed) => {
+                for event in events {
+                    if let Err(e) = writer.push(event) {
+                        error = Some(e.into());
+                        failed.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+            ToWriter::Events(_) => {}
+            ToWriter::Flush(reply) => {
+                let result = match error.take() {
+                    Some(e) => Err(e),
+                    None if failed.load(Ordering::Relaxed) => Err(stopped()),
+                    None => writer.flush().map_err(RecordError::from),
+                };
+                let _ = reply.send(result);
+            }
+            ToWriter::Finish(footer, reply) => {
+                let result = match error.take() {
+                    Some(e) => Err(e),
+                    None if failed.load(Ordering::Relaxed) => Err(stopped()),
+                    None => writer.finish(&footer).map_err(RecordError::from),
+                };
+                let _ = reply.send(result);
+                return;
+            }
+        }
+    }
+    let _ = writer.flush();
 }
 
 impl EventSink for TraceSink {
     fn push(&mut self, event: Event) -> Result<(), RecordError> {
-        match self.writer.as_mut() {
-            Some(w) => Ok(w.push(event)?),
-            None => Ok(()),
+        self.batch.push(event);
+        if self.batch.len() >= BATCH {
+            if self.failed.load(Ordering::Relaxed) {
+                // Say why at once rather than record on into nothing.
+                return self.flush();
+            }
+            self.send_batch()?;
         }
+        Ok(())
     }
 
     fn finish(&mut self, footer: Footer) -> Result<(), RecordError> {
-        if let Some(w) = self.writer.take() {
-            w.finish(&footer)?;
+        let done = self.ask(|reply| ToWriter::Finish(footer, reply));
+        self.to_writer = None;
+        if let Some(t) = self.writer.take() {
+            let _ = t.join();
         }
-        Ok(())
+        done
+    }
+}
+
+impl Drop for TraceSink {
+    fn drop(&mut self) {
+        let _ = self.send_batch();
+        // Closing the channel lets the writer write out what it has and end.
+        self.to_writer = None;
+        if let Some(t) = self.writer.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -78,8 +78,7 @@ pub fn encode_frame(kind: FrameKind, message: &[u8]) -> Result<Vec<u8>, String> 
     let compressed;
     let payload: &[u8] = match kind {
         FrameKind::Chunk => {
-            compressed = zstd::bulk::compress(message, CHUNK_ZSTD_LEVEL)
-                .map_err(|e| format!("cannot compress the chunk: {e}"))?;
+            compressed = compress_chunk(message)?;
             &compressed
         }
         FrameKind::Header | FrameKind::Footer => message,
@@ -317,4 +316,25 @@ fn decompress(payload: &[u8], raw_len: usize) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(out)
+}
+/// Compresses a chunk with one compression context per thread: making a context costs more
+/// than compressing a chunk of small events.
+fn compress_chunk(message: &[u8]) -> Result<Vec<u8>, String> {
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Some(
+                zstd::bulk::Compressor::new(CHUNK_ZSTD_LEVEL)
+                    .map_err(|e| format!("cannot make a compressor: {e}"))?,
+            );
+        }
+        c.as_mut()
+            .expect("just made")
+            .compress(message)
+            .map_err(|e| format!("cannot compress the chunk: {e}"))
+    })
 }
