@@ -140,3 +140,28 @@ fn a_jit_compiled_program_records_and_replays() {
     );
     assert!(count(&lines, "rewrite syscall site") > 0);
 }
+
+#[test]
+fn forked_children_run_their_calls_in_process_with_rings_of_their_own() {
+    let rec = assert_replays_identically(testprog("fork_fast_calls"), NO_ARGS);
+    rec.assert_stdout_contains(&[
+        "child 0 saw its parent 5000 times",
+        "child 2 ",
+        "parent done",
+    ]);
+    let lines = dump_lines(&rec);
+    // One runtime for the exec, one ring for each child.
+    assert_eq!(
+        count(&lines, "runtime mapped"),
+        4,
+        "a ring for every forked child"
+    );
+    let child_calls = lines
+        .iter()
+        .filter(|l| l.contains("getppid()") && l.contains("[in-process]"))
+        .count();
+    assert!(
+        child_calls >= 3 * 4990,
+        "only {child_calls} of the children's getppid calls ran in-process"
+    );
+}

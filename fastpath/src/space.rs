@@ -53,6 +53,8 @@ pub struct Space {
     loaded: Vec<(u64, u64)>,
     /// Replay: how many of them were handed back and taken off already.
     taken: usize,
+    /// A forked child's: the code is its parent's, the ring not yet its own.
+    needs_ring: bool,
 }
 
 /// A recorded call the runtime handed back in replay.
@@ -145,6 +147,26 @@ impl Space {
             &[STACK_BASE, STACK_SIZE, rw, private, u64::MAX, 0],
         )?;
         check("mapping the runtime's stack", at)?;
+        let ring = Self::map_ring(tracee, &mut sys)?;
+        if setup.install_filter {
+            Self::install_filter(tracee, &mut sys)?;
+        }
+        tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
+        let mut space = Space {
+            ring: Some(ring),
+            ..Space::default()
+        };
+        space.ring.as_ref().expect("just set").reset();
+        space.start(tracee, setup)?;
+        Ok(space)
+    }
+
+    /// Creates the ring (a memfd), maps it at its address and into the tracer.
+    fn map_ring(
+        tracee: &mut Tracee,
+        sys: &mut impl FnMut(&mut Tracee, libc::c_long, &[u64]) -> Result<i64, tracee::TraceeError>,
+    ) -> Result<Ring, FastPathError> {
+        let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
         tracee.write_mem(SCRATCH, b"ftrun-ring\0")?;
         let fd = check(
             "creating the ring",
@@ -184,23 +206,42 @@ impl Space {
             Ok::<Ring, FastPathError>(ring)
         })();
         sys(tracee, libc::SYS_close, &[fd])?;
-        let ring = mapped?;
-        if setup.install_filter {
-            Self::install_filter(tracee, &mut sys)?;
-        }
-        tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
-        let mut space = Space {
-            ring: Some(ring),
-            ..Space::default()
-        };
-        space.ring.as_ref().expect("just set").reset();
+        mapped
+    }
+
+    /// Writes the control page's magic, mode and flags: the runtime is on from here.
+    fn start(&mut self, tracee: &mut Tracee, setup: &Setup) -> Result<(), FastPathError> {
         let mut control = Vec::with_capacity(16);
         control.extend_from_slice(&CONTROL_MAGIC.to_le_bytes());
         control.extend_from_slice(&setup.mode.to_le_bytes());
         control.extend_from_slice(&setup.flags.to_le_bytes());
         tracee.write_mem(CONTROL_BASE, &control)?;
-        space.flags = setup.flags;
-        Ok(space)
+        self.flags = setup.flags;
+        Ok(())
+    }
+
+    /// A forked child, stopped before it ran: gets a ring of its own and its runtime on
+    /// (its control page was wiped by the fork, and its parent's ring is not mapped in it).
+    pub fn give_ring(&mut self, tracee: &mut Tracee, setup: &Setup) -> Result<(), FastPathError> {
+        let regs = tracee.regs()?;
+        let insn = crate::runtime_syms::UNTRACED_INSN;
+        let mut sys = |t: &mut Tracee, nr: libc::c_long, args: &[u64]| {
+            t.inject_syscall(&regs, insn, nr, args)
+        };
+        let ring = Self::map_ring(tracee, &mut sys);
+        tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
+        tracee.set_regs(&regs)?;
+        tracee.resend_deferred_signals()?;
+        let ring = ring?;
+        ring.reset();
+        self.ring = Some(ring);
+        self.needs_ring = false;
+        self.start(tracee, setup)
+    }
+
+    /// A forked child whose runtime is still off.
+    pub fn needs_ring(&self) -> bool {
+        self.needs_ring
     }
 
     fn install_filter(
@@ -248,6 +289,7 @@ impl Space {
             unpatchable: self.unpatchable.clone(),
             loaded: Vec::new(),
             taken: 0,
+            needs_ring: self.ring.is_some(),
         }
     }
 

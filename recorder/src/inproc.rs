@@ -32,6 +32,45 @@ fn failure(tgid: i32, pid: i32, e: fastpath::FastPathError) -> RecordError {
 }
 
 impl Recorder<'_> {
+    fn setup(&self) -> Setup {
+        let flags = if self.sink.gates_output() {
+            FLAG_OUTPUTS_TRACED
+        } else {
+            0
+        };
+        Setup {
+            mode: MODE_RECORD,
+            flags,
+            install_filter: !self.tasks.filtered,
+        }
+    }
+
+    /// A forked child at its first stop, before it ran: its runtime gets a ring of its own
+    /// (logged, so that replay does the same there).
+    pub(crate) fn give_child_ring(&mut self) -> Result<(), RecordError> {
+        let tgid = self.t.tgid;
+        if !self.spaces.get(&tgid).is_some_and(|s| s.needs_ring()) {
+            return Ok(());
+        }
+        let setup = self.setup();
+        let pid = self.t.tracee.pid();
+        let Some(space) = self.spaces.get_mut(&tgid) else {
+            return Ok(());
+        };
+        match space.give_ring(&mut self.t.tracee, &setup) {
+            Ok(()) => self.push(EventKind::RuntimeMapped),
+            Err(e) => match failure(tgid, pid, e) {
+                RecordError::Other(why) => {
+                    // It runs with every call traced, as before.
+                    self.spaces.remove(&tgid);
+                    self.warn_once(format!("{why}; this process runs without the fast path"));
+                    Ok(())
+                }
+                other => Err(other),
+            },
+        }
+    }
+
     /// The process has just exec'd (the thread is at the exec's exit): maps the runtime,
     /// and the seccomp filter in the first process.
     pub(crate) fn install_runtime(&mut self) -> Result<(), RecordError> {
@@ -40,16 +79,7 @@ impl Recorder<'_> {
         if !self.fast_path || self.t.vfork_parent.is_some() {
             return Ok(());
         }
-        let flags = if self.sink.gates_output() {
-            FLAG_OUTPUTS_TRACED
-        } else {
-            0
-        };
-        let setup = Setup {
-            mode: MODE_RECORD,
-            flags,
-            install_filter: !self.tasks.filtered,
-        };
+        let setup = self.setup();
         match Space::install(&mut self.t.tracee, &setup) {
             Ok(space) => {
                 self.spaces.insert(tgid, space);

@@ -263,6 +263,9 @@ impl<'a> Recorder<'a> {
     }
 
     fn handle(&mut self, stop: Stop) -> Result<(), RecordError> {
+        if !stop.is_gone() {
+            self.give_child_ring()?;
+        }
         self.drain_buffered()?;
         let outcome = self.on_stop(stop);
         if outcome.is_ok() && !stop.is_gone() {

@@ -50,6 +50,28 @@ impl Replayer<'_> {
         Ok(())
     }
 
+    /// A forked child about to run for the first time gets a ring where the recording gave
+    /// it one.
+    pub(crate) fn give_child_ring(&mut self) -> Result<(), ReplayError> {
+        let tgid = self.t.tgid;
+        if !self.spaces.get(&tgid).is_some_and(|s| s.needs_ring()) {
+            return Ok(());
+        }
+        if !self.next_is(|k| matches!(k, EventKind::RuntimeMapped))? {
+            return Ok(());
+        }
+        self.take()?;
+        let setup = Setup {
+            mode: MODE_REPLAY,
+            flags: 0,
+            install_filter: false,
+        };
+        let space = self.spaces.get_mut(&tgid).expect("checked");
+        space
+            .give_ring(&mut self.t.tracee, &setup)
+            .map_err(setup_error)
+    }
+
     /// Rewrites the sites the recording rewrote at this syscall's exit.
     pub(crate) fn apply_site_patches(&mut self) -> Result<(), ReplayError> {
         while self.next_is(|k| matches!(k, EventKind::SitePatched(_)))? {

@@ -255,6 +255,7 @@ impl<'a> Replayer<'a> {
                 self.on_entry(nr)?;
                 continue;
             }
+            self.give_child_ring()?;
             self.arm_landmark()?;
             self.load_ring()?;
             if debug_stops() {

@@ -48,7 +48,9 @@ impl Replayer<'_> {
         if flags & libc::CLONE_CHILD_SETTID != 0 {
             child.tracee.write_mem(s.args[3], &id)?;
         }
-        if tgid != self.t.tgid && flags & libc::CLONE_VM == 0 {
+        // A fork's child inherits the rewritten code; a vfork's runs in its parent's memory.
+        let vfork = s.number == libc::SYS_vfork as u64 || flags & libc::CLONE_VM != 0;
+        if tgid != self.t.tgid && !vfork {
             self.fork_space(self.t.tgid, tgid);
         }
         self.tasks.add(child);
