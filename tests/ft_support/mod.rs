@@ -2,6 +2,7 @@
 //! cleanup of every process a test started (primary, follower, live server).
 #![allow(dead_code)]
 
+pub mod etcd;
 pub mod netns;
 
 use std::io::{BufRead, BufReader, Write};
