@@ -5,121 +5,15 @@
 mod common;
 mod ft_support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use ft_support::netns::*;
 use ft_support::*;
-
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Two namespaces joined by a veth pair; removed on drop.
-struct Net {
-    a: String,
-    b: String,
-    addr_b: String,
-}
-
-impl Net {
-    fn new() -> Option<Net> {
-        let id = std::process::id();
-        let (a, b) = (format!("ftA{id}"), format!("ftB{id}"));
-        let (va, vb) = (format!("fva{id}"), format!("fvb{id}"));
-        let net = format!("10.{}.{}", 100 + (id % 100), (id / 100) % 250);
-        let ok = ip(&["netns", "add", &a])
-            && ip(&["netns", "add", &b])
-            && ip(&["link", "add", &va, "type", "veth", "peer", "name", &vb])
-            && ip(&["link", "set", &va, "netns", &a])
-            && ip(&["link", "set", &vb, "netns", &b])
-            && ip(&["-n", &a, "addr", "add", &format!("{net}.1/24"), "dev", &va])
-            && ip(&["-n", &b, "addr", "add", &format!("{net}.2/24"), "dev", &vb])
-            && ip(&["-n", &a, "link", "set", &va, "up"])
-            && ip(&["-n", &b, "link", "set", &vb, "up"])
-            && ip(&["-n", &a, "link", "set", "lo", "up"])
-            && ip(&["-n", &b, "link", "set", "lo", "up"]);
-        let net = Net {
-            a,
-            b,
-            addr_b: format!("{net}.2"),
-        };
-        ok.then_some(net)
-    }
-
-    fn cut(&self) {
-        let id = std::process::id();
-        assert!(
-            ip(&["-n", &self.a, "link", "set", &format!("fva{id}"), "down"]),
-            "could not cut the link"
-        );
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        ip(&["netns", "del", &self.a]);
-        ip(&["netns", "del", &self.b]);
-    }
-}
-
-fn in_ns(ns: &str, args: &[&str], log: &std::path::Path) -> Child {
-    Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-/// Runs a KV request inside a namespace (the server listens on that namespace's loopback).
-fn kv_in_ns(ns: &str, port: u16, lines: &[String]) -> Vec<String> {
-    let script = format!(
-        "import socket,sys\ns=socket.create_connection(('127.0.0.1',{port}),timeout=10)\nf=s.makefile('rw')\nfor l in sys.stdin.read().splitlines():\n    f.write(l+'\\n'); f.flush(); print(f.readline().strip())\n"
-    );
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "python3", "-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.join("\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
-fn wait_for_server(ns: &str, port: u16) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if kv_in_ns(ns, port, &["PING".into()]) == ["PONG"] {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
 
 #[test]
 fn a_partition_leaves_exactly_one_side_serving() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || Command::new("ip").arg("-V").output().is_err() {
-        eprintln!("SKIPPED: network namespaces need root and iproute2 (.ci/run installs iproute2)");
+    if !can_make_namespaces() {
         return;
     }
     let net = Net::new().expect("creating the network namespaces");

@@ -300,6 +300,12 @@ fn receive_loop(
                 let finished = decoder.footer().is_some();
                 {
                     let mut st = shared.state.lock().expect("follow state");
+                    // Decided (taking over, or lost): acknowledge nothing more. What was
+                    // acknowledged is on disk before the decision, so the takeover replays
+                    // it; anything later must not let the primary release an output.
+                    if st.takeover.is_some() || st.lost.is_some() {
+                        return;
+                    }
                     st.received = received;
                     st.last_heard = Instant::now();
                     st.finished |= finished;

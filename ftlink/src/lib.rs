@@ -4,12 +4,13 @@
 
 pub mod arbiter;
 pub mod follower;
+mod http;
 pub mod lock;
 pub mod message;
 pub mod primary;
 pub mod status;
 
-pub use arbiter::{Arbiter, FileArbiter};
+pub use arbiter::{Arbiter, EtcdArbiter, FileArbiter};
 pub use message::{Hello, LinkError, Message, PROTOCOL_VERSION};
 
 use std::time::Duration;

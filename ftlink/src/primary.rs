@@ -1,6 +1,10 @@
 //! The primary's side of the link: the event log streams to the follower, every output
 //! waits for the follower's acknowledgement of everything before it (the Output Rule), and
-//! a follower that falls silent is replaced by the arbiter's verdict.
+//! a follower that falls silent is replaced by the arbiter's verdict. An output is released
+//! only while the follower cannot have taken over: within half a timeout of handing over
+//! the events it acknowledged, or after the arbiter says the epoch is still this primary's
+//! (a primary that was paused past the timeout finds out here that it lost, before it says
+//! anything).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -63,6 +67,11 @@ enum Outgoing {
 pub struct FtSink {
     writer: Option<TraceWriter>,
     shared: Arc<Shared>,
+    /// When the writer last handed a frame to the link: the follower, having acknowledged
+    /// it, heard this primary no earlier than that, and claims no epoch until a timeout later.
+    handed_over: Arc<Mutex<Instant>>,
+    arbiter: Arc<dyn Arbiter>,
+    timing: Timing,
     tx: Option<Sender<Outgoing>>,
     trace_dir: PathBuf,
     sent_files: HashSet<String>,
@@ -159,7 +168,10 @@ impl FtSink {
             .unwrap_or_default();
         let (tx, rx) = mpsc::channel::<Outgoing>();
         let frame_tx = tx.clone();
+        let handed_over = Arc::new(Mutex::new(Instant::now()));
+        let frame_time = handed_over.clone();
         writer.set_frame_sink(Box::new(move |bytes: &[u8]| {
+            *frame_time.lock().expect("hand-over time") = Instant::now();
             let _ = frame_tx.send(Outgoing::Frame(bytes.to_vec()));
         }));
         // The sink was handed the file start and header at once: that is the Hello's payload.
@@ -201,10 +213,14 @@ impl FtSink {
             }),
             changed: Condvar::new(),
         });
+        let (arbiter, timing) = (cfg.arbiter.clone(), cfg.timing);
         start_threads(stream, rx, shared.clone(), cfg)?;
         Ok(FtSink {
             writer: Some(writer),
             shared,
+            handed_over,
+            arbiter,
+            timing,
             tx: Some(tx),
             trace_dir,
             sent_files: HashSet::new(),
@@ -235,9 +251,43 @@ impl FtSink {
         if need == 0 {
             return Ok(());
         }
+        let lease_from = *self.handed_over.lock().expect("hand-over time");
         let start = Instant::now();
         self.shared.state.lock().expect("link state").gate_since = Some(start);
         let mut st = self.shared.wait_until_acked(need, None);
+        loop {
+            if st.lost.is_some() || st.alone || lease_from.elapsed() < self.timing.timeout / 2 {
+                break;
+            }
+            // The acknowledgement came late (this primary may have been paused): the
+            // follower may have gone live meanwhile. Only the arbiter knows.
+            let epoch = st.epoch;
+            drop(st);
+            let latest = self.arbiter.latest();
+            st = self.shared.state.lock().expect("link state");
+            match latest {
+                Ok(l) if l <= epoch || st.epoch > epoch => break,
+                Ok(l) => {
+                    eprintln!(
+                        "ftrun: an acknowledgement came {} ms after its events were sent, and epoch {l} was claimed at {} meanwhile: this primary lost epoch {}; stopping the server without releasing its output",
+                        lease_from.elapsed().as_millis(),
+                        self.arbiter.describe(),
+                        epoch + 1
+                    );
+                    self.shared.lose(&mut st, epoch + 1);
+                }
+                // Not known: hold the output; the monitor decides once the gate has waited
+                // a timeout.
+                Err(_) => {
+                    st = self
+                        .shared
+                        .changed
+                        .wait_timeout(st, self.timing.heartbeat)
+                        .expect("link state")
+                        .0
+                }
+            }
+        }
         st.gate_since = None;
         if let Some(epoch) = st.lost {
             return Err(RecordError::Other(format!(
@@ -252,6 +302,18 @@ impl FtSink {
 }
 
 impl Shared {
+    /// Marks `epoch` lost and stops the server: nothing it does from now on gets out.
+    fn lose(&self, st: &mut LinkState, epoch: u64) {
+        st.lost = Some(epoch);
+        if st.tracee_pid > 0 {
+            // SAFETY: kill with a pid we started and a constant signal.
+            unsafe {
+                libc::kill(st.tracee_pid, libc::SIGKILL);
+            }
+        }
+        self.changed.notify_all();
+    }
+
     /// Waits until `need` events are acknowledged, this primary is alone or lost, or `limit`
     /// has passed; returns the state, locked.
     fn wait_until_acked(&self, need: u64, limit: Option<Duration>) -> MutexGuard<'_, LinkState> {
@@ -401,9 +463,33 @@ fn receive_loop(reader: &mut TcpStream, shared: &Shared) {
 /// Declares the follower dead after `timeout` of silence and asks the arbiter who goes on.
 fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
     let tick = cfg.timing.heartbeat / 2;
+    let mut last_tick = Instant::now();
     loop {
         thread::sleep(tick);
+        let paused = last_tick.elapsed();
+        last_tick = Instant::now();
         let st = shared.state.lock().expect("link state");
+        if paused > cfg.timing.timeout && !st.alone && st.lost.is_none() && !st.finished {
+            // This process did not run for a timeout (paused, or starved): messages the
+            // follower sent before it went silent may still be arriving, so silence is not
+            // the measure here; the arbiter is.
+            let epoch = st.epoch;
+            drop(st);
+            let latest = cfg.arbiter.latest();
+            let mut st = shared.state.lock().expect("link state");
+            if let Ok(l) = latest {
+                if l > epoch && st.epoch == epoch && st.lost.is_none() {
+                    eprintln!(
+                        "ftrun: this primary did not run for {} ms, and epoch {l} was claimed at {} meanwhile: it lost epoch {}; stopping the server",
+                        paused.as_millis(),
+                        cfg.arbiter.describe(),
+                        epoch + 1
+                    );
+                    shared.lose(&mut st, epoch + 1);
+                }
+            }
+            continue;
+        }
         let report = RoleStatus {
             role: if st.lost.is_some() {
                 "lost"
@@ -454,7 +540,6 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
                 );
             }
             Ok(false) | Err(_) => {
-                st.lost = Some(next_epoch);
                 eprintln!(
                     "ftrun: the follower is unreachable and epoch {next_epoch} is taken ({}): this primary lost epoch {next_epoch}; stopping the server",
                     match won {
@@ -462,12 +547,7 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
                         _ => format!("at {}", cfg.arbiter.describe()),
                     }
                 );
-                if st.tracee_pid > 0 {
-                    // SAFETY: kill with a pid we started and a constant signal.
-                    unsafe {
-                        libc::kill(st.tracee_pid, libc::SIGKILL);
-                    }
-                }
+                shared.lose(&mut st, next_epoch);
             }
         }
         shared.changed.notify_all();

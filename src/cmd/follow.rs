@@ -1,5 +1,5 @@
-//! `ftrun follow --listen HOST:PORT [--state-dir DIR] [--arbiter file:DIR] [--heartbeat-ms N]
-//! [--timeout-ms N] [--addr-file FILE]`
+//! `ftrun follow --listen HOST:PORT [--state-dir DIR] [--arbiter file:DIR|etcd://HOST:PORT[/PREFIX]]
+//! [--heartbeat-ms N] [--timeout-ms N] [--addr-file FILE]`
 
 use std::path::PathBuf;
 

@@ -1,4 +1,5 @@
-//! `ftrun [--follower HOST:PORT] [--state-dir DIR] [--arbiter file:DIR] -- PROG ARGS…`:
+//! `ftrun [--follower HOST:PORT] [--state-dir DIR] [--arbiter file:DIR|etcd://HOST:PORT[/PREFIX]]
+//! -- PROG ARGS…`:
 //! PROG runs as a fault-tolerant primary; with no `--follower`, a local follower is started
 //! in its own session (the embedded default).
 
@@ -41,8 +42,9 @@ pub struct LinkArgs {
     /// Directory for pids, locks, the logs, the arbiter and status.json (default ./.ftrun).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// The arbiter for split-brain decisions (default file:STATE_DIR/arbiter).
-    #[arg(long, value_name = "file:DIR")]
+    /// The arbiter for split-brain decisions: a directory both sides see, or an etcd
+    /// cluster's client URL (default file:STATE_DIR/arbiter).
+    #[arg(long, value_name = "file:DIR|etcd://HOST:PORT[/PREFIX]")]
     pub arbiter: Option<String>,
     /// Heartbeat interval.
     #[arg(long, default_value_t = 50)]

@@ -2,6 +2,9 @@
 //! cleanup of every process a test started (primary, follower, live server).
 #![allow(dead_code)]
 
+pub mod etcd;
+pub mod netns;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -46,10 +49,24 @@ impl Kv {
 
     /// Sends one line and returns the reply line (None if the connection failed).
     pub fn request(&mut self, line: &str) -> Option<String> {
+        self.send(line)?;
+        self.reply()
+    }
+
+    /// Sends one line without waiting for its reply.
+    pub fn send(&mut self, line: &str) -> Option<()> {
         self.stream
             .get_mut()
             .write_all(format!("{line}\n").as_bytes())
-            .ok()?;
+            .ok()
+    }
+
+    pub fn set_read_timeout(&self, t: Duration) {
+        let _ = self.stream.get_ref().set_read_timeout(Some(t));
+    }
+
+    /// The next reply line (None if the connection closed or failed, or the read timed out).
+    pub fn reply(&mut self) -> Option<String> {
         let mut reply = String::new();
         match self.stream.read_line(&mut reply) {
             Ok(n) if n > 0 => Some(reply.trim_end().to_string()),
