@@ -21,6 +21,14 @@ struct Rlimit {
   hard @2 :UInt64;
 }
 
+# What the recording's parent handed down through exec and the program may observe.
+struct Inherited {
+  # Bit N-1 for signal N.
+  ignoredSignals @0 :UInt64;
+  blockedSignals @1 :UInt64;
+  umask @2 :UInt32;
+}
+
 struct Header {
   formatVersion @0 :UInt32;
   recorderVersion @1 :Text;
@@ -36,6 +44,8 @@ struct Header {
   tickEvent @11 :UInt64;
   rlimits @12 :List(Rlimit);
   startTimeNs @13 :UInt64;
+  # Absent in traces written before it was recorded.
+  inherited @14 :Inherited;
 }
 
 enum SyscallMode {

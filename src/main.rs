@@ -39,7 +39,23 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
 }
 
+/// Reads the signal state and umask ftrun was handed down before the Rust runtime changes
+/// them (it ignores SIGPIPE before `main`): the recorded program must start with that state.
+extern "C" fn capture_inherited_state() {
+    tracee::InheritedState::capture_at_startup();
+}
+
+#[used]
+#[link_section = ".init_array"]
+static CAPTURE_INHERITED_STATE: extern "C" fn() = capture_inherited_state;
+
 fn main() {
+    // ftrun waits for its children: an inherited `SIG_IGN` for SIGCHLD would have the kernel
+    // reap them (the program still gets it: see `tracee::InheritedState`).
+    // SAFETY: setting a default disposition.
+    unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Record(args)) => cmd::record::run(args),

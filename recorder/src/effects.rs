@@ -126,8 +126,9 @@ pub fn capture_writes(
 ) -> Result<Vec<MemWrite>, TraceeError> {
     let mut writes = Vec::new();
     // Failed calls write nothing, except that sleeps and waits interrupted by a signal may
-    // report the time left.
-    if ret < 0 && ret != -(libc::EINTR as i64) {
+    // report the time left (the tracer sees the restart code the kernel turns into EINTR
+    // when a handler runs: clock_nanosleep has written the time left by then).
+    if ret < 0 && ret != -(libc::EINTR as i64) && !syscalls::is_restart_code(ret) {
         return Ok(writes);
     }
     match rule {

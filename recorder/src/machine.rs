@@ -67,6 +67,17 @@ pub fn current_rlimits() -> Vec<Rlimit> {
         .collect()
 }
 
+/// Ignored signals, mask and umask as this process got them from its parent: what the
+/// program is started with.
+pub fn inherited_state() -> schema::Inherited {
+    let state = tracee::InheritedState::at_startup();
+    schema::Inherited {
+        ignored_signals: state.ignored,
+        blocked_signals: state.blocked,
+        umask: state.umask.unwrap_or(0o022),
+    }
+}
+
 /// The header of a new recording of `exe` started as `argv` with `env` in `cwd`.
 pub fn header_for(argv: Vec<Vec<u8>>, env: Vec<Vec<u8>>, cwd: Vec<u8>, exe: Vec<u8>) -> Header {
     let ticks = crate::ticks::detect();
@@ -88,5 +99,6 @@ pub fn header_for(argv: Vec<Vec<u8>>, env: Vec<Vec<u8>>, cwd: Vec<u8>, exe: Vec<
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0),
+        inherited: Some(inherited_state()),
     }
 }

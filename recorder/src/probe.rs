@@ -62,6 +62,7 @@ fn ptrace_probes() -> Vec<Probe> {
         cwd: None,
         rlimits: Vec::new(),
         trap_rdtsc: false,
+        inherited: Default::default(),
     };
     let mut tracee = match tracee::spawn_traced(&spec) {
         Ok(t) => t,
@@ -290,6 +291,7 @@ fn fast_path_probe() -> Result<String, String> {
         cwd: None,
         rlimits: Vec::new(),
         trap_rdtsc: true,
+        inherited: Default::default(),
     };
     let dir = std::env::temp_dir().join(format!("ftrun-probe-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("no scratch directory: {e}"))?;

@@ -73,6 +73,8 @@ pub(crate) struct Pending {
     snap: EntrySnapshot,
     /// The syscall was not run: the tracee gets this result.
     instead: Option<i64>,
+    /// For `restart_syscall`: the call it goes on with (which a signal may interrupt again).
+    restart_of: Option<u64>,
 }
 
 pub(crate) struct HeldSignal {
@@ -396,17 +398,24 @@ impl<'a> Recorder<'a> {
                 rule: Rule::Pretend(ERESTARTNOINTR),
                 snap: EntrySnapshot::default(),
                 instead: Some(ERESTARTNOINTR),
+                restart_of: None,
             });
             self.t.injecting = Some(held);
             return Ok(());
         }
         let args = syscall_args(&regs);
         // restart_syscall goes on with the call a signal interrupted, on the same arguments.
-        let restarted = self.t.restart_nr.take();
+        // Any other syscall in between (a handler's rt_sigreturn) ends the restart, as in the
+        // kernel; restart_syscall then gets its rule's EINTR.
+        let restart_of = self
+            .t
+            .restart_nr
+            .take()
+            .filter(|_| nr == libc::SYS_restart_syscall as u64);
         let execs = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
         let threaded = self.sched.threaded(self.t.tgid);
-        let rule = match restarted {
-            Some(orig) if nr == libc::SYS_restart_syscall as u64 => rule_for_call(orig, &args),
+        let rule = match restart_of {
+            Some(orig) => rule_for_call(orig, &args),
             _ if execs && threaded && self.t.tid as i32 != self.t.tgid => Rule::Refuse(
                 "execve from a thread other than the main one, while others run, is not recorded yet",
             ),
@@ -454,6 +463,7 @@ impl<'a> Recorder<'a> {
             rule,
             snap,
             instead,
+            restart_of,
         });
         Ok(())
     }
@@ -530,7 +540,8 @@ impl<'a> Recorder<'a> {
             None => ret,
         };
         if ret == ERESTART_RESTARTBLOCK {
-            self.t.restart_nr = Some(p.nr);
+            // A restart_syscall interrupted in turn still goes on with the first call.
+            self.t.restart_nr = Some(p.restart_of.unwrap_or(p.nr));
         }
         let (nr, ran) = (p.nr, p.instead.is_none());
         self.log_syscall(p, ret)?;

@@ -6,6 +6,7 @@ mod divergence;
 pub mod fdtable;
 pub mod golive;
 mod inproc;
+pub mod landmark_search;
 mod mem;
 mod pi;
 mod process;

@@ -80,6 +80,16 @@ pub fn spawn_for_replay(header: &Header) -> Result<Tracee, ReplayError> {
             .map(|r| (r.resource, r.soft, r.hard))
             .collect(),
         trap_rdtsc: true,
+        // Ignored and blocked signals and the umask as the recording's parent handed them
+        // down, not as this replay's parent did.
+        inherited: header
+            .inherited
+            .map(|i| tracee::InheritedState {
+                ignored: i.ignored_signals,
+                blocked: i.blocked_signals,
+                umask: Some(i.umask),
+            })
+            .unwrap_or_default(),
     };
     Ok(tracee::spawn_traced(&spec)?)
 }

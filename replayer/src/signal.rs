@@ -51,7 +51,7 @@ impl Replayer<'_> {
             _ => None,
         };
         self.t.landmark_mem = None;
-        self.t.landmark_passes = 0;
+        self.t.landmark_search.finish();
         if let Some(rip) = rip {
             self.t.tracee.set_exec_breakpoint(rip)?;
             self.t.landmark_armed = true;
@@ -162,12 +162,36 @@ impl Replayer<'_> {
         };
         let lm = landmark_of(&sig).expect("checked");
         if at_landmark(&mut self.t.tracee, regs, lm)? {
+            self.t.landmark_search.finish();
             self.t.tracee.clear_breakpoints()?;
             self.t.landmark_armed = false;
             self.take()?;
             self.t.tracee.set_siginfo(&raw_siginfo(&sig)?)?;
             self.t.deliver = sig.signo as i32;
+            return Ok(());
         }
+        let what = format!(
+            "the state in which thread {} got signal {} at {:#x} (registers {:#x}, memory {:#x})",
+            self.t.tid, sig.signo, lm.rip, lm.regs_hash, lm.mem_hash
+        );
+        self.landmark_missed(regs, lm.rip, what)
+    }
+
+    /// A pass through a landmark without its recorded state: counted and shown; the end of
+    /// the replay, with a divergence, when the state cannot come (see `landmark_search`).
+    fn landmark_missed(&mut self, regs: &Regs, rip: u64, what: String) -> Result<(), ReplayError> {
+        let replayed = self.replayed;
+        if let Some(gave_up) = self
+            .t
+            .landmark_search
+            .missed(&mut self.t.tracee, regs, replayed)?
+        {
+            self.t.landmark_search.finish();
+            return Err(self.divergence(format!("{what} to come"), gave_up.describe(rip)));
+        }
+        self.t
+            .landmark_search
+            .show_progress(&what, self.replayed, &self.opts.trace_dir);
         Ok(())
     }
 
@@ -182,17 +206,10 @@ impl Replayer<'_> {
         switch: &ForcedSwitch,
     ) -> Result<(), ReplayError> {
         let lm = &switch.landmark;
-        self.t.landmark_passes += 1;
-        if self.t.landmark_passes.is_multiple_of(10_000) {
-            eprintln!(
-                "ftrun: looking for the state in which thread {} was preempted at {:#x}: \
-                 {} passes so far",
-                self.t.tid, lm.rip, self.t.landmark_passes
-            );
-        }
+        let pass = self.t.landmark_search.passes + 1;
         let found = if at_landmark(&mut self.t.tracee, regs, lm)? {
             true
-        } else if self.t.landmark_passes <= 2 && memory_hash(&mut self.t.tracee)? == lm.mem_hash {
+        } else if pass <= 2 && memory_hash(&mut self.t.tracee)? == lm.mem_hash {
             let recorded = tracee::regs_from_words(&switch.regs);
             let fpregs: Option<&[u8; 512]> = switch.fpregs.as_slice().try_into().ok();
             match (recorded, fpregs) {
@@ -207,12 +224,17 @@ impl Replayer<'_> {
             false
         };
         if found {
-            self.t.landmark_passes = 0;
+            self.t.landmark_search.finish();
             self.t.tracee.clear_breakpoints()?;
             self.t.landmark_armed = false;
             self.take()?;
+            return Ok(());
         }
-        Ok(())
+        let what = format!(
+            "the state in which thread {} was preempted at {:#x} (registers {:#x}, memory {:#x})",
+            self.t.tid, lm.rip, lm.regs_hash, lm.mem_hash
+        );
+        self.landmark_missed(regs, lm.rip, what)
     }
 
     /// A pass of a thread through the landmark of its preemption: it is preempted at the
@@ -222,15 +244,21 @@ impl Replayer<'_> {
         let hash = landmark_regs_hash(&self.t.tracee, regs)?;
         if regs.rip != lm.rip || hash != lm.regs_hash {
             self.t.landmark_mem = None;
-            return Ok(());
+        } else {
+            let mem = memory_hash(&mut self.t.tracee)?;
+            if self.t.landmark_mem.replace(mem) == Some(mem) {
+                self.t.landmark_search.finish();
+                self.t.tracee.clear_breakpoints()?;
+                self.t.landmark_armed = false;
+                self.t.landmark_mem = None;
+                self.take()?;
+                return Ok(());
+            }
         }
-        let mem = memory_hash(&mut self.t.tracee)?;
-        if self.t.landmark_mem.replace(mem) == Some(mem) {
-            self.t.tracee.clear_breakpoints()?;
-            self.t.landmark_armed = false;
-            self.t.landmark_mem = None;
-            self.take()?;
-        }
-        Ok(())
+        let what = format!(
+            "the spin in which thread {} was preempted at {:#x} (registers {:#x})",
+            self.t.tid, lm.rip, lm.regs_hash
+        );
+        self.landmark_missed(regs, lm.rip, what)
     }
 }

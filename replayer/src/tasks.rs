@@ -25,8 +25,8 @@ pub(crate) struct Task {
     pub parked_entry: Option<u64>,
     /// Memory hash at the previous pass through a `Sched` landmark with the right registers.
     pub landmark_mem: Option<u64>,
-    /// Passes through the landmark of a `SchedAtState` so far (for progress messages).
-    pub landmark_passes: u64,
+    /// The search for the state of its next landmark event: passes, progress, its end.
+    pub landmark_search: crate::landmark_search::LandmarkSearch,
     /// A leader that exited before its threads: reaped with the last of them.
     pub reap_later: bool,
     pub pending: Option<Pending>,
@@ -54,7 +54,7 @@ impl Task {
             tgid,
             parked_entry: None,
             landmark_mem: None,
-            landmark_passes: 0,
+            landmark_search: Default::default(),
             reap_later: false,
             pending: None,
             injecting: None,

@@ -113,6 +113,12 @@ pub fn encode_header(h: &Header) -> Result<Vec<u8>, CodecError> {
         }
     }
     b.set_start_time_ns(h.start_time_ns);
+    if let Some(inh) = &h.inherited {
+        let mut e = b.reborrow().init_inherited();
+        e.set_ignored_signals(inh.ignored_signals);
+        e.set_blocked_signals(inh.blocked_signals);
+        e.set_umask(inh.umask);
+    }
     Ok(serialize::write_message_to_words(&msg))
 }
 
@@ -411,6 +417,16 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, CodecError> {
             hard: l.get_hard(),
         });
     }
+    let inherited = if r.has_inherited() {
+        let e = r.get_inherited().ctx("inherited state")?;
+        Some(Inherited {
+            ignored_signals: e.get_ignored_signals(),
+            blocked_signals: e.get_blocked_signals(),
+            umask: e.get_umask(),
+        })
+    } else {
+        None
+    };
     Ok(Header {
         format_version: r.get_format_version(),
         recorder_version: text(r.get_recorder_version(), "recorder version")?,
@@ -429,6 +445,7 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, CodecError> {
         tick_event: r.get_tick_event(),
         rlimits,
         start_time_ns: r.get_start_time_ns(),
+        inherited,
     })
 }
 

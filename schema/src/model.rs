@@ -21,6 +21,17 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
+/// What the recording's parent handed down through exec that the program may observe
+/// (rlimits are kept apart, in `Header::rlimits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Inherited {
+    /// Signals set to `SIG_IGN`, bit N-1 for signal N.
+    pub ignored_signals: u64,
+    /// The signal mask, bit N-1 for signal N.
+    pub blocked_signals: u64,
+    pub umask: u32,
+}
+
 /// What a trace says about the run as a whole; written first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
@@ -43,6 +54,8 @@ pub struct Header {
     pub rlimits: Vec<Rlimit>,
     /// Wall-clock time the recording started, nanoseconds since the epoch.
     pub start_time_ns: u64,
+    /// Signal dispositions, mask and umask as the program got them (`None` in older traces).
+    pub inherited: Option<Inherited>,
 }
 
 /// How a syscall was handled while recording, and so how replay treats it.

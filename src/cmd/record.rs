@@ -78,6 +78,7 @@ impl Launch {
             cwd: None,
             rlimits: Vec::new(),
             trap_rdtsc: true,
+            inherited: tracee::InheritedState::at_startup(),
         }
     }
 }

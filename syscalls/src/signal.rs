@@ -23,12 +23,10 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_rt_sigtimedwait, Emulate(&[out(1, Fixed(128))])),
     (SYS_signalfd, Emulate(&[])),
     (SYS_signalfd4, Emulate(&[])),
-    // Without an interrupted call before it (which the recorder follows), there is nothing
-    // to restart.
-    (
-        SYS_restart_syscall,
-        Refuse("restart_syscall without a call a signal interrupted just before"),
-    ),
+    // The recorder follows restart_syscall to the call a signal interrupted (however many
+    // times); without one (a handler ran since: its rt_sigreturn ended the restart) the
+    // kernel says EINTR.
+    (SYS_restart_syscall, Pretend(-(EINTR as i64))),
     (
         SYS_pidfd_send_signal,
         Refuse("signals through a pidfd are not recorded yet"),

@@ -374,18 +374,38 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    let mut cmd = Command::new(ftrun_bin());
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    cmd.envs(env.iter().map(|&(k, v)| (k, v)));
+    spawn_command(cmd, args)
+}
+
+/// Runs ftrun with `args` through `wrapper` (a program that sets something up and execs the
+/// rest of its command line, e.g. `with_signals ignore 2 --`), to completion (60 s limit).
+pub fn ftrun_via<I, S>(wrapper: &[OsString], args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(&wrapper[0]);
+    cmd.args(&wrapper[1..]).arg(ftrun_bin());
+    spawn_command(cmd, args).wait()
+}
+
+fn spawn_command<I, S>(mut cmd: Command, args: I) -> Running
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let what = describe_args(&args);
-    let mut cmd = Command::new(ftrun_bin());
     cmd.args(&args)
-        .envs(env.iter().map(|&(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
-    }
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("could not start {}: {e}", ftrun_bin().display()));

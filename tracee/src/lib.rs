@@ -5,6 +5,7 @@
 
 pub mod auxv;
 mod error;
+mod inherit;
 mod inject;
 pub mod landmark;
 mod memory;
@@ -16,6 +17,7 @@ mod stop;
 mod tracee;
 
 pub use error::TraceeError;
+pub use inherit::InheritedState;
 pub use nix::sys::wait::WaitStatus;
 pub use regs::{regs_from_words, regs_hash, regs_words, Regs};
 pub use siginfo::{is_synchronous, siginfo_code, RawSiginfo};

@@ -1,5 +1,6 @@
 //! Starting a program under ptrace: resolve it like a shell, fork, set up the child
-//! (no ASLR, rdtsc trapping, limits), attach with `PTRACE_SEIZE`, then let it exec.
+//! (no ASLR, rdtsc trapping, limits, the inherited signal state and umask), attach with
+//! `PTRACE_SEIZE`, then let it exec.
 
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
@@ -11,6 +12,7 @@ use nix::sys::ptrace::Options;
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::error::TraceeError;
+use crate::inherit::InheritedState;
 use crate::tracee::Tracee;
 
 /// What to run and how to set up the process before it execs.
@@ -25,6 +27,9 @@ pub struct SpawnSpec {
     pub rlimits: Vec<(u32, u64, u64)>,
     /// Make rdtsc/rdtscp fault (`PR_SET_TSC`) so they can be emulated.
     pub trap_rdtsc: bool,
+    /// Ignored signals, mask and umask the program starts with (what ftrun itself
+    /// inherited when recording, the recorded state at replay).
+    pub inherited: InheritedState,
 }
 
 /// Why a program name could not be turned into something to exec.
@@ -130,11 +135,9 @@ pub fn spawn_traced(spec: &SpawnSpec) -> Result<Tracee, TraceeError> {
         ForkResult::Child => {
             // SAFETY: async-signal-safe libc calls on pre-built buffers; never returns.
             unsafe {
-                let mut empty: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut empty);
-                libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-                // The Rust runtime ignores SIGPIPE in ftrun; the program must not inherit that.
-                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                // Not ftrun's own state (the Rust runtime ignores SIGPIPE, the recorder
+                // blocks its timer signal): the program gets what it was handed down.
+                spec.inherited.apply_in_child();
                 let persona = libc::personality(0xffff_ffff);
                 libc::personality(
                     (persona as libc::c_ulong) | libc::ADDR_NO_RANDOMIZE as libc::c_ulong,

@@ -63,6 +63,11 @@ pub fn sample_header() -> Header {
             },
         ],
         start_time_ns: 1_700_000_000_123_456_789,
+        inherited: Some(Inherited {
+            ignored_signals: 1 << 1 | 1 << 12,
+            blocked_signals: 1 << 9 | 1 << 33,
+            umask: 0o027,
+        }),
     }
 }
 

@@ -151,7 +151,20 @@ fn header_json(dir: &Path, h: &Header) -> Value {
             "resource": names::rlimit_name(r.resource as u64), "soft": r.soft, "hard": r.hard,
         })).collect::<Vec<_>>(),
         "start_time_ns": h.start_time_ns,
+        "inherited": h.inherited.map(|i| json!({
+            "ignored_signals": signal_names(i.ignored_signals),
+            "blocked_signals": signal_names(i.blocked_signals),
+            "umask": format!("{:03o}", i.umask),
+        })),
     })
+}
+
+/// The signals of a mask (bit N-1 for signal N) by name.
+fn signal_names(mask: u64) -> Vec<String> {
+    (1..=64)
+        .filter(|s| mask & (1u64 << (s - 1)) != 0)
+        .map(names::signal_name)
+        .collect()
 }
 
 /// How the trace ends: the text line, the JSON record, and a message for stderr.
