@@ -41,7 +41,10 @@ fn racy_counter_under_ptrace() {
     // The lost updates depend on which thread runs when: some later recording differs
     // (the token goes first come, first served, so on an idle machine runs can agree).
     let differs = (0..8).any(|_| {
-        record_fresh(testprog("threads_race"), NO_ARGS).output.stdout != rec.output.stdout
+        record_fresh(testprog("threads_race"), NO_ARGS)
+            .output
+            .stdout
+            != rec.output.stdout
     });
     assert!(
         differs,
