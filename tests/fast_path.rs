@@ -165,3 +165,18 @@ fn forked_children_run_their_calls_in_process_with_rings_of_their_own() {
         "only {child_calls} of the children's getppid calls ran in-process"
     );
 }
+
+#[test]
+fn output_written_in_process_is_echoed_even_after_the_program_closed_its_stdout() {
+    // md5sum writes each line with its own write and closes stdout before it exits: the
+    // bytes of the last write reach the tracer only after the descriptor is gone.
+    let rec = assert_replays_identically("md5sum", ["/etc/hostname", "/etc/passwd", "/etc/group"]);
+    rec.assert_stdout_contains(&["  /etc/hostname\n", "  /etc/passwd\n", "  /etc/group\n"]);
+    let lines = dump_lines(&rec);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("write(1,") && l.contains("[in-process]")),
+        "md5sum's lines should be written in-process"
+    );
+}

@@ -279,6 +279,17 @@ impl Record {
     }
 
     unsafe fn commit(self, nr: u64, args: [u64; 6], result: i64, sent_len: u32) -> i64 {
+        self.commit_output(nr, args, result, sent_len, (0, 0))
+    }
+
+    unsafe fn commit_output(
+        self,
+        nr: u64,
+        args: [u64; 6],
+        result: i64,
+        sent_len: u32,
+        file: (u64, u64),
+    ) -> i64 {
         let header = RecordHeader {
             size: self.at as u32,
             nr: nr as u32,
@@ -286,6 +297,8 @@ impl Record {
             sent_len,
             result,
             args,
+            dev: file.0,
+            ino: file.1,
         };
         write_volatile(self.start as *mut RecordHeader, header);
         let r = ring();
@@ -353,12 +366,26 @@ unsafe fn writable_now(fd: u64, len: u64) -> bool {
 }
 
 unsafe fn file_type(fd: u64) -> Option<u32> {
+    file_of(fd).map(|(_, _, mode)| mode & S_IFMT)
+}
+
+/// The device, inode and mode of `fd`'s file.
+unsafe fn file_of(fd: u64) -> Option<(u64, u64, u32)> {
     let mut st = [0u64; 18];
     if sys3(nr::FSTAT, fd, st.as_mut_ptr() as u64, 0) < 0 {
         return None;
     }
-    // st_mode is the 32-bit word at offset 24.
-    Some((st[3] as u32) & S_IFMT)
+    // st_dev, st_ino, then st_nlink; st_mode is the 32-bit word at offset 24.
+    Some((st[0], st[1], st[3] as u32))
+}
+
+/// Runs an output call, keeping the bytes it sent and its descriptor's file.
+unsafe fn output(n: u64, a: [u64; 6]) -> Option<i64> {
+    let mut rec = Record::begin(a[2])?;
+    let file = file_of(a[0]).map_or((0, 0), |(dev, ino, _)| (dev, ino));
+    let r = sys(n, a);
+    let sent = if r > 0 { rec.sent(a[1], r as u64) } else { 0 };
+    Some(rec.commit_output(n, a, r, sent, file))
 }
 
 /// Whether opening `path` (relative to `dirfd`) cannot block: an existing regular file or
@@ -452,20 +479,12 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             }
             Some(rec.commit(n, a, r, 0))
         }
-        nr::WRITE if flags & FLAG_OUTPUTS_TRACED == 0 && writable_now(a[0], a[2]) => {
-            let mut rec = Record::begin(a[2])?;
-            let r = sys(n, a);
-            let sent = if r > 0 { rec.sent(a[1], r as u64) } else { 0 };
-            Some(rec.commit(n, a, r, sent))
-        }
+        nr::WRITE if flags & FLAG_OUTPUTS_TRACED == 0 && writable_now(a[0], a[2]) => output(n, a),
         nr::SENDTO if flags & FLAG_OUTPUTS_TRACED == 0 && a[4] == 0 => {
             if a[3] & MSG_DONTWAIT == 0 && sys3(nr::FCNTL, a[0], F_GETFL, 0) & O_NONBLOCK == 0 {
                 return None;
             }
-            let mut rec = Record::begin(a[2])?;
-            let r = sys(n, a);
-            let sent = if r > 0 { rec.sent(a[1], r as u64) } else { 0 };
-            Some(rec.commit(n, a, r, sent))
+            output(n, a)
         }
         _ => None,
     }

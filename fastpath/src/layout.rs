@@ -85,6 +85,10 @@ pub struct RecordHeader {
     pub sent_len: u32,
     pub result: i64,
     pub args: [u64; 6],
+    /// For an output: the device and inode of the descriptor's file when it was written
+    /// (0, 0 if unknown), which tells the tracer whether the bytes went to its own stdout.
+    pub dev: u64,
+    pub ino: u64,
 }
 
 #[repr(C)]

@@ -18,6 +18,8 @@ pub struct BufferedCall {
     pub writes: Vec<(u64, Vec<u8>)>,
     /// Bytes an output call sent.
     pub sent: Vec<u8>,
+    /// For an output: its descriptor's file (device, inode) when it was written.
+    pub file: Option<(u64, u64)>,
 }
 
 /// The tracer's mapping of one process's ring (the memfd the runtime writes).
@@ -109,6 +111,7 @@ impl Ring {
             for a in call.args {
                 h.extend_from_slice(&a.to_le_bytes());
             }
+            h.resize(RECORD_HEADER_SIZE as usize, 0);
             let base = RING_HEADER_SIZE + at;
             self.write(base, &h);
             let mut off = RECORD_HEADER_SIZE;
@@ -195,12 +198,14 @@ impl Ring {
         for (i, a) in args.iter_mut().enumerate() {
             *a = quad(1 + i);
         }
+        let (dev, ino) = (quad(7), quad(8));
         let mut call = BufferedCall {
             nr: nr as u64,
             args,
             result: quad(0) as i64,
             writes: Vec::new(),
             sent: Vec::new(),
+            file: (dev != 0 || ino != 0).then_some((dev, ino)),
         };
         let mut off = RECORD_HEADER_SIZE;
         for _ in 0..nwrites {
@@ -262,6 +267,7 @@ mod tests {
         for a in 1..=6u64 {
             r.extend_from_slice(&a.to_le_bytes());
         }
+        r.resize(RECORD_HEADER_SIZE as usize, 0);
         r.extend_from_slice(&body);
         r
     }

@@ -137,7 +137,9 @@ impl Recorder<'_> {
         if let Rule::Output { fd, .. } = rule_for(call.nr) {
             if call.result > 0 {
                 output_hash = xxh3_64(&call.sent);
-                echo = self.echo_for(call.args[fd]);
+                // The runtime noted the descriptor's file when it wrote: by now the program
+                // may have closed it.
+                echo = self.echo_of(call.args[fd], call.file);
             }
         }
         SyscallEvent {

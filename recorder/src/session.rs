@@ -502,6 +502,12 @@ impl<'a> Recorder<'a> {
 
     pub(crate) fn echo_for(&self, fd: u64) -> Echo {
         let id = fd_identity(&format!("/proc/{}/fd/{}", self.t.tracee.pid(), fd as i32));
+        self.echo_of(fd, id)
+    }
+
+    /// Where bytes written to `fd`, whose file has identity `id` (device, inode), go at
+    /// replay: ftrun's own stdout or stderr, or nowhere.
+    pub(crate) fn echo_of(&self, fd: u64, id: Option<(u64, u64)>) -> Echo {
         if id.is_none() {
             return Echo::None;
         }
