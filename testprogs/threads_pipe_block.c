@@ -7,17 +7,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#define MSG 32
+
 static int p[2];
-static char got[8][64];
+static char got[8][MSG + 1];
 
 static void *reader(void *arg)
 {
 	(void)arg;
+	/* Messages have a fixed size: two that arrive together are still told apart. */
 	for (int i = 0; i < 8; i++) {
-		ssize_t n = read(p[0], got[i], sizeof got[i] - 1);
-		if (n <= 0)
-			break;
-		got[i][n] = 0;
+		for (size_t have = 0; have < MSG;) {
+			ssize_t n = read(p[0], got[i] + have, MSG - have);
+			if (n <= 0)
+				return NULL;
+			have += (size_t)n;
+		}
 	}
 	return NULL;
 }
@@ -32,9 +37,10 @@ int main(void)
 		struct timespec ts;
 		for (int k = 0; k < 2000; k++)
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-		char msg[64];
-		int n = snprintf(msg, sizeof msg, "message %d at %ld", i, ts.tv_nsec);
-		if (write(p[1], msg, n) != n)
+		char msg[MSG + 1];
+		memset(msg, 0, sizeof msg);
+		snprintf(msg, sizeof msg, "message %d at %ld", i, ts.tv_nsec);
+		if (write(p[1], msg, MSG) != MSG)
 			return 2;
 		struct timespec nap = {0, 2000000};
 		nanosleep(&nap, NULL);

@@ -141,6 +141,7 @@ mod nr {
     pub const SENDTO: u64 = 44;
     pub const RECVFROM: u64 = 45;
     pub const UNAME: u64 = 63;
+    pub const IOCTL: u64 = 16;
     pub const FCNTL: u64 = 72;
     pub const GETCWD: u64 = 79;
     pub const READLINK: u64 = 89;
@@ -167,6 +168,8 @@ mod nr {
 }
 
 const EAGAIN: i64 = 11;
+const ENOENT: i64 = 2;
+const ENOTDIR: i64 = 20;
 const O_NONBLOCK: i64 = 0o4000;
 const O_CREAT: u64 = 0o100;
 const O_TRUNC: u64 = 0o1000;
@@ -396,11 +399,25 @@ unsafe fn opens_now(dirfd: u64, path: u64, flags: u64) -> bool {
         return false;
     }
     let mut st = [0u64; 18];
-    if sys(nr::NEWFSTATAT, [dirfd, path, st.as_mut_ptr() as u64, 0, 0, 0]) < 0 {
-        return false;
+    match sys(nr::NEWFSTATAT, [dirfd, path, st.as_mut_ptr() as u64, 0, 0, 0]) {
+        // Nothing there: the open fails the same way, at once.
+        r if r == -ENOENT || r == -ENOTDIR => return true,
+        r if r < 0 => return false,
+        _ => {}
     }
     let t = (st[3] as u32) & S_IFMT;
     t == S_IFREG || t == S_IFDIR
+}
+
+/// Bytes an ioctl that only reads terminal or descriptor state writes at its argument
+/// (the same requests and sizes the traced path captures), if it is one.
+fn ioctl_query_len(request: u64) -> Option<u64> {
+    match request as u32 {
+        0x5401 => Some(36),                   // TCGETS
+        0x5413 => Some(8),                    // TIOCGWINSZ
+        0x540f | 0x541b | 0x5429 => Some(4), // TIOCGPGRP, FIONREAD, TIOCGSID
+        _ => None,
+    }
 }
 
 /// Runs and records a bufferable call, or `None` for the traced path.
@@ -429,6 +446,10 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             Some(rec.commit(n, a, r, 0))
         }
         nr::UNAME => with_write(n, a, 390, a[0], fixed(390)),
+        nr::IOCTL => {
+            let len = ioctl_query_len(a[1])?;
+            with_write(n, a, len, a[2], move |_| len)
+        }
         nr::FSTAT | nr::STAT | nr::LSTAT => with_write(n, a, 144, a[1], fixed(144)),
         nr::NEWFSTATAT => with_write(n, a, 144, a[2], fixed(144)),
         nr::STATX => with_write(n, a, 256, a[4], fixed(256)),
