@@ -180,40 +180,7 @@ fn a_primary_cut_off_from_etcd_stops_and_the_follower_serves() {
     let tmp = TempDir::new("ft-etcd-partition");
     let etcd = Etcd::start(tmp.path(), Some(&net.b), &net.addr_b);
     let arbiter = format!("etcd://{}/cut", etcd.endpoint);
-    let (fport, sport) = (free_port(), free_port());
-    let ftrun = ftrun_bin().to_str().unwrap().to_string();
-    let mut follower = in_ns(
-        &net.b,
-        &[
-            &ftrun,
-            "follow",
-            "--listen",
-            &format!("0.0.0.0:{fport}"),
-            "--state-dir",
-            tmp.join("f").to_str().unwrap(),
-            "--arbiter",
-            &arbiter,
-        ],
-        &tmp.join("follower.log"),
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    let server = testprog("kv_server");
-    let mut primary = in_ns(
-        &net.a,
-        &[
-            &ftrun,
-            "--follower",
-            &format!("{}:{fport}", net.addr_b),
-            "--state-dir",
-            tmp.join("p").to_str().unwrap(),
-            "--arbiter",
-            &arbiter,
-            "--",
-            server.to_str().unwrap(),
-            &sport.to_string(),
-        ],
-        &tmp.join("primary.log"),
-    );
+    let (mut follower, mut primary, sport) = start_kv_pair(&net, tmp.path(), &arbiter, &[]);
     let logs = || {
         format!(
             "primary:\n{}\nfollower:\n{}",

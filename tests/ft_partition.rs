@@ -19,41 +19,7 @@ fn a_partition_leaves_exactly_one_side_serving() {
     let net = Net::new().expect("creating the network namespaces");
     let tmp = TempDir::new("ft-partition");
     let arbiter = format!("file:{}", tmp.join("arbiter").display());
-    let (fport, sport) = (free_port(), free_port());
-    let ftrun = ftrun_bin().to_str().unwrap().to_string();
-    let (fstate, pstate) = (tmp.join("follower-state"), tmp.join("primary-state"));
-    let mut follower = in_ns(
-        &net.b,
-        &[
-            &ftrun,
-            "follow",
-            "--listen",
-            &format!("0.0.0.0:{fport}"),
-            "--state-dir",
-            fstate.to_str().unwrap(),
-            "--arbiter",
-            &arbiter,
-        ],
-        &tmp.join("follower.log"),
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    let server = testprog("kv_server");
-    let mut primary = in_ns(
-        &net.a,
-        &[
-            &ftrun,
-            "--follower",
-            &format!("{}:{fport}", net.addr_b),
-            "--state-dir",
-            pstate.to_str().unwrap(),
-            "--arbiter",
-            &arbiter,
-            "--",
-            server.to_str().unwrap(),
-            &sport.to_string(),
-        ],
-        &tmp.join("primary.log"),
-    );
+    let (mut follower, mut primary, sport) = start_kv_pair(&net, tmp.path(), &arbiter, &[]);
     let logs = || {
         format!(
             "primary:\n{}\nfollower:\n{}",

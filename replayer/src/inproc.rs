@@ -19,6 +19,14 @@ use crate::session::Replayer;
 use crate::ReplayError;
 use syscalls::syscall_name;
 
+/// The runtime in replay: it hands back what the ring holds; no filter (a follower that goes
+/// live could not shed one).
+const REPLAY: Setup = Setup {
+    mode: MODE_REPLAY,
+    flags: 0,
+    install_filter: false,
+};
+
 fn setup_error(e: fastpath::FastPathError) -> ReplayError {
     match e {
         fastpath::FastPathError::Tracee(e) => e.into(),
@@ -40,12 +48,7 @@ impl Replayer<'_> {
             return Ok(());
         }
         self.take()?;
-        let setup = Setup {
-            mode: MODE_REPLAY,
-            flags: 0,
-            install_filter: false,
-        };
-        let space = Space::install(&mut self.t.tracee, &setup).map_err(setup_error)?;
+        let space = Space::install(&mut self.t.tracee, &REPLAY).map_err(setup_error)?;
         self.spaces.insert(tgid, space);
         Ok(())
     }
@@ -61,14 +64,9 @@ impl Replayer<'_> {
             return Ok(());
         }
         self.take()?;
-        let setup = Setup {
-            mode: MODE_REPLAY,
-            flags: 0,
-            install_filter: false,
-        };
         let space = self.spaces.get_mut(&tgid).expect("checked");
         space
-            .give_ring(&mut self.t.tracee, &setup)
+            .give_ring(&mut self.t.tracee, &REPLAY)
             .map_err(setup_error)
     }
 

@@ -86,6 +86,50 @@ pub fn in_ns(ns: &str, args: &[&str], log: &std::path::Path) -> Child {
         .unwrap()
 }
 
+/// A follower in namespace B (state in `dir/follower-state`, log `dir/follower.log`) and a
+/// primary running the KV server in namespace A (`dir/primary-state`, `dir/primary.log`),
+/// linked across the veth pair, both with `--arbiter ARBITER` and `extra` options. Returns
+/// the follower, the primary and the server's port.
+pub fn start_kv_pair(
+    net: &Net,
+    dir: &std::path::Path,
+    arbiter: &str,
+    extra: &[&str],
+) -> (Child, Child, u16) {
+    let (fport, sport) = (super::free_port(), super::free_port());
+    let ftrun = crate::common::ftrun_bin().to_str().unwrap().to_string();
+    let (fstate, pstate) = (dir.join("follower-state"), dir.join("primary-state"));
+    let listen = format!("0.0.0.0:{fport}");
+    let mut args = vec![
+        ftrun.as_str(),
+        "follow",
+        "--listen",
+        &listen,
+        "--state-dir",
+        fstate.to_str().unwrap(),
+        "--arbiter",
+        arbiter,
+    ];
+    args.extend_from_slice(extra);
+    let follower = in_ns(&net.b, &args, &dir.join("follower.log"));
+    std::thread::sleep(Duration::from_millis(300));
+    let server = crate::common::testprog("kv_server");
+    let (to, port) = (format!("{}:{fport}", net.addr_b), sport.to_string());
+    let mut args = vec![
+        ftrun.as_str(),
+        "--follower",
+        &to,
+        "--state-dir",
+        pstate.to_str().unwrap(),
+        "--arbiter",
+        arbiter,
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", server.to_str().unwrap(), &port]);
+    let primary = in_ns(&net.a, &args, &dir.join("primary.log"));
+    (follower, primary, sport)
+}
+
 /// Runs a KV request inside a namespace (the server listens on that namespace's loopback).
 pub fn kv_in_ns(ns: &str, port: u16, lines: &[String]) -> Vec<String> {
     let script = format!(
