@@ -21,6 +21,35 @@ fn xorshift(state: &mut u64) -> u64 {
 }
 
 #[test]
+fn durable_acknowledgements_are_on_the_followers_disk_and_a_takeover_keeps_them() {
+    let ft = FtServer::start("ft-ack-durable", &["--ack", "durable"]);
+    let mut kv = ft.client();
+    let keys: Vec<String> = (0..40).map(|i| format!("durable{i}")).collect();
+    for k in &keys {
+        assert!(kv.set(k, k), "SET {k} failed\n{}", ft.log_text());
+    }
+    // The follower was started with the same mode (it is the one that acknowledges).
+    let cmdline = ft_follower_cmdline(&ft.state);
+    assert!(
+        cmdline.contains("--ack\0durable"),
+        "the local follower should acknowledge durably: {cmdline:?}"
+    );
+    kill9(ft.primary_pid());
+    let mut kv = Kv::connect(ft.port, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no server after the primary died\n{}", ft.log_text()));
+    for k in &keys {
+        assert_eq!(kv.get(k).as_deref(), Some(format!("VALUE {k}").as_str()));
+    }
+}
+
+/// The command line of the local follower, from its pid file.
+fn ft_follower_cmdline(state: &std::path::Path) -> String {
+    let pid = read_pid(&state.join("follower.pid")).expect("follower.pid");
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+        .into_owned()
+}
+
+#[test]
 fn primary_killed_at_random_moments_loses_no_acknowledged_write() {
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     for round in 0..20 {
@@ -381,8 +410,9 @@ fn a_reused_state_directory_still_fails_over() {
             text.contains(&format!("live as epoch {epoch}")),
             "run {run}:\n{text}"
         );
+        // The next run's follower takes this one's lock: it must be gone first.
         if let Some(pid) = read_pid(&state.join("follower.pid")) {
-            kill9(pid);
+            kill9_and_wait(pid);
         }
     }
 }

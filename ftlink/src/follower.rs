@@ -26,6 +26,21 @@ pub struct FollowerConfig {
     pub arbiter: Arc<dyn Arbiter>,
     /// Where to write the address actually listened on (for port 0).
     pub addr_file: Option<PathBuf>,
+    /// When events are acknowledged.
+    pub ack: AckMode,
+}
+
+/// When the follower acknowledges events to the primary (which releases outputs on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckMode {
+    /// Once they are in the follower's memory and its log file, before they reach its disk
+    /// (as VMware FT's backup does): a dead primary loses nothing acknowledged; a follower
+    /// whose host dies at the same moment may.
+    #[default]
+    Received,
+    /// Once `fdatasync` has put them on the follower's disk: acknowledged events also
+    /// survive a crash of the follower's host, at the cost of a disk flush per batch.
+    Durable,
 }
 
 /// How following ended.
@@ -268,14 +283,16 @@ fn start_threads(
     let (s, dir) = (shared.clone(), log_dir.to_path_buf());
     let mut decoder = StreamDecoder::new();
     decoder.push(trace_start);
-    thread::spawn(move || receive_loop(&mut reader, log, &dir, decoder, &writer, &s));
+    let ack = cfg.ack;
+    thread::spawn(move || receive_loop(&mut reader, log, &dir, decoder, &writer, &s, ack));
     let timing = cfg.timing;
     let arbiter = cfg.arbiter.clone();
     thread::spawn(move || monitor_loop(&shared, timing, arbiter.as_ref()));
     Ok(())
 }
 
-/// Appends received frames to the log copy, syncs, and acknowledges complete events.
+/// Appends received frames to the log copy (and syncs them, when acknowledgements are
+/// durable), and acknowledges complete events.
 fn receive_loop(
     reader: &mut TcpStream,
     mut log: File,
@@ -283,11 +300,16 @@ fn receive_loop(
     mut decoder: StreamDecoder,
     writer: &Mutex<TcpStream>,
     shared: &Shared,
+    ack: AckMode,
 ) {
     loop {
         match Message::read_from(reader) {
             Ok(Message::Events(bytes)) => {
-                if log.write_all(&bytes).and_then(|_| log.sync_data()).is_err() {
+                let stored = log.write_all(&bytes).and_then(|_| match ack {
+                    AckMode::Durable => log.sync_data(),
+                    AckMode::Received => Ok(()),
+                });
+                if stored.is_err() {
                     eprintln!(
                         "ftrun: cannot write the log copy in {}; no more acknowledgements",
                         log_dir.display()

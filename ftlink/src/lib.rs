@@ -11,6 +11,7 @@ pub mod primary;
 pub mod status;
 
 pub use arbiter::{Arbiter, EtcdArbiter, FileArbiter};
+pub use follower::AckMode;
 pub use message::{Hello, LinkError, Message, PROTOCOL_VERSION};
 
 use std::time::Duration;

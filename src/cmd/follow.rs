@@ -36,6 +36,7 @@ pub fn run(args: FollowArgs) -> anyhow::Result<i32> {
         timing: args.link.timing(),
         arbiter: ftlink::arbiter::parse(&args.link.arbiter_spec())?,
         addr_file: args.addr_file,
+        ack: args.link.ack.mode(),
     };
     match follow(cfg)? {
         FollowOutcome::Finished(status) => {

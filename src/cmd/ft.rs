@@ -52,6 +52,33 @@ pub struct LinkArgs {
     /// Silence after which the peer is declared dead.
     #[arg(long, default_value_t = 500)]
     pub timeout_ms: u64,
+    /// When the follower acknowledges events: `received` (in its memory and log file; a
+    /// dead primary loses nothing acknowledged) or `durable` (also flushed to its disk, so
+    /// acknowledged events survive the follower's host crashing too).
+    #[arg(long, value_enum, default_value_t = Ack::Received)]
+    pub ack: Ack,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    Received,
+    Durable,
+}
+
+impl Ack {
+    pub fn mode(self) -> ftlink::AckMode {
+        match self {
+            Ack::Received => ftlink::AckMode::Received,
+            Ack::Durable => ftlink::AckMode::Durable,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Ack::Received => "received",
+            Ack::Durable => "durable",
+        }
+    }
 }
 
 impl LinkArgs {
@@ -99,6 +126,8 @@ fn start_local_follower(args: &LinkArgs, state: &Path) -> anyhow::Result<(String
         .arg(args.heartbeat_ms.to_string())
         .arg("--timeout-ms")
         .arg(args.timeout_ms.to_string())
+        .arg("--ack")
+        .arg(args.ack.name())
         .arg("--addr-file")
         .arg(&addr_file)
         .stdin(std::process::Stdio::null());

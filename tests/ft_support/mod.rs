@@ -108,6 +108,23 @@ pub fn kill9(pid: i32) {
     }
 }
 
+/// Kills `pid` and waits (up to 10 s) until it is gone or a zombie: its locks and ports are
+/// free afterwards.
+pub fn kill9_and_wait(pid: i32) {
+    kill9(pid);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().chars().next()))
+            .flatten();
+        if matches!(state, None | Some('Z') | Some('X')) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
