@@ -223,7 +223,9 @@ fn an_acknowledgement_that_waited_out_the_pause_releases_nothing() {
         client
             .send("SET inflight x")
             .expect("sending the in-flight write");
-        let held = wait_until(Duration::from_secs(1), || {
+        // The follower is stopped, so the reply waits at the gate until the primary's
+        // status says so (written every half heartbeat; give a loaded machine time).
+        let held = wait_until(Duration::from_secs(3), || {
             !p.primary_status()["gate_waiting_since_ms"].is_null()
         });
         signal(primary_pid, libc::SIGSTOP);
