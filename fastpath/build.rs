@@ -1,7 +1,7 @@
 //! Builds the in-process runtime (`runtime/runtime.rs`, freestanding `no_std` Rust) into a
 //! flat image linked at its fixed address, and the addresses of its entry points.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn run(cmd: &mut Command, what: &str) {
@@ -96,5 +96,4 @@ fn main() {
         symbol(&nm, "ftrun_untraced_insn"),
     );
     std::fs::write(out.join("runtime_syms.rs"), syms).unwrap();
-    let _ = Path::new(&bin);
 }

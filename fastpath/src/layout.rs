@@ -105,13 +105,10 @@ pub const fn pad8(n: u64) -> u64 {
     (n + 7) & !7
 }
 
-/// A stub: `lea -128(%rsp),%rsp; call *slot(%rip)`, then the traced `syscall` the runtime
-/// returns to when it does not handle the call, then the relocated instructions.
-pub const STUB_CALL_LEN: u64 = 11;
-/// Offset of the traced `syscall` in a stub (also the return address the call pushes).
-pub const STUB_TRACED_OFFSET: u64 = STUB_CALL_LEN;
-/// Offset of the relocated instructions (the traced syscall returns here).
-pub const STUB_AFTER_OFFSET: u64 = STUB_CALL_LEN + 2;
+/// A stub (see `patch.rs`): the moved `mov` if any, `lea -128(%rsp),%rsp; call *slot(%rip)`,
+/// the traced `syscall` the runtime returns to when it does not handle the call, the moved
+/// instructions and a jump back. The runtime finds the traced `syscall` from the return
+/// address the call pushes, so stubs of every shape share one entry.
 /// Every stub page starts with the runtime entry's address, which stubs call through.
 pub const STUB_PAGE_HEADER: u64 = 16;
 pub const STUB_SIZE: u64 = 64;
