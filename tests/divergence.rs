@@ -5,33 +5,22 @@
 mod common;
 
 use common::*;
-use schema::{EventKind, TraceReader, TraceWriter};
+use schema::EventKind;
 
 /// Copies a trace, changing the arguments of the last `write` the program made.
 fn tamper(from: &std::path::Path, to: &std::path::Path) -> u64 {
-    let mut reader = TraceReader::open(from).unwrap();
-    let header = reader.header().clone();
-    let mut events = Vec::new();
-    while let Some(ev) = reader.next_event().unwrap() {
-        events.push(ev);
-    }
-    let footer = reader.footer().cloned().expect("a finished trace");
-    let target = events
-        .iter()
-        .rposition(
-            |e| matches!(&e.kind, EventKind::Syscall(s) if s.number == libc::SYS_write as u64),
-        )
-        .expect("the program writes");
-    if let EventKind::Syscall(s) = &mut events[target].kind {
-        s.args[2] += 1; // the recorded length no longer matches what the program passes
-    }
-    let mut writer = TraceWriter::create(to, &header).unwrap();
-    for ev in events.clone() {
-        writer.push(ev).unwrap();
-    }
-    writer.finish(&footer).unwrap();
-    copy_dir(&from.join("files"), &to.join("files"));
-    events[target].seq
+    edit_trace(from, to, |events| {
+        let target = events
+            .iter()
+            .rposition(
+                |e| matches!(&e.kind, EventKind::Syscall(s) if s.number == libc::SYS_write as u64),
+            )
+            .expect("the program writes");
+        if let EventKind::Syscall(s) = &mut events[target].kind {
+            s.args[2] += 1; // the recorded length no longer matches what the program passes
+        }
+        events[target].seq
+    })
 }
 
 #[test]

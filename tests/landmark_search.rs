@@ -9,41 +9,27 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use common::*;
-use schema::{EventKind, SignalPlacement, TraceReader, TraceWriter};
+use schema::{EventKind, SignalPlacement};
 
 /// Copies a trace with the memory hash of its first landmark changed, so that replay can
 /// never find the state; returns that landmark's rip.
 fn tamper_first_landmark(from: &Path, to: &Path) -> u64 {
-    let mut reader = TraceReader::open(from).unwrap();
-    let header = reader.header().clone();
-    let mut events = Vec::new();
-    while let Some(ev) = reader.next_event().unwrap() {
-        events.push(ev);
-    }
-    let footer = reader.footer().cloned().expect("a finished trace");
-    let mut rip = None;
-    for ev in &mut events {
-        let lm = match &mut ev.kind {
-            EventKind::Signal(s) => match &mut s.placement {
-                SignalPlacement::AtLandmark(lm) => lm,
+    edit_trace(from, to, |events| {
+        for ev in events.iter_mut() {
+            let lm = match &mut ev.kind {
+                EventKind::Signal(s) => match &mut s.placement {
+                    SignalPlacement::AtLandmark(lm) => lm,
+                    _ => continue,
+                },
+                EventKind::Sched(lm) => lm,
+                EventKind::SchedAtState(f) => &mut f.landmark,
                 _ => continue,
-            },
-            EventKind::Sched(lm) => lm,
-            EventKind::SchedAtState(f) => &mut f.landmark,
-            _ => continue,
-        };
-        lm.mem_hash ^= 1;
-        rip = Some(lm.rip);
-        break;
-    }
-    let rip = rip.expect("the recording has a landmark");
-    let mut writer = TraceWriter::create(to, &header).unwrap();
-    for ev in events {
-        writer.push(ev).unwrap();
-    }
-    writer.finish(&footer).unwrap();
-    copy_dir(&from.join("files"), &to.join("files"));
-    rip
+            };
+            lm.mem_hash ^= 1;
+            return lm.rip;
+        }
+        panic!("the recording has a landmark")
+    })
 }
 
 /// Replays the tampered copy of a recording of `prog` and returns ftrun's stderr.

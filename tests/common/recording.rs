@@ -171,3 +171,23 @@ pub fn events_file(trace: &Path) -> PathBuf {
         .map(|(p, _)| p)
         .unwrap_or_else(|| panic!("trace {} holds no files", trace.display()))
 }
+
+/// Copies the trace at `from` to `to` (its `files/` too) with its events changed by `edit`,
+/// which returns what the caller wants to know about the change.
+pub fn edit_trace<T>(from: &Path, to: &Path, edit: impl FnOnce(&mut Vec<schema::Event>) -> T) -> T {
+    let mut reader = schema::TraceReader::open(from).unwrap();
+    let header = reader.header().clone();
+    let mut events = Vec::new();
+    while let Some(ev) = reader.next_event().unwrap() {
+        events.push(ev);
+    }
+    let footer = reader.footer().cloned().expect("a finished trace");
+    let out = edit(&mut events);
+    let mut writer = schema::TraceWriter::create(to, &header).unwrap();
+    for ev in events {
+        writer.push(ev).unwrap();
+    }
+    writer.finish(&footer).unwrap();
+    copy_dir(&from.join("files"), &to.join("files"));
+    out
+}

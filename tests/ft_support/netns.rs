@@ -130,6 +130,12 @@ pub fn start_kv_pair(
     (follower, primary, sport)
 }
 
+/// SETs k0..k19 to v0..v19 through the server in namespace `ns`; true if all were OK.
+pub fn set_twenty_in_ns(ns: &str, port: u16) -> bool {
+    let sets: Vec<String> = (0..20).map(|i| format!("SET k{i} v{i}")).collect();
+    kv_in_ns(ns, port, &sets).iter().all(|r| r == "OK")
+}
+
 /// Runs a KV request inside a namespace (the server listens on that namespace's loopback).
 pub fn kv_in_ns(ns: &str, port: u16, lines: &[String]) -> Vec<String> {
     let script = format!(
