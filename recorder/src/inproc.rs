@@ -161,18 +161,22 @@ impl Recorder<'_> {
     }
 
     /// At a traced syscall's exit: the site is rewritten if the call could have run
-    /// in-process; a thread coming back into a rewritten site goes on in its stub. Returns
-    /// the thread's registers if they were read.
-    pub(crate) fn after_exit(&mut self, nr: u64, ran: bool) -> Result<Option<Regs>, RecordError> {
+    /// in-process; a thread coming back into a rewritten site goes on in its stub (`regs`,
+    /// the thread's registers now, follow it there).
+    pub(crate) fn after_exit(
+        &mut self,
+        nr: u64,
+        ran: bool,
+        regs: &mut Regs,
+    ) -> Result<(), RecordError> {
         let tgid = self.t.tgid;
         let Some(space) = self.spaces.get_mut(&tgid) else {
-            return Ok(None);
+            return Ok(());
         };
-        let mut regs = self.t.tracee.regs()?;
         if ran && fastpath::bufferable(nr) && self.t.vfork_parent.is_none() {
             let pid = self.t.tracee.pid();
             let patched = space
-                .patch_site(&mut self.t.tracee, &regs)
+                .patch_site(&mut self.t.tracee, regs)
                 .map_err(|e| failure(tgid, pid, e))?;
             if let Some(p) = patched {
                 self.push(EventKind::SitePatched(p))?;
@@ -180,9 +184,9 @@ impl Recorder<'_> {
         }
         if let Some(rip) = self.spaces.get(&tgid).and_then(|s| s.translate(regs.rip)) {
             regs.rip = rip;
-            self.t.tracee.set_regs(&regs)?;
+            self.t.tracee.set_regs(regs)?;
         }
-        Ok(Some(regs))
+        Ok(())
     }
 
     /// Whether `rip` is in the runtime or a stub: no landmark may be placed there (replay

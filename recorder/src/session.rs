@@ -551,9 +551,7 @@ impl<'a> Recorder<'a> {
         }
         let (nr, ran) = (p.nr, p.instead.is_none());
         self.log_syscall(p, ret)?;
-        if let Some(moved) = self.after_exit(nr, ran)? {
-            regs = moved;
-        }
+        self.after_exit(nr, ran, &mut regs)?;
         self.t.exit_regs = Some(regs_hash(&regs));
         Ok(())
     }
