@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 
-use tracee::{Regs, Resume, Stop, Tracee};
+use tracee::{Regs, Resume, Stop, Tracee, TraceeError};
 
 use crate::fdtable::{FdEntry, FdKind, FdTable, SocketState};
 use crate::ReplayError;
@@ -72,28 +72,12 @@ struct Injector<'a> {
 
 impl Injector<'_> {
     fn syscall(&mut self, nr: i64, args: &[u64]) -> Result<i64, ReplayError> {
-        let mut r = self.saved;
-        r.rip = self.insn;
-        r.rax = nr as u64;
-        r.orig_rax = u64::MAX;
-        let mut six = [0u64; 6];
-        six[..args.len()].copy_from_slice(args);
-        (r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9) = (six[0], six[1], six[2], six[3], six[4], six[5]);
-        self.tracee.set_regs(&r)?;
-        let mut entered = false;
-        loop {
-            self.tracee.resume(Resume::Syscall, 0)?;
-            match self.tracee.wait()? {
-                Stop::SyscallEntry { .. } => entered = true,
-                Stop::SyscallExit { ret } if entered => return Ok(ret),
-                Stop::Exited { .. } | Stop::Killed { .. } => {
-                    return Err(ReplayError::Setup(
-                        "the process died while going live".into(),
-                    ))
-                }
-                // Signals arriving now wait until the process is live.
-                _ => {}
-            }
+        // Signals arriving meanwhile are kept by the tracee, not delivered.
+        match self.tracee.inject_syscall(&self.saved, self.insn, nr, args) {
+            Err(TraceeError::TraceeDied { .. }) => Err(ReplayError::Setup(
+                "the process died while going live".into(),
+            )),
+            other => Ok(other?),
         }
     }
 
