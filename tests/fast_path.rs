@@ -180,3 +180,41 @@ fn output_written_in_process_is_echoed_even_after_the_program_closed_its_stdout(
         "md5sum's lines should be written in-process"
     );
 }
+
+#[test]
+fn a_process_with_one_thread_blocks_in_process_and_signals_still_interrupt_its_calls() {
+    let rec = assert_replays_identically(testprog("blocking_in_process"), NO_ARGS);
+    rec.assert_stdout_contains(&[
+        "read 6 \"ping 1\"",
+        "read 6 \"ping 2\"",
+        // Without SA_RESTART the handler runs and read fails, as natively.
+        "without SA_RESTART: read -1 (Interrupted system call), handler ran 1",
+        "with SA_RESTART: read 4, handler ran 2",
+        "nanosleep 0",
+        "poll 0",
+    ]);
+    let lines = dump_lines(&rec);
+    // The child writes only once the parent is asleep in read: these reads blocked, and
+    // ran in-process all the same.
+    for ping in ["\"ping 1\"", "\"ping 2\""] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("read(3, ") && l.contains(ping) && l.contains("[in-process]")),
+            "the blocking read of {ping} should run in-process"
+        );
+    }
+    for call in ["clock_nanosleep(", "poll("] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(call) && l.contains("[in-process]")),
+            "{call} should run in-process, although it waits"
+        );
+    }
+    // The signals that cut a read short arrived at a call made from its traced site again.
+    assert!(
+        count(&lines, "ERESTARTSYS") >= 2 && count(&lines, "signal SIGALRM") >= 2,
+        "each SIGALRM should interrupt a read as a traced call"
+    );
+}

@@ -138,6 +138,7 @@ mod nr {
     pub const PREAD64: u64 = 17;
     pub const ACCESS: u64 = 21;
     pub const GETPID: u64 = 39;
+    pub const NANOSLEEP: u64 = 35;
     pub const SENDTO: u64 = 44;
     pub const RECVFROM: u64 = 45;
     pub const UNAME: u64 = 63;
@@ -156,6 +157,7 @@ mod nr {
     pub const TIME: u64 = 201;
     pub const GETDENTS64: u64 = 217;
     pub const CLOCK_GETTIME: u64 = 228;
+    pub const CLOCK_NANOSLEEP: u64 = 230;
     pub const EPOLL_WAIT: u64 = 232;
     pub const OPENAT: u64 = 257;
     pub const NEWFSTATAT: u64 = 262;
@@ -168,6 +170,7 @@ mod nr {
 }
 
 const EAGAIN: i64 = 11;
+const EINTR: i64 = 4;
 const ENOENT: i64 = 2;
 const ENOTDIR: i64 = 20;
 const O_NONBLOCK: i64 = 0o4000;
@@ -420,20 +423,32 @@ fn ioctl_query_len(request: u64) -> Option<u64> {
     }
 }
 
-/// Runs and records a bufferable call, or `None` for the traced path.
+/// A sleep made in-process: `rem` is written only when a signal cut it short.
+unsafe fn sleep(n: u64, a: [u64; 6], rem: u64) -> Option<i64> {
+    let mut rec = Record::begin(WRITE_HEADER_SIZE + 16)?;
+    let r = sys(n, a);
+    if r == -EINTR {
+        rec.write(rem, 16);
+    }
+    Some(rec.commit(n, a, r, 0))
+}
+
+/// Runs and records a bufferable call, or `None` for the traced path. Calls that may
+/// block run in-process only when the process has one thread (`FLAG_MAY_BLOCK`), or
+/// when they cannot block.
 unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
+    let may_block = flags & FLAG_MAY_BLOCK != 0;
+    let outputs = flags & FLAG_OUTPUTS_TRACED == 0;
     match n {
+        nr::NANOSLEEP if may_block => sleep(n, a, a[1]),
+        nr::CLOCK_NANOSLEEP if may_block => sleep(n, a, a[3]),
         nr::GETPID | nr::GETPPID | nr::GETTID | nr::GETUID | nr::GETEUID | nr::GETGID
         | nr::GETEGID | nr::GETPGRP | nr::LSEEK | nr::ACCESS | nr::FACCESSAT
         | nr::FACCESSAT2 | nr::CLOSE => plain(n, a),
         // Under fault tolerance opens stay traced: the follower's descriptor table, which
         // going live rebuilds, reads their paths at the stop.
-        nr::OPENAT if flags & FLAG_OUTPUTS_TRACED == 0 && opens_now(a[0], a[1], a[2]) => {
-            plain(n, a)
-        }
-        nr::OPEN if flags & FLAG_OUTPUTS_TRACED == 0 && opens_now(AT_FDCWD, a[0], a[1]) => {
-            plain(n, a)
-        }
+        nr::OPENAT if outputs && opens_now(a[0], a[1], a[2]) => plain(n, a),
+        nr::OPEN if outputs && opens_now(AT_FDCWD, a[0], a[1]) => plain(n, a),
         nr::CLOCK_GETTIME => with_write(n, a, 16, a[1], fixed(16)),
         nr::TIME => with_write(n, a, 8, a[0], fixed(8)),
         nr::GETTIMEOFDAY => {
@@ -459,7 +474,8 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         nr::READLINKAT => with_write(n, a, a[3], a[2], returned),
         nr::GETDENTS64 => with_write(n, a, a[2], a[1], returned),
         nr::PREAD64 => with_write(n, a, a[2], a[1], returned),
-        nr::READ if readable_now(a[0]) => with_write(n, a, a[2], a[1], returned),
+        nr::READ if may_block || readable_now(a[0]) => with_write(n, a, a[2], a[1], returned),
+        nr::RECVFROM if may_block && a[4] == 0 => with_write(n, a, a[2], a[1], returned),
         nr::RECVFROM if a[4] == 0 && a[3] & MSG_WAITALL == 0 => {
             let mut rec = Record::begin(WRITE_HEADER_SIZE + a[2])?;
             let mut tried = a;
@@ -478,7 +494,9 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             let max = a[2].min(RING_DATA_SIZE / 16) * 12;
             let mut rec = Record::begin(WRITE_HEADER_SIZE + max)?;
             let mut tried = a;
-            tried[3] = 0;
+            if !may_block {
+                tried[3] = 0;
+            }
             let r = sys(n, tried);
             if r == 0 && a[3] as i32 != 0 {
                 return None;
@@ -491,8 +509,8 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         nr::POLL => {
             let max = a[1].min(RING_DATA_SIZE / 16) * 8;
             let mut rec = Record::begin(WRITE_HEADER_SIZE + max)?;
-            let r = sys3(n, a[0], a[1], 0);
-            if r == 0 && a[2] as i32 != 0 {
+            let r = sys3(n, a[0], a[1], if may_block { a[2] } else { 0 });
+            if r == 0 && a[2] as i32 != 0 && !may_block {
                 return None;
             }
             if r >= 0 {
@@ -500,9 +518,10 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             }
             Some(rec.commit(n, a, r, 0))
         }
-        nr::WRITE if flags & FLAG_OUTPUTS_TRACED == 0 && writable_now(a[0], a[2]) => output(n, a),
-        nr::SENDTO if flags & FLAG_OUTPUTS_TRACED == 0 && a[4] == 0 => {
-            if a[3] & MSG_DONTWAIT == 0 && sys3(nr::FCNTL, a[0], F_GETFL, 0) & O_NONBLOCK == 0 {
+        nr::WRITE if outputs && (may_block || writable_now(a[0], a[2])) => output(n, a),
+        nr::SENDTO if outputs && a[4] == 0 => {
+            let nonblocking = || sys3(nr::FCNTL, a[0], F_GETFL, 0) & O_NONBLOCK != 0;
+            if !may_block && a[3] & MSG_DONTWAIT == 0 && !nonblocking() {
                 return None;
             }
             output(n, a)

@@ -18,7 +18,7 @@ pub const RING_HEADER_SIZE: u64 = 0x1000;
 pub const RING_DATA_SIZE: u64 = 1 << 20;
 pub const RING_MAP_SIZE: u64 = RING_HEADER_SIZE + RING_DATA_SIZE;
 /// The runtime's stack while it records (one per process: only the thread holding its
-/// process's turn runs there, and never across a blocking call). Replay and a live process
+/// process's turn runs there, and only a process with one thread blocks there). Replay and a live process
 /// never use it, so the program's own stack looks the same in every mode.
 pub const STACK_BASE: u64 = RING_BASE + RING_MAP_SIZE;
 pub const STACK_SIZE: u64 = 0x1_0000;
@@ -42,6 +42,10 @@ pub const MODE_REPLAY: u32 = 2;
 pub const FLAG_TRACED_NEXT: u32 = 1;
 /// Calls whose bytes leave the process take the traced path (the Output Rule's gate).
 pub const FLAG_OUTPUTS_TRACED: u32 = 2;
+/// The process has one thread: a call may block in-process (nobody waits for its turn).
+/// A signal that interrupts it there is handed to the tracer as if the call had been made
+/// from the stub's traced `syscall`, so that it interrupts the call as it would natively.
+pub const FLAG_MAY_BLOCK: u32 = 4;
 
 /// The control page (private to the process).
 #[repr(C)]

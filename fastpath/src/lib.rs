@@ -13,6 +13,7 @@ pub mod patch;
 pub mod ring;
 pub mod seccomp;
 pub mod space;
+pub mod unwind;
 
 pub use ring::BufferedCall;
 pub use space::{in_runtime, in_runtime_code, Setup, Space};
@@ -66,6 +67,8 @@ pub const BUFFERABLE: &[libc::c_long] = &[
     libc::SYS_getrandom,
     libc::SYS_statx,
     libc::SYS_faccessat2,
+    libc::SYS_nanosleep,
+    libc::SYS_clock_nanosleep,
 ];
 
 pub fn bufferable(nr: u64) -> bool {

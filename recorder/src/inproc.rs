@@ -3,14 +3,14 @@
 //! rewriting syscall sites at their first traced call, and the flag that sends a thread's
 //! next call to the tracer when a signal waits for it or another thread wants the token.
 
-use fastpath::layout::{FLAG_OUTPUTS_TRACED, FLAG_TRACED_NEXT, MODE_RECORD};
+use fastpath::layout::{FLAG_MAY_BLOCK, FLAG_OUTPUTS_TRACED, FLAG_TRACED_NEXT, MODE_RECORD};
 use fastpath::{BufferedCall, Setup, Space};
 use schema::{Echo, EventKind, MemWrite, SyscallEvent, SyscallMode};
 use syscalls::{rule_for, Rule};
-use tracee::Regs;
+use tracee::{RawSiginfo, Regs};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::session::Recorder;
+use crate::session::{HeldSignal, Recorder};
 use crate::RecordError;
 
 /// A fast-path failure in process `tgid`. A process that died under us (a SIGKILL, a
@@ -212,12 +212,20 @@ impl Recorder<'_> {
             .get(&self.t.tgid)
             .is_some_and(|&n| n > 0);
         let want = !self.t.held.is_empty() || self.t.yield_wanted || sharing;
-        let flags = match want {
-            true => space.flags() | FLAG_TRACED_NEXT,
-            false => space.flags() & !FLAG_TRACED_NEXT,
-        };
+        let alone = !sharing && !self.sched.threaded(self.t.tgid);
+        let mut flags = space.flags() & !(FLAG_TRACED_NEXT | FLAG_MAY_BLOCK);
+        if want {
+            flags |= FLAG_TRACED_NEXT;
+        }
+        if alone {
+            flags |= FLAG_MAY_BLOCK;
+        }
         let (tgid, pid) = (self.t.tgid, self.t.tracee.pid());
         match space.set_flags(&mut self.t.tracee, flags) {
+            // A thread an exec is ending no longer has the address space it shared.
+            Err(fastpath::FastPathError::Tracee(tracee::TraceeError::Memory {
+                source, ..
+            })) if source.raw_os_error() == Some(libc::EIO) => Ok(()),
             Err(e) => match failure(tgid, pid, e) {
                 // Its end is its next stop.
                 RecordError::Tracee(tracee::TraceeError::TraceeDied { .. }) => Ok(()),
@@ -225,6 +233,46 @@ impl Recorder<'_> {
             },
             Ok(()) => Ok(()),
         }
+    }
+
+    /// A signal stopped the thread while it was blocked in a call the runtime made for it
+    /// (only a process with one thread blocks in-process). The call is made again from its
+    /// stub's traced `syscall`, where the tracer sends the signal again once the call is in
+    /// the kernel: it then interrupts a traced call, with the result (EINTR, a restart) and
+    /// the log the program would have without the fast path. Returns whether that is so.
+    pub(crate) fn interrupt_blocked_call(
+        &mut self,
+        signo: i32,
+        info: &RawSiginfo,
+        regs: &Regs,
+    ) -> Result<bool, RecordError> {
+        if !self.spaces.get(&self.t.tgid).is_some_and(|s| s.active()) {
+            return Ok(false);
+        }
+        let (tgid, pid) = (self.t.tgid, self.t.tracee.pid());
+        let at_stub = fastpath::unwind::blocked_call_regs(&mut self.t.tracee, regs)
+            .map_err(|e| failure(tgid, pid, e))?;
+        let Some(at_stub) = at_stub else {
+            return Ok(false);
+        };
+        self.t.tracee.set_regs(&at_stub)?;
+        self.t.reinterrupt = Some(HeldSignal { signo, info: *info });
+        Ok(true)
+    }
+
+    /// The call a signal interrupted in-process is in the kernel again: the signal is sent
+    /// again (or held, if the call does not go into the kernel this time).
+    pub(crate) fn resend_interrupting_signal(&mut self, enters: bool) -> Result<(), RecordError> {
+        let Some(again) = self.t.reinterrupt.take() else {
+            return Ok(());
+        };
+        if !enters {
+            self.t.held.push_back(again);
+            return Ok(());
+        }
+        self.t.tracee.send_signal(again.signo)?;
+        self.t.reinterrupt = Some(again);
+        Ok(())
     }
 
     /// A forked child inherits its parent's rewritten code; its runtime is off.

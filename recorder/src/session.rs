@@ -456,6 +456,7 @@ impl<'a> Recorder<'a> {
         if instead.is_none() {
             self.enter_kernel(nr, &args, regs.rip)?;
         }
+        self.resend_interrupting_signal(instead.is_none())?;
         self.t.pending = Some(Pending {
             nr,
             args,

@@ -30,7 +30,20 @@ impl Recorder<'_> {
             }
             self.t.injecting = Some(held);
         }
+        let mut info = info;
+        if let Some(again) = self.t.reinterrupt.take() {
+            if again.signo == signo {
+                // Sent again by the tracer: the program gets the siginfo it was sent.
+                self.t.tracee.set_siginfo(&again.info)?;
+                info = again.info;
+            } else {
+                self.t.reinterrupt = Some(again);
+            }
+        }
         let mut regs = self.t.tracee.regs()?;
+        if !is_synchronous(signo, &info) && self.interrupt_blocked_call(signo, &info, &regs)? {
+            return Ok(());
+        }
         let at_exit = self.t.exit_regs.take() == Some(regs_hash(&regs));
         if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
             if let Some(insn) = rdtsc::decode(&mut self.t.tracee, regs.rip)? {

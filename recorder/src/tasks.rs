@@ -44,6 +44,9 @@ pub(crate) struct Task {
     /// A held signal being delivered before the syscall that follows it.
     pub injecting: Option<HeldSignal>,
     pub held: VecDeque<HeldSignal>,
+    /// A signal that interrupted a call blocked in-process: the call is made again from
+    /// its stub's traced `syscall`, and the signal sent again once it is in the kernel.
+    pub reinterrupt: Option<HeldSignal>,
     pub spin: Option<SpinWatch>,
     /// Register hash at the last syscall exit, while the process has not run since.
     pub exit_regs: Option<u64>,
@@ -83,6 +86,7 @@ impl Task {
             pending: None,
             injecting: None,
             held: VecDeque::new(),
+            reinterrupt: None,
             spin: None,
             exit_regs: None,
             deliver: 0,
