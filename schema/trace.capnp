@@ -191,7 +191,16 @@ struct Event {
     runtimeMapped @10 :Void;
     # A syscall site was rewritten to jump to a stub of the runtime.
     sitePatched @11 :SitePatch;
+    # Calls the thread ran in-process between two of its stops: `count` syscall events
+    # of mode buffered, from this event's seq on, packed (see `schema/src/packed.rs`).
+    # Readers get them as syscall events.
+    bufferedCalls @12 :BufferedCalls;
   }
+}
+
+struct BufferedCalls {
+  count @0 :UInt32;
+  packed @1 :Data;
 }
 
 struct Chunk {

@@ -15,7 +15,7 @@ pub mod seccomp;
 pub mod space;
 pub mod unwind;
 
-pub use ring::BufferedCall;
+pub use ring::{records, RecordRef};
 pub use space::{in_runtime, in_runtime_code, Setup, Space};
 
 pub mod runtime_syms {

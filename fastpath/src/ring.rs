@@ -8,18 +8,104 @@ use memmap2::MmapRaw;
 use crate::layout::*;
 use crate::FastPathError;
 
-/// One call the runtime made in-process, as it recorded it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BufferedCall {
-    pub nr: u64,
+/// One record in bytes taken from a ring (checked when it was read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub nr: u32,
     pub args: [u64; 6],
     pub result: i64,
-    /// Bytes the kernel wrote into the program's memory: (address, bytes).
-    pub writes: Vec<(u64, Vec<u8>)>,
-    /// Bytes an output call sent.
-    pub sent: Vec<u8>,
     /// For an output: its descriptor's file (device, inode) when it was written.
     pub file: Option<(u64, u64)>,
+    /// The memory writes: (address, length, bytes padded to 8) each.
+    writes: &'a [u8],
+    nwrites: u32,
+    /// Bytes an output call sent.
+    pub sent: &'a [u8],
+}
+
+impl<'a> RecordRef<'a> {
+    /// Bytes the kernel wrote into the program's memory: (address, bytes).
+    pub fn writes(&self) -> impl Iterator<Item = (u64, &'a [u8])> + 'a {
+        let mut at = 0usize;
+        let bytes = self.writes;
+        (0..self.nwrites).map(move |_| {
+            let addr = le64(&bytes[at..]);
+            let len = le64(&bytes[at + 8..]) as usize;
+            let data = &bytes[at + 16..at + 16 + len];
+            at += 16 + pad8(len as u64) as usize;
+            (addr, data)
+        })
+    }
+}
+
+fn le64(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
+}
+
+/// The records in bytes taken from a ring, each checked as untrusted input.
+pub fn records(bytes: &[u8]) -> impl Iterator<Item = Result<RecordRef<'_>, FastPathError>> {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        if at >= bytes.len() {
+            return None;
+        }
+        let record = record_at(bytes, at);
+        match &record {
+            Ok((_, size)) => at += size,
+            Err(_) => at = bytes.len(),
+        }
+        Some(record.map(|(r, _)| r))
+    })
+}
+
+fn record_at(bytes: &[u8], at: usize) -> Result<(RecordRef<'_>, usize), FastPathError> {
+    let bad = |why: String| FastPathError::CorruptRecord {
+        offset: at as u64,
+        why,
+    };
+    let rest = &bytes[at..];
+    let header = RECORD_HEADER_SIZE as usize;
+    if rest.len() < header {
+        return Err(bad("a record header runs past the end".into()));
+    }
+    let word = |i: usize| u32::from_le_bytes(rest[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+    let quad = |i: usize| le64(&rest[16 + i * 8..]);
+    let (size, nr, nwrites, sent_len) = (word(0) as usize, word(1), word(2), word(3) as u64);
+    if size < header || !size.is_multiple_of(8) || size > rest.len() {
+        return Err(bad(format!("a record of {size} bytes")));
+    }
+    let mut args = [0u64; 6];
+    for (i, a) in args.iter_mut().enumerate() {
+        *a = quad(1 + i);
+    }
+    let (dev, ino) = (quad(7), quad(8));
+    let body = &rest[header..size];
+    let mut off = 0usize;
+    for _ in 0..nwrites {
+        if body.len() - off < WRITE_HEADER_SIZE as usize {
+            return Err(bad("a memory write runs past its record".into()));
+        }
+        let len = le64(&body[off + 8..]);
+        off += WRITE_HEADER_SIZE as usize;
+        let room = (body.len() - off) as u64;
+        if len > room || pad8(len) > room {
+            return Err(bad(format!("a memory write of {len} bytes")));
+        }
+        off += pad8(len) as usize;
+    }
+    if pad8(sent_len) > (body.len() - off) as u64 {
+        return Err(bad(format!("{sent_len} bytes sent")));
+    }
+    let record = RecordRef {
+        nr,
+        args,
+        result: quad(0) as i64,
+        file: (dev != 0 || ino != 0).then_some((dev, ino)),
+        writes: &body[..off],
+        nwrites,
+        sent: &body[off..off + sent_len as usize],
+    };
+    Ok((record, size))
 }
 
 /// The tracer's mapping of one process's ring (the memfd the runtime writes).
@@ -156,8 +242,9 @@ impl Ring {
         }
     }
 
-    /// Takes every complete record out of the ring (the process is stopped).
-    pub fn drain(&self) -> Result<Vec<BufferedCall>, FastPathError> {
+    /// Takes the bytes of every complete record out of the ring (the process is stopped),
+    /// to be read with [`records`].
+    pub fn take(&self) -> Result<Vec<u8>, FastPathError> {
         let end = self.read_u64(0);
         if end == 0 {
             return Ok(Vec::new());
@@ -168,67 +255,11 @@ impl Ring {
                 why: format!("the ring says {end} bytes of records"),
             });
         }
-        let mut calls = Vec::new();
-        let mut at = 0;
-        while at < end {
-            let (call, size) = self.record_at(at, end)?;
-            calls.push(call);
-            at += size;
-        }
+        let mut bytes = vec![0u8; end as usize];
+        self.read(RING_HEADER_SIZE, &mut bytes);
         self.write_u64(0, 0);
         self.write_u64(8, 0);
-        Ok(calls)
-    }
-
-    fn record_at(&self, at: u64, end: u64) -> Result<(BufferedCall, u64), FastPathError> {
-        let bad = |why: String| FastPathError::CorruptRecord { offset: at, why };
-        let base = RING_HEADER_SIZE + at;
-        if end - at < RECORD_HEADER_SIZE {
-            return Err(bad("a record header runs past the end".into()));
-        }
-        let mut h = [0u8; RECORD_HEADER_SIZE as usize];
-        self.read(base, &mut h);
-        let word = |i: usize| u32::from_le_bytes(h[i * 4..i * 4 + 4].try_into().unwrap());
-        let quad = |i: usize| u64::from_le_bytes(h[16 + i * 8..24 + i * 8].try_into().unwrap());
-        let (size, nr, nwrites, sent_len) = (word(0) as u64, word(1), word(2), word(3) as u64);
-        if size < RECORD_HEADER_SIZE || !size.is_multiple_of(8) || size > end - at {
-            return Err(bad(format!("a record of {size} bytes")));
-        }
-        let mut args = [0u64; 6];
-        for (i, a) in args.iter_mut().enumerate() {
-            *a = quad(1 + i);
-        }
-        let (dev, ino) = (quad(7), quad(8));
-        let mut call = BufferedCall {
-            nr: nr as u64,
-            args,
-            result: quad(0) as i64,
-            writes: Vec::new(),
-            sent: Vec::new(),
-            file: (dev != 0 || ino != 0).then_some((dev, ino)),
-        };
-        let mut off = RECORD_HEADER_SIZE;
-        for _ in 0..nwrites {
-            if size - off < WRITE_HEADER_SIZE {
-                return Err(bad("a memory write runs past its record".into()));
-            }
-            let addr = self.read_u64(base + off);
-            let len = self.read_u64(base + off + 8);
-            off += WRITE_HEADER_SIZE;
-            if len > size - off || pad8(len) > size - off {
-                return Err(bad(format!("a memory write of {len} bytes")));
-            }
-            let mut data = vec![0u8; len as usize];
-            self.read(base + off, &mut data);
-            call.writes.push((addr, data));
-            off += pad8(len);
-        }
-        if pad8(sent_len) > size - off {
-            return Err(bad(format!("{sent_len} bytes sent")));
-        }
-        call.sent = vec![0u8; sent_len as usize];
-        self.read(base + off, &mut call.sent);
-        Ok((call, size))
+        Ok(bytes)
     }
 }
 
@@ -281,12 +312,14 @@ mod tests {
         f.write_all_at(&(data.len() as u64).to_le_bytes(), 0)
             .unwrap();
         let ring = Ring::map(&f).unwrap();
-        let calls = ring.drain().unwrap();
+        let bytes = ring.take().unwrap();
+        let calls: Vec<RecordRef> = records(&bytes).map(Result::unwrap).collect();
         assert_eq!(calls.len(), 2);
         assert_eq!((calls[0].nr, calls[0].result), (110, 42));
-        assert_eq!(calls[1].writes, vec![(0x1000, b"abc".to_vec())]);
+        let writes: Vec<(u64, &[u8])> = calls[1].writes().collect();
+        assert_eq!(writes, vec![(0x1000, &b"abc"[..])]);
         assert_eq!(calls[1].args, [1, 2, 3, 4, 5, 6]);
-        assert!(ring.drain().unwrap().is_empty());
+        assert!(ring.take().unwrap().is_empty());
         std::fs::remove_file(path).unwrap();
     }
 
@@ -303,8 +336,9 @@ mod tests {
         f.write_all_at(&(good.len() as u64).to_le_bytes(), 0)
             .unwrap();
         let ring = Ring::map(&f).unwrap();
-        match ring.drain() {
-            Err(FastPathError::CorruptRecord { offset, why }) => {
+        let bytes = ring.take().unwrap();
+        match records(&bytes).nth(1) {
+            Some(Err(FastPathError::CorruptRecord { offset, why })) => {
                 assert_eq!(offset, at);
                 assert!(why.contains("memory write"), "{why}");
             }
@@ -313,7 +347,7 @@ mod tests {
         // A length that is not a whole number of records is refused too.
         f.write_all_at(&12345u64.to_le_bytes(), 0).unwrap();
         assert!(matches!(
-            ring.drain(),
+            ring.take(),
             Err(FastPathError::CorruptRecord { .. })
         ));
         std::fs::remove_file(path).unwrap();

@@ -10,7 +10,7 @@ use tracee::{Regs, Tracee};
 
 use crate::layout::*;
 use crate::patch::{self, PatchPlan, BEFORE, SITE_WINDOW};
-use crate::ring::{BufferedCall, Ring};
+use crate::ring::Ring;
 use crate::runtime_syms::ENTRY;
 use crate::{seccomp, FastPathError};
 
@@ -356,9 +356,9 @@ impl Space {
     }
 
     /// Takes the records the runtime appended since the last stop.
-    pub fn drain(&self) -> Result<Vec<BufferedCall>, FastPathError> {
+    pub fn take_records(&self) -> Result<Vec<u8>, FastPathError> {
         match &self.ring {
-            Some(ring) => ring.drain(),
+            Some(ring) => ring.take(),
             None => Ok(Vec::new()),
         }
     }

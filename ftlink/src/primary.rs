@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use recorder::{EventSink, RecordError};
-use schema::{Event, EventKind, Footer, TraceWriter};
+use schema::{BufferedCalls, Event, EventKind, Footer, TraceWriter};
 
 use crate::message::{is_timeout, Hello, LinkError, Message, PROTOCOL_VERSION};
 use crate::status::{self, RoleStatus};
@@ -353,6 +353,14 @@ impl EventSink for FtSink {
         self.shared.state.lock().expect("link state").events_logged += 1;
         match self.writer.as_mut() {
             Some(w) => Ok(w.push(event)?),
+            None => Ok(()),
+        }
+    }
+
+    fn push_buffered(&mut self, calls: BufferedCalls) -> Result<(), RecordError> {
+        self.shared.state.lock().expect("link state").events_logged += u64::from(calls.count);
+        match self.writer.as_mut() {
+            Some(w) => Ok(w.push_buffered(calls)?),
             None => Ok(()),
         }
     }

@@ -4,8 +4,9 @@
 //! next call to the tracer when a signal waits for it or another thread wants the token.
 
 use fastpath::layout::{FLAG_MAY_BLOCK, FLAG_OUTPUTS_TRACED, FLAG_TRACED_NEXT, MODE_RECORD};
-use fastpath::{BufferedCall, Setup, Space};
-use schema::{Echo, EventKind, MemWrite, SyscallEvent, SyscallMode};
+use fastpath::{Setup, Space};
+use schema::packed::Packer;
+use schema::{Echo, EventKind};
 use syscalls::{rule_for, Rule};
 use tracee::{RawSiginfo, Regs};
 use xxhash_rust::xxh3::xxh3_64;
@@ -121,43 +122,25 @@ impl Recorder<'_> {
         if inside {
             return Ok(());
         }
-        let calls = space.drain().map_err(|e| failure(tgid, me, e))?;
-        if calls.is_empty() {
-            return Ok(());
-        }
-        for call in calls {
-            let event = self.buffered_event(call);
-            self.push_for(tid, EventKind::Syscall(event))?;
-        }
-        Ok(())
-    }
-
-    fn buffered_event(&self, call: BufferedCall) -> SyscallEvent {
-        let (mut output_hash, mut echo) = (0, Echo::None);
-        if let Rule::Output { fd, .. } = rule_for(call.nr) {
-            if call.result > 0 {
-                output_hash = xxh3_64(&call.sent);
-                // The runtime noted the descriptor's file when it wrote: by now the program
-                // may have closed it.
-                echo = self.echo_of(call.args[fd], call.file);
+        let bytes = space.take_records().map_err(|e| failure(tgid, me, e))?;
+        let mut packed = Packer::default();
+        for record in fastpath::records(&bytes) {
+            let record = record.map_err(|e| failure(tgid, me, e))?;
+            let (mut output_hash, mut echo) = (0, Echo::None);
+            if let Rule::Output { fd, .. } = rule_for(u64::from(record.nr)) {
+                if record.result > 0 {
+                    output_hash = xxh3_64(record.sent);
+                    // The runtime noted the descriptor's file when it wrote: by now the
+                    // program may have closed it.
+                    echo = self.echo_of(record.args[fd], record.file);
+                }
+            }
+            packed.call(record.nr, record.result, &record.args, output_hash, echo);
+            for (addr, data) in record.writes() {
+                packed.write(addr, data);
             }
         }
-        SyscallEvent {
-            number: call.nr,
-            args: call.args,
-            result: call.result,
-            mode: SyscallMode::Buffered,
-            writes: call
-                .writes
-                .into_iter()
-                .map(|(addr, data)| MemWrite { addr, data })
-                .collect(),
-            rip: 0,
-            regs_hash: 0,
-            output_hash,
-            echo,
-            mapping: None,
-        }
+        self.push_buffered(tid, packed)
     }
 
     /// At a traced syscall's exit: the site is rewritten if the call could have run

@@ -272,6 +272,11 @@ impl crate::EventSink for CountingSink {
         Ok(())
     }
 
+    fn push_buffered(&mut self, calls: schema::BufferedCalls) -> Result<(), crate::RecordError> {
+        self.in_process += calls.count as usize;
+        Ok(())
+    }
+
     fn finish(&mut self, _: schema::Footer) -> Result<(), crate::RecordError> {
         Ok(())
     }

@@ -146,15 +146,19 @@ impl<'a> Recorder<'a> {
         self
     }
 
-    /// Logs an event of thread `tid` (the current thread's are logged with `push`).
-    pub(crate) fn push_for(&mut self, tid: u32, kind: EventKind) -> Result<(), RecordError> {
-        let event = Event {
-            seq: self.seq,
-            tid,
-            kind,
-        };
-        self.seq += 1;
-        self.sink.push(event)
+    /// Logs calls thread `tid` ran in-process, packed, as that many events.
+    pub(crate) fn push_buffered(
+        &mut self,
+        tid: u32,
+        calls: schema::packed::Packer,
+    ) -> Result<(), RecordError> {
+        let count = u64::from(calls.count());
+        if count == 0 {
+            return Ok(());
+        }
+        let calls = calls.finish(self.seq, tid);
+        self.seq += count;
+        self.sink.push_buffered(calls)
     }
 
     pub(crate) fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {

@@ -5,13 +5,16 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use schema::{Event, Footer, TraceWriter};
+use schema::codec::ChunkItem;
+use schema::{BufferedCalls, Event, Footer, TraceWriter};
 
 use crate::RecordError;
 
 /// Receives the event stream of a recording.
 pub trait EventSink {
     fn push(&mut self, event: Event) -> Result<(), RecordError>;
+    /// Calls a thread ran in-process, packed: `calls.count` events from `calls.first_seq`.
+    fn push_buffered(&mut self, calls: BufferedCalls) -> Result<(), RecordError>;
     /// Called before a syscall whose effect leaves the process runs: a fault-tolerant sink
     /// holds it here until the follower has every earlier event (the Output Rule).
     fn before_output(&mut self) -> Result<(), RecordError> {
@@ -32,7 +35,7 @@ const BATCH: usize = 256;
 const IN_FLIGHT: usize = 64;
 
 enum ToWriter {
-    Events(Vec<Event>),
+    Items(Vec<ChunkItem>),
     Flush(SyncSender<Result<(), RecordError>>),
     Finish(Footer, SyncSender<Result<(), RecordError>>),
 }
@@ -41,7 +44,9 @@ enum ToWriter {
 /// on a thread of their own, so that the traced program does not wait for them at each stop.
 pub struct TraceSink {
     to_writer: Option<SyncSender<ToWriter>>,
-    batch: Vec<Event>,
+    batch: Vec<ChunkItem>,
+    /// Events the batch stands for (packed calls count as many).
+    batch_events: usize,
     writer: Option<JoinHandle<()>>,
     /// Set by the writer when it failed: the next flush or finish says why.
     failed: Arc<AtomicBool>,
@@ -64,6 +69,7 @@ impl TraceSink {
         TraceSink {
             to_writer: Some(tx),
             batch: Vec::with_capacity(BATCH),
+            batch_events: 0,
             writer: Some(thread),
             failed,
         }
@@ -80,7 +86,8 @@ impl TraceSink {
             return Ok(());
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        self.send(ToWriter::Events(batch))
+        self.batch_events = 0;
+        self.send(ToWriter::Items(batch))
     }
 
     /// Sends `ask` with a reply channel and waits for the writer's answer.
@@ -110,16 +117,20 @@ fn write_events(mut writer: TraceWriter, rx: Receiver<ToWriter>, failed: &Atomic
     let stopped = || RecordError::Other("the trace writer stopped after an error".into());
     for msg in rx {
         match msg {
-            ToWriter::Events(events) if error.is_none() && !failed.load(Ordering::Relaxed) => {
-                for event in events {
-                    if let Err(e) = writer.push(event) {
+            ToWriter::Items(items) if error.is_none() && !failed.load(Ordering::Relaxed) => {
+                for item in items {
+                    let pushed = match item {
+                        ChunkItem::Event(event) => writer.push(event),
+                        ChunkItem::Calls(calls) => writer.push_buffered(calls),
+                    };
+                    if let Err(e) = pushed {
                         error = Some(e.into());
                         failed.store(true, Ordering::Relaxed);
                         break;
                     }
                 }
             }
-            ToWriter::Events(_) => {}
+            ToWriter::Items(_) => {}
             ToWriter::Flush(reply) => {
                 let result = match error.take() {
                     Some(e) => Err(e),
@@ -142,10 +153,11 @@ fn write_events(mut writer: TraceWriter, rx: Receiver<ToWriter>, failed: &Atomic
     let _ = writer.flush();
 }
 
-impl EventSink for TraceSink {
-    fn push(&mut self, event: Event) -> Result<(), RecordError> {
-        self.batch.push(event);
-        if self.batch.len() >= BATCH {
+impl TraceSink {
+    fn push_item(&mut self, item: ChunkItem) -> Result<(), RecordError> {
+        self.batch_events += item.events() as usize;
+        self.batch.push(item);
+        if self.batch_events >= BATCH {
             if self.failed.load(Ordering::Relaxed) {
                 // Say why at once rather than record on into nothing.
                 return self.flush();
@@ -153,6 +165,16 @@ impl EventSink for TraceSink {
             self.send_batch()?;
         }
         Ok(())
+    }
+}
+
+impl EventSink for TraceSink {
+    fn push(&mut self, event: Event) -> Result<(), RecordError> {
+        self.push_item(ChunkItem::Event(event))
+    }
+
+    fn push_buffered(&mut self, calls: BufferedCalls) -> Result<(), RecordError> {
+        self.push_item(ChunkItem::Calls(calls))
     }
 
     fn finish(&mut self, footer: Footer) -> Result<(), RecordError> {

@@ -11,6 +11,7 @@ use capnp::message::{self, HeapAllocator, ReaderOptions};
 use capnp::serialize;
 
 use crate::model::*;
+use crate::packed;
 use crate::trace_capnp as tc;
 
 /// Largest byte string or list one field may hold when encoding (256 MiB, far beyond what a
@@ -122,17 +123,68 @@ pub fn encode_header(h: &Header) -> Result<Vec<u8>, CodecError> {
     Ok(serialize::write_message_to_words(&msg))
 }
 
+/// What a chunk holds: events, and calls packed by the thousand that readers serve as
+/// events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkItem {
+    Event(Event),
+    Calls(BufferedCalls),
+}
+
+impl ChunkItem {
+    /// The seq of its (first) event.
+    pub fn seq(&self) -> u64 {
+        match self {
+            ChunkItem::Event(e) => e.seq,
+            ChunkItem::Calls(c) => c.first_seq,
+        }
+    }
+
+    /// How many events it stands for.
+    pub fn events(&self) -> u64 {
+        match self {
+            ChunkItem::Event(_) => 1,
+            ChunkItem::Calls(c) => u64::from(c.count),
+        }
+    }
+
+    /// A rough upper bound of the bytes it takes once encoded.
+    pub fn estimated_size(&self) -> usize {
+        match self {
+            ChunkItem::Event(e) => estimated_size(e),
+            ChunkItem::Calls(c) => packed::estimated_size(c),
+        }
+    }
+}
+
 /// Encodes a chunk of events (`events[i]` should have seq `first_seq + i`; not checked here).
 pub fn encode_chunk(first_seq: u64, events: &[Event]) -> Result<Vec<u8>, CodecError> {
+    let items: Vec<ChunkItem> = events.iter().cloned().map(ChunkItem::Event).collect();
+    encode_items(first_seq, &items)
+}
+
+/// Encodes a chunk of items (each should start at the seq after the previous one's events;
+/// not checked here).
+pub fn encode_items(first_seq: u64, items: &[ChunkItem]) -> Result<Vec<u8>, CodecError> {
     // Size the first segment for the whole chunk so the message is usually one segment.
-    let estimate: usize = events.iter().map(estimated_size).sum();
+    let estimate: usize = items.iter().map(ChunkItem::estimated_size).sum();
     let words = u32::try_from(estimate / 8 + 64).unwrap_or(u32::MAX / 2);
     let mut msg = message::Builder::new(HeapAllocator::new().first_segment_words(words));
     let mut b = msg.init_root::<tc::chunk::Builder>();
     b.set_first_seq(first_seq);
-    let mut list = b.init_events(len32(events.len(), "chunk")?);
-    for (i, e) in (0u32..).zip(events) {
-        encode_event(list.reborrow().get(i), e)?;
+    let mut list = b.init_events(len32(items.len(), "chunk")?);
+    for (i, item) in (0u32..).zip(items) {
+        match item {
+            ChunkItem::Event(e) => encode_event(list.reborrow().get(i), e)?,
+            ChunkItem::Calls(c) => {
+                let mut b = list.reborrow().get(i);
+                b.set_seq(c.first_seq);
+                b.set_tid(c.tid);
+                let mut calls = b.init_kind().init_buffered_calls();
+                calls.set_count(c.count);
+                calls.set_packed(checked_data(&c.packed, "packed in-process calls")?);
+            }
+        }
     }
     Ok(serialize::write_message_to_words(&msg))
 }
@@ -457,6 +509,20 @@ pub fn decode_chunk(bytes: &[u8]) -> Result<(u64, Vec<Event>), CodecError> {
     let list = r.get_events().ctx("chunk events")?;
     let mut events = Vec::with_capacity(list.len().min(4096) as usize);
     for e in list.iter() {
+        if let Ok(tc::event::kind::Which::BufferedCalls(calls)) = e.get_kind().which() {
+            let seq = e.get_seq();
+            let calls = calls.ctx("packed in-process calls")?;
+            let calls = BufferedCalls {
+                first_seq: seq,
+                tid: e.get_tid(),
+                count: calls.get_count(),
+                packed: data(calls.get_packed(), "packed in-process calls")?,
+            };
+            let unpacked = packed::unpack(&calls)
+                .map_err(|why| CodecError::new(format!("event {seq}: {why}")))?;
+            events.extend(unpacked);
+            continue;
+        }
         events.push(decode_event(e)?);
     }
     Ok((r.get_first_seq(), events))
@@ -579,6 +645,12 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
                 stub_bytes: data(p.get_stub_bytes(), "stub bytes")?,
                 new_stub_page: p.get_new_stub_page(),
             })
+        }
+        // Unpacked by `decode_chunk` before it gets here.
+        K::BufferedCalls(_) => {
+            return Err(CodecError::new(
+                "packed in-process calls outside a chunk".to_string(),
+            ))
         }
     })
 }

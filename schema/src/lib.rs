@@ -5,7 +5,8 @@
 //! - [`model`]: the values (`Header`, `Event`, `Footer` …), re-exported at the crate root;
 //! - [`trace_capnp`]: code generated from `trace.capnp` by `regen.sh` (committed, never built
 //!   at compile time);
-//! - [`codec`]: model values <-> capnp messages;
+//! - [`codec`]: model values <-> capnp messages; [`packed`]: in-process calls packed by
+//!   the thousand into one item of a chunk;
 //! - [`frame`]: the file start and frames, and [`FrameDecoder`] for bytes arriving in pieces;
 //! - [`stream`]: [`StreamDecoder`], frames -> header, events in seq order, footer;
 //! - [`TraceWriter`] and [`TraceReader`]: the file `DIR/events`.
@@ -16,6 +17,7 @@ pub mod codec;
 mod error;
 pub mod frame;
 pub mod model;
+pub mod packed;
 pub mod stream;
 mod trace_file;
 

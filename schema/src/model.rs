@@ -2,7 +2,7 @@
 //! `codec.rs` converts these to and from the Cap'n Proto encoding in `trace.capnp`.
 
 /// Version of the trace format; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// How a recording measured thread progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +140,17 @@ pub struct SyscallEvent {
     pub echo: Echo,
     /// Set for an mmap of a file.
     pub mapping: Option<FileMapping>,
+}
+
+/// Calls one thread ran in-process between two of its stops: `count` syscall events of
+/// mode `Buffered` from seq `first_seq`, packed (see `packed.rs`). Writers take them as one
+/// item; readers serve them as events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BufferedCalls {
+    pub first_seq: u64,
+    pub tid: u32,
+    pub count: u32,
+    pub packed: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,10 +5,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::codec;
+use crate::codec::{self, ChunkItem};
 use crate::error::TraceError;
 use crate::frame::{encode_frame, file_start, FrameKind, FILE_START_LEN};
-use crate::model::{Event, Footer, Header, FORMAT_VERSION};
+use crate::model::{BufferedCalls, Event, Footer, Header, FORMAT_VERSION};
 use crate::stream::StreamDecoder;
 
 /// Name of the event file inside a trace directory.
@@ -34,8 +34,10 @@ pub struct TraceWriter {
     /// File start and header frame, replayed to a sink when one is set.
     prelude: Vec<u8>,
     sink: Option<FrameSink>,
-    buffer: Vec<Event>,
+    buffer: Vec<ChunkItem>,
     buffered_bytes: usize,
+    /// Events the buffered items stand for.
+    buffered_events: u64,
     /// Seq of the next event to push (= events accepted so far).
     next_seq: u64,
     broken: bool,
@@ -95,6 +97,7 @@ impl TraceWriter {
             sink: None,
             buffer: Vec::new(),
             buffered_bytes: 0,
+            buffered_events: 0,
             next_seq: 0,
             broken: false,
             finished: false,
@@ -119,26 +122,42 @@ impl TraceWriter {
     /// A refused event (wrong seq, too large for a frame) changes nothing: the error is
     /// `TraceError::Refused` and the writer stays usable.
     pub fn push(&mut self, event: Event) -> Result<(), TraceError> {
-        self.check_usable()?;
-        if event.seq != self.next_seq {
-            return Err(self.refused(format!(
-                "event {} pushed where event {} was expected",
-                event.seq, self.next_seq
-            )));
-        }
-        let size = codec::estimated_size(&event);
-        if size >= CHUNK_BYTES {
-            self.flush()?;
-            // Encode the big event alone first so that a refusal leaves nothing behind.
-            let frame = self.encode_chunk(std::slice::from_ref(&event))?;
-            self.write_frame(&frame)?;
-            self.next_seq += 1;
+        self.push_item(ChunkItem::Event(event))
+    }
+
+    /// Adds calls packed by the recorder, whose first seq must be
+    /// [`events_written`](Self::events_written); they count as `calls.count` events.
+    pub fn push_buffered(&mut self, calls: BufferedCalls) -> Result<(), TraceError> {
+        if calls.count == 0 {
             return Ok(());
         }
-        self.buffer.push(event);
+        self.push_item(ChunkItem::Calls(calls))
+    }
+
+    fn push_item(&mut self, item: ChunkItem) -> Result<(), TraceError> {
+        self.check_usable()?;
+        if item.seq() != self.next_seq {
+            return Err(self.refused(format!(
+                "event {} pushed where event {} was expected",
+                item.seq(),
+                self.next_seq
+            )));
+        }
+        let size = item.estimated_size();
+        let events = item.events();
+        if size >= CHUNK_BYTES {
+            self.flush()?;
+            // Encode the big item alone first so that a refusal leaves nothing behind.
+            let frame = self.encode_chunk(std::slice::from_ref(&item))?;
+            self.write_frame(&frame)?;
+            self.next_seq += events;
+            return Ok(());
+        }
+        self.buffer.push(item);
         self.buffered_bytes += size;
-        self.next_seq += 1;
-        if self.buffer.len() >= CHUNK_EVENTS || self.buffered_bytes >= CHUNK_BYTES {
+        self.buffered_events += events;
+        self.next_seq += events;
+        if self.buffered_events >= CHUNK_EVENTS as u64 || self.buffered_bytes >= CHUNK_BYTES {
             self.flush()?;
         }
         Ok(())
@@ -163,6 +182,7 @@ impl TraceWriter {
         };
         self.buffer.clear();
         self.buffered_bytes = 0;
+        self.buffered_events = 0;
         self.write_frame(&frame)
     }
 
@@ -198,17 +218,17 @@ impl TraceWriter {
             .map_err(|e| TraceError::io(&self.dir, "sync", e))
     }
 
-    fn encode_chunk(&self, events: &[Event]) -> Result<Vec<u8>, TraceError> {
-        let first = events.first().map_or(self.next_seq, |e| e.seq);
+    fn encode_chunk(&self, items: &[ChunkItem]) -> Result<Vec<u8>, TraceError> {
+        let first = items.first().map_or(self.next_seq, ChunkItem::seq);
         let what = |e: String| {
-            if events.len() == 1 {
+            if items.len() == 1 && items[0].events() == 1 {
                 format!("event {first} cannot be stored: {e}")
             } else {
                 format!("events from {first} cannot be stored: {e}")
             }
         };
         let message =
-            codec::encode_chunk(first, events).map_err(|e| self.refused(what(e.to_string())))?;
+            codec::encode_items(first, items).map_err(|e| self.refused(what(e.to_string())))?;
         encode_frame(FrameKind::Chunk, &message).map_err(|e| self.refused(what(e)))
     }
 

@@ -317,3 +317,45 @@ fn writer_refuses_events_too_large_for_a_frame_and_stays_usable() {
     assert_eq!(read[1], big(vec![7; 8 << 20]));
     assert_eq!(r.end_state(), EndState::Finished(footer_for(3)));
 }
+
+#[test]
+fn packed_in_process_calls_are_read_back_as_events_in_seq_order() {
+    use schema::packed::Packer;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = TraceWriter::create(dir.path(), &sample_header()).unwrap();
+    let before = every_kind(0);
+    for e in &before {
+        w.push(e.clone()).unwrap();
+    }
+    let mut p = Packer::default();
+    for i in 0..1000u64 {
+        p.call(228, 0, &[1, 0x7000 + i, 0, 0, 0, 0], 0, Echo::None);
+        p.write(0x7000 + i, &i.to_le_bytes());
+    }
+    let first = w.events_written();
+    w.push_buffered(p.finish(first, 7)).unwrap();
+    assert_eq!(w.events_written(), first + 1000);
+    let after = every_kind(first + 1000);
+    for e in &after {
+        w.push(e.clone()).unwrap();
+    }
+    // A batch whose seq is not the next one is refused like any event.
+    let mut stale = Packer::default();
+    stale.call(39, 1, &[0; 6], 0, Echo::None);
+    assert!(w.push_buffered(stale.finish(first, 7)).is_err());
+    let total = w.events_written();
+    w.finish(&footer_for(total)).unwrap();
+
+    let (events, _) = read_all(dir.path()).unwrap();
+    assert_eq!(events.len() as u64, first + 1000 + after.len() as u64);
+    assert_eq!(&events[..before.len()], &before[..]);
+    assert_eq!(&events[events.len() - after.len()..], &after[..]);
+    for (i, e) in events[before.len()..before.len() + 1000].iter().enumerate() {
+        assert_eq!((e.seq, e.tid), (first + i as u64, 7));
+        let EventKind::Syscall(s) = &e.kind else {
+            panic!("event {} is not a syscall", e.seq)
+        };
+        assert_eq!((s.number, s.mode), (228, SyscallMode::Buffered));
+        assert_eq!(s.writes[0].data, (i as u64).to_le_bytes());
+    }
+}
