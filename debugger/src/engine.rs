@@ -645,6 +645,21 @@ impl Engine {
                 Ok(())
             }
             Goal::RunTo {
+                target: Moment::End,
+                idx,
+                then: Then::Scan(mut hits),
+            } => {
+                if let Some(hit) = user_hit {
+                    hits.push(hit);
+                }
+                self.goal = Goal::RunTo {
+                    target: Moment::End,
+                    idx,
+                    then: Then::Scan(hits),
+                };
+                Ok(())
+            }
+            Goal::RunTo {
                 target: Moment::At { stop, hops },
                 idx,
                 mut then,
