@@ -17,6 +17,8 @@ for c in "$src"/*.c; do
 	extra=""
 	case "$name" in
 	static_*) extra="-static" ;;
+	gdb_nopie_*) extra="-O0 -no-pie" ;;
+	gdb_*) extra="-O0" ;;
 	esac
 	# shellcheck disable=SC2086
 	if ! $CC $CFLAGS $extra -o "$out/$name" "$c"; then

@@ -17,6 +17,9 @@ pub enum ReplayError {
     Tracee(#[from] tracee::TraceeError),
     #[error(transparent)]
     Trace(#[from] schema::TraceError),
+    /// A debug hook gave the replay up (to start it again elsewhere, or on detach).
+    #[error("the replay was abandoned by its debugger")]
+    Abandoned,
     #[error("{what}: {source}")]
     Io {
         what: String,

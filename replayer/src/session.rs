@@ -49,6 +49,8 @@ pub struct Replayer<'a> {
     pub(crate) replayed: u64,
     /// The fast path of each process (by recorded thread group id) that has one.
     pub(crate) spaces: std::collections::HashMap<u32, fastpath::Space>,
+    /// A debugger's hook at each resume and stop (see `debug`).
+    pub(crate) hook: Option<&'a mut dyn crate::debug::DebugHook>,
 }
 
 enum Turn {
@@ -108,6 +110,7 @@ impl<'a> Replayer<'a> {
             opts,
             replayed: 0,
             spaces: std::collections::HashMap::new(),
+            hook: None,
         }
     }
 
@@ -275,15 +278,30 @@ impl<'a> Replayer<'a> {
                     self.t.tid
                 );
             }
-            let deliver = std::mem::take(&mut self.t.deliver);
-            return match self.t.tracee.resume(Resume::Syscall, deliver) {
-                Ok(()) | Err(TraceeError::TraceeDied { .. }) => {
-                    let stop = self.stash.wait(&mut self.t.tracee)?;
-                    self.take_handed_back()?;
-                    Ok(Turn::Stopped(stop))
+            // A stop the debug hook keeps to itself resumes the thread again.
+            loop {
+                let how = self.hook_before_resume()?;
+                let deliver = std::mem::take(&mut self.t.deliver);
+                let resumed = match how {
+                    crate::debug::HookResume::Syscall => {
+                        self.t.tracee.resume(Resume::Syscall, deliver)
+                    }
+                    crate::debug::HookResume::Step => {
+                        crate::debug::single_step(self.t.tracee.pid(), deliver)
+                    }
+                };
+                match resumed {
+                    Ok(()) | Err(TraceeError::TraceeDied { .. }) => {
+                        let stop = self.stash.wait(&mut self.t.tracee)?;
+                        if self.hook_after_stop(&stop)? == crate::debug::StopVerdict::Swallow {
+                            continue;
+                        }
+                        self.take_handed_back()?;
+                        return Ok(Turn::Stopped(stop));
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => Err(e.into()),
-            };
+            }
         }
     }
 

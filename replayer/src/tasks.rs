@@ -112,6 +112,16 @@ impl Tasks {
         Ok(())
     }
 
+    /// A waiting thread, by recorded id.
+    pub fn get_mut(&mut self, tid: u32) -> Option<&mut Task> {
+        self.waiting.get_mut(&tid)
+    }
+
+    /// The waiting threads.
+    pub fn iter(&self) -> impl Iterator<Item = &Task> {
+        self.waiting.values()
+    }
+
     /// Whether any other live thread belongs to process `tgid`.
     pub fn has_threads_of(&self, tgid: u32) -> bool {
         self.waiting.values().any(|t| t.tgid == tgid)

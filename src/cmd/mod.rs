@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod debug;
 pub mod demo;
 pub mod dump;
 pub mod follow;

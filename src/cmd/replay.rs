@@ -14,6 +14,20 @@ use crate::{exit, trace_dir};
 pub struct ReplayArgs {
     /// The trace directory (default: the latest recording).
     dir: Option<PathBuf>,
+    /// Debug the replay: start gdb (from PATH) connected to it; arguments after `--` go to
+    /// gdb (`-- -batch -x script.gdb`).
+    #[arg(long, conflicts_with = "gdbserver")]
+    gdb: bool,
+    /// Debug the replay with a debugger started elsewhere: listen on HOST:PORT and print
+    /// the command that connects to it.
+    #[arg(long, value_name = "HOST:PORT")]
+    gdbserver: Option<String>,
+    /// Start the debugger at this event of the dump (`ftrun dump`), not at the start.
+    #[arg(short = 'g', long, value_name = "EVENT")]
+    goto: Option<u64>,
+    /// Arguments for gdb (with --gdb).
+    #[arg(last = true, value_name = "GDB-ARGS")]
+    gdb_args: Vec<std::ffi::OsString>,
 }
 
 /// Why the events ran out before the program ended: a recording still going on, or one cut
@@ -30,6 +44,17 @@ fn log_ended(dir: &Path, events: u64) -> anyhow::Error {
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
+    if args.gdb || args.gdbserver.is_some() {
+        return crate::cmd::debug::run(
+            args.dir,
+            args.gdbserver,
+            args.goto.unwrap_or(0),
+            args.gdb_args,
+        );
+    }
+    if args.goto.is_some() || !args.gdb_args.is_empty() {
+        anyhow::bail!("--goto and gdb arguments need --gdb or --gdbserver");
+    }
     let dir = trace_dir::resolve(args.dir)?;
     let reader =
         TraceReader::open(&dir).with_context(|| format!("cannot replay {}", dir.display()))?;
