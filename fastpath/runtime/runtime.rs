@@ -154,6 +154,7 @@ mod nr {
     pub const GETPPID: u64 = 110;
     pub const GETPGRP: u64 = 111;
     pub const GETTID: u64 = 186;
+    pub const FUTEX: u64 = 202;
     pub const TIME: u64 = 201;
     pub const GETDENTS64: u64 = 217;
     pub const CLOCK_GETTIME: u64 = 228;
@@ -171,6 +172,9 @@ mod nr {
 
 const EAGAIN: i64 = 11;
 const EINTR: i64 = 4;
+const FUTEX_CMD_MASK: u64 = 0x7f;
+const FUTEX_WAKE: u64 = 1;
+const FUTEX_WAKE_BITSET: u64 = 10;
 const ENOENT: i64 = 2;
 const ENOTDIR: i64 = 20;
 const O_NONBLOCK: i64 = 0o4000;
@@ -437,11 +441,16 @@ unsafe fn sleep(n: u64, a: [u64; 6], rem: u64) -> Option<i64> {
 /// block run in-process only when the process has one thread (`FLAG_MAY_BLOCK`), or
 /// when they cannot block.
 unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
-    let may_block = flags & FLAG_MAY_BLOCK != 0;
+    let may_block = flags & (FLAG_MAY_BLOCK | FLAG_MAY_BLOCK_UNTIMED) != 0;
+    let timed_may_block = flags & FLAG_MAY_BLOCK != 0;
     let outputs = flags & FLAG_OUTPUTS_TRACED == 0;
     match n {
-        nr::NANOSLEEP if may_block => sleep(n, a, a[1]),
-        nr::CLOCK_NANOSLEEP if may_block => sleep(n, a, a[3]),
+        // Wakes return at once and change nothing the program can read.
+        nr::FUTEX if matches!(a[1] & FUTEX_CMD_MASK, FUTEX_WAKE | FUTEX_WAKE_BITSET) => {
+            plain(n, a)
+        }
+        nr::NANOSLEEP if timed_may_block => sleep(n, a, a[1]),
+        nr::CLOCK_NANOSLEEP if timed_may_block => sleep(n, a, a[3]),
         nr::GETPID | nr::GETPPID | nr::GETTID | nr::GETUID | nr::GETEUID | nr::GETGID
         | nr::GETEGID | nr::GETPGRP | nr::LSEEK | nr::ACCESS | nr::FACCESSAT
         | nr::FACCESSAT2 | nr::CLOSE => plain(n, a),
@@ -494,11 +503,12 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             let max = a[2].min(RING_DATA_SIZE / 16) * 12;
             let mut rec = Record::begin(WRITE_HEADER_SIZE + max)?;
             let mut tried = a;
-            if !may_block {
+            let waits = timed_may_block || (may_block && (a[3] as i32) < 0);
+            if !waits {
                 tried[3] = 0;
             }
             let r = sys(n, tried);
-            if r == 0 && a[3] as i32 != 0 {
+            if r == 0 && a[3] as i32 != 0 && !waits {
                 return None;
             }
             if r > 0 {
@@ -509,8 +519,9 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         nr::POLL => {
             let max = a[1].min(RING_DATA_SIZE / 16) * 8;
             let mut rec = Record::begin(WRITE_HEADER_SIZE + max)?;
-            let r = sys3(n, a[0], a[1], if may_block { a[2] } else { 0 });
-            if r == 0 && a[2] as i32 != 0 && !may_block {
+            let waits = timed_may_block || (may_block && (a[2] as i32) < 0);
+            let r = sys3(n, a[0], a[1], if waits { a[2] } else { 0 });
+            if r == 0 && a[2] as i32 != 0 && !waits {
                 return None;
             }
             if r >= 0 {

@@ -46,6 +46,11 @@ pub const FLAG_OUTPUTS_TRACED: u32 = 2;
 /// A signal that interrupts it there is handed to the tracer as if the call had been made
 /// from the stub's traced `syscall`, so that it interrupts the call as it would natively.
 pub const FLAG_MAY_BLOCK: u32 = 4;
+/// The process has several threads: a call that waits without a timeout (a read, an
+/// `epoll_wait(-1)`) may block in-process; when another thread wants the token, the tracer
+/// interrupts it and moves it to its stub's traced `syscall`, where it hands the token on.
+/// (A timed wait would start its timeout again there, so those stay traced.)
+pub const FLAG_MAY_BLOCK_UNTIMED: u32 = 8;
 
 /// The control page (private to the process).
 #[repr(C)]

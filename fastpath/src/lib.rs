@@ -69,6 +69,7 @@ pub const BUFFERABLE: &[libc::c_long] = &[
     libc::SYS_faccessat2,
     libc::SYS_nanosleep,
     libc::SYS_clock_nanosleep,
+    libc::SYS_futex,
 ];
 
 pub fn bufferable(nr: u64) -> bool {

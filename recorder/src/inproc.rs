@@ -3,7 +3,9 @@
 //! rewriting syscall sites at their first traced call, and the flag that sends a thread's
 //! next call to the tracer when a signal waits for it or another thread wants the token.
 
-use fastpath::layout::{FLAG_MAY_BLOCK, FLAG_OUTPUTS_TRACED, FLAG_TRACED_NEXT, MODE_RECORD};
+use fastpath::layout::{
+    FLAG_MAY_BLOCK, FLAG_MAY_BLOCK_UNTIMED, FLAG_OUTPUTS_TRACED, FLAG_TRACED_NEXT, MODE_RECORD,
+};
 use fastpath::{Setup, Space};
 use schema::packed::Packer;
 use schema::{Echo, EventKind};
@@ -195,13 +197,16 @@ impl Recorder<'_> {
             .get(&self.t.tgid)
             .is_some_and(|&n| n > 0);
         let want = !self.t.held.is_empty() || self.t.yield_wanted || sharing;
-        let alone = !sharing && !self.sched.threaded(self.t.tgid);
-        let mut flags = space.flags() & !(FLAG_TRACED_NEXT | FLAG_MAY_BLOCK);
+        let mut flags =
+            space.flags() & !(FLAG_TRACED_NEXT | FLAG_MAY_BLOCK | FLAG_MAY_BLOCK_UNTIMED);
         if want {
             flags |= FLAG_TRACED_NEXT;
         }
-        if alone {
-            flags |= FLAG_MAY_BLOCK;
+        if !sharing {
+            flags |= match self.sched.threaded(self.t.tgid) {
+                true => FLAG_MAY_BLOCK_UNTIMED,
+                false => FLAG_MAY_BLOCK,
+            };
         }
         let (tgid, pid) = (self.t.tgid, self.t.tracee.pid());
         match space.set_flags(&mut self.t.tracee, flags) {
@@ -243,6 +248,48 @@ impl Recorder<'_> {
         Ok(true)
     }
 
+    /// A thread that holds its process's token and sleeps is blocked in a call the runtime
+    /// made for it (a traced call would have handed the token on): another thread wants the
+    /// token, so it is interrupted, to be moved to its stub's traced `syscall`
+    /// (`unblock_for_others`).
+    pub(crate) fn nudge_blocked_holder(&mut self) -> Result<(), RecordError> {
+        let Some(holder) = self.sched.holder(self.t.tgid) else {
+            return Ok(());
+        };
+        if holder == self.t.tid as i32 {
+            return Ok(());
+        }
+        let Some(t) = self.tasks.get_mut(holder) else {
+            return Ok(());
+        };
+        if t.running_since.is_none() || t.interrupting || !sleeping(holder) {
+            return Ok(());
+        }
+        t.interrupting = true;
+        // It may stop by itself meanwhile: the interrupt then comes later and is ignored.
+        let _ = t.tracee.interrupt();
+        Ok(())
+    }
+
+    /// At an interrupt stop: a thread blocked in an in-process call while others wait for
+    /// the token makes the call again from its stub's traced `syscall` (it is in the kernel
+    /// then, without the token). Returns whether that is so.
+    pub(crate) fn unblock_for_others(&mut self, regs: &Regs) -> Result<bool, RecordError> {
+        if !self.spaces.get(&self.t.tgid).is_some_and(|s| s.active()) {
+            return Ok(false);
+        }
+        let (tgid, pid) = (self.t.tgid, self.t.tracee.pid());
+        let at_stub = fastpath::unwind::blocked_call_regs(&mut self.t.tracee, regs)
+            .map_err(|e| failure(tgid, pid, e))?;
+        match at_stub {
+            Some(at_stub) => {
+                self.t.tracee.set_regs(&at_stub)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// The call a signal interrupted in-process is in the kernel again: the signal is sent
     /// again (or held, if the call does not go into the kernel this time).
     pub(crate) fn resend_interrupting_signal(&mut self, enters: bool) -> Result<(), RecordError> {
@@ -265,4 +312,13 @@ impl Recorder<'_> {
             self.spaces.insert(child, forked);
         }
     }
+}
+
+/// Whether thread `tid` sleeps in the kernel (`/proc/TID/stat` state `S`).
+fn sleeping(tid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{tid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('S'))
+    })
 }

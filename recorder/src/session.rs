@@ -251,7 +251,7 @@ impl<'a> Recorder<'a> {
         }
         if needs_token(&stop) && !self.sched.acquire(self.t.tgid, self.t.tid as i32) {
             self.t.parked = Some(stop);
-            return Ok(());
+            return self.nudge_blocked_holder();
         }
         self.handle(stop)
     }

@@ -191,6 +191,12 @@ impl Recorder<'_> {
             return Ok(());
         }
         let (tgid, tid) = (self.t.tgid, self.t.tid as i32);
+        if self.sched.others_ready(tgid) {
+            let regs = self.t.tracee.regs()?;
+            if self.unblock_for_others(&regs)? {
+                return Ok(());
+            }
+        }
         let watching = self.t.spin.is_some() || self.t.sched_watch.is_some();
         if watching || !self.sched.holds(tgid, tid) || !self.sched.others_ready(tgid) {
             return Ok(());
