@@ -630,8 +630,11 @@ impl<'a> Recorder<'a> {
         if ret < 0 || flags & libc::MAP_ANONYMOUS != 0 || fd < 0 {
             return Ok(None);
         }
+        // The kernel maps whole pages: the file's bytes up to the end of the last page
+        // are readable (and executable) too.
+        let length = args[1].div_ceil(4096) * 4096;
         self.files
-            .preserve(self.t.tracee.pid(), fd, args[5], args[1])
+            .preserve(self.t.tracee.pid(), fd, args[5], length)
             .map_err(|source| RecordError::Io {
                 what: format!("keeping a copy of the file mapped from descriptor {fd}"),
                 source,
