@@ -49,6 +49,8 @@ pub struct Replayer<'a> {
     pub(crate) replayed: u64,
     /// The fast path of each process (by recorded thread group id) that has one.
     pub(crate) spaces: std::collections::HashMap<u32, fastpath::Space>,
+    /// The files behind shared file mappings.
+    pub(crate) shared_files: mem::SharedFiles,
 }
 
 enum Turn {
@@ -108,6 +110,7 @@ impl<'a> Replayer<'a> {
             opts,
             replayed: 0,
             spaces: std::collections::HashMap::new(),
+            shared_files: Default::default(),
         }
     }
 
@@ -552,7 +555,13 @@ impl<'a> Replayer<'a> {
                 if s.number == libc::SYS_mmap as u64 {
                     mem::restore_args(&mut regs, &s);
                     self.t.tracee.set_regs(&regs)?;
-                    mem::finish_mapping(&mut self.t.tracee, &regs, &s, &self.opts.trace_dir)?;
+                    mem::finish_mapping(
+                        &mut self.t.tracee,
+                        &regs,
+                        &s,
+                        &self.opts.trace_dir,
+                        &mut self.shared_files,
+                    )?;
                 }
                 self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }
