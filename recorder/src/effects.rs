@@ -181,6 +181,12 @@ fn special_writes(
                 capture(tracee, args[4], timeout_len, w)?;
             }
         }
+        Special::Ioctl if args[1] as u32 == FS_IOC_FIEMAP && ret >= 0 => {
+            // The extents the kernel found follow the header it updates.
+            let header = tracee.read_mem(args[2], 32)?;
+            let extents = u32_at(&header, 20).min(u32_at(&header, 24)) as usize;
+            capture(tracee, args[2], 32 + 56 * extents, w)?;
+        }
         Special::Ioctl => {
             if let Some(len) = ioctl_output_len(args[1]) {
                 capture(tracee, args[2], len, w)?;
@@ -222,6 +228,9 @@ fn special_writes(
     }
     Ok(())
 }
+
+/// `FS_IOC_FIEMAP`: a file's extents (`struct fiemap`, then `fm_mapped_extents` extents).
+const FS_IOC_FIEMAP: u32 = 0xc020_660b;
 
 /// How many bytes an ioctl request writes at its argument, if any.
 fn ioctl_output_len(req: u64) -> Option<usize> {

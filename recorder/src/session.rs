@@ -23,6 +23,9 @@ use crate::tasks::{Task, Tasks};
 use crate::timeslice::Ticker;
 use crate::{futex, RecordError};
 
+/// `MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE` (`MAP_SHARED_VALIDATE` is shared too).
+const MAP_TYPE: i32 = 0x01;
+
 /// How often the scheduler looks for a thread to preempt.
 const TICK: std::time::Duration = std::time::Duration::from_millis(5);
 
@@ -111,6 +114,9 @@ pub struct Recorder<'a> {
     pub(crate) spaces: std::collections::HashMap<i32, fastpath::Space>,
     /// vfork children alive, by the parent's process: they share its runtime.
     pub(crate) vfork_children: std::collections::HashMap<i32, u32>,
+    /// Processes (by thread group id) with `MAP_SHARED` mappings: the children they fork
+    /// share their token.
+    shared_memory: HashSet<i32>,
 }
 
 fn fd_identity(path: &str) -> Option<(u64, u64)> {
@@ -137,6 +143,7 @@ impl<'a> Recorder<'a> {
             fast_path: true,
             spaces: std::collections::HashMap::new(),
             vfork_children: std::collections::HashMap::new(),
+            shared_memory: HashSet::new(),
         }
     }
 
@@ -244,6 +251,9 @@ impl<'a> Recorder<'a> {
             let rip = self.t.tracee.regs().map(|r| r.rip).unwrap_or(0);
             eprintln!("ftrun: [record {}] {stop:?} rip={rip:#x}", self.t.tid);
         }
+        if self.dying_with_process(&stop) {
+            return Ok(());
+        }
         if self.t.unannounced {
             // Nothing it does may be logged before the clone that made it.
             self.t.parked = Some(stop);
@@ -268,7 +278,18 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
+    /// A stop of a thread whose process is on its way out (another thread entered
+    /// exit_group, whose end is logged already): the thread is left stopped, nothing more
+    /// of it is logged, and the kernel's kill takes it from there, as at replay, which ends
+    /// every thread at the exit_group.
+    fn dying_with_process(&self, stop: &Stop) -> bool {
+        !stop.is_gone() && !self.t.exit_logged && self.sched.exiting(self.t.tgid)
+    }
+
     fn handle(&mut self, stop: Stop) -> Result<(), RecordError> {
+        if self.dying_with_process(&stop) {
+            return Ok(());
+        }
         if !stop.is_gone() {
             self.give_child_ring()?;
         }
@@ -485,11 +506,12 @@ impl<'a> Recorder<'a> {
         }
         self.t.entered_kernel = true;
         self.t.wait_until_blocked = locks_pi(nr, args);
-        if !self.sched.threaded(self.t.tgid) {
+        if !self.sched.shares_token(self.t.tgid) {
             return Ok(());
         }
         let code = args[0] as i32 & 0xff;
-        if nr == libc::SYS_exit_group as u64 {
+        let last_thread = !self.sched.threaded(self.t.tgid);
+        if nr == libc::SYS_exit_group as u64 || (nr == libc::SYS_exit as u64 && last_thread) {
             // Every thread ends here; replay ends them all at this point.
             self.sched.set_exiting(self.t.tgid);
             self.t.exit_logged = true;
@@ -569,6 +591,9 @@ impl<'a> Recorder<'a> {
             Rule::Refuse(_) => SyscallMode::Refused,
             Rule::Execute { .. } | Rule::ExecuteUntilSignal => SyscallMode::Executed,
             Rule::Mmap => {
+                if ret >= 0 && p.args[3] as i32 & MAP_TYPE == libc::MAP_SHARED {
+                    self.shared_memory.insert(self.t.tgid);
+                }
                 mapping = self.preserve_mapping(&p.args, ret)?;
                 SyscallMode::Executed
             }
@@ -610,8 +635,11 @@ impl<'a> Recorder<'a> {
         if ret < 0 || flags & libc::MAP_ANONYMOUS != 0 || fd < 0 {
             return Ok(None);
         }
+        // The kernel maps whole pages: the file's bytes up to the end of the last page
+        // are readable (and executable) too.
+        let length = args[1].div_ceil(4096) * 4096;
         self.files
-            .preserve(self.t.tracee.pid(), fd, args[5], args[1])
+            .preserve(self.t.tracee.pid(), fd, args[5], length)
             .map_err(|source| RecordError::Io {
                 what: format!("keeping a copy of the file mapped from descriptor {fd}"),
                 source,
@@ -638,6 +666,12 @@ impl<'a> Recorder<'a> {
             self.fork_space(self.t.tgid, child);
         }
         let tgid = if thread { self.t.tgid } else { child };
+        if !thread && !vfork && self.shared_memory.contains(&self.t.tgid) {
+            // The child has the parent's shared mappings: they take turns, and the log
+            // orders what each does to the memory they share.
+            self.shared_memory.insert(child);
+            self.sched.share_token(child, self.t.tgid);
+        }
         self.sched.add_thread(tgid, child);
         let stopped_first = self
             .tasks
@@ -682,6 +716,11 @@ impl<'a> Recorder<'a> {
             what: format!("reading the identity of {}", shown.display()),
             source,
         })?;
+        // The new image shares no memory with anyone: the process takes turns alone.
+        if self.shared_memory.remove(&self.t.tgid) {
+            self.sched
+                .leave_shared_token(self.t.tgid, self.t.tid as i32);
+        }
         // Signals held for the old image die with it; a spin watch too.
         self.t.held.clear();
         self.stop_spin_watch()?;

@@ -51,6 +51,8 @@ pub struct Replayer<'a> {
     pub(crate) spaces: std::collections::HashMap<u32, fastpath::Space>,
     /// A debugger's hook at each resume and stop (see `debug`).
     pub(crate) hook: Option<&'a mut dyn crate::debug::DebugHook>,
+    /// The files behind shared file mappings.
+    pub(crate) shared_files: mem::SharedFiles,
 }
 
 enum Turn {
@@ -111,6 +113,7 @@ impl<'a> Replayer<'a> {
             replayed: 0,
             spaces: std::collections::HashMap::new(),
             hook: None,
+            shared_files: Default::default(),
         }
     }
 
@@ -339,6 +342,10 @@ impl<'a> Replayer<'a> {
     fn on_entry(&mut self, nr: u64) -> Result<(), ReplayError> {
         let mut regs = self.t.tracee.regs()?;
         self.t.syscall_insn = regs.rip - 2;
+        if std::mem::take(&mut self.t.restarting) {
+            // The kernel runs the call again after a stray signal: the same event goes on.
+            return Ok(());
+        }
         let me = self.t.tid;
         if self.peek()?.is_some_and(|e| e.tid != me) && self.peek_own()?.is_some() {
             // It ran its in-process calls and reached this syscall before its turn: it
@@ -410,8 +417,9 @@ impl<'a> Replayer<'a> {
         self.take()?;
         // A failed call changed nothing, so it is not run again; rt_sigreturn's "result" is
         // the restored rax and rt_sigsuspend always "fails".
+        // A fork that a signal interrupted made no process: it is not run again either.
         let failed = s.result < 0
-            && !is_restart_code(s.result)
+            && (!is_restart_code(s.result) || is_new_process(nr))
             && nr != libc::SYS_rt_sigreturn as u64
             && nr != libc::SYS_rt_sigsuspend as u64;
         match s.mode {
@@ -531,6 +539,22 @@ impl<'a> Replayer<'a> {
                 self.t.tracee.set_regs(&regs)?;
                 self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }
+            Pending::Run(s) if is_restart_code(ret) && !is_restart_code(s.result) => {
+                // A signal of the replay's own (a replayed child's real SIGCHLD, which is
+                // dropped) interrupted a call that completed when recorded: the kernel
+                // restarts it once the signal is gone, and it goes on as the same event.
+                self.t.pending = Some(Pending::Run(s));
+                self.t.restarting = true;
+                return Ok(());
+            }
+            Pending::Run(s) if self.t.creating_child => {
+                return Err(ReplayError::Divergence {
+                    seq: self.replayed.saturating_sub(1),
+                    tid: self.t.tid,
+                    expected: format!("{} to make process {}", syscall_name(s.number), s.result),
+                    got: format!("it returned {ret} without making one"),
+                });
+            }
             Pending::Run(s) => {
                 let same_result =
                     !matches!(rule_for(s.number), Rule::Execute { same_result: false });
@@ -549,7 +573,13 @@ impl<'a> Replayer<'a> {
                 if s.number == libc::SYS_mmap as u64 {
                     mem::restore_args(&mut regs, &s);
                     self.t.tracee.set_regs(&regs)?;
-                    mem::fill_mapping(&mut self.t.tracee, &s, &self.opts.trace_dir)?;
+                    mem::finish_mapping(
+                        &mut self.t.tracee,
+                        &regs,
+                        &s,
+                        &self.opts.trace_dir,
+                        &mut self.shared_files,
+                    )?;
                 }
                 self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }

@@ -43,6 +43,8 @@ pub(crate) struct Task {
     pub creating_child: bool,
     /// At an exec event: its exit stop comes next, where the runtime may be mapped.
     pub exec_exit_pending: bool,
+    /// Its executed call was interrupted by a stray signal: the kernel runs it again.
+    pub restarting: bool,
     pub ended: bool,
 }
 
@@ -64,6 +66,7 @@ impl Task {
             syscall_insn: 0,
             creating_child: false,
             exec_exit_pending: false,
+            restarting: false,
             ended: false,
         }
     }
