@@ -203,7 +203,7 @@ impl Recorder<'_> {
             flags |= FLAG_TRACED_NEXT;
         }
         if !sharing {
-            flags |= match self.sched.threaded(self.t.tgid) {
+            flags |= match self.sched.shares_token(self.t.tgid) {
                 true => FLAG_MAY_BLOCK_UNTIMED,
                 false => FLAG_MAY_BLOCK,
             };
