@@ -1,9 +1,11 @@
-/* Calls that block, in a process with one thread: reads of a pipe that wait for a child
+/* Calls that block, in a process with one thread (or, with the argument `threaded`, with a
+ * second thread that waits on a condition variable until the end, SIGALRM blocked): reads of a pipe that wait for a child
  * (which writes only once /proc shows the parent asleep in read, and waits for its reply), a read cut short by a
  * SIGALRM handler without SA_RESTART (EINTR), one with SA_RESTART that goes on until data
  * comes, sleeps and a poll that times out. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,23 @@
 #include <unistd.h>
 
 static volatile int alarms;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
+static int done;
+
+static void *idle(void *arg)
+{
+	(void)arg;
+	sigset_t alrm;
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+	pthread_mutex_lock(&lock);
+	while (!done)
+		pthread_cond_wait(&done_cond, &lock);
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
 
 static void on_alarm(int s)
 {
@@ -51,9 +70,13 @@ static void arm(int restart)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	pthread_t t;
+	int threaded = argc > 1 && strcmp(argv[1], "threaded") == 0;
+	if (threaded)
+		pthread_create(&t, NULL, idle, NULL);
 	int p[2], ack[2];
 	if (pipe(p) != 0 || pipe(ack) != 0)
 		return 1;
@@ -97,6 +120,14 @@ int main(void)
 	struct pollfd pfd = {p[0], POLLIN, 0};
 	for (int i = 0; i < 3; i++)
 		printf("poll %d\n", poll(&pfd, 1, 10));
+	if (threaded) {
+		pthread_mutex_lock(&lock);
+		done = 1;
+		pthread_cond_signal(&done_cond);
+		pthread_mutex_unlock(&lock);
+		pthread_join(t, NULL);
+		printf("joined\n");
+	}
 	printf("pid %d\n", getpid());
 	return 0;
 }

@@ -183,7 +183,39 @@ fn output_written_in_process_is_echoed_even_after_the_program_closed_its_stdout(
 
 #[test]
 fn a_process_with_one_thread_blocks_in_process_and_signals_still_interrupt_its_calls() {
-    let rec = assert_replays_identically(testprog("blocking_in_process"), NO_ARGS);
+    let rec = assert_blocking_calls_replay(NO_ARGS);
+    let lines = dump_lines(&rec);
+    for call in ["clock_nanosleep(", "poll("] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(call) && l.contains("[in-process]")),
+            "{call} should run in-process, although it waits"
+        );
+    }
+}
+
+#[test]
+fn a_process_with_threads_blocks_in_process_only_without_a_timeout() {
+    // A second thread waits on a condition variable all along: the reads, which have no
+    // timeout, still block in-process; sleeps and polls with a timeout are traced.
+    let rec = assert_blocking_calls_replay(["threaded"]);
+    rec.assert_stdout_contains(&["joined"]);
+    let lines = dump_lines(&rec);
+    for call in ["clock_nanosleep(", "poll("] {
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains(call) && l.contains("[in-process]")),
+            "{call} has a timeout: with threads it should be traced"
+        );
+    }
+}
+
+/// Records and replays `blocking_in_process ARGS`; checks what it saw and that the reads
+/// that waited for the child ran in-process.
+fn assert_blocking_calls_replay<const N: usize>(args: [&str; N]) -> Recording {
+    let rec = assert_replays_identically(testprog("blocking_in_process"), args);
     rec.assert_stdout_contains(&[
         "read 6 \"ping 1\"",
         "read 6 \"ping 2\"",
@@ -204,17 +236,10 @@ fn a_process_with_one_thread_blocks_in_process_and_signals_still_interrupt_its_c
             "the blocking read of {ping} should run in-process"
         );
     }
-    for call in ["clock_nanosleep(", "poll("] {
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(call) && l.contains("[in-process]")),
-            "{call} should run in-process, although it waits"
-        );
-    }
     // The signals that cut a read short arrived at a call made from its traced site again.
     assert!(
         count(&lines, "ERESTARTSYS") >= 2 && count(&lines, "signal SIGALRM") >= 2,
         "each SIGALRM should interrupt a read as a traced call"
     );
+    rec
 }
