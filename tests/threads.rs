@@ -224,3 +224,23 @@ fn a_spin_that_counts_is_preempted_at_an_exact_state_and_replayed_quickly() {
         "the counting spin can only end by a forced preemption, which must be logged:\n{dump}"
     );
 }
+
+#[test]
+fn threads_that_map_memory_at_once_keep_their_turn_through_each_mapping_call() {
+    // Replay runs mmap, munmap and mprotect again in the log's order; had two run in the
+    // kernel at once, the kernel could have placed them in the other order.
+    let rec = assert_replays_identically(testprog("threads_mmap_race"), NO_ARGS);
+    rec.assert_stdout_contains(&["threads 10, offsets "]);
+    let out = dump(&rec.dir, false);
+    let text = text(&out.stdout);
+    for call in ["mmap", "munmap", "mprotect"] {
+        assert!(
+            text.lines().any(|l| l.contains(&format!(" {call}("))),
+            "the program should have called {call}"
+        );
+        assert!(
+            !text.lines().any(|l| l.contains(&format!(" enter {call},"))),
+            "{call} should not hand the token over (no `enter {call}` in the log)"
+        );
+    }
+}

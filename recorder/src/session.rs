@@ -498,10 +498,11 @@ impl<'a> Recorder<'a> {
     /// threads the token passes on, and the log says where this thread stopped running.
     fn enter_kernel(&mut self, nr: u64, args: &[u64; 6], rip: u64) -> Result<(), RecordError> {
         self.t.slice_backoff = 0;
-        if never_blocks(nr, args) {
+        if never_blocks(nr, args) || syscalls::changes_address_space(nr) {
             // A wake or a PI unlock changes futex words and wakes others inside the call,
             // which returns at once: the thread keeps the token, so that nobody runs
-            // before the call is done.
+            // before the call is done. An mmap or munmap must not run beside another
+            // either: the kernel would place them in an order the log does not show.
             return Ok(());
         }
         self.t.entered_kernel = true;

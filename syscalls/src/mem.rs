@@ -55,3 +55,19 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (453, Refuse("shadow stacks are not recorded yet")), // map_shadow_stack
     (SYS_mseal, Refuse("sealing mappings (mseal) is not recorded yet")),
 ];
+
+/// Calls that change the address space: they never wait for another thread, and replay
+/// runs them again in the log's order, so a thread keeps its turn through them (two run
+/// at once could get their addresses in the other order than the log's).
+pub fn changes_address_space(nr: u64) -> bool {
+    [
+        SYS_mmap,
+        SYS_munmap,
+        SYS_mprotect,
+        SYS_brk,
+        SYS_mremap,
+        SYS_madvise,
+        SYS_pkey_mprotect,
+    ]
+    .contains(&(nr as c_long))
+}
