@@ -99,11 +99,27 @@ struct SyscallEvent {
   }
 }
 
+# Copies kept in files/ of what the kernel read to start an image: the executable, its
+# ELF interpreter and the #! scripts that led to it. Each is a whole file, named in files/
+# by the hash of its content (a trace outside $FTRUN_DIR may only name it until it is
+# packed); `file.path` is the path as the kernel opened it (as given to execve or in a #!
+# line; for the interpreter, where it was mapped from: the kernel opens what the
+# executable's PT_INTERP names).
+struct ExecImage {
+  exe @0 :FileMapping;
+  # Absent for a static executable.
+  interp @1 :FileMapping;
+  # In the order the kernel read them: the file given to execve first.
+  scripts @2 :List(FileMapping);
+}
+
 struct ExecEvent {
   exe @0 :FileIdentity;
   atRandomAddr @1 :UInt64;
   atRandom @2 :Data;
   rsp @3 :UInt64;
+  # Absent in traces written before the image was kept.
+  image @4 :ExecImage;
 }
 
 struct RdtscEvent {

@@ -29,6 +29,9 @@ enum Command {
     Replay(cmd::replay::ReplayArgs),
     /// List the events of a trace.
     Dump(cmd::dump::DumpArgs),
+    /// Copy every file a trace's replay reads into it: it replays after a rebuild, with the
+    /// program deleted, on another machine.
+    Pack(cmd::pack::PackArgs),
     /// Tell whether this machine can record, and with which features.
     Check(cmd::check::CheckArgs),
     /// Follow a primary: store its log, replay it live, take over when it dies.
@@ -61,13 +64,14 @@ fn main() {
         Some(Command::Record(args)) => cmd::record::run(args),
         Some(Command::Replay(args)) => cmd::replay::run(args),
         Some(Command::Dump(args)) => cmd::dump::run(args),
+        Some(Command::Pack(args)) => cmd::pack::run(args),
         Some(Command::Check(args)) => cmd::check::run(args),
         Some(Command::Follow(args)) => cmd::follow::run(args),
         Some(Command::Status(args)) => cmd::status::run(args),
         Some(Command::Demo(args)) => cmd::demo::run(args),
         None if !cli.ft.command.is_empty() => cmd::ft::run(cli.ft),
         None => {
-            eprintln!("ftrun: say what to do: `ftrun -- SERVER` (fault tolerant), `ftrun record -- PROG`, `ftrun replay`, `ftrun dump`, `ftrun check`, `ftrun demo` (see --help)");
+            eprintln!("ftrun: say what to do: `ftrun -- SERVER` (fault tolerant), `ftrun record -- PROG`, `ftrun replay`, `ftrun dump`, `ftrun pack`, `ftrun check`, `ftrun demo` (see --help)");
             Ok(2)
         }
     };

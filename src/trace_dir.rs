@@ -1,5 +1,6 @@
 //! Where traces live: `$FTRUN_DIR` or `~/.local/share/ftrun`, one `PROG-N` directory per
-//! recording and a `latest-trace` link to the newest; and whether a trace is still being
+//! recording and a `latest-trace` link to the newest, and `store/`, the copies of mapped and
+//! exec'd files those traces share (see `recorder::store`); and whether a trace is still being
 //! recorded (`recorder.pid` in the trace directory while its recorder runs).
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,36 @@ pub fn create_named(dir: &Path) -> anyhow::Result<PathBuf> {
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir.to_path_buf())
+}
+
+/// The store shared by the traces under the root, for the trace `dir`; `None` for a trace
+/// elsewhere (it keeps its own copies) or when the store cannot be made.
+pub fn store_for(dir: &Path) -> Option<recorder::store::Store> {
+    let root = std::fs::canonicalize(root()).ok()?;
+    let dir = std::fs::canonicalize(dir).ok()?;
+    if !dir.starts_with(&root) || dir == root {
+        return None;
+    }
+    let store = root.join(recorder::store::STORE_DIR);
+    match recorder::store::Store::open(&store) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!(
+                "ftrun: cannot use the store {} ({e}); the trace keeps its own copies",
+                store.display()
+            );
+            None
+        }
+    }
+}
+
+/// Removes what no trace uses any more from the store (after a recording: the traces removed
+/// since take their copies with them).
+pub fn prune_store() {
+    if let Some(store) = recorder::store::Store::existing(&root().join(recorder::store::STORE_DIR))
+    {
+        let _ = store.prune();
+    }
 }
 
 /// Points `latest-trace` in the root at `dir` (only for traces under the root).

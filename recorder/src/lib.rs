@@ -12,6 +12,7 @@ mod sched;
 pub mod session;
 mod signal_events;
 pub mod sink;
+pub mod store;
 mod tasks;
 pub mod ticks;
 mod timeslice;

@@ -147,6 +147,13 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// Keeps copies of mapped and exec'd files in the shared `store` (hard links in the
+    /// trace) instead of copying them into the trace.
+    pub fn with_store(mut self, store: crate::store::Store) -> Self {
+        self.files = self.files.with_store(store);
+        self
+    }
+
     /// Records with every syscall traced (no in-process runtime).
     pub fn without_fast_path(mut self) -> Self {
         self.fast_path = false;
@@ -639,12 +646,21 @@ impl<'a> Recorder<'a> {
         // The kernel maps whole pages: the file's bytes up to the end of the last page
         // are readable (and executable) too.
         let length = args[1].div_ceil(4096) * 4096;
-        self.files
+        let kept = self
+            .files
             .preserve(self.t.tracee.pid(), fd, args[5], length)
             .map_err(|source| RecordError::Io {
                 what: format!("keeping a copy of the file mapped from descriptor {fd}"),
                 source,
-            })
+            });
+        self.drain_file_warnings();
+        kept
+    }
+
+    fn drain_file_warnings(&mut self) {
+        for w in self.files.take_warnings() {
+            self.warn_once(w);
+        }
     }
 
     /// A fork, vfork or clone made a process: the call is logged now, before the new
@@ -722,6 +738,19 @@ impl<'a> Recorder<'a> {
             self.sched
                 .leave_shared_token(self.t.tgid, self.t.tid as i32);
         }
+        // What the kernel loaded, kept so that replay can load it again whatever the files
+        // have become.
+        let image = match self.files.keep_image(self.t.tracee.pid()) {
+            Ok(image) => image,
+            Err(e) => {
+                self.warn_once(format!(
+                    "could not keep a copy of {} ({e}); replay needs it unchanged",
+                    shown.display()
+                ));
+                None
+            }
+        };
+        self.drain_file_warnings();
         // Signals held for the old image die with it; a spin watch too.
         self.t.held.clear();
         self.stop_spin_watch()?;
@@ -730,6 +759,7 @@ impl<'a> Recorder<'a> {
             at_random_addr: facts.at_random_addr,
             at_random,
             rsp: regs.rsp,
+            image,
         }))?;
         self.release_vfork_parent()
     }

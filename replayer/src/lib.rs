@@ -7,6 +7,7 @@ mod divergence;
 pub mod fdtable;
 pub mod golive;
 mod inproc;
+pub mod kept;
 pub mod landmark_search;
 mod mem;
 mod pi;

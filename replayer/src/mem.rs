@@ -233,15 +233,26 @@ impl SharedFiles {
 }
 
 fn read_copy(mapping: &schema::FileMapping, trace_dir: &Path) -> Result<Vec<u8>, ReplayError> {
-    let path = trace_dir.join("files").join(&mapping.stored_as);
-    std::fs::read(&path).map_err(|source| ReplayError::Io {
+    let path = trace_dir
+        .join(schema::kept::FILES_DIR)
+        .join(&mapping.stored_as);
+    let data = std::fs::read(&path).map_err(|source| ReplayError::Io {
         what: format!(
             "reading the recorded copy of {} ({})",
             String::from_utf8_lossy(&mapping.file.path),
             path.display()
         ),
         source,
-    })
+    })?;
+    // A copy is named by its content: one that does not hash to its name is damaged.
+    if let Err(problem) = schema::kept::check_bytes(&data, &mapping.stored_as) {
+        return Err(ReplayError::Setup(format!(
+            "the trace's copy of {} ({}) {problem}; the trace cannot be replayed",
+            String::from_utf8_lossy(&mapping.file.path),
+            path.display()
+        )));
+    }
+    Ok(data)
 }
 
 fn fill_mapping(

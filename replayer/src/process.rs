@@ -24,7 +24,9 @@ pub fn replay_exec(
                 source,
             }
         })?;
-    if now.size != ev.exe.size || now.mtime_ns != ev.exe.mtime_ns {
+    // With the image kept, its content was compared before the exec (`kept.rs`); an older
+    // trace has only the size and mtime to go by.
+    if ev.image.is_none() && (now.size != ev.exe.size || now.mtime_ns != ev.exe.mtime_ns) {
         return Err(ReplayError::Setup(format!(
             "{} changed since it was recorded (size {} -> {}, mtime {} -> {}); replay needs the recorded program",
             String::from_utf8_lossy(&ev.exe.path),

@@ -53,6 +53,8 @@ pub struct Replayer<'a> {
     pub(crate) hook: Option<&'a mut dyn crate::debug::DebugHook>,
     /// The files behind shared file mappings.
     pub(crate) shared_files: mem::SharedFiles,
+    /// The copies of exec'd files the trace kept, for images whose files have changed.
+    pub(crate) kept: crate::kept::Kept,
 }
 
 enum Turn {
@@ -73,8 +75,17 @@ pub enum ReplayEnd {
 /// Starts the recorded program under ptrace exactly as it was started when recording.
 pub fn spawn_for_replay(header: &Header) -> Result<Tracee, ReplayError> {
     use std::os::unix::ffi::OsStrExt;
+    spawn_for_replay_from(
+        header,
+        PathBuf::from(std::ffi::OsStr::from_bytes(&header.exe)),
+    )
+}
+
+/// Like [`spawn_for_replay`], exec'ing `path` (see `Kept::spawn_path`).
+pub fn spawn_for_replay_from(header: &Header, path: PathBuf) -> Result<Tracee, ReplayError> {
+    use std::os::unix::ffi::OsStrExt;
     let spec = SpawnSpec {
-        path: PathBuf::from(std::ffi::OsStr::from_bytes(&header.exe)),
+        path,
         argv: header.argv.clone(),
         env: header.env.clone(),
         cwd: Some(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd))).filter(|p| p.is_dir()),
@@ -109,12 +120,18 @@ impl<'a> Replayer<'a> {
             pi: PiLocks::default(),
             events,
             ahead: std::collections::VecDeque::new(),
+            kept: crate::kept::Kept::new(&opts.trace_dir),
             opts,
             replayed: 0,
             spaces: std::collections::HashMap::new(),
             hook: None,
             shared_files: Default::default(),
         }
+    }
+
+    /// Uses `kept`, which started the first process (see `Kept::spawn_path`).
+    pub fn use_kept(&mut self, kept: crate::kept::Kept) {
+        self.kept = kept;
     }
 
     pub(crate) fn peek(&mut self) -> Result<Option<&Event>, ReplayError> {
@@ -428,6 +445,12 @@ impl<'a> Replayer<'a> {
                     mem::prepare_mmap(&mut regs, &s);
                     self.t.tracee.set_regs(&regs)?;
                 }
+                if nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64 {
+                    // Its exec is logged right after it.
+                    let next = self.peek()?.cloned();
+                    self.kept
+                        .before_exec(&mut self.t.tracee, &s, next.as_ref())?;
+                }
                 self.t.creating_child = is_new_process(nr) && s.result > 0;
                 self.t.pending = Some(Pending::Run(s));
                 // A signal that ended this blocking call is sent now; the call sets its own
@@ -597,7 +620,10 @@ impl<'a> Replayer<'a> {
         self.reap_other_threads(self.t.tgid)?;
         let ev = self.take()?;
         match ev.kind {
-            EventKind::Exec(e) => process::replay_exec(&mut self.t.tracee, &e, ev.seq, ev.tid),
+            EventKind::Exec(e) => {
+                self.kept.after_exec(&mut self.t.tracee, &e)?;
+                process::replay_exec(&mut self.t.tracee, &e, ev.seq, ev.tid)
+            }
             other => Err(ReplayError::Divergence {
                 seq: ev.seq,
                 tid: ev.tid,

@@ -225,9 +225,22 @@ pub fn estimated_size(e: &Event) -> usize {
             });
             (128usize).saturating_add(writes).saturating_add(mapping)
         }
-        EventKind::Exec(x) => 48usize
-            .saturating_add(identity(&x.exe))
-            .saturating_add(pad(x.at_random.len())),
+        EventKind::Exec(x) => {
+            let image = x.image.as_ref().map_or(0, |i| {
+                std::iter::once(&i.exe)
+                    .chain(&i.interp)
+                    .chain(&i.scripts)
+                    .fold(32usize, |acc, m| {
+                        acc.saturating_add(48)
+                            .saturating_add(pad(m.stored_as.len() + 1))
+                            .saturating_add(identity(&m.file))
+                    })
+            });
+            48usize
+                .saturating_add(identity(&x.exe))
+                .saturating_add(pad(x.at_random.len()))
+                .saturating_add(image)
+        }
         EventKind::Rdtsc(_) => 32,
         EventKind::Signal(s) => 64usize.saturating_add(pad(s.siginfo.len())),
         EventKind::Exit(_) => 24,
@@ -309,6 +322,17 @@ fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecErr
             b.set_at_random_addr(x.at_random_addr);
             b.set_at_random(checked_data(&x.at_random, "AT_RANDOM bytes")?);
             b.set_rsp(x.rsp);
+            if let Some(image) = &x.image {
+                let mut ib = b.init_image();
+                encode_file_mapping(ib.reborrow().init_exe(), &image.exe)?;
+                if let Some(interp) = &image.interp {
+                    encode_file_mapping(ib.reborrow().init_interp(), interp)?;
+                }
+                let mut l = ib.init_scripts(len32(image.scripts.len(), "scripts")?);
+                for (i, s) in (0u32..).zip(&image.scripts) {
+                    encode_file_mapping(l.reborrow().get(i), s)?;
+                }
+            }
         }
         EventKind::Rdtsc(r) => {
             let mut b = kind.init_rdtsc();
@@ -397,14 +421,19 @@ fn encode_syscall(
     let mut m = b.init_mapping();
     match &s.mapping {
         None => m.set_no_mapping(()),
-        Some(fm) => {
-            let mut mb = m.init_file_mapping();
-            mb.set_stored_as(checked_text(&fm.stored_as, "stored file name")?);
-            encode_identity(mb.reborrow().init_file(), &fm.file)?;
-            mb.set_offset(fm.offset);
-            mb.set_length(fm.length);
-        }
+        Some(fm) => encode_file_mapping(m.init_file_mapping(), fm)?,
     }
+    Ok(())
+}
+
+fn encode_file_mapping(
+    mut mb: tc::file_mapping::Builder<'_>,
+    fm: &FileMapping,
+) -> Result<(), CodecError> {
+    mb.set_stored_as(checked_text(&fm.stored_as, "stored file name")?);
+    encode_identity(mb.reborrow().init_file(), &fm.file)?;
+    mb.set_offset(fm.offset);
+    mb.set_length(fm.length);
     Ok(())
 }
 
@@ -543,6 +572,32 @@ pub fn decode_footer(bytes: &[u8]) -> Result<Footer, CodecError> {
     })
 }
 
+fn decode_file_mapping(m: tc::file_mapping::Reader<'_>) -> Result<FileMapping, CodecError> {
+    Ok(FileMapping {
+        stored_as: text(m.get_stored_as(), "stored file name")?,
+        file: decode_identity(m.get_file().ctx("mapped file")?)?,
+        offset: m.get_offset(),
+        length: m.get_length(),
+    })
+}
+
+fn decode_image(r: tc::exec_image::Reader<'_>) -> Result<ExecImage, CodecError> {
+    let interp = if r.has_interp() {
+        Some(decode_file_mapping(r.get_interp().ctx("interpreter")?)?)
+    } else {
+        None
+    };
+    let mut scripts = Vec::new();
+    for s in r.get_scripts().ctx("scripts")?.iter() {
+        scripts.push(decode_file_mapping(s)?);
+    }
+    Ok(ExecImage {
+        exe: decode_file_mapping(r.get_exe().ctx("kept executable")?)?,
+        interp,
+        scripts,
+    })
+}
+
 fn decode_identity(r: tc::file_identity::Reader<'_>) -> Result<FileIdentity, CodecError> {
     Ok(FileIdentity {
         path: data(r.get_path(), "file path")?,
@@ -585,6 +640,11 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
                 at_random_addr: x.get_at_random_addr(),
                 at_random: data(x.get_at_random(), "AT_RANDOM bytes")?,
                 rsp: x.get_rsp(),
+                image: if x.has_image() {
+                    Some(Box::new(decode_image(x.get_image().ctx("exec image")?)?))
+                } else {
+                    None
+                },
             })
         }
         K::Rdtsc(t) => {
@@ -677,15 +737,7 @@ fn decode_syscall(r: tc::syscall_event::Reader<'_>) -> Result<SyscallEvent, Code
     use tc::syscall_event::mapping::Which as M;
     let mapping = match r.get_mapping().which().ctx("file mapping")? {
         M::NoMapping(()) => None,
-        M::FileMapping(m) => {
-            let m = m.ctx("file mapping")?;
-            Some(FileMapping {
-                stored_as: text(m.get_stored_as(), "stored file name")?,
-                file: decode_identity(m.get_file().ctx("mapped file")?)?,
-                offset: m.get_offset(),
-                length: m.get_length(),
-            })
-        }
+        M::FileMapping(m) => Some(decode_file_mapping(m.ctx("file mapping")?)?),
     };
     Ok(SyscallEvent {
         number: r.get_number(),

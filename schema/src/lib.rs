@@ -9,13 +9,15 @@
 //!   the thousand into one item of a chunk;
 //! - [`frame`]: the file start and frames, and [`FrameDecoder`] for bytes arriving in pieces;
 //! - [`stream`]: [`StreamDecoder`], frames -> header, events in seq order, footer;
-//! - [`TraceWriter`] and [`TraceReader`]: the file `DIR/events`.
+//! - [`TraceWriter`] and [`TraceReader`]: the file `DIR/events`;
+//! - [`kept`]: the copies in `DIR/files/`, named by their content.
 
 #![forbid(unsafe_code)]
 
 pub mod codec;
 mod error;
 pub mod frame;
+pub mod kept;
 pub mod model;
 pub mod packed;
 pub mod stream;

@@ -108,7 +108,8 @@ impl FileIdentity {
 /// A file-backed mapping: where its contents come from at replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileMapping {
-    /// Name of the copy kept in the trace directory's `files/`.
+    /// Name of the copy kept in the trace directory's `files/`: the hash of its content
+    /// (`kept::content_name`), or in older traces a name made of the file's identity.
     pub stored_as: String,
     pub file: FileIdentity,
     pub offset: u64,
@@ -153,6 +154,21 @@ pub struct BufferedCalls {
     pub packed: Vec<u8>,
 }
 
+/// What the kernel read to start an image, kept whole in the trace's `files/`, so that replay
+/// can start the same image after the program was rebuilt, deleted, or on another machine.
+/// In each, `file.path` is the path as the kernel opened it (as given to execve or in a `#!`
+/// line; for the interpreter, where it was mapped from), `offset` is 0 and `length` the file's
+/// size. A trace outside `$FTRUN_DIR` names these copies without holding them until it is
+/// packed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecImage {
+    pub exe: FileMapping,
+    /// The ELF interpreter (`None` for a static executable).
+    pub interp: Option<FileMapping>,
+    /// The `#!` scripts that led to `exe`, the file given to execve first.
+    pub scripts: Vec<FileMapping>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecEvent {
     /// `/proc/PID/exe` after the exec.
@@ -162,6 +178,8 @@ pub struct ExecEvent {
     pub at_random: Vec<u8>,
     /// Stack pointer after the exec (points at argc).
     pub rsp: u64,
+    /// The copies of the image's files (`None` in traces written before they were kept).
+    pub image: Option<Box<ExecImage>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

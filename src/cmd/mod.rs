@@ -6,6 +6,7 @@ pub mod demo;
 pub mod dump;
 pub mod follow;
 pub mod ft;
+pub mod pack;
 pub mod record;
 pub mod replay;
 pub mod status;

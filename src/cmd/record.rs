@@ -119,7 +119,11 @@ pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
     if args.no_fast_path {
         recorder = recorder.without_fast_path();
     }
+    if let Some(store) = trace_dir::store_for(&dir) {
+        recorder = recorder.with_store(store);
+    }
     let status = recorder.run();
+    trace_dir::prune_store();
     match status {
         Ok(status) => {
             drop(sink);

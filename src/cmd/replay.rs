@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use std::os::unix::ffi::OsStrExt;
 
-use replayer::{ReaderSource, ReplayEnd, ReplayError, ReplayOptions, Replayer};
-use schema::TraceReader;
+use replayer::{EventSource, ReplayEnd, ReplayError, ReplayOptions, Replayer};
+use schema::{Event, TraceReader};
 
 use crate::{exit, trace_dir};
 
@@ -43,6 +43,21 @@ fn log_ended(dir: &Path, events: u64) -> anyhow::Error {
     }
 }
 
+/// The trace's events, the first read ahead: it is the exec that starts the program.
+struct Source {
+    first: Option<Event>,
+    reader: TraceReader,
+}
+
+impl EventSource for Source {
+    fn next_event(&mut self) -> Result<Option<Event>, ReplayError> {
+        match self.first.take() {
+            Some(ev) => Ok(Some(ev)),
+            None => Ok(self.reader.next_event()?),
+        }
+    }
+}
+
 pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
     if args.gdb || args.gdbserver.is_some() {
         return crate::cmd::debug::run(
@@ -56,7 +71,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
         anyhow::bail!("--goto and gdb arguments need --gdb or --gdbserver");
     }
     let dir = trace_dir::resolve(args.dir)?;
-    let reader =
+    let mut reader =
         TraceReader::open(&dir).with_context(|| format!("cannot replay {}", dir.display()))?;
     match trace_dir::live_recorder(&dir) {
         Some(pid) => eprintln!(
@@ -66,14 +81,24 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
         None => eprintln!("ftrun: replaying {}", dir.display()),
     }
     let header = reader.header().clone();
-    let tracee = replayer::session::spawn_for_replay(&header)
+    let first = reader
+        .next_event()
+        .with_context(|| format!("replay of {} failed", dir.display()))?;
+    // The program as recorded, or the trace's copy of it if it changed.
+    let mut kept = replayer::kept::Kept::new(&dir);
+    let path = kept
+        .spawn_path(&header, first.as_ref())
+        .with_context(|| format!("cannot replay {}", dir.display()))?;
+    let tracee = replayer::session::spawn_for_replay_from(&header, path)
         .with_context(|| format!("starting the replay of {}", dir.display()))?;
-    let mut source = ReaderSource { reader };
+    kept.spawned(tracee.pid());
+    let mut source = Source { first, reader };
     let opts = ReplayOptions {
         trace_dir: dir.clone(),
         echo_output: true,
     };
     let mut replayer = Replayer::new(tracee, &mut source, opts);
+    replayer.use_kept(kept);
     replayer.set_start_dir(PathBuf::from(std::ffi::OsStr::from_bytes(&header.cwd)));
     let status = match replayer.run() {
         Ok(ReplayEnd::Exited(status)) => status,

@@ -151,6 +151,33 @@ pub fn every_kind(first: u64) -> Vec<Event> {
             at_random_addr: 0x7ffd_1234_5678,
             at_random: (0u8..16).collect(),
             rsp: 0x7ffd_1234_0000,
+            image: None,
+        }),
+        EventKind::Exec(ExecEvent {
+            exe: identity(3),
+            at_random_addr: 0x7ffd_1234_5678,
+            at_random: (0u8..16).collect(),
+            rsp: 0x7ffd_1234_0000,
+            image: Some(Box::new(ExecImage {
+                exe: FileMapping {
+                    stored_as: "0123456789abcdef0123456789abcdef".to_string(),
+                    file: identity(3),
+                    offset: 0,
+                    length: 4096 * 3,
+                },
+                interp: Some(FileMapping {
+                    stored_as: "fedcba9876543210fedcba9876543210".to_string(),
+                    file: identity(4),
+                    offset: 0,
+                    length: 4096 * 4,
+                }),
+                scripts: vec![FileMapping {
+                    stored_as: "00112233445566778899aabbccddeeff".to_string(),
+                    file: identity(5),
+                    offset: 0,
+                    length: 4096 * 5,
+                }],
+            })),
         }),
         EventKind::Rdtsc(RdtscEvent {
             value: 123_456_789_012,

@@ -180,12 +180,15 @@ impl KnownMemory {
         file: Option<&FileMapping>,
     ) {
         let copy = file.map(|m| {
-            let path = self.trace_dir.join("files").join(&m.stored_as);
-            // The copy holds the mapped range only, or the whole file.
-            let whole = std::fs::metadata(&path)
-                .map(|md| md.len() != m.length)
-                .unwrap_or(false);
-            (path, if whole { m.offset } else { 0 }, m.length)
+            let path = self
+                .trace_dir
+                .join(schema::kept::FILES_DIR)
+                .join(&m.stored_as);
+            // The copy holds the mapped range (shorter where the file ended before it).
+            let length = std::fs::metadata(&path)
+                .map(|md| md.len().min(m.length))
+                .unwrap_or(0);
+            (path, 0, length)
         });
         let space = self.space_mut(tid);
         space.forget(addr, addr.saturating_add(len));
