@@ -440,3 +440,9 @@ fn stat_dirs_with_cwd_removed() {
     fs::remove_dir_all(&cwd).unwrap();
     rec.assert_replays(REPLAYS);
 }
+
+#[test]
+fn real_time_signals_queued_and_sent_by_glibc_to_every_thread() {
+    // Stops and deaths by signals 34 and up used to end the recording in waitpid.
+    check("sig_realtime", &["got 3: 10 20 30", "setuid 0"]);
+}

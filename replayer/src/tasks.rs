@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
-use nix::sys::wait::WaitStatus;
 use schema::{ExitStatus, SignalEvent};
+use tracee::WaitStatus;
 use tracee::{Resume, Stop, Tracee, TraceeError};
 
 use crate::fdtable::FdTable;

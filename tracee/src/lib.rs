@@ -15,12 +15,13 @@ mod siginfo;
 mod spawn;
 mod stop;
 mod tracee;
+mod wait;
 
 pub use error::TraceeError;
 pub use inherit::InheritedState;
-pub use nix::sys::wait::WaitStatus;
 pub use regs::{regs_from_words, regs_hash, regs_words, Regs};
 pub use siginfo::{is_synchronous, siginfo_code, RawSiginfo};
 pub use spawn::{resolve_program, spawn_traced, ResolveError, SpawnSpec};
 pub use stop::{PtraceEvent, Stop};
 pub use tracee::{wait_any, wait_any_or_interrupted, Resume, Tracee};
+pub use wait::WaitStatus;

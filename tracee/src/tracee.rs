@@ -3,8 +3,8 @@
 
 use std::fs::File;
 
+use crate::wait::{waitpid_all, WaitStatus};
 use nix::errno::Errno;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::error::TraceeError;
@@ -123,8 +123,8 @@ impl Tracee {
     /// Wait for the next stop and name it.
     pub fn wait(&mut self) -> Result<Stop, TraceeError> {
         loop {
-            let status = match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
-                Ok(s) => s,
+            let status = match waitpid_all(self.pid()) {
+                Ok((_, s)) => s,
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(TraceeError::from_errno("waitpid", self.pid(), e)),
             };
@@ -137,36 +137,30 @@ impl Tracee {
     /// Names a wait status reported for this tracee (`None` for statuses that are not stops).
     pub fn decode(&mut self, status: WaitStatus) -> Result<Option<Stop>, TraceeError> {
         Ok(Some(match status {
-            WaitStatus::Exited(_, code) => Stop::Exited { code },
-            WaitStatus::Signaled(_, sig, core) => Stop::Killed {
-                signo: sig as i32,
-                core_dumped: core,
-            },
-            WaitStatus::PtraceSyscall(_) => {
+            WaitStatus::Exited(code) => Stop::Exited { code },
+            WaitStatus::Signaled { signo, core_dumped } => Stop::Killed { signo, core_dumped },
+            WaitStatus::PtraceSyscall => {
                 let stop = self.syscall_stop()?;
                 self.in_syscall = matches!(stop, Stop::SyscallEntry { .. });
                 stop
             }
-            WaitStatus::PtraceEvent(_, _, ev) if ev == libc::PTRACE_EVENT_SECCOMP => {
+            WaitStatus::PtraceEvent { event, .. } if event == libc::PTRACE_EVENT_SECCOMP => {
                 // The filter stopped a syscall at its entry: the same as a syscall-entry stop.
                 self.in_syscall = true;
                 self.syscall_stop()?
             }
-            WaitStatus::PtraceEvent(_, sig, ev) => {
-                let event = PtraceEvent::from_raw(ev);
+            WaitStatus::PtraceEvent { signo, event } => {
+                let event = PtraceEvent::from_raw(event);
                 if event == PtraceEvent::Exec {
                     self.mem = None;
                 }
-                Stop::Event {
-                    event,
-                    signo: sig as i32,
-                }
+                Stop::Event { event, signo }
             }
-            WaitStatus::Stopped(_, sig) => {
+            WaitStatus::Stopped(signo) => {
                 self.in_syscall = false;
-                Stop::Signal { signo: sig as i32 }
+                Stop::Signal { signo }
             }
-            WaitStatus::Continued(_) | WaitStatus::StillAlive => return Ok(None),
+            WaitStatus::Continued => return Ok(None),
         }))
     }
 
@@ -393,15 +387,10 @@ pub fn wait_any() -> Result<(i32, WaitStatus), TraceeError> {
 /// Like `wait_any`, but returns `None` when a signal handler interrupted the wait (a timer
 /// installed without `SA_RESTART` uses this to wake the tracer).
 pub fn wait_any_or_interrupted() -> Result<Option<(i32, WaitStatus)>, TraceeError> {
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
-            Ok(status) => match status.pid() {
-                Some(pid) => return Ok(Some((pid.as_raw(), status))),
-                None => continue,
-            },
-            Err(Errno::EINTR) => return Ok(None),
-            Err(e) => return Err(TraceeError::from_errno("waitpid", -1, e)),
-        }
+    match waitpid_all(-1) {
+        Ok(found) => Ok(Some(found)),
+        Err(Errno::EINTR) => Ok(None),
+        Err(e) => Err(TraceeError::from_errno("waitpid", -1, e)),
     }
 }
 
