@@ -137,6 +137,25 @@ print(sorted(res), "".join(res), random.random())
 "#;
     let rec = assert_replays_identically("python3", ["-c", script]);
     rec.assert_stdout_contains(&["['0', '1', '2', '3']"]);
+    // A vfork child runs in its parent's memory (the in-process runtime's stack included)
+    // while the parent's other threads run on: it takes turns with them, so its calls
+    // hand the turn over like a thread's.
+    let dump = text(&dump(&rec.dir, false).stdout);
+    let children: Vec<String> = dump
+        .lines()
+        .filter_map(|l| l.split("vfork() = ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert!(!children.is_empty(), "subprocess should vfork");
+    for child in &children {
+        assert!(
+            dump.lines().any(|l| {
+                let mut words = l.split_whitespace();
+                words.nth(1) == Some(child.as_str()) && words.next() == Some("enter")
+            }),
+            "vfork child {child} should take turns with its parent's threads"
+        );
+    }
 }
 
 #[test]

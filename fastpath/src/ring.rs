@@ -243,11 +243,12 @@ impl Ring {
     }
 
     /// Takes the bytes of every complete record out of the ring (the process is stopped),
-    /// to be read with [`records`].
-    pub fn take(&self) -> Result<Vec<u8>, FastPathError> {
+    /// to be read with [`records`], and how many records the runtime says they are.
+    pub fn take(&self) -> Result<(Vec<u8>, u64), FastPathError> {
         let end = self.read_u64(0);
+        let count = self.read_u64(8);
         if end == 0 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         if end > RING_DATA_SIZE || !end.is_multiple_of(8) {
             return Err(FastPathError::CorruptRecord {
@@ -259,7 +260,7 @@ impl Ring {
         self.read(RING_HEADER_SIZE, &mut bytes);
         self.write_u64(0, 0);
         self.write_u64(8, 0);
-        Ok(bytes)
+        Ok((bytes, count))
     }
 }
 
@@ -312,14 +313,15 @@ mod tests {
         f.write_all_at(&(data.len() as u64).to_le_bytes(), 0)
             .unwrap();
         let ring = Ring::map(&f).unwrap();
-        let bytes = ring.take().unwrap();
+        let (bytes, count) = ring.take().unwrap();
+        assert_eq!(count, 0, "the test writes no count");
         let calls: Vec<RecordRef> = records(&bytes).map(Result::unwrap).collect();
         assert_eq!(calls.len(), 2);
         assert_eq!((calls[0].nr, calls[0].result), (110, 42));
         let writes: Vec<(u64, &[u8])> = calls[1].writes().collect();
         assert_eq!(writes, vec![(0x1000, &b"abc"[..])]);
         assert_eq!(calls[1].args, [1, 2, 3, 4, 5, 6]);
-        assert!(ring.take().unwrap().is_empty());
+        assert!(ring.take().unwrap().0.is_empty());
         std::fs::remove_file(path).unwrap();
     }
 
@@ -336,7 +338,7 @@ mod tests {
         f.write_all_at(&(good.len() as u64).to_le_bytes(), 0)
             .unwrap();
         let ring = Ring::map(&f).unwrap();
-        let bytes = ring.take().unwrap();
+        let (bytes, _) = ring.take().unwrap();
         match records(&bytes).nth(1) {
             Some(Err(FastPathError::CorruptRecord { offset, why })) => {
                 assert_eq!(offset, at);

@@ -356,10 +356,10 @@ impl Space {
     }
 
     /// Takes the records the runtime appended since the last stop.
-    pub fn take_records(&self) -> Result<Vec<u8>, FastPathError> {
+    pub fn take_records(&self) -> Result<(Vec<u8>, u64), FastPathError> {
         match &self.ring {
             Some(ring) => ring.take(),
-            None => Ok(Vec::new()),
+            None => Ok((Vec::new(), 0)),
         }
     }
 

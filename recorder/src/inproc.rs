@@ -7,12 +7,10 @@ use fastpath::layout::{
     FLAG_MAY_BLOCK, FLAG_MAY_BLOCK_UNTIMED, FLAG_OUTPUTS_TRACED, FLAG_TRACED_NEXT, MODE_RECORD,
 };
 use fastpath::{Setup, Space};
-use schema::packed::Packer;
-use schema::{Echo, EventKind};
-use syscalls::{rule_for, Rule};
+use schema::EventKind;
 use tracee::{RawSiginfo, Regs};
-use xxhash_rust::xxh3::xxh3_64;
 
+use crate::ring_records::RingRecords;
 use crate::session::{HeldSignal, Recorder};
 use crate::RecordError;
 
@@ -124,25 +122,21 @@ impl Recorder<'_> {
         if inside {
             return Ok(());
         }
-        let bytes = space.take_records().map_err(|e| failure(tgid, me, e))?;
-        let mut packed = Packer::default();
-        for record in fastpath::records(&bytes) {
-            let record = record.map_err(|e| failure(tgid, me, e))?;
-            let (mut output_hash, mut echo) = (0, Echo::None);
-            if let Rule::Output { fd, .. } = rule_for(u64::from(record.nr)) {
-                if record.result > 0 {
-                    output_hash = xxh3_64(record.sent);
-                    // The runtime noted the descriptor's file when it wrote: by now the
-                    // program may have closed it.
-                    echo = self.echo_of(record.args[fd], record.file);
-                }
-            }
-            packed.call(record.nr, record.result, &record.args, output_hash, echo);
-            for (addr, data) in record.writes() {
-                packed.write(addr, data);
-            }
+        let (bytes, count) = space.take_records().map_err(|e| failure(tgid, me, e))?;
+        if count == 0 && bytes.is_empty() {
+            return Ok(());
         }
-        self.push_buffered(tid, packed)
+        let count = u32::try_from(count).map_err(|_| {
+            RecordError::Other(format!("process {tgid}: the ring counts {count} records"))
+        })?;
+        self.push_ring(RingRecords {
+            first_seq: 0,
+            tid,
+            count,
+            bytes,
+            echo: self.echo_targets(),
+            tgid,
+        })
     }
 
     /// At a traced syscall's exit: the site is rewritten if the call could have run

@@ -8,6 +8,7 @@ mod inproc;
 pub mod machine;
 pub mod probe;
 pub mod rdtsc;
+pub mod ring_records;
 mod sched;
 pub mod session;
 mod signal_events;

@@ -17,6 +17,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::effects::{self, EntrySnapshot};
 use crate::files::FileStore;
+use crate::ring_records::{EchoTargets, RingRecords};
 use crate::sched::Scheduler;
 use crate::sink::EventSink;
 use crate::tasks::{Task, Tasks};
@@ -106,8 +107,8 @@ pub struct Recorder<'a> {
     files: FileStore,
     seq: u64,
     warned: HashSet<String>,
-    stdout_id: Option<(u64, u64)>,
-    stderr_id: Option<(u64, u64)>,
+    /// ftrun's own stdout and stderr.
+    echo: EchoTargets,
     /// Map the in-process runtime after every exec (off: every syscall is traced).
     pub(crate) fast_path: bool,
     /// The fast path of each process (by thread group id) that has one.
@@ -138,8 +139,10 @@ impl<'a> Recorder<'a> {
             files: FileStore::new(trace_dir),
             seq: 0,
             warned: HashSet::new(),
-            stdout_id: fd_identity("/proc/self/fd/1"),
-            stderr_id: fd_identity("/proc/self/fd/2"),
+            echo: EchoTargets {
+                stdout: fd_identity("/proc/self/fd/1"),
+                stderr: fd_identity("/proc/self/fd/2"),
+            },
             fast_path: true,
             spaces: std::collections::HashMap::new(),
             vfork_children: std::collections::HashMap::new(),
@@ -160,19 +163,15 @@ impl<'a> Recorder<'a> {
         self
     }
 
-    /// Logs calls thread `tid` ran in-process, packed, as that many events.
-    pub(crate) fn push_buffered(
-        &mut self,
-        tid: u32,
-        calls: schema::packed::Packer,
-    ) -> Result<(), RecordError> {
-        let count = u64::from(calls.count());
-        if count == 0 {
-            return Ok(());
-        }
-        let calls = calls.finish(self.seq, tid);
-        self.seq += count;
-        self.sink.push_buffered(calls)
+    /// Logs the records of a ring, as that many events (packed by the sink).
+    pub(crate) fn push_ring(&mut self, mut records: RingRecords) -> Result<(), RecordError> {
+        records.first_seq = self.seq;
+        self.seq += u64::from(records.count);
+        self.sink.push_ring(records)
+    }
+
+    pub(crate) fn echo_targets(&self) -> EchoTargets {
+        self.echo
     }
 
     pub(crate) fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {
@@ -543,16 +542,7 @@ impl<'a> Recorder<'a> {
     /// Where bytes written to `fd`, whose file has identity `id` (device, inode), go at
     /// replay: ftrun's own stdout or stderr, or nowhere.
     pub(crate) fn echo_of(&self, fd: u64, id: Option<(u64, u64)>) -> Echo {
-        if id.is_none() {
-            return Echo::None;
-        }
-        let (out, err) = (id == self.stdout_id, id == self.stderr_id);
-        match (fd, out, err) {
-            (2, _, true) => Echo::Stderr,
-            (_, true, _) => Echo::Stdout,
-            (_, _, true) => Echo::Stderr,
-            _ => Echo::None,
-        }
+        self.echo.echo_of(fd, id)
     }
 
     fn on_exit(&mut self, ret: i64) -> Result<(), RecordError> {
@@ -676,8 +666,11 @@ impl<'a> Recorder<'a> {
         if vfork {
             // The child runs in its parent's memory, runtime and ring included, while the
             // parent's other threads may run on: every call of the process is traced until
-            // the child execs or ends.
+            // the child execs or ends, and the child takes turns with those threads, so that
+            // never two of them run in the runtime (its stack is one) or write the memory
+            // they share at once.
             *self.vfork_children.entry(self.t.tgid).or_default() += 1;
+            self.sched.share_token(child, self.t.tgid);
             self.sync_traced_next()?;
         } else if !thread {
             self.fork_space(self.t.tgid, child);
@@ -733,11 +726,11 @@ impl<'a> Recorder<'a> {
             what: format!("reading the identity of {}", shown.display()),
             source,
         })?;
-        // The new image shares no memory with anyone: the process takes turns alone.
-        if self.shared_memory.remove(&self.t.tgid) {
-            self.sched
-                .leave_shared_token(self.t.tgid, self.t.tid as i32);
-        }
+        // The new image shares no memory with anyone (a vfork child's no longer its
+        // parent's): the process takes turns alone.
+        self.shared_memory.remove(&self.t.tgid);
+        self.sched
+            .leave_shared_token(self.t.tgid, self.t.tid as i32);
         // What the kernel loaded, kept so that replay can load it again whatever the files
         // have become.
         let image = match self.files.keep_image(self.t.tracee.pid()) {

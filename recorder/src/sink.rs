@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use schema::codec::ChunkItem;
 use schema::{BufferedCalls, Event, Footer, TraceWriter};
 
+use crate::ring_records::RingRecords;
 use crate::RecordError;
 
 /// Receives the event stream of a recording.
@@ -15,6 +16,11 @@ pub trait EventSink {
     fn push(&mut self, event: Event) -> Result<(), RecordError>;
     /// Calls a thread ran in-process, packed: `calls.count` events from `calls.first_seq`.
     fn push_buffered(&mut self, calls: BufferedCalls) -> Result<(), RecordError>;
+    /// The records of a ring, to be packed and pushed (here, or on a thread of the sink's).
+    fn push_ring(&mut self, records: RingRecords) -> Result<(), RecordError> {
+        let calls = records.pack()?;
+        self.push_buffered(calls)
+    }
     /// Called before a syscall whose effect leaves the process runs: a fault-tolerant sink
     /// holds it here until the follower has every earlier event (the Output Rule).
     fn before_output(&mut self) -> Result<(), RecordError> {
@@ -36,6 +42,8 @@ const IN_FLIGHT: usize = 64;
 
 enum ToWriter {
     Items(Vec<ChunkItem>),
+    /// Ring records to pack, after the items sent before.
+    Ring(RingRecords),
     Flush(SyncSender<Result<(), RecordError>>),
     Finish(Footer, SyncSender<Result<(), RecordError>>),
 }
@@ -131,6 +139,16 @@ fn write_events(mut writer: TraceWriter, rx: Receiver<ToWriter>, failed: &Atomic
                 }
             }
             ToWriter::Items(_) => {}
+            ToWriter::Ring(records) if error.is_none() && !failed.load(Ordering::Relaxed) => {
+                let pushed = records
+                    .pack()
+                    .and_then(|calls| writer.push_buffered(calls).map_err(RecordError::from));
+                if let Err(e) = pushed {
+                    error = Some(e);
+                    failed.store(true, Ordering::Relaxed);
+                }
+            }
+            ToWriter::Ring(_) => {}
             ToWriter::Flush(reply) => {
                 let result = match error.take() {
                     Some(e) => Err(e),
@@ -175,6 +193,15 @@ impl EventSink for TraceSink {
 
     fn push_buffered(&mut self, calls: BufferedCalls) -> Result<(), RecordError> {
         self.push_item(ChunkItem::Calls(calls))
+    }
+
+    /// Packed on the writer's thread, while the program runs on.
+    fn push_ring(&mut self, records: RingRecords) -> Result<(), RecordError> {
+        if self.failed.load(Ordering::Relaxed) {
+            return self.flush();
+        }
+        self.send_batch()?;
+        self.send(ToWriter::Ring(records))
     }
 
     fn finish(&mut self, footer: Footer) -> Result<(), RecordError> {
