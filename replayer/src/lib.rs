@@ -4,6 +4,7 @@
 
 pub mod debug;
 mod divergence;
+mod elf;
 pub mod fdtable;
 pub mod golive;
 mod inproc;
