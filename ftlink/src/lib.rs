@@ -5,7 +5,9 @@
 pub mod arbiter;
 pub mod follower;
 mod http;
+pub mod join;
 pub mod lock;
+pub mod log;
 pub mod message;
 pub mod primary;
 pub mod status;

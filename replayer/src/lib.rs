@@ -13,10 +13,12 @@ mod process;
 pub mod session;
 mod signal;
 mod source;
+pub mod takeover;
 mod tasks;
 mod threads;
 
 pub use divergence::ReplayError;
-pub use golive::{go_live, GoLiveReport, LiveHandoff};
+pub use golive::{go_live, go_live_traced, GoLiveReport, LiveHandoff, TracedLive, TracedThread};
 pub use session::{ReplayEnd, ReplayOptions, Replayer};
 pub use source::{EventSource, ReaderSource};
+pub use takeover::{Takeover, TakeoverSource};
