@@ -467,6 +467,7 @@ fn receive_loop(
                 st.last_heard = Instant::now();
                 if st.received >= events {
                     st.synced = true;
+                    shared.changed.notify_all();
                 } else {
                     eprintln!(
                         "ftrun: the primary says it sent {events} events, but {} arrived; this follower cannot take over",
@@ -703,9 +704,16 @@ fn replay_live(
 /// process, or once following ended another way).
 fn status_reporter(shared: &Shared, state_dir: &Path, timing: Timing) {
     let interval = Duration::from_millis(200).min(timing.timeout / 2);
+    let mut written_synced = false;
     loop {
-        thread::sleep(interval);
+        // Woken early when this follower has had the whole log: from then on its section
+        // shows what it protects the primary with.
         let st = shared.state.lock().expect("follow state");
+        let (st, _) = shared
+            .changed
+            .wait_timeout_while(st, interval, |st| st.synced == written_synced)
+            .expect("follow state");
+        written_synced = st.synced;
         // A decided follower falls silent until it is live; an ended one for good, and one
         // whose process runs the server as the primary now.
         if st.lost.is_some() || st.gave_up || !matches!(st.role, "follower" | "live") {

@@ -64,8 +64,28 @@ pub fn process_start(pid: i32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// Held while a side reads, changes and writes `status.json`, so that the two sides sharing
+/// a state directory do not drop each other's section. Waited for briefly only: a side that
+/// is paused while it holds it must not stop the other (whose monitor writes its section).
+fn update_lock(state_dir: &Path) -> Option<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state_dir.join(".status.lock"))
+        .ok()?;
+    for _ in 0..20 {
+        if f.try_lock().is_ok() {
+            return Some(f);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    None
+}
+
 /// Writes this side's section (`"primary"` or `"follower"`).
 pub fn write(state_dir: &Path, section: &str, s: &RoleStatus) {
+    let _lock = update_lock(state_dir);
     let path = status_path(state_dir);
     let mut doc: Value = std::fs::read(&path)
         .ok()
@@ -113,6 +133,7 @@ fn newer_holder(current: &Value, s: &RoleStatus) -> bool {
 
 /// Removes a section (its process does not play that role any more).
 pub fn remove(state_dir: &Path, section: &str) {
+    let _lock = update_lock(state_dir);
     let path = status_path(state_dir);
     let Some(mut doc) = std::fs::read(&path)
         .ok()
