@@ -27,10 +27,18 @@ fn status_json(state: &std::path::Path) -> serde_json::Value {
 
 /// Waits (up to 30 s) until `status` says the server is protected; returns the last status.
 fn wait_protected(state: &std::path::Path) -> serde_json::Value {
+    wait_status(state, |doc| doc["protected"] == true)
+}
+
+/// Waits (up to 30 s) until `status` says what `done` wants; returns the last status.
+fn wait_status(
+    state: &std::path::Path,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let doc = status_json(state);
-        if doc["protected"] == true || Instant::now() > deadline {
+        if done(&doc) || Instant::now() > deadline {
             return doc;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -64,6 +72,9 @@ fn parent_of(pid: i32) -> Option<i32> {
 
 #[test]
 fn three_takeovers_in_a_row_lose_no_acknowledged_write_and_each_ends_protected_again() {
+    // Each generation's primary is lost in turn; after each takeover the old primary and its
+    // server are gone, every acknowledged write is there, and `status` names the follower
+    // that took over as the primary, protected again by a new follower.
     let ft = FtServer::start("ft-reprotect-3", &[]);
     let mut kv = ft.client();
     let mut acked: Vec<(String, String)> = Vec::new();
@@ -78,8 +89,12 @@ fn three_takeovers_in_a_row_lose_no_acknowledged_write_and_each_ends_protected_a
             acked.push((k, v));
         }
         // Protected: the primary named by primary.pid runs the server, a follower of this
-        // epoch has the whole log and acknowledges.
-        let doc = wait_protected(&ft.state);
+        // epoch has the whole log and acknowledges (and replays it: its copy is running).
+        let doc = wait_status(&ft.state, |doc| {
+            doc["protected"] == true
+                && doc["follower"]["stale"].is_null()
+                && doc["follower"]["server_pid"].as_i64().unwrap_or(0) > 0
+        });
         assert_eq!(
             doc["protected"],
             true,
@@ -104,9 +119,17 @@ fn three_takeovers_in_a_row_lose_no_acknowledged_write_and_each_ends_protected_a
         if generation == 4 {
             break;
         }
-        // This generation's primary dies; its server goes with it, and the follower takes
-        // over with every acknowledged write.
-        kill9(primary);
+        // This generation's primary dies — or, the second time, only stops (a SIGSTOP, a VM
+        // pause): the follower that takes over on this host must stop it and its server for
+        // good. Either way the follower takes over with every acknowledged write.
+        if generation == 2 {
+            // SAFETY: a plain kill of a process this test started.
+            unsafe {
+                libc::kill(primary, libc::SIGSTOP);
+            }
+        } else {
+            kill9(primary);
+        }
         let mut next = Kv::connect(ft.port, Duration::from_secs(30)).unwrap_or_else(|| {
             panic!(
                 "generation {generation}: no server after the primary died\n{}",
@@ -138,6 +161,10 @@ fn three_takeovers_in_a_row_lose_no_acknowledged_write_and_each_ends_protected_a
         kv = next;
     }
     let log = ft.log_text();
+    assert!(
+        log.contains("the primary of epoch 2 still ran on this host"),
+        "the paused primary was not stopped by the takeover\n{log}"
+    );
     for epoch in 2..=4 {
         assert!(
             log.contains(&format!("live as epoch {epoch}"))

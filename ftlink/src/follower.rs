@@ -186,6 +186,13 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
         }),
         changed: Condvar::new(),
     });
+    // `status` shows this follower from the moment it may acknowledge.
+    let report = shared
+        .state
+        .lock()
+        .expect("follow state")
+        .report(cfg.timing);
+    status::write(&cfg.state_dir, "follower", &report);
     start_threads(
         stream,
         log,
@@ -388,7 +395,8 @@ fn start_threads(
     thread::spawn(move || receive_loop(&mut reader, log, &dir, decoder, &writer, &s, ack));
     let timing = cfg.timing;
     let arbiter = cfg.arbiter.clone();
-    thread::spawn(move || monitor_loop(&shared, timing, arbiter.as_ref()));
+    let state_dir = cfg.state_dir.clone();
+    thread::spawn(move || monitor_loop(&shared, timing, arbiter.as_ref(), &state_dir));
     Ok(())
 }
 
@@ -487,7 +495,7 @@ fn receive_loop(
 }
 
 /// Declares the primary dead after `timeout` of silence; the arbiter says who goes on.
-fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter) {
+fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter, state_dir: &Path) {
     loop {
         thread::sleep(timing.heartbeat / 2);
         let st = shared.state.lock().expect("follow state");
@@ -515,11 +523,51 @@ fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter) {
             Ok(true) => {
                 st.epoch = next;
                 st.takeover = Some(Instant::now());
+                drop(st);
+                stop_lost_primary(state_dir, next);
+                shared.changed.notify_all();
             }
-            _ => st.lost = Some(next),
+            _ => {
+                st.lost = Some(next);
+                shared.changed.notify_all();
+            }
         }
-        shared.changed.notify_all();
         return;
+    }
+}
+
+/// This follower won `epoch`: a primary of an earlier epoch that still runs on this host
+/// (the embedded default shares its state directory) — paused, or cut off — has lost. It is
+/// stopped now, and its server with it, rather than when it wakes: its server still holds
+/// the ports the live server is about to bind. Named by `status.json`, each process only
+/// if its start time is the one written there (its pid may be another process's by now).
+fn stop_lost_primary(state_dir: &Path, epoch: u64) {
+    let Some(doc) = status::read(state_dir) else {
+        return;
+    };
+    let p = &doc["primary"];
+    if p["epoch"].as_u64().is_none_or(|e| e >= epoch) {
+        return;
+    }
+    let me = std::process::id() as i32;
+    let mut stopped = Vec::new();
+    for (pid, start) in [("pid", "pid_start"), ("server_pid", "server_start")] {
+        let pid = p[pid].as_i64().unwrap_or(0) as i32;
+        let start = p[start].as_u64();
+        if pid <= 0 || pid == me || start.is_none() || status::process_start(pid) != start {
+            continue;
+        }
+        // SAFETY: kill of the process status.json names, checked by its start time.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        stopped.push(pid);
+    }
+    if !stopped.is_empty() {
+        eprintln!(
+            "ftrun: the primary of epoch {} still ran on this host (paused, or cut off): stopped it and its server (pids {stopped:?}); epoch {epoch} is this follower's",
+            p["epoch"].as_u64().unwrap_or(0)
+        );
     }
 }
 

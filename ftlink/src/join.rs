@@ -390,10 +390,11 @@ pub(crate) fn recruit_loop(shared: Arc<Shared>, recruit: Recruit, tx: Sender<Out
                     }
                     Err(_) => {
                         tries += 1;
-                        if tries == 30 && !again {
+                        if tries == 10 && !again {
                             eprintln!(
-                                "ftrun: the new follower at {addr} cannot be reached; this primary runs alone"
+                                "ftrun: the new follower at {addr} cannot be reached; this primary runs alone (its outputs are not protected)"
                             );
+                            shared.stop_holding();
                             return;
                         }
                         thread::sleep(Duration::from_millis(if again { 1000 } else { 200 }));

@@ -494,6 +494,13 @@ impl Shared {
         }
     }
 
+    /// No follower is on its way any more: outputs held for one go.
+    pub(crate) fn stop_holding(&self) {
+        let mut st = self.state.lock().expect("link state");
+        st.hold_until = None;
+        self.changed.notify_all();
+    }
+
     /// A follower is about to be greeted.
     pub(crate) fn joining(&self) {
         self.state.lock().expect("link state").joining = true;
