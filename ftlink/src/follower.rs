@@ -80,6 +80,8 @@ impl LiveServer {
     /// follower's section of `status.json` (a new follower will), and that section goes.
     pub fn hand_over(&self) {
         self.shared.state.lock().expect("follow state").role = "handed over";
+        // A write the reporter had begun ends first; it begins no other.
+        let _writing = self.shared.reporting.lock().expect("status reporter");
         status::remove(&self.state_dir, "follower");
     }
 }
@@ -130,6 +132,8 @@ impl FollowState {
 struct Shared {
     state: Mutex<FollowState>,
     changed: Condvar,
+    /// Held while the status reporter writes this follower's section.
+    reporting: Mutex<()>,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LinkError {
@@ -185,6 +189,7 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
             replayed: Arc::new(AtomicU64::new(0)),
         }),
         changed: Condvar::new(),
+        reporting: Mutex::new(()),
     });
     // `status` shows this follower from the moment it may acknowledge.
     let report = shared
@@ -248,12 +253,6 @@ fn join_primary(
         },
         other => other,
     })?;
-    if let Some(f) = &cfg.addr_file {
-        let local = stream
-            .local_addr()
-            .map_err(io("reading the link's address"))?;
-        write_atomically(f, &local.to_string())?;
-    }
     match greet(&mut stream, cfg.arbiter.as_ref()) {
         Ok((hello, header)) => {
             eprintln!(
@@ -771,7 +770,9 @@ fn status_reporter(shared: &Shared, state_dir: &Path, timing: Timing) {
             continue;
         }
         let s = st.report(timing);
+        let writing = shared.reporting.lock().expect("status reporter");
         drop(st);
         status::write(state_dir, "follower", &s);
+        drop(writing);
     }
 }
