@@ -11,6 +11,7 @@ pub mod log;
 pub mod message;
 pub mod primary;
 pub mod status;
+pub mod takeover;
 
 pub use arbiter::{Arbiter, EtcdArbiter, FileArbiter};
 pub use follower::AckMode;
