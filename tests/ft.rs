@@ -410,8 +410,17 @@ fn a_reused_state_directory_still_fails_over() {
             text.contains(&format!("live as epoch {epoch}")),
             "run {run}:\n{text}"
         );
-        // The next run's follower takes this one's lock: it must be gone first.
-        if let Some(pid) = read_pid(&state.join("follower.pid")) {
+        // The follower that took over is this run's primary now, with a new follower of its
+        // own; the next run takes their locks: both must be gone first (killed together, so
+        // that neither takes over from the other).
+        let pids: Vec<i32> = ["primary.pid", "follower.pid"]
+            .iter()
+            .filter_map(|f| read_pid(&state.join(f)))
+            .collect();
+        for &pid in &pids {
+            kill9(pid);
+        }
+        for pid in pids {
             kill9_and_wait(pid);
         }
     }

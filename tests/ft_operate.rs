@@ -77,8 +77,9 @@ fn a_second_run_on_a_state_dir_in_use_is_refused_and_the_first_stays_protected()
         ft.log_text()
     );
 
-    // The follower now runs the server live and still holds the directory: a new run with a
-    // local follower is refused, naming it.
+    // The follower now runs the server as the new primary and holds the directory: a new
+    // run is refused, naming it.
+    assert_eq!(ft.current_primary(), Some(follower));
     let third = ftrun_output(&[
         "--state-dir".as_ref(),
         ft.state.as_os_str(),
@@ -89,7 +90,7 @@ fn a_second_run_on_a_state_dir_in_use_is_refused_and_the_first_stays_protected()
     let err = String::from_utf8_lossy(&third.stderr);
     assert!(!third.status.success(), "{err}");
     assert!(
-        err.contains("its follower is") && err.contains(&format!("ftrun pid {follower}")),
+        err.contains("its primary is") && err.contains(&format!("ftrun pid {follower}")),
         "{err}"
     );
 }

@@ -53,8 +53,11 @@ impl Drop for RedisFt {
     fn drop(&mut self) {
         let _ = self.primary.kill();
         let _ = self.primary.wait();
-        if let Some(p) = read_pid(&self.tmp.join("state/follower.pid")) {
-            kill9(p);
+        // After a takeover the follower that took over is the primary: both go at once.
+        for name in ["state/primary.pid", "state/follower.pid"] {
+            if let Some(p) = read_pid(&self.tmp.join(name)) {
+                kill9(p);
+            }
         }
         for p in pids_matching(&format!("*:{}", self.port)) {
             kill9(p);
@@ -112,4 +115,43 @@ fn redis_primary_killed_keeps_every_acknowledged_set() {
         "{} acknowledged SETs, all there after takeover",
         acked.len()
     );
+}
+
+#[test]
+fn redis_three_takeovers_in_a_row_keep_every_acknowledged_set() {
+    // Each follower that takes over stays redis's primary, with a new follower that replays
+    // redis (and its threads) from its start, across every takeover before.
+    let ft = RedisFt::start();
+    let state = ft.tmp.join("state");
+    let mut r = Redis::connect(ft.port, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("redis under ftrun never answered\n{}", ft.log()));
+    let mut acked = Vec::new();
+    for generation in 1..=3 {
+        for i in 0..20 {
+            let (k, v) = (format!("g{generation}k{i}"), format!("v{i}"));
+            assert!(r.set(&k, &v), "SET {k} failed\n{}", ft.log());
+            acked.push((k, v));
+        }
+        let primary = read_pid(&state.join("primary.pid")).expect("primary.pid");
+        kill9(primary);
+        r = Redis::connect(ft.port, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("no redis after takeover {generation}\n{}", ft.log()));
+        for (k, v) in &acked {
+            assert_eq!(
+                r.command(&["GET", k]).as_deref(),
+                Some(v.as_str()),
+                "acknowledged SET {k} lost after takeover {generation}\n{}",
+                ft.log()
+            );
+        }
+        assert!(
+            ft.log()
+                .contains(&format!("live as epoch {}", generation + 1)),
+            "{}",
+            ft.log()
+        );
+    }
+    assert!(r.set("after", "three"), "{}", ft.log());
+    let log = ft.log();
+    assert!(log.contains("protected again in epoch 4"), "{log}");
 }

@@ -1,6 +1,8 @@
 //! The follower: stores the primary's log, acknowledges it once on disk, replays it live,
 //! and — when the primary falls silent and the arbiter agrees — turns its replayed process
-//! into the live server.
+//! into the live server, still traced, for this process to record as the new primary. It
+//! either listens for its primary or joins one that runs alone (`join`); a primary that
+//! joins it late sends the whole log first, and it may take over only once it has had it.
 
 use std::fs::File;
 use std::io::Write;
@@ -10,17 +12,23 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use replayer::takeover::{write_takeovers, Takeover, TakeoverSource};
 use replayer::{EventSource, ReaderSource, ReplayEnd, ReplayError, ReplayOptions, Replayer};
 use schema::{Event, ExitStatus, StreamDecoder, TraceReader, EVENTS_FILE};
 
 use crate::message::{is_timeout, Hello, LinkError, Message, PROTOCOL_VERSION};
 use crate::status::{self, RoleStatus};
+pub use crate::takeover::LiveServer;
 use crate::{Arbiter, Timing};
 
 pub struct FollowerConfig {
     /// `HOST:PORT`, a host name or an IP address (the first address it resolves to that
-    /// can be bound is used).
-    pub listen: String,
+    /// can be bound is used): where to wait for the primary, unless `join` is given.
+    pub listen: Option<String>,
+    /// `HOST:PORT` of a primary running alone to join (`ftrun follow --join`).
+    pub join: Option<String>,
     pub state_dir: PathBuf,
     pub timing: Timing,
     pub arbiter: Arc<dyn Arbiter>,
@@ -47,25 +55,32 @@ pub enum AckMode {
 pub enum FollowOutcome {
     /// The primary's program ended; the replay ended the same way.
     Finished(ExitStatus),
-    /// The follower took over: the server runs natively as this pid.
-    Live { pid: i32, epoch: u64 },
+    /// The follower took over: the server is live and still traced by this process.
+    Live(Box<LiveServer>),
 }
 
 #[derive(Debug)]
-struct FollowState {
+pub(crate) struct FollowState {
     received: u64,
     last_heard: Instant,
     epoch: u64,
     /// Won the next epoch: replay what is on disk, then go live.
     takeover: Option<Instant>,
     lost: Option<u64>,
+    /// The primary has sent the whole log before this link (a follower that has not had
+    /// it cannot take over).
+    synced: bool,
+    /// The primary fell silent before that: nothing to take over.
+    gave_up: bool,
     finished: bool,
     silent_for: Duration,
     /// What `status.json` says this side is: `follower`, `live`, `exited`.
-    role: &'static str,
+    pub(crate) role: &'static str,
     /// The replayed process (the live server after a takeover) and its start time.
     server_pid: i32,
     server_start: Option<u64>,
+    /// Events the replay has been handed so far.
+    replayed: Arc<AtomicU64>,
 }
 
 impl FollowState {
@@ -79,7 +94,7 @@ impl FollowState {
             server_start: self.server_start,
             last_seq: self.received.checked_sub(1),
             acked_seq: following.then(|| self.received.checked_sub(1)).flatten(),
-            replayed: None,
+            replayed: following.then(|| self.replayed.load(Ordering::Relaxed)),
             timeout: timing.timeout,
             peer_silent: following.then(|| self.last_heard.elapsed()),
             gate_waiting: None,
@@ -87,9 +102,11 @@ impl FollowState {
     }
 }
 
-struct Shared {
-    state: Mutex<FollowState>,
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<FollowState>,
     changed: Condvar,
+    /// Held while the status reporter writes this follower's section.
+    pub(crate) reporting: Mutex<()>,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LinkError {
@@ -97,46 +114,33 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LinkError {
     move |source| LinkError::Io { what, source }
 }
 
-/// Listens, accepts the first peer that says a valid hello, and follows it to the end.
+/// Waits for a primary (or joins one) and follows it to the end.
 pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
     std::fs::create_dir_all(&cfg.state_dir)
         .map_err(io(format!("creating {}", cfg.state_dir.display())))?;
-    let listener = TcpListener::bind(cfg.listen.as_str())
-        .map_err(io(format!("listening on {}", cfg.listen)))?;
-    let local = listener
-        .local_addr()
-        .map_err(io("reading the listening address"))?;
-    if let Some(f) = &cfg.addr_file {
-        let tmp = f.with_extension("tmp");
-        std::fs::write(&tmp, local.to_string())
-            .map_err(io(format!("writing {}", tmp.display())))?;
-        std::fs::rename(&tmp, f).map_err(io(format!("writing {}", f.display())))?;
-    }
     let _ = std::fs::write(
         cfg.state_dir.join("follower.pid"),
         std::process::id().to_string(),
     );
-    eprintln!("ftrun: follower listening on {local}");
     let log_dir = cfg.state_dir.join("follower-log");
-    let (stream, hello, header) = loop {
-        let (mut stream, peer) = listener.accept().map_err(io("accepting the primary"))?;
-        match greet(&mut stream, cfg.arbiter.as_ref()) {
-            Ok((hello, header)) => {
-                eprintln!(
-                    "ftrun: following the primary at {peer} (epoch {}, arbiter {})",
-                    hello.epoch, hello.arbiter
-                );
-                break (stream, hello, header);
-            }
-            // Not a peer to wait past: this follower is set up with another arbiter.
-            Err(e @ LinkError::ArbiterNotShared { .. }) => return Err(e),
-            Err(e) => eprintln!("ftrun: refused a peer from {peer}: {e}"),
+    let (mut stream, hello, header) = match &cfg.join {
+        Some(addr) => join_primary(&cfg, addr)?,
+        None => wait_for_primary(&cfg)?,
+    };
+    // Right after the greeting: the log's takeovers (this follower replays through them).
+    let takeovers = match Message::read_from(&mut stream)? {
+        Message::Takeovers(text) => replayer::takeover::parse_takeovers(&text)
+            .map_err(|e| LinkError::Garbage(format!("the primary's takeover list: {e}")))?,
+        other => {
+            return Err(LinkError::Garbage(format!(
+                "expected the takeover list, got {other:?}"
+            )))
         }
     };
-    drop(listener);
     let _ = std::fs::remove_dir_all(&log_dir);
     std::fs::create_dir_all(log_dir.join("files"))
         .map_err(io(format!("creating {}", log_dir.display())))?;
+    write_takeovers(&log_dir, &takeovers).map_err(io("writing the takeover list"))?;
     let mut log = File::create(log_dir.join(EVENTS_FILE)).map_err(io("creating the log copy"))?;
     log.write_all(&hello.trace_start)
         .map_err(io("writing the log copy"))?;
@@ -148,14 +152,25 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
             epoch: hello.epoch,
             takeover: None,
             lost: None,
+            synced: false,
+            gave_up: false,
             finished: false,
             silent_for: Duration::ZERO,
             role: "follower",
             server_pid: 0,
             server_start: None,
+            replayed: Arc::new(AtomicU64::new(0)),
         }),
         changed: Condvar::new(),
+        reporting: Mutex::new(()),
     });
+    // `status` shows this follower from the moment it may acknowledge.
+    let report = shared
+        .state
+        .lock()
+        .expect("follow state")
+        .report(cfg.timing);
+    status::write(&cfg.state_dir, "follower", &report);
     start_threads(
         stream,
         log,
@@ -164,7 +179,72 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
         shared.clone(),
         &cfg,
     )?;
-    replay_live(&cfg, &log_dir, &header, shared)
+    replay_live(&cfg, &log_dir, &header, takeovers, shared)
+}
+
+/// Listens, and takes the first peer that says a valid hello.
+fn wait_for_primary(cfg: &FollowerConfig) -> Result<(TcpStream, Hello, schema::Header), LinkError> {
+    let listen = cfg.listen.as_deref().unwrap_or("127.0.0.1:0");
+    let listener = TcpListener::bind(listen).map_err(io(format!("listening on {listen}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(io("reading the listening address"))?;
+    if let Some(f) = &cfg.addr_file {
+        write_atomically(f, &local.to_string())?;
+    }
+    eprintln!("ftrun: follower listening on {local}");
+    loop {
+        let (mut stream, peer) = listener.accept().map_err(io("accepting the primary"))?;
+        match greet(&mut stream, cfg.arbiter.as_ref()) {
+            Ok((hello, header)) => {
+                eprintln!(
+                    "ftrun: following the primary at {peer} (epoch {}, arbiter {})",
+                    hello.epoch, hello.arbiter
+                );
+                return Ok((stream, hello, header));
+            }
+            // Not a peer to wait past: this follower is set up with another arbiter.
+            Err(e @ LinkError::ArbiterNotShared { .. }) => return Err(e),
+            Err(e) => eprintln!("ftrun: refused a peer from {peer}: {e}"),
+        }
+    }
+}
+
+/// Connects to a primary that runs alone and is greeted by it.
+fn join_primary(
+    cfg: &FollowerConfig,
+    addr: &str,
+) -> Result<(TcpStream, Hello, schema::Header), LinkError> {
+    let within = (cfg.timing.timeout * 10).max(Duration::from_secs(10));
+    let mut stream = crate::join::connect_retrying(addr, within).map_err(|e| match e {
+        LinkError::Io { source, .. } => LinkError::Io {
+            what: format!(
+                "cannot reach the primary at {addr} (tried for {} ms)",
+                within.as_millis()
+            ),
+            source,
+        },
+        other => other,
+    })?;
+    match greet(&mut stream, cfg.arbiter.as_ref()) {
+        Ok((hello, header)) => {
+            eprintln!(
+                "ftrun: joined the primary at {addr} (epoch {}, arbiter {}); it sends the whole log first",
+                hello.epoch, hello.arbiter
+            );
+            Ok((stream, hello, header))
+        }
+        Err(LinkError::Closed) => Err(LinkError::Other(format!(
+            "the primary at {addr} turned this follower away: it has a follower already (or is not a primary waiting for one)"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+fn write_atomically(f: &Path, text: &str) -> Result<(), LinkError> {
+    let tmp = f.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(io(format!("writing {}", tmp.display())))?;
+    std::fs::rename(&tmp, f).map_err(io(format!("writing {}", f.display())))
 }
 
 /// Reads the token the primary left, from this follower's arbiter; shared storage may show
@@ -287,9 +367,13 @@ fn start_threads(
     thread::spawn(move || receive_loop(&mut reader, log, &dir, decoder, &writer, &s, ack));
     let timing = cfg.timing;
     let arbiter = cfg.arbiter.clone();
-    thread::spawn(move || monitor_loop(&shared, timing, arbiter.as_ref()));
+    let state_dir = cfg.state_dir.clone();
+    thread::spawn(move || monitor_loop(&shared, timing, arbiter.as_ref(), &state_dir));
     Ok(())
 }
+
+/// Bytes of a received piece of the log decoded before its events are acknowledged.
+const ACK_SLICE: usize = 128 << 10;
 
 /// Appends received frames to the log copy (and syncs them, when acknowledgements are
 /// durable), and acknowledges complete events.
@@ -303,7 +387,12 @@ fn receive_loop(
     ack: AckMode,
 ) {
     loop {
-        match Message::read_from(reader) {
+        let message = Message::read_from(reader);
+        if message.is_ok() {
+            // The primary spoke: however long this message takes to digest, it is alive.
+            shared.state.lock().expect("follow state").last_heard = Instant::now();
+        }
+        match message {
             Ok(Message::Events(bytes)) => {
                 let stored = log.write_all(&bytes).and_then(|_| match ack {
                     AckMode::Durable => log.sync_data(),
@@ -316,24 +405,31 @@ fn receive_loop(
                     );
                     return;
                 }
-                decoder.push(&bytes);
-                while let Ok(Some(_)) = decoder.next_event() {}
-                let received = decoder.events_decoded();
-                let finished = decoder.footer().is_some();
-                {
-                    let mut st = shared.state.lock().expect("follow state");
-                    // Decided (taking over, or lost): acknowledge nothing more. What was
-                    // acknowledged is on disk before the decision, so the takeover replays
-                    // it; anything later must not let the primary release an output.
-                    if st.takeover.is_some() || st.lost.is_some() {
-                        return;
+                // A long piece (a joining follower's catch-up) is counted and acknowledged
+                // a slice at a time, so that acknowledgements keep coming while it is read.
+                for slice in bytes.chunks(ACK_SLICE) {
+                    decoder.push(slice);
+                    while let Ok(Some(_)) = decoder.next_event() {}
+                    let received = decoder.events_decoded();
+                    let finished = decoder.footer().is_some();
+                    {
+                        let mut st = shared.state.lock().expect("follow state");
+                        // Decided (taking over, or lost): acknowledge nothing more. What was
+                        // acknowledged is on disk before the decision, so the takeover
+                        // replays it; anything later must not let the primary release an
+                        // output.
+                        if st.takeover.is_some() || st.lost.is_some() {
+                            return;
+                        }
+                        let progress = received > st.received;
+                        st.received = received;
+                        st.last_heard = Instant::now();
+                        st.finished |= finished;
+                        shared.changed.notify_all();
+                        if !progress {
+                            continue;
+                        }
                     }
-                    st.received = received;
-                    st.last_heard = Instant::now();
-                    st.finished |= finished;
-                    shared.changed.notify_all();
-                }
-                if received > 0 {
                     let _ = Message::Ack(received - 1).write_to(&mut *writer.lock().expect("link"));
                 }
             }
@@ -345,6 +441,19 @@ fn receive_loop(
                     eprintln!("ftrun: cannot store {name} in {}", log_dir.display());
                 }
                 shared.state.lock().expect("follow state").last_heard = Instant::now();
+            }
+            Ok(Message::Synced(events)) => {
+                let mut st = shared.state.lock().expect("follow state");
+                st.last_heard = Instant::now();
+                if st.received >= events {
+                    st.synced = true;
+                    shared.changed.notify_all();
+                } else {
+                    eprintln!(
+                        "ftrun: the primary says it sent {events} events, but {} arrived; this follower cannot take over",
+                        st.received
+                    );
+                }
             }
             Ok(_) => shared.state.lock().expect("follow state").last_heard = Instant::now(),
             Err(e) if is_timeout(&e) => {}
@@ -358,7 +467,7 @@ fn receive_loop(
 }
 
 /// Declares the primary dead after `timeout` of silence; the arbiter says who goes on.
-fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter) {
+fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter, state_dir: &Path) {
     loop {
         thread::sleep(timing.heartbeat / 2);
         let st = shared.state.lock().expect("follow state");
@@ -369,6 +478,14 @@ fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter) {
         if silent <= timing.timeout {
             continue;
         }
+        if !st.synced {
+            // It never had the whole log: the server cannot go on from here.
+            let mut st = st;
+            st.gave_up = true;
+            st.silent_for = silent;
+            shared.changed.notify_all();
+            return;
+        }
         let next = st.epoch + 1;
         drop(st);
         let won = arbiter.claim(next, &format!("follower pid {}", std::process::id()));
@@ -378,10 +495,15 @@ fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter) {
             Ok(true) => {
                 st.epoch = next;
                 st.takeover = Some(Instant::now());
+                drop(st);
+                crate::takeover::stop_lost_primary(state_dir, next);
+                shared.changed.notify_all();
             }
-            _ => st.lost = Some(next),
+            _ => {
+                st.lost = Some(next);
+                shared.changed.notify_all();
+            }
         }
-        shared.changed.notify_all();
         return;
     }
 }
@@ -391,16 +513,28 @@ fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter) {
 struct LiveSource {
     inner: ReaderSource,
     shared: Arc<Shared>,
+    /// Events handed to the replay (its progress, for `status`).
+    replayed: Arc<AtomicU64>,
 }
 
 impl EventSource for LiveSource {
     fn next_event(&mut self) -> Result<Option<Event>, ReplayError> {
+        let ev = self.wait_for_event()?;
+        if ev.is_some() {
+            self.replayed.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(ev)
+    }
+}
+
+impl LiveSource {
+    fn wait_for_event(&mut self) -> Result<Option<Event>, ReplayError> {
         loop {
             if let Some(ev) = self.inner.next_event()? {
                 return Ok(Some(ev));
             }
             let st = self.shared.state.lock().expect("follow state");
-            if st.lost.is_some() {
+            if st.lost.is_some() || st.gave_up {
                 return Ok(None);
             }
             if st.takeover.is_some() || (st.finished && self.inner.reader.footer().is_some()) {
@@ -421,21 +555,25 @@ fn replay_live(
     cfg: &FollowerConfig,
     log_dir: &Path,
     header: &schema::Header,
+    takeovers: Vec<Takeover>,
     shared: Arc<Shared>,
 ) -> Result<FollowOutcome, LinkError> {
     let reader = TraceReader::open(log_dir)
         .map_err(|e| LinkError::Other(format!("reading the log copy: {e}")))?;
     let tracee = replayer::session::spawn_for_replay(header)
         .map_err(|e| LinkError::Other(format!("starting the replay: {e}")))?;
-    {
+    let replayed = {
         let mut st = shared.state.lock().expect("follow state");
         st.server_pid = tracee.pid();
         st.server_start = status::process_start(tracee.pid());
-    }
-    let mut source = LiveSource {
+        st.replayed.clone()
+    };
+    let live = LiveSource {
         inner: ReaderSource { reader },
         shared: shared.clone(),
+        replayed,
     };
+    let mut source = TakeoverSource::new(live, takeovers.clone());
     let opts = ReplayOptions {
         trace_dir: log_dir.to_path_buf(),
         echo_output: false,
@@ -458,6 +596,7 @@ fn replay_live(
     let end = replayer.run();
     let st = shared.state.lock().expect("follow state");
     let (lost, takeover, epoch, silent) = (st.lost, st.takeover, st.epoch, st.silent_for);
+    let (gave_up, received) = (st.gave_up, st.received);
     drop(st);
     match end {
         Ok(ReplayEnd::Exited(status)) => {
@@ -471,13 +610,20 @@ fn replay_live(
                     "the primary is unreachable but epoch {epoch} is taken: this follower lost epoch {epoch} and stops"
                 )));
             }
+            if gave_up {
+                handoff.kill();
+                return Err(LinkError::Other(format!(
+                    "the primary fell silent for {} ms before it had sent this follower the whole log ({received} events arrived): there is nothing to take over, and this follower stops",
+                    silent.as_millis()
+                )));
+            }
             let Some(decided) = takeover else {
                 handoff.kill();
                 return Err(LinkError::Other("the log ended without a takeover".into()));
             };
             let catch_up = decided.elapsed();
             let t = Instant::now();
-            let (pid, report) = replayer::go_live(handoff)
+            let (live, report) = replayer::go_live_traced(handoff)
                 .map_err(|e| LinkError::Other(format!("going live failed: {e}")))?;
             let go_live = catch_up + t.elapsed();
             for w in &report.warnings {
@@ -492,13 +638,43 @@ fn replay_live(
                 report.listeners,
                 report.closed_peers
             );
+            let pid = live.process.1;
             {
                 let mut st = shared.state.lock().expect("follow state");
                 st.server_pid = pid;
                 st.server_start = status::process_start(pid);
             }
             report_status("live");
-            Ok(FollowOutcome::Live { pid, epoch })
+            let (log_bytes, log_events) = match source.inner().inner.reader.end_state() {
+                schema::EndState::Interrupted { events, offset, .. } => (offset, events),
+                schema::EndState::Finished(_) => {
+                    return Err(LinkError::Other(
+                        "the log copy has its end, yet the server went live".into(),
+                    ))
+                }
+            };
+            let mut takeovers = takeovers;
+            takeovers.push(Takeover {
+                events: log_events,
+                epoch,
+                process: (live.process.0, pid as u32),
+                threads: live
+                    .threads
+                    .iter()
+                    .map(|t| (t.recorded, t.tracee.pid() as u32))
+                    .collect(),
+            });
+            Ok(FollowOutcome::Live(Box::new(LiveServer {
+                live,
+                epoch,
+                header: header.clone(),
+                log_dir: log_dir.to_path_buf(),
+                log_bytes,
+                log_events,
+                takeovers,
+                shared: shared.clone(),
+                state_dir: cfg.state_dir.clone(),
+            })))
         }
         Err(ReplayError::TraceEnded { events }) if takeover.is_some() => Err(LinkError::Other(format!(
             "cannot go live after event {events}: the server runs several processes, and going live takes over one process with its threads (not yet supported)"
@@ -513,18 +689,28 @@ fn replay_live(
 /// process, or once following ended another way).
 fn status_reporter(shared: &Shared, state_dir: &Path, timing: Timing) {
     let interval = Duration::from_millis(200).min(timing.timeout / 2);
+    let mut written_synced = false;
     loop {
-        thread::sleep(interval);
+        // Woken early when this follower has had the whole log: from then on its section
+        // shows what it protects the primary with.
         let st = shared.state.lock().expect("follow state");
-        // A decided follower falls silent until it is live; an ended one for good.
-        if st.lost.is_some() || st.role == "exited" {
+        let (st, _) = shared
+            .changed
+            .wait_timeout_while(st, interval, |st| st.synced == written_synced)
+            .expect("follow state");
+        written_synced = st.synced;
+        // A decided follower falls silent until it is live; an ended one for good, and one
+        // whose process runs the server as the primary now.
+        if st.lost.is_some() || st.gave_up || !matches!(st.role, "follower" | "live") {
             return;
         }
         if st.takeover.is_some() && st.role != "live" {
             continue;
         }
         let s = st.report(timing);
+        let writing = shared.reporting.lock().expect("status reporter");
         drop(st);
         status::write(state_dir, "follower", &s);
+        drop(writing);
     }
 }

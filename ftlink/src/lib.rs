@@ -5,10 +5,13 @@
 pub mod arbiter;
 pub mod follower;
 mod http;
+pub mod join;
 pub mod lock;
+pub mod log;
 pub mod message;
 pub mod primary;
 pub mod status;
+pub mod takeover;
 
 pub use arbiter::{Arbiter, EtcdArbiter, FileArbiter};
 pub use follower::AckMode;

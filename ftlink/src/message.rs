@@ -78,6 +78,12 @@ pub enum Message {
         name: String,
         data: Vec<u8>,
     },
+    /// Right after the greeting: the takeovers of the log about to be sent (the lines of
+    /// `replayer::takeover`; empty for a log of one primary).
+    Takeovers(String),
+    /// The log's history (every event before this link) has been sent: it holds this many
+    /// events. A follower that has not had it cannot take over.
+    Synced(u64),
 }
 
 impl Message {
@@ -88,6 +94,8 @@ impl Message {
             Message::Ack(_) => 3,
             Message::Heartbeat => 4,
             Message::File { .. } => 5,
+            Message::Takeovers(_) => 6,
+            Message::Synced(_) => 7,
         }
     }
 
@@ -113,6 +121,8 @@ impl Message {
                 p.extend_from_slice(data);
                 p
             }
+            Message::Takeovers(text) => text.as_bytes().to_vec(),
+            Message::Synced(events) => events.to_le_bytes().to_vec(),
         }
     }
 
@@ -195,6 +205,11 @@ impl Message {
                     data: p[4 + n..].to_vec(),
                 }
             }
+            6 => Message::Takeovers(
+                String::from_utf8(p)
+                    .map_err(|_| LinkError::Garbage("a takeover list that is not UTF-8".into()))?,
+            ),
+            7 if p.len() == 8 => Message::Synced(u64_at(0)),
             _ => {
                 return Err(LinkError::Garbage(format!(
                     "message type {kind} with {} bytes",
@@ -260,6 +275,8 @@ mod tests {
                 name: "abc".into(),
                 data: vec![5; 10],
             },
+            Message::Takeovers("takeover events=3 epoch=2 process=1:2 threads=1:2\n".into()),
+            Message::Synced(12345),
         ];
         for m in msgs {
             let bytes = m.encode();

@@ -4,43 +4,55 @@
 //! only while the follower cannot have taken over: within half a timeout of handing over
 //! the events it acknowledged, or after the arbiter says the epoch is still this primary's
 //! (a primary that was paused past the timeout finds out here that it lost, before it says
-//! anything).
+//! anything). A primary alone (its follower lost, or just after it took over as the new
+//! primary) finds a new follower as its `Recruit` says and sends it the whole log
+//! (`join.rs`); it is protected again once that follower has it.
 
 use std::collections::HashSet;
-use std::io::Write;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use recorder::{EventSink, RecordError};
-use schema::{BufferedCalls, Event, EventKind, Footer, TraceWriter};
+use replayer::takeover::{format_takeovers, Takeover};
+use schema::{BufferedCalls, Event, EventKind, Footer};
 
-use crate::message::{is_timeout, Hello, LinkError, Message, PROTOCOL_VERSION};
+pub use crate::join::Recruit;
+use crate::join::{self, LinkCtx, LogSender, Outgoing};
+use crate::log::LogWriter;
+use crate::message::LinkError;
 use crate::status::{self, RoleStatus};
 use crate::{Arbiter, Timing};
 
-/// How the primary reaches its follower and decides when it is gone.
+/// How the primary reaches its followers and decides when one is gone.
 pub struct PrimaryConfig {
-    /// `HOST:PORT`, a host name or an IP address (every address it resolves to is tried).
-    pub follower: String,
     pub timing: Timing,
     pub arbiter: Arc<dyn Arbiter>,
     pub state_dir: PathBuf,
-    /// How long to keep trying to reach the follower at the start.
+    /// How long to keep trying to reach the first follower.
     pub connect_timeout: Duration,
+    /// How to find a new follower while alone.
+    pub recruit: Recruit,
+    /// The takeovers of the log (each new follower needs them to replay it).
+    pub takeovers: Vec<Takeover>,
+    /// A primary that starts alone with a follower on its way (a new local follower after
+    /// a takeover) holds outputs until that follower has the whole log, at most this long:
+    /// a reply it released before would be lost with it if it died before then.
+    pub hold_outputs: Option<Duration>,
 }
 
 /// What the primary knows about its follower.
 #[derive(Debug)]
-struct LinkState {
+pub(crate) struct LinkState {
     acked: Option<u64>,
     last_heard: Instant,
     events_logged: u64,
-    epoch: u64,
-    /// The follower was declared dead and this primary won the next epoch.
+    pub(crate) epoch: u64,
+    /// No follower has the whole log: outputs are not held (a follower that joins cannot
+    /// take over before it has had it all).
     alone: bool,
     /// The follower was declared dead and won the epoch: this primary must stop.
     lost: Option<u64>,
@@ -51,21 +63,71 @@ struct LinkState {
     /// When the output now held at the gate started waiting: acknowledgements that stop
     /// coming while heartbeats still arrive (a one-way partition) count as a dead follower.
     gate_since: Option<Instant>,
+    /// When the acknowledged sequence number last went up (a follower still working through
+    /// a long catch-up acknowledges as it goes: that is not a stuck gate).
+    ack_progress: Instant,
+    /// The current link's number (0: none): a receive loop of an older one changes nothing.
+    pub(crate) link: u64,
+    /// A new follower is being greeted and sent the log.
+    joining: bool,
+    /// Followers that were sent the whole log (the first included).
+    synced_links: u64,
+    /// Since when this primary has been alone.
+    alone_since: Option<Instant>,
+    /// The newest follower must acknowledge this many events to have the whole log.
+    catching_up: Option<u64>,
+    /// Alone, outputs wait until then for a follower on its way (see `hold_outputs`).
+    hold_until: Option<Instant>,
 }
 
-struct Shared {
-    state: Mutex<LinkState>,
+impl LinkState {
+    /// Alone but waiting for a follower on its way: outputs are held.
+    fn holding(&self) -> bool {
+        self.hold_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// Outputs may go without an acknowledgement (no follower has the log, none is awaited).
+    fn ungated(&self) -> bool {
+        self.alone && !self.holding()
+    }
+}
+
+impl LinkState {
+    /// This side's section of `status.json`.
+    fn report(&self, timing: Timing) -> RoleStatus {
+        RoleStatus {
+            role: if self.lost.is_some() {
+                "lost"
+            } else if self.finished {
+                "exited"
+            } else if self.alone {
+                "alone"
+            } else {
+                "primary"
+            }
+            .into(),
+            epoch: self.epoch,
+            pid: std::process::id() as i32,
+            server_pid: self.tracee_pid,
+            server_start: self.tracee_start,
+            last_seq: self.events_logged.checked_sub(1),
+            acked_seq: self.acked,
+            replayed: None,
+            timeout: timing.timeout,
+            peer_silent: (!self.alone && self.lost.is_none()).then(|| self.last_heard.elapsed()),
+            gate_waiting: self.gate_since.map(|t| t.elapsed()),
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<LinkState>,
     changed: Condvar,
-}
-
-enum Outgoing {
-    Frame(Vec<u8>),
-    File { name: String, data: Vec<u8> },
 }
 
 /// The event sink of a fault-tolerant recording.
 pub struct FtSink {
-    writer: Option<TraceWriter>,
+    writer: Option<LogWriter>,
     shared: Arc<Shared>,
     /// When the writer last handed a frame to the link: the follower, having acknowledged
     /// it, heard this primary no earlier than that, and claims no epoch until a timeout later.
@@ -74,93 +136,56 @@ pub struct FtSink {
     timing: Timing,
     tx: Option<Sender<Outgoing>>,
     trace_dir: PathBuf,
+    state_dir: PathBuf,
     sent_files: HashSet<String>,
     /// Outputs that waited for an acknowledgement, and how long in total (for the report).
     pub gated_outputs: u64,
     pub gate_wait: Duration,
 }
 
-/// Connects to one of the addresses `addr` resolves to (resolved again at each attempt: a
-/// name may come to resolve while the follower starts).
-fn connect_once(addr: &str) -> Result<TcpStream, std::io::Error> {
-    let mut last = std::io::Error::new(
-        std::io::ErrorKind::NotFound,
-        "the name resolves to no address",
-    );
-    for a in addr.to_socket_addrs()? {
-        match TcpStream::connect_timeout(&a, Duration::from_millis(500)) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-fn connect_retrying(addr: &str, within: Duration) -> Result<TcpStream, LinkError> {
-    let start = Instant::now();
-    loop {
-        match connect_once(addr) {
-            Ok(s) => return Ok(s),
-            Err(_) if start.elapsed() < within => thread::sleep(Duration::from_millis(50)),
-            Err(source) => {
-                return Err(LinkError::Io {
-                    what: format!(
-                        "cannot reach the follower at {addr} (tried for {} ms)",
-                        within.as_millis()
-                    ),
-                    source,
-                })
-            }
-        }
-    }
-}
-
-/// Sends the hello and reads the follower's (which must be for this epoch).
-fn greet_follower(
-    stream: &mut TcpStream,
-    cfg: &PrimaryConfig,
-    epoch: u64,
-    token: &str,
-    trace_start: Vec<u8>,
-) -> Result<Hello, LinkError> {
-    Message::Hello(Hello {
-        protocol: PROTOCOL_VERSION,
-        epoch,
-        first_seq: 0,
-        arbiter: cfg.arbiter.describe(),
-        token: token.to_string(),
-        proof: String::new(),
-        trace_start,
-    })
-    .write_to(stream)?;
-    // The follower may look for the token a while (shared storage can be slow to show it).
-    stream
-        .set_read_timeout(Some(cfg.timing.timeout.max(Duration::from_secs(4))))
-        .map_err(|source| LinkError::Io {
-            what: "configuring the link".into(),
-            source,
-        })?;
-    match Message::read_from(stream)? {
-        Message::Hello(h) if h.epoch == epoch => Ok(h),
-        Message::Hello(h) if h.epoch > epoch => Err(LinkError::Other(format!(
-            "epoch {} was claimed at {} after this primary's epoch {epoch}: this primary is fenced off",
-            h.epoch,
-            cfg.arbiter.describe()
-        ))),
-        Message::Hello(h) => Err(LinkError::Other(format!(
-            "the follower answered for epoch {}, not {epoch}",
-            h.epoch
-        ))),
-        other => Err(LinkError::Garbage(format!(
-            "expected the follower's hello, got {other:?}"
-        ))),
-    }
-}
-
 impl FtSink {
-    /// Connects to the follower and introduces the trace whose writer is given. Nothing
-    /// runs until this succeeds: a primary without a follower does not start its server.
-    pub fn connect(mut writer: TraceWriter, cfg: PrimaryConfig) -> Result<FtSink, LinkError> {
+    /// Connects to the follower at `follower` and introduces the log. Nothing runs until
+    /// this succeeds: a primary without a follower does not start its server.
+    pub fn connect(
+        writer: LogWriter,
+        cfg: PrimaryConfig,
+        follower: &str,
+    ) -> Result<FtSink, LinkError> {
+        let mut stream = join::connect_retrying(follower, cfg.connect_timeout)?;
+        let epoch = crate::arbiter::claim_fresh(
+            cfg.arbiter.as_ref(),
+            &format!("primary pid {}", std::process::id()),
+        )?;
+        join::greet_follower(
+            &mut stream,
+            cfg.arbiter.as_ref(),
+            cfg.timing,
+            epoch,
+            writer.prelude().to_vec(),
+        )?;
+        let sink = FtSink::start(writer, cfg, epoch, false)?;
+        let gen = sink.shared.start_link(&stream, sink.timing)?;
+        if let Some(tx) = &sink.tx {
+            let _ = tx.send(Outgoing::Link {
+                stream,
+                gen: Some(gen),
+            });
+        }
+        Ok(sink)
+    }
+
+    /// A primary for a log that goes on after a takeover this process won as `epoch`: it
+    /// runs alone until a new follower has the whole log.
+    pub fn alone(writer: LogWriter, cfg: PrimaryConfig, epoch: u64) -> Result<FtSink, LinkError> {
+        FtSink::start(writer, cfg, epoch, true)
+    }
+
+    fn start(
+        mut writer: LogWriter,
+        cfg: PrimaryConfig,
+        epoch: u64,
+        alone: bool,
+    ) -> Result<FtSink, LinkError> {
         let trace_dir = writer
             .path()
             .parent()
@@ -170,51 +195,62 @@ impl FtSink {
         let frame_tx = tx.clone();
         let handed_over = Arc::new(Mutex::new(Instant::now()));
         let frame_time = handed_over.clone();
-        writer.set_frame_sink(Box::new(move |bytes: &[u8]| {
+        writer.set_frame_sink(Box::new(move |bytes: &[u8], events: u64| {
             *frame_time.lock().expect("hand-over time") = Instant::now();
-            let _ = frame_tx.send(Outgoing::Frame(bytes.to_vec()));
+            let _ = frame_tx.send(Outgoing::Frame(bytes.to_vec(), events));
         }));
-        // The sink was handed the file start and header at once: that is the Hello's payload.
-        let mut trace_start = Vec::new();
-        while let Ok(Outgoing::Frame(b)) = rx.try_recv() {
-            trace_start.extend_from_slice(&b);
-        }
-        let mut stream = connect_retrying(&cfg.follower, cfg.connect_timeout)?;
-        let epoch = crate::arbiter::claim_fresh(
-            cfg.arbiter.as_ref(),
-            &format!("primary pid {} (start)", std::process::id()),
-        )?;
-        let _ = stream.set_nodelay(true);
-        let token = crate::arbiter::new_token_name()?;
-        let proof = format!("{token} epoch {epoch} primary pid {}", std::process::id());
-        cfg.arbiter.put_token(&token, &proof)?;
-        let answer = greet_follower(&mut stream, &cfg, epoch, &token, trace_start);
-        cfg.arbiter.remove_token(&token);
-        let reply = answer?;
-        if reply.proof != proof {
-            return Err(LinkError::ArbiterNotShared {
-                primary: cfg.arbiter.describe(),
-                follower: reply.arbiter,
-                token,
-            });
-        }
         let shared = Arc::new(Shared {
             state: Mutex::new(LinkState {
                 acked: None,
                 last_heard: Instant::now(),
-                events_logged: 0,
+                events_logged: writer.events_written(),
                 epoch,
-                alone: false,
+                alone,
                 lost: None,
                 finished: false,
                 tracee_pid: 0,
                 tracee_start: None,
                 gate_since: None,
+                ack_progress: Instant::now(),
+                link: 0,
+                joining: false,
+                synced_links: 0,
+                alone_since: alone.then(Instant::now),
+                catching_up: None,
+                hold_until: cfg
+                    .hold_outputs
+                    .filter(|_| alone)
+                    .map(|d| Instant::now() + d),
             }),
             changed: Condvar::new(),
         });
-        let (arbiter, timing) = (cfg.arbiter.clone(), cfg.timing);
-        start_threads(stream, rx, shared.clone(), cfg)?;
+        let ctx = LinkCtx {
+            shared: shared.clone(),
+            arbiter: cfg.arbiter.clone(),
+            timing: cfg.timing,
+            log_path: writer.path().to_path_buf(),
+            files_dir: trace_dir.join("files"),
+            prelude: writer.prelude().to_vec(),
+            takeovers: format_takeovers(&cfg.takeovers),
+        };
+        let sender = LogSender::new(ctx, writer.len(), writer.events_written());
+        thread::spawn(move || join::send_loop(sender, rx));
+        let PrimaryConfig {
+            timing,
+            arbiter,
+            state_dir,
+            recruit,
+            ..
+        } = cfg;
+        let (recruit_shared, recruit_tx) = (shared.clone(), tx.clone());
+        thread::spawn(move || join::recruit_loop(recruit_shared, recruit, recruit_tx));
+        let monitor = Monitor {
+            timing,
+            arbiter: arbiter.clone(),
+            state_dir: state_dir.clone(),
+        };
+        let monitor_shared = shared.clone();
+        thread::spawn(move || monitor_loop(&monitor_shared, monitor));
         Ok(FtSink {
             writer: Some(writer),
             shared,
@@ -223,6 +259,7 @@ impl FtSink {
             timing,
             tx: Some(tx),
             trace_dir,
+            state_dir,
             sent_files: HashSet::new(),
             gated_outputs: 0,
             gate_wait: Duration::ZERO,
@@ -234,6 +271,9 @@ impl FtSink {
         let mut st = self.shared.state.lock().expect("link state");
         st.tracee_pid = pid;
         st.tracee_start = status::process_start(pid);
+        let report = st.report(self.timing);
+        drop(st);
+        status::write(&self.state_dir, "primary", &report);
     }
 
     /// The epoch this primary lost, if it did.
@@ -256,7 +296,7 @@ impl FtSink {
         self.shared.state.lock().expect("link state").gate_since = Some(start);
         let mut st = self.shared.wait_until_acked(need, None);
         loop {
-            if st.lost.is_some() || st.alone || lease_from.elapsed() < self.timing.timeout / 2 {
+            if st.lost.is_some() || st.ungated() || lease_from.elapsed() < self.timing.timeout / 2 {
                 break;
             }
             // The acknowledgement came late (this primary may have been paused): the
@@ -314,13 +354,180 @@ impl Shared {
         self.changed.notify_all();
     }
 
+    /// A new link (greeted): its number, its receive loop started; a follower joining.
+    pub(crate) fn start_link(
+        self: &Arc<Self>,
+        stream: &TcpStream,
+        timing: Timing,
+    ) -> Result<u64, LinkError> {
+        let io_err = |source| LinkError::Io {
+            what: "setting up the link".into(),
+            source,
+        };
+        let mut reader = stream.try_clone().map_err(io_err)?;
+        reader
+            .set_read_timeout(Some(timing.heartbeat))
+            .map_err(io_err)?;
+        let gen = {
+            let mut st = self.state.lock().expect("link state");
+            st.link += 1;
+            st.acked = None;
+            st.last_heard = Instant::now();
+            st.ack_progress = Instant::now();
+            st.joining = true;
+            st.link
+        };
+        let shared = self.clone();
+        thread::spawn(move || join::receive_loop(&mut reader, &shared, gen));
+        Ok(gen)
+    }
+
+    /// The follower of link `gen` was sent the whole log (`events` events, `bytes` bytes
+    /// of frames and `files` mapped-file copies): from now on it could take over, so
+    /// outputs wait for it again.
+    pub(crate) fn synced(
+        &self,
+        gen: u64,
+        peer: &str,
+        events: u64,
+        bytes: u64,
+        files: usize,
+        took: Duration,
+    ) {
+        let mut st = self.state.lock().expect("link state");
+        if st.link != gen {
+            return;
+        }
+        st.joining = false;
+        st.synced_links += 1;
+        st.last_heard = Instant::now();
+        st.hold_until = None;
+        // An output held until now for this follower waits for its acknowledgements from
+        // here (the gate's timeout runs from now, not from the hold).
+        if st.gate_since.is_some() {
+            st.gate_since = Some(Instant::now());
+        }
+        if st.alone {
+            st.alone = false;
+            st.catching_up = Some(events);
+            eprintln!(
+                "ftrun: a new follower at {peer} was sent the whole log ({events} events, {:.1} MB, {files} files) in {} ms; outputs wait for it again (epoch {})",
+                bytes as f64 / 1e6,
+                took.as_millis(),
+                st.epoch
+            );
+        }
+        self.changed.notify_all();
+    }
+
+    /// The arbiter holds `latest`: above this primary's epoch, someone took over since,
+    /// and this primary stops its server.
+    pub(crate) fn fenced(&self, latest: u64, arbiter: &str) {
+        let mut st = self.state.lock().expect("link state");
+        if latest > st.epoch && st.lost.is_none() && !st.finished {
+            eprintln!(
+                "ftrun: epoch {latest} was claimed at {arbiter} after this primary's epoch {}: it lost, and stops the server",
+                st.epoch
+            );
+            let epoch = st.epoch + 1;
+            self.lose(&mut st, epoch);
+        }
+    }
+
+    /// A follower being greeted was refused or went away.
+    pub(crate) fn join_failed(&self) {
+        let mut st = self.state.lock().expect("link state");
+        st.joining = false;
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn acked(&self, gen: u64, seq: u64) {
+        let mut st = self.state.lock().expect("link state");
+        if st.link != gen {
+            return;
+        }
+        if st.acked.is_none_or(|a| seq > a) {
+            st.ack_progress = Instant::now();
+        }
+        st.acked = Some(st.acked.map_or(seq, |a| a.max(seq)));
+        st.last_heard = Instant::now();
+        if let Some(need) = st.catching_up {
+            if seq + 1 >= need {
+                st.catching_up = None;
+                let since = st.alone_since.take().map(|t| t.elapsed().as_millis());
+                eprintln!(
+                    "ftrun: the new follower has acknowledged the whole log ({need} events){}: protected again in epoch {}",
+                    since.map_or(String::new(), |ms| format!(", {ms} ms after this primary was left alone")),
+                    st.epoch
+                );
+            }
+        }
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn heard(&self, gen: u64) {
+        let mut st = self.state.lock().expect("link state");
+        if st.link == gen {
+            st.last_heard = Instant::now();
+        }
+    }
+
+    /// Waits until this primary is alone with nobody joining; false once it has ended or
+    /// lost, or (unless `again`) once a follower was synced and lost since.
+    pub(crate) fn wait_for_vacancy(&self, again: bool) -> bool {
+        let mut st = self.state.lock().expect("link state");
+        loop {
+            if st.finished || st.lost.is_some() {
+                return false;
+            }
+            if st.alone && !st.joining {
+                if st.synced_links > 0 && !again {
+                    return false;
+                }
+                return true;
+            }
+            st = self
+                .changed
+                .wait_timeout(st, Duration::from_millis(200))
+                .expect("link state")
+                .0;
+        }
+    }
+
+    /// No follower is on its way any more: outputs held for one go.
+    pub(crate) fn stop_holding(&self) {
+        let mut st = self.state.lock().expect("link state");
+        st.hold_until = None;
+        self.changed.notify_all();
+    }
+
+    /// A follower is about to be greeted.
+    pub(crate) fn joining(&self) {
+        self.state.lock().expect("link state").joining = true;
+    }
+
+    /// For a follower asking to join: Some(true) if it may (it is marked joining),
+    /// Some(false) if the place is taken, None once this primary has ended or lost.
+    pub(crate) fn take_vacancy(&self) -> Option<bool> {
+        let mut st = self.state.lock().expect("link state");
+        if st.finished || st.lost.is_some() {
+            return None;
+        }
+        if st.alone && !st.joining {
+            st.joining = true;
+            return Some(true);
+        }
+        Some(false)
+    }
+
     /// Waits until `need` events are acknowledged, this primary is alone or lost, or `limit`
     /// has passed; returns the state, locked.
     fn wait_until_acked(&self, need: u64, limit: Option<Duration>) -> MutexGuard<'_, LinkState> {
         let start = Instant::now();
         let mut st = self.state.lock().expect("link state");
         loop {
-            let settled = st.alone || st.lost.is_some() || st.acked.is_some_and(|a| a + 1 >= need);
+            let settled =
+                st.ungated() || st.lost.is_some() || st.acked.is_some_and(|a| a + 1 >= need);
             if settled || limit.is_some_and(|l| start.elapsed() >= l) {
                 return st;
             }
@@ -388,95 +595,22 @@ impl EventSink for FtSink {
     }
 }
 
-fn start_threads(
-    stream: TcpStream,
-    rx: Receiver<Outgoing>,
-    shared: Arc<Shared>,
-    cfg: PrimaryConfig,
-) -> Result<(), LinkError> {
-    let io_err = |source| LinkError::Io {
-        what: "setting up the link".into(),
-        source,
-    };
-    let mut reader = stream.try_clone().map_err(io_err)?;
-    reader
-        .set_read_timeout(Some(cfg.timing.heartbeat))
-        .map_err(io_err)?;
-    let heartbeat = cfg.timing.heartbeat;
-    thread::spawn(move || send_loop(stream, rx, heartbeat));
-    let s = shared.clone();
-    thread::spawn(move || receive_loop(&mut reader, &s));
-    thread::spawn(move || monitor_loop(&shared, cfg));
-    Ok(())
-}
-
-/// Ships frames and files in order, and heartbeats when there is nothing to ship.
-fn send_loop(mut stream: TcpStream, rx: Receiver<Outgoing>, heartbeat: Duration) {
-    loop {
-        let first = match rx.recv_timeout(heartbeat) {
-            Ok(item) => item,
-            Err(RecvTimeoutError::Timeout) => {
-                if Message::Heartbeat.write_to(&mut stream).is_err() {
-                    return;
-                }
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let mut batch = Vec::new();
-        let mut next = Some(first);
-        while let Some(item) = next.take().or_else(|| rx.try_recv().ok()) {
-            match item {
-                Outgoing::Frame(b) => batch.extend_from_slice(&b),
-                Outgoing::File { name, data } => {
-                    if !batch.is_empty()
-                        && stream
-                            .write_all(&Message::Events(std::mem::take(&mut batch)).encode())
-                            .is_err()
-                    {
-                        return;
-                    }
-                    if (Message::File { name, data })
-                        .write_to(&mut stream)
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        }
-        if !batch.is_empty() && Message::Events(batch).write_to(&mut stream).is_err() {
-            return;
-        }
-    }
-}
-
-fn receive_loop(reader: &mut TcpStream, shared: &Shared) {
-    loop {
-        match Message::read_from(reader) {
-            Ok(Message::Ack(seq)) => {
-                let mut st = shared.state.lock().expect("link state");
-                st.acked = Some(st.acked.map_or(seq, |a| a.max(seq)));
-                st.last_heard = Instant::now();
-                shared.changed.notify_all();
-            }
-            Ok(_) => shared.state.lock().expect("link state").last_heard = Instant::now(),
-            Err(e) if is_timeout(&e) => {}
-            // A closed or broken connection is only a hint: silence decides.
-            Err(_) => return,
-        }
-    }
+/// What the monitor needs.
+struct Monitor {
+    timing: Timing,
+    arbiter: Arc<dyn Arbiter>,
+    state_dir: PathBuf,
 }
 
 /// Declares the follower dead after `timeout` of silence and asks the arbiter who goes on.
-fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
+fn monitor_loop(shared: &Shared, cfg: Monitor) {
     let tick = cfg.timing.heartbeat / 2;
     let mut last_tick = Instant::now();
     loop {
         thread::sleep(tick);
         let paused = last_tick.elapsed();
         last_tick = Instant::now();
-        let st = shared.state.lock().expect("link state");
+        let mut st = shared.state.lock().expect("link state");
         if paused > cfg.timing.timeout && !st.alone && st.lost.is_none() && !st.finished {
             // This process did not run for a timeout (paused, or starved): messages the
             // follower sent before it went silent may still be arriving, so silence is not
@@ -498,32 +632,19 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
             }
             continue;
         }
-        let report = RoleStatus {
-            role: if st.lost.is_some() {
-                "lost"
-            } else if st.finished {
-                "exited"
-            } else if st.alone {
-                "alone"
-            } else {
-                "primary"
-            }
-            .into(),
-            epoch: st.epoch,
-            pid: std::process::id() as i32,
-            server_pid: st.tracee_pid,
-            server_start: st.tracee_start,
-            last_seq: st.events_logged.checked_sub(1),
-            acked_seq: st.acked,
-            replayed: None,
-            timeout: cfg.timing.timeout,
-            peer_silent: (!st.alone && st.lost.is_none()).then(|| st.last_heard.elapsed()),
-            gate_waiting: st.gate_since.map(|t| t.elapsed()),
-        };
+        if st.hold_until.is_some() && !st.holding() {
+            st.hold_until = None;
+            eprintln!(
+                "ftrun: no new follower has had the whole log in time; this primary goes on alone (its outputs are not protected)"
+            );
+            shared.changed.notify_all();
+        }
+        let report = st.report(cfg.timing);
         let silent = st.last_heard.elapsed();
         let gate_stuck = st
             .gate_since
-            .is_some_and(|t| t.elapsed() > cfg.timing.timeout);
+            .is_some_and(|t| t.elapsed() > cfg.timing.timeout)
+            && st.ack_progress.elapsed() > cfg.timing.timeout;
         let decide = !st.alone
             && st.lost.is_none()
             && !st.finished
@@ -541,6 +662,11 @@ fn monitor_loop(shared: &Shared, cfg: PrimaryConfig) {
             Ok(true) => {
                 st.alone = true;
                 st.epoch = next_epoch;
+                st.alone_since = Some(Instant::now());
+                st.catching_up = None;
+                // The lost follower's link is closed; a new one may join.
+                st.link = 0;
+                st.acked = None;
                 eprintln!(
                     "ftrun: the follower is gone ({}); this primary won epoch {next_epoch} at {} and goes on alone",
                     if gate_stuck { "no acknowledgement within the timeout".to_string() } else { format!("silent for {} ms", silent.as_millis()) },

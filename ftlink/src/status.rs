@@ -64,13 +64,37 @@ pub fn process_start(pid: i32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// Held while a side reads, changes and writes `status.json`, so that the two sides sharing
+/// a state directory do not drop each other's section. Waited for briefly only: a side that
+/// is paused while it holds it must not stop the other (whose monitor writes its section).
+fn update_lock(state_dir: &Path) -> Option<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state_dir.join(".status.lock"))
+        .ok()?;
+    for _ in 0..20 {
+        if f.try_lock().is_ok() {
+            return Some(f);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    None
+}
+
 /// Writes this side's section (`"primary"` or `"follower"`).
 pub fn write(state_dir: &Path, section: &str, s: &RoleStatus) {
+    let _lock = update_lock(state_dir);
     let path = status_path(state_dir);
     let mut doc: Value = std::fs::read(&path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_else(|| json!({}));
+    if newer_holder(&doc[section], s) {
+        // A later epoch's process plays this role now (this one lost, or was paused).
+        return;
+    }
     let lag = match (s.last_seq, s.acked_seq, s.replayed) {
         (Some(l), Some(a), _) => Some(l.saturating_sub(a)),
         (Some(l), None, Some(r)) => Some((l + 1).saturating_sub(r)),
@@ -88,6 +112,38 @@ pub fn write(state_dir: &Path, section: &str, s: &RoleStatus) {
         "gate_waiting_since_ms": s.gate_waiting.map(ago),
         "updated_ms": now,
     });
+    let tmp = state_dir.join(format!(".status.{section}.tmp"));
+    if std::fs::write(&tmp, serde_json::to_vec_pretty(&doc).unwrap_or_default()).is_ok() {
+        let _ = std::fs::rename(&tmp, &path);
+    }
+}
+
+/// True when `current` was written by another running process for a later epoch.
+fn newer_holder(current: &Value, s: &RoleStatus) -> bool {
+    let pid = current["pid"].as_i64().unwrap_or(0) as i32;
+    let epoch = current["epoch"].as_u64().unwrap_or(0);
+    if pid == s.pid || pid <= 0 || epoch <= s.epoch {
+        return false;
+    }
+    match (process_start(pid), current["pid_start"].as_u64()) {
+        (Some(now), Some(then)) => now == then,
+        _ => false,
+    }
+}
+
+/// Removes a section (its process does not play that role any more).
+pub fn remove(state_dir: &Path, section: &str) {
+    let _lock = update_lock(state_dir);
+    let path = status_path(state_dir);
+    let Some(mut doc) = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+    else {
+        return;
+    };
+    if let Some(map) = doc.as_object_mut() {
+        map.remove(section);
+    }
     let tmp = state_dir.join(format!(".status.{section}.tmp"));
     if std::fs::write(&tmp, serde_json::to_vec_pretty(&doc).unwrap_or_default()).is_ok() {
         let _ = std::fs::rename(&tmp, &path);

@@ -1,6 +1,7 @@
 //! The recording session: spawning a program under ptrace, deciding for every syscall,
 //! signal and rdtsc what must be logged, and writing the trace.
 
+mod adopt;
 pub mod effects;
 pub mod files;
 pub mod futex;
@@ -18,6 +19,7 @@ mod tasks;
 pub mod ticks;
 mod timeslice;
 
+pub use adopt::{Adopted, AdoptedThread};
 pub use session::Recorder;
 pub use sink::{EventSink, TraceSink};
 

@@ -105,7 +105,7 @@ pub struct Recorder<'a> {
     ticker: Option<Ticker>,
     pub(crate) sink: &'a mut dyn EventSink,
     files: FileStore,
-    seq: u64,
+    pub(crate) seq: u64,
     warned: HashSet<String>,
     /// ftrun's own stdout and stderr.
     echo: EchoTargets,
@@ -222,7 +222,7 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    fn next_stop(&mut self) -> Result<Stop, RecordError> {
+    pub(crate) fn next_stop(&mut self) -> Result<Stop, RecordError> {
         loop {
             self.keep_clock()?;
             let found = match &self.ticker {
@@ -252,7 +252,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// Handles a stop of the current thread, unless it must first wait for its token.
-    fn step(&mut self, stop: Stop) -> Result<(), RecordError> {
+    pub(crate) fn step(&mut self, stop: Stop) -> Result<(), RecordError> {
         if debug_stops() {
             let rip = self.t.tracee.regs().map(|r| r.rip).unwrap_or(0);
             eprintln!("ftrun: [record {}] {stop:?} rip={rip:#x}", self.t.tid);
@@ -273,7 +273,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// Hands each free token to the thread that has waited longest for it.
-    fn dispatch(&mut self) -> Result<(), RecordError> {
+    pub(crate) fn dispatch(&mut self) -> Result<(), RecordError> {
         while let Some(tid) = self.sched.next_grant() {
             self.tasks.switch_to(&mut self.t, tid);
             match self.t.parked.take() {
@@ -364,7 +364,7 @@ impl<'a> Recorder<'a> {
         self.tasks.get_mut(tid)
     }
 
-    fn kill_all(&mut self) {
+    pub(crate) fn kill_all(&mut self) {
         self.t.tracee.kill();
         self.tasks.kill_all();
     }

@@ -133,6 +133,11 @@ impl Tasks {
         std::mem::take(&mut t.unannounced) && t.parked.is_some()
     }
 
+    /// A thread traced already and stopped, waiting for its token (an adopted process).
+    pub fn insert(&mut self, task: Task) {
+        self.waiting.insert(task.tracee.pid(), task);
+    }
+
     /// The waiting threads of process `tgid` end without their ends being logged (an exec
     /// takes them all; replay ends them at the exec).
     pub fn end_silently(&mut self, tgid: i32) {

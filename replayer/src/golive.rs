@@ -1,7 +1,9 @@
 //! Going live: a replayed process whose log has ended is turned into a real one. Its
 //! descriptors, which only existed in the log, are made real with syscalls injected into it
 //! (files reopened at their offsets, listening sockets bound again, connections to vanished
-//! peers turned into closed sockets), rdtsc is untrapped, and it is let go.
+//! peers turned into closed sockets). Then either rdtsc is untrapped and it is let go
+//! (`go_live`), or it stays traced, stopped, rdtsc still trapping, for the recorder to
+//! adopt as the new primary's server (`go_live_traced`).
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
@@ -15,6 +17,8 @@ const SCRATCH_LEN: u64 = 64 * 1024;
 
 /// A replayed process stopped right after the last logged event, ready to go live.
 pub struct LiveHandoff {
+    /// The process's id in the log.
+    pub process: u32,
     /// Its threads, each stopped; syscalls are injected into the first.
     pub threads: Vec<LiveThread>,
     pub fds: FdTable,
@@ -25,6 +29,8 @@ pub struct LiveHandoff {
 /// One stopped thread of a process about to go live.
 pub struct LiveThread {
     pub tracee: Tracee,
+    /// The thread's id in the log.
+    pub tid: u32,
     /// A signal the replay was about to deliver, with its siginfo.
     pub pending_signal: Option<(i32, tracee::RawSiginfo)>,
 }
@@ -102,6 +108,58 @@ impl Injector<'_> {
 /// Makes every descriptor of the table real, untraps rdtsc in every thread and detaches
 /// them all. Returns the pid.
 pub fn go_live(mut h: LiveHandoff) -> Result<(i32, GoLiveReport), ReplayError> {
+    let report = make_real(&mut h, true)?;
+    let pid = h.threads[0].tracee.pid();
+    for thread in &mut h.threads {
+        let sig = match thread.pending_signal {
+            Some((signo, info)) => redeliver(&mut thread.tracee, signo, &info)?,
+            None => 0,
+        };
+        thread.tracee.detach(sig)?;
+    }
+    Ok((pid, report))
+}
+
+/// A live process still traced: each thread stopped where going live left it.
+pub struct TracedLive {
+    pub threads: Vec<TracedThread>,
+    /// The process's id in the log, and its real pid.
+    pub process: (u32, i32),
+}
+
+pub struct TracedThread {
+    pub tracee: Tracee,
+    /// The thread's id in the log (its real id is `tracee.pid()`).
+    pub recorded: u32,
+    /// A signal to deliver when it is resumed (it is at that signal's delivery stop).
+    pub deliver: i32,
+}
+
+/// Makes every descriptor of the table real but keeps the process traced, stopped and
+/// trapping rdtsc, for a recorder to adopt: nothing it did while going live runs again.
+pub fn go_live_traced(mut h: LiveHandoff) -> Result<(TracedLive, GoLiveReport), ReplayError> {
+    let report = make_real(&mut h, false)?;
+    let process = (h.process, h.threads[0].tracee.pid());
+    let mut threads = Vec::new();
+    for mut thread in h.threads {
+        let deliver = match thread.pending_signal {
+            Some((signo, info)) => redeliver(&mut thread.tracee, signo, &info)?,
+            None => 0,
+        };
+        // Signals that came while syscalls were injected meet the recorder as new stops.
+        thread.tracee.resend_deferred_signals()?;
+        threads.push(TracedThread {
+            recorded: thread.tid,
+            tracee: thread.tracee,
+            deliver,
+        });
+    }
+    Ok((TracedLive { threads, process }, report))
+}
+
+/// Recreates the descriptors through the first thread and clears every thread's
+/// breakpoints; with `untrap_rdtsc`, rdtsc stops trapping in each thread.
+fn make_real(h: &mut LiveHandoff, untrap_rdtsc: bool) -> Result<GoLiveReport, ReplayError> {
     let Some(first) = h.threads.first_mut() else {
         return Err(ReplayError::Setup("going live: no thread is left".into()));
     };
@@ -131,22 +189,16 @@ pub fn go_live(mut h: LiveHandoff) -> Result<(i32, GoLiveReport), ReplayError> {
             materialize(&mut inj, &h.fds, &mut report)?;
             inj.syscall(libc::SYS_munmap, &[inj.scratch, SCRATCH_LEN])?;
         }
-        // rdtsc trapping is a per-thread flag.
-        inj.syscall(
-            libc::SYS_prctl,
-            &[libc::PR_SET_TSC as u64, libc::PR_TSC_ENABLE as u64],
-        )?;
+        if untrap_rdtsc {
+            // rdtsc trapping is a per-thread flag.
+            inj.syscall(
+                libc::SYS_prctl,
+                &[libc::PR_SET_TSC as u64, libc::PR_TSC_ENABLE as u64],
+            )?;
+        }
         thread.tracee.set_regs(&saved)?;
     }
-    let pid = h.threads[0].tracee.pid();
-    for thread in &mut h.threads {
-        let sig = match thread.pending_signal {
-            Some((signo, info)) => redeliver(&mut thread.tracee, signo, &info)?,
-            None => 0,
-        };
-        thread.tracee.detach(sig)?;
-    }
-    Ok((pid, report))
+    Ok(report)
 }
 
 /// The replay was delivering this signal: brings the thread to its delivery stop again,

@@ -16,11 +16,13 @@ mod process;
 pub mod session;
 mod signal;
 mod source;
+pub mod takeover;
 mod tasks;
 mod threads;
 
 pub use debug::{DebugHook, DebugThread, HookResume, StopVerdict};
 pub use divergence::ReplayError;
-pub use golive::{go_live, GoLiveReport, LiveHandoff};
+pub use golive::{go_live, go_live_traced, GoLiveReport, LiveHandoff, TracedLive, TracedThread};
 pub use session::{ReplayEnd, ReplayOptions, Replayer};
 pub use source::{EventSource, ReaderSource};
+pub use takeover::{Takeover, TakeoverSource};

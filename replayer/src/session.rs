@@ -254,9 +254,13 @@ impl<'a> Replayer<'a> {
                 }
                 self.t.ended = true;
             }
-            stop = match self.next_turn()? {
-                Turn::Stopped(stop) => stop,
-                Turn::Done(end) => return Ok(end),
+            stop = loop {
+                match self.next_turn()? {
+                    Turn::Stopped(stop) => break stop,
+                    // A takeover inside the log: the next primary's events follow.
+                    Turn::Done(None) if self.cross_takeover_here()? => continue,
+                    Turn::Done(end) => return Ok(end),
+                }
             };
         }
     }

@@ -174,6 +174,21 @@ impl Tasks {
         self.waiting.keys().copied().collect()
     }
 
+    /// Gives every waiting thread (and leader collected later) its id after a takeover.
+    pub fn rename(&mut self, tid: impl Fn(u32) -> u32, tgid: impl Fn(u32) -> u32) {
+        let waiting = std::mem::take(&mut self.waiting);
+        for (_, mut t) in waiting {
+            t.tid = tid(t.tid);
+            t.tgid = tgid(t.tgid);
+            self.waiting.insert(t.tid, t);
+        }
+        for z in &mut self.zombies {
+            z.tid = tid(z.tid);
+            z.tgid = tgid(z.tgid);
+        }
+        self.root = tgid(self.root);
+    }
+
     pub fn none_waiting(&self) -> bool {
         self.waiting.is_empty()
     }

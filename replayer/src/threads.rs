@@ -172,6 +172,7 @@ impl Replayer<'_> {
             let placeholder = Tracee::attached(0);
             threads.push(LiveThread {
                 tracee: std::mem::replace(&mut self.t.tracee, placeholder),
+                tid,
                 pending_signal,
             });
             self.t.ended = true;
@@ -179,6 +180,7 @@ impl Replayer<'_> {
         // The leader (the process's pid) takes the injected syscalls if it is still there.
         threads.sort_by_key(|t| !is_leader(t.tracee.pid()));
         Ok(LiveHandoff {
+            process: self.t.tgid,
             threads,
             fds: self.t.fds.borrow().clone(),
             syscall_insn,
@@ -188,7 +190,7 @@ impl Replayer<'_> {
     /// Finishes what the current thread was in the middle of: a syscall whose result was
     /// logged is completed; one that was still in the kernel when the log ended is made to
     /// run again, for real, once live.
-    fn settle(&mut self) -> Result<(), ReplayError> {
+    pub(crate) fn settle(&mut self) -> Result<(), ReplayError> {
         if let Some(nr) = self.t.parked_entry.take() {
             let mut regs = self.t.tracee.regs()?;
             regs.orig_rax = u64::MAX;

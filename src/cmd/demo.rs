@@ -1,6 +1,6 @@
 //! `ftrun demo`: a KV server from `testprogs/` runs under `ftrun --` with a local follower;
 //! acknowledged writes go in, the primary is killed with SIGKILL, the follower takes over,
-//! and every acknowledged key is read back.
+//! every acknowledged key is read back, and the follower that took over is protected again.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -147,10 +147,20 @@ fn demo(dir: &Path, args: &DemoArgs) -> anyhow::Result<i32> {
         .arg("--state-dir")
         .arg(&state)
         .output()?;
+    println!("6. the follower that took over is the primary now, protected by a new follower:");
     print!("{}", String::from_utf8_lossy(&status.stdout));
-    if let Ok(text) = std::fs::read_to_string(state.join("follower.pid")) {
-        if let Ok(pid) = text.trim().parse::<i32>() {
-            kill(pid, libc::SIGTERM);
+    // The primary passes SIGTERM to the server; its follower replays that end and ends too.
+    let pid_in = |name: &str| {
+        std::fs::read_to_string(state.join(name))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+    };
+    match pid_in("primary.pid").filter(|&p| p != primary.id() as i32) {
+        Some(pid) => kill(pid, libc::SIGTERM),
+        None => {
+            if let Some(pid) = pid_in("follower.pid") {
+                kill(pid, libc::SIGTERM);
+            }
         }
     }
     if missing > 0 {

@@ -1,20 +1,22 @@
 //! `ftrun [--follower HOST:PORT] [--state-dir DIR] [--arbiter file:DIR|etcd://HOST:PORT[/PREFIX]]
 //! -- PROG ARGS…`:
 //! PROG runs as a fault-tolerant primary; with no `--follower`, a local follower is started
-//! in its own session (the embedded default).
+//! in its own session (the embedded default). A follower that takes over goes on here as
+//! the new primary (`run_after_takeover`).
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use ftlink::follower::LiveServer;
 use ftlink::lock::{Side, StateLock};
-use ftlink::primary::{FtSink, PrimaryConfig};
+use ftlink::log::LogWriter;
+use ftlink::primary::{FtSink, PrimaryConfig, Recruit};
 use ftlink::Timing;
-use recorder::Recorder;
-use schema::TraceWriter;
+use recorder::{AdoptedThread, Recorder};
 
 use crate::cmd::record::launch_for;
 use crate::{exit, forward};
@@ -73,7 +75,7 @@ impl Ack {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Ack::Received => "received",
             Ack::Durable => "durable",
@@ -109,8 +111,10 @@ pub fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// Starts `ftrun follow` on a local port in its own session, so it outlives this primary.
-fn start_local_follower(args: &LinkArgs, state: &Path) -> anyhow::Result<(String, u32)> {
+/// Starts `ftrun follow` on a local port in its own session, so that it outlives this
+/// primary; it is not our child (a second fork in between), so the recorder, which waits
+/// for any child, never meets its end. Returns its address and pid.
+pub fn start_local_follower(args: &LinkArgs, state: &Path) -> anyhow::Result<(String, i32)> {
     let addr_file = state.join("follower.addr");
     let _ = std::fs::remove_file(&addr_file);
     let exe = std::env::current_exe().context("finding the ftrun executable")?;
@@ -118,6 +122,7 @@ fn start_local_follower(args: &LinkArgs, state: &Path) -> anyhow::Result<(String
     cmd.arg("follow")
         .arg("--listen")
         .arg("127.0.0.1:0")
+        .arg("--embedded")
         .arg("--state-dir")
         .arg(state)
         .arg("--arbiter")
@@ -131,22 +136,51 @@ fn start_local_follower(args: &LinkArgs, state: &Path) -> anyhow::Result<(String
         .arg("--addr-file")
         .arg(&addr_file)
         .stdin(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe and touches no memory of ours.
+    // The middle process tells the follower's pid on this pipe, then exits.
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("starting the local follower");
+    }
+    let (pid_r, pid_w) = (fds[0], fds[1]);
+    // SAFETY: setsid, fork, write and _exit are async-signal-safe; the closure touches no
+    // memory but the pipe's number and a local.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::setsid();
-            Ok(())
+            match libc::fork() {
+                -1 => Err(std::io::Error::last_os_error()),
+                0 => Ok(()),
+                pid => {
+                    libc::write(pid_w, &pid as *const i32 as *const libc::c_void, 4);
+                    libc::_exit(0)
+                }
+            }
         });
     }
-    let mut child = cmd.spawn().context("starting the local follower")?;
+    let spawned = cmd.spawn();
+    let mut pid_bytes = [0u8; 4];
+    // SAFETY: closing our write end, reading at most 4 bytes into a local, closing.
+    let n = unsafe {
+        libc::close(pid_w);
+        let n = libc::read(pid_r, pid_bytes.as_mut_ptr() as *mut libc::c_void, 4);
+        libc::close(pid_r);
+        n
+    };
+    let mut middle = spawned.context("starting the local follower")?;
+    let _ = middle.wait();
+    if n != 4 {
+        bail!("the local follower could not be started");
+    }
+    let pid = i32::from_le_bytes(pid_bytes);
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
-        if let Ok(Some(status)) = child.try_wait() {
-            bail!("the local follower ended before it listened ({status}; its message is above)");
+        if ftlink::status::process_start(pid).is_none() {
+            bail!("the local follower ended before it listened (its message is above)");
         }
         if let Ok(text) = std::fs::read_to_string(&addr_file) {
             if let Ok(addr) = text.trim().parse::<SocketAddr>() {
-                return Ok((addr.to_string(), child.id()));
+                return Ok((addr.to_string(), pid));
             }
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -155,8 +189,8 @@ fn start_local_follower(args: &LinkArgs, state: &Path) -> anyhow::Result<(String
 }
 
 /// Takes the primary's lock on the state directory. With a local follower the directory's
-/// follower side must be free too (a follower still running there — live after a
-/// takeover, or another run's — would refuse ours only after the primary had started).
+/// follower side must be free too (a follower still running there — another run's —
+/// would refuse ours only after the primary had started).
 fn lock_state_dir(state: &Path, local_follower: bool) -> anyhow::Result<StateLock> {
     let lock = match ftlink::lock::acquire(state, Side::Primary)? {
         Ok(lock) => lock,
@@ -170,6 +204,23 @@ fn lock_state_dir(state: &Path, local_follower: bool) -> anyhow::Result<StateLoc
     Ok(lock)
 }
 
+fn primary_config(
+    link: &LinkArgs,
+    state: &Path,
+    recruit: Recruit,
+) -> anyhow::Result<PrimaryConfig> {
+    Ok(PrimaryConfig {
+        timing: link.timing(),
+        arbiter: ftlink::arbiter::parse(&link.arbiter_spec())?,
+        state_dir: state.to_path_buf(),
+        connect_timeout: Duration::from_millis(link.timeout_ms.max(1) * 10)
+            .max(Duration::from_secs(3)),
+        recruit,
+        takeovers: Vec::new(),
+        hold_outputs: None,
+    })
+}
+
 pub fn run(args: FtArgs) -> anyhow::Result<i32> {
     let launch = match launch_for(&args.command) {
         Ok(l) => l,
@@ -180,7 +231,16 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
     // Held until this process ends: a second run on this directory is refused.
     let _lock = lock_state_dir(&state, args.follower.is_none())?;
     std::fs::write(state.join("primary.pid"), std::process::id().to_string())?;
-    let arbiter = ftlink::arbiter::parse(&args.link.arbiter_spec())?;
+    // A remote follower that is lost is looked for again at its address (a follower
+    // restarted there rejoins); a local one is not replaced.
+    let recruit = match &args.follower {
+        Some(a) => Recruit::Connect {
+            addr: a.clone(),
+            again: true,
+        },
+        None => Recruit::Never,
+    };
+    let cfg = primary_config(&args.link, &state, recruit)?;
     let (follower, local_follower) = match args.follower.clone() {
         Some(a) => (a, None),
         None => {
@@ -191,23 +251,15 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
     let log_dir = state.join("primary-log");
     let _ = std::fs::remove_dir_all(&log_dir);
     let header = launch.header();
-    let writer = TraceWriter::create(&log_dir, &header)
+    let writer = LogWriter::create(&log_dir, &header)
         .with_context(|| format!("creating the primary's log in {}", log_dir.display()))?;
-    let cfg = PrimaryConfig {
-        follower: follower.clone(),
-        timing: args.link.timing(),
-        arbiter,
-        state_dir: state.clone(),
-        connect_timeout: Duration::from_millis(args.link.timeout_ms.max(1) * 10)
-            .max(Duration::from_secs(3)),
-    };
-    let mut sink = match FtSink::connect(writer, cfg) {
+    let mut sink = match FtSink::connect(writer, cfg, &follower) {
         Ok(s) => s,
         Err(e) => {
             if let Some(pid) = local_follower {
                 // SAFETY: kill with the pid of the follower we just started.
                 unsafe {
-                    libc::kill(pid as i32, libc::SIGKILL);
+                    libc::kill(pid, libc::SIGKILL);
                 }
             }
             bail!("{e}; the server was not started");
@@ -227,6 +279,14 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
         recorder = recorder.without_fast_path();
     }
     let result = recorder.run();
+    primary_ended(&sink, result)
+}
+
+/// How the server's recording ended, said and turned into ftrun's exit.
+fn primary_ended(
+    sink: &FtSink,
+    result: Result<schema::ExitStatus, recorder::RecordError>,
+) -> anyhow::Result<i32> {
     if let Some(epoch) = sink.lost_epoch() {
         bail!("this primary lost epoch {epoch} to its follower; the server was stopped");
     }
@@ -245,4 +305,171 @@ pub fn run(args: FtArgs) -> anyhow::Result<i32> {
         eprintln!("ftrun: {msg}");
     }
     Ok(exit::exit_like(status))
+}
+
+/// How the follower that took over looks for its own follower.
+pub struct NextFollower {
+    /// The embedded default's follower: it starts a new local follower.
+    pub embedded: bool,
+    /// Where followers may join (`ftrun follow --join`), for a follower started with
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// The follower's lock on the state directory (released: this process is the
+    /// primary now).
+    pub follower_lock: StateLock,
+}
+
+/// The follower took over: this process keeps the server under ftrun as the new primary.
+/// Its log goes on from the one it replayed (a new follower replays the program from its
+/// start), recorded with every syscall traced, and a new follower is found.
+pub fn run_after_takeover(
+    server: Box<LiveServer>,
+    link: &LinkArgs,
+    next: NextFollower,
+) -> anyhow::Result<i32> {
+    let state = absolute(&link.state_dir());
+    let _primary_lock = take_primary_lock(&state)?;
+    std::fs::write(state.join("primary.pid"), std::process::id().to_string())?;
+    let pid = server.live.process.1;
+    // `status` names this process as the primary from now on, alone for the moment.
+    ftlink::status::write(
+        &state,
+        "primary",
+        &ftlink::status::RoleStatus {
+            role: "alone".into(),
+            epoch: server.epoch,
+            pid: std::process::id() as i32,
+            server_pid: pid,
+            server_start: ftlink::status::process_start(pid),
+            last_seq: server.log_events.checked_sub(1),
+            acked_seq: None,
+            replayed: None,
+            timeout: link.timing().timeout,
+            peer_silent: None,
+            gate_waiting: None,
+        },
+    );
+    server.hand_over();
+    let log_dir = state.join("primary-log");
+    let _ = std::fs::remove_dir_all(&log_dir);
+    let writer = LogWriter::continuing(
+        &log_dir,
+        &server.log_dir,
+        server.log_bytes,
+        server.log_events,
+    )
+    .with_context(|| format!("creating the new primary's log in {}", log_dir.display()))?;
+    copy_files(&server.log_dir.join("files"), &log_dir.join("files"))?;
+    replayer::takeover::write_takeovers(&log_dir, &server.takeovers)
+        .with_context(|| format!("writing the takeovers of {}", log_dir.display()))?;
+    drop(next.follower_lock);
+    let recruit = if next.embedded {
+        match start_local_follower(link, &state) {
+            Ok((addr, _)) => {
+                eprintln!("ftrun: a new local follower listens on {addr}");
+                Recruit::Connect { addr, again: false }
+            }
+            Err(e) => {
+                eprintln!("ftrun: no new local follower ({e}); this primary runs alone");
+                Recruit::Never
+            }
+        }
+    } else if let Some(listen) = &next.listen {
+        match TcpListener::bind(listen.as_str()) {
+            Ok(l) => {
+                let at = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                let _ = std::fs::write(state.join("primary.addr"), &at);
+                eprintln!(
+                    "ftrun: a new follower joins this primary with `ftrun follow --join {at}` (with the same --arbiter)"
+                );
+                Recruit::Accept(l)
+            }
+            Err(e) => {
+                eprintln!(
+                    "ftrun: cannot listen on {listen} for a new follower ({e}); this primary runs alone"
+                );
+                Recruit::Never
+            }
+        }
+    } else {
+        eprintln!("ftrun: started with --join and no --listen, this new primary has nowhere for a follower to join; it runs alone");
+        Recruit::Never
+    };
+    let local = matches!(recruit, Recruit::Connect { .. });
+    let mut cfg = primary_config(link, &state, recruit)?;
+    cfg.takeovers = server.takeovers.clone();
+    // The new local follower is on its way: replies wait until it has the whole log (as
+    // the first primary's server waits for its follower), unless it takes too long.
+    if local {
+        cfg.hold_outputs = Some((link.timing().timeout * 20).max(Duration::from_secs(10)));
+    }
+    let mut sink = FtSink::alone(writer, cfg, server.epoch)?;
+    eprintln!(
+        "ftrun: primary for {} again, epoch {} (takeover {}); its log goes on from event {}, every syscall traced (no in-process fast path after a takeover yet)",
+        String::from_utf8_lossy(&server.header.exe),
+        server.epoch,
+        server.takeovers.len(),
+        server.log_events
+    );
+    let threads = server
+        .live
+        .threads
+        .into_iter()
+        .map(|t| AdoptedThread {
+            tracee: t.tracee,
+            tgid: pid,
+            deliver: t.deliver,
+        })
+        .collect();
+    sink.set_tracee(pid);
+    forward::forward_to(pid);
+    let recorder = Recorder::adopt(threads, &mut sink, &log_dir, server.log_events)
+        .context("adopting the live server")?;
+    let result = recorder.run();
+    primary_ended(&sink, result)
+}
+
+/// The primary's lock on the state directory; a paused old primary may hold it still (it
+/// exits when it wakes and finds its epoch lost): it is taken once free.
+fn take_primary_lock(state: &Path) -> anyhow::Result<Option<StateLock>> {
+    match ftlink::lock::acquire(state, Side::Primary)? {
+        Ok(lock) => Ok(Some(lock)),
+        Err(holder) => {
+            eprintln!(
+                "ftrun: {} holds the primary's lock on {} still; this process takes it once it is free",
+                holder.pid.map_or("another ftrun".into(), |p| format!("ftrun pid {p}")),
+                state.display()
+            );
+            let state = state.to_path_buf();
+            std::thread::spawn(move || loop {
+                if let Ok(Ok(lock)) = ftlink::lock::acquire(&state, Side::Primary) {
+                    // Held for the rest of this process's life.
+                    std::mem::forget(lock);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            });
+            Ok(None)
+        }
+    }
+}
+
+/// The mapped-file copies of the replayed log go with the new primary's log.
+fn copy_files(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let target = to.join(&name);
+        if std::fs::hard_link(e.path(), &target).is_err() {
+            std::fs::copy(e.path(), &target)
+                .with_context(|| format!("copying {} to {}", e.path().display(), to.display()))?;
+        }
+    }
+    Ok(())
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use std::os::unix::ffi::OsStrExt;
 
-use replayer::{EventSource, ReplayEnd, ReplayError, ReplayOptions, Replayer};
+use replayer::takeover::read_takeovers;
+use replayer::{EventSource, ReplayEnd, ReplayError, ReplayOptions, Replayer, TakeoverSource};
 use schema::{Event, TraceReader};
 
 use crate::{exit, trace_dir};
@@ -92,7 +93,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
     let tracee = replayer::session::spawn_for_replay_from(&header, path)
         .with_context(|| format!("starting the replay of {}", dir.display()))?;
     kept.spawned(tracee.pid());
-    let mut source = Source { first, reader };
+    // A fault-tolerant run's log goes on across takeovers (listed beside it).
+    let takeovers = read_takeovers(&dir)?;
+    let mut source = TakeoverSource::new(Source { first, reader }, takeovers);
     let opts = ReplayOptions {
         trace_dir: dir.clone(),
         echo_output: true,
@@ -104,7 +107,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
         Ok(ReplayEnd::Exited(status)) => status,
         Ok(ReplayEnd::LogEnded(mut handoff)) => {
             handoff.kill();
-            let events = match source.reader.end_state() {
+            let events = match source.inner().reader.end_state() {
                 schema::EndState::Interrupted { events, .. } => events,
                 _ => 0,
             };
@@ -117,10 +120,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
     };
     // The program ended as recorded; the trace must also end as the recorder left it.
     source
+        .inner_mut()
         .reader
         .next_event()
         .with_context(|| format!("{} is damaged after its last event", dir.display()))?;
-    if let schema::EndState::Interrupted { events, offset, .. } = source.reader.end_state() {
+    if let schema::EndState::Interrupted { events, offset, .. } = source.inner().reader.end_state()
+    {
         if let Some(pid) = trace_dir::live_recorder(&dir) {
             anyhow::bail!(
                 "{}: the replay matched the recording up to its end, but the trace is still being recorded by pid {pid} (its footer is not written yet)",

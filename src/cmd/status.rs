@@ -33,8 +33,14 @@ fn describe(side: &str, s: &Value) -> String {
         Some(why) => format!("stale: {why}"),
         None => "running".to_string(),
     };
+    // A follower's replay: how many events of the log it has replayed (a new follower
+    // replays the whole history before it is ready to take over quickly).
+    let replayed = match s["replayed"].as_u64() {
+        Some(n) => format!(", replayed {n}"),
+        None => String::new(),
+    };
     format!(
-        "{side:<9} role {:<8} epoch {:<3} ftrun pid {} ({state}), {server}; last seq {} acked {} lag {}",
+        "{side:<9} role {:<8} epoch {:<3} ftrun pid {} ({state}), {server}; last seq {} acked {} lag {}{replayed}",
         s["role"].as_str().unwrap_or("?"),
         s["epoch"].as_u64().unwrap_or(0),
         s["pid"].as_i64().unwrap_or(0),

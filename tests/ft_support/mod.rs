@@ -190,11 +190,23 @@ impl FtServer {
     }
 }
 
+impl FtServer {
+    /// The ftrun process that runs the server now (after a takeover, the follower that
+    /// took over).
+    pub fn current_primary(&self) -> Option<i32> {
+        read_pid(&self.state.join("primary.pid"))
+    }
+}
+
 impl Drop for FtServer {
     fn drop(&mut self) {
         let _ = self.primary.kill();
         let _ = self.primary.wait();
-        if let Some(p) = self.follower_pid() {
+        // Both at once: neither lives to take over from the other.
+        for p in [self.current_primary(), self.follower_pid()]
+            .into_iter()
+            .flatten()
+        {
             kill9(p);
         }
         for p in pids_matching(&format!("kv_server {}", self.port)) {
