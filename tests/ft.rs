@@ -488,3 +488,33 @@ fn an_epoll_server_with_a_log_file_goes_live_with_its_file_and_its_epoll_set() {
         kill9(pid);
     }
 }
+
+#[test]
+fn outputs_with_no_new_input_between_them_wait_for_one_acknowledgement() {
+    let tmp = TempDir::new("ft-burst");
+    let out = Command::new(ftrun_bin())
+        .arg("--state-dir")
+        .arg(tmp.join("state"))
+        .arg("--")
+        .arg(testprog("burst_writes"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 25, "{stdout}");
+    assert!(stdout.contains("burst 19\n") && stdout.contains("after 4\n"));
+    // "ftrun: K of N outputs waited …": the burst's writes follow no new input, so only
+    // the first of them (and the first after getppid) waits for the follower.
+    let report = ftrun_lines(&out.stderr)
+        .into_iter()
+        .find(|l| l.contains("outputs waited"))
+        .unwrap_or_else(|| panic!("no gate report\n{}", describe(&out)));
+    let numbers: Vec<u64> = report
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (waited, outputs) = (numbers[0], numbers[1]);
+    assert_eq!(outputs, 25, "{report}");
+    assert!((1..=4).contains(&waited), "{report}");
+}

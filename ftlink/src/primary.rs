@@ -138,7 +138,11 @@ pub struct FtSink {
     trace_dir: PathBuf,
     state_dir: PathBuf,
     sent_files: HashSet<String>,
-    /// Outputs that waited for an acknowledgement, and how long in total (for the report).
+    /// Events up to the last one that is not an output: what an output must wait for.
+    inputs_through: u64,
+    /// Outputs let through the gate; those that had to wait for an acknowledgement, and
+    /// how long in total (for the report).
+    pub outputs: u64,
     pub gated_outputs: u64,
     pub gate_wait: Duration,
 }
@@ -251,6 +255,8 @@ impl FtSink {
         };
         let monitor_shared = shared.clone();
         thread::spawn(move || monitor_loop(&monitor_shared, monitor));
+        // A log that goes on from an earlier primary's: all of that history is input.
+        let inputs_through = writer.events_written();
         Ok(FtSink {
             writer: Some(writer),
             shared,
@@ -261,6 +267,8 @@ impl FtSink {
             trace_dir,
             state_dir,
             sent_files: HashSet::new(),
+            inputs_through,
+            outputs: 0,
             gated_outputs: 0,
             gate_wait: Duration::ZERO,
         })
@@ -287,12 +295,24 @@ impl FtSink {
             return Ok(());
         };
         writer.flush()?;
-        let need = writer.events_written();
+        // Only what the program took in must be acknowledged first: an output is a
+        // function of the inputs before it, and the outputs before it (whose own results
+        // the follower may lack) changed nothing a client can see after a takeover, which
+        // closes the clients' connections. So replies written one after another, with no
+        // input between them, wait for one acknowledgement (a group commit).
+        let need = self.inputs_through;
         if need == 0 {
             return Ok(());
         }
         let lease_from = *self.handed_over.lock().expect("hand-over time");
         let start = Instant::now();
+        let waits = !self
+            .shared
+            .state
+            .lock()
+            .expect("link state")
+            .acked
+            .is_some_and(|a| a + 1 >= need);
         self.shared.state.lock().expect("link state").gate_since = Some(start);
         let mut st = self.shared.wait_until_acked(need, None);
         loop {
@@ -335,8 +355,11 @@ impl FtSink {
             )));
         }
         drop(st);
-        self.gated_outputs += 1;
-        self.gate_wait += start.elapsed();
+        self.outputs += 1;
+        if waits {
+            self.gated_outputs += 1;
+            self.gate_wait += start.elapsed();
+        }
         Ok(())
     }
 }
@@ -540,6 +563,17 @@ impl Shared {
     }
 }
 
+/// A syscall that sends bytes out of the process (logged once it was let through), or the
+/// hand-over at its entry in a process with threads.
+fn is_output(event: &Event) -> bool {
+    let number = match &event.kind {
+        EventKind::Syscall(s) => s.number,
+        EventKind::SyscallEntry { number, .. } => *number,
+        _ => return false,
+    };
+    matches!(syscalls::rule_for(number), syscalls::Rule::Output { .. })
+}
+
 impl EventSink for FtSink {
     fn push(&mut self, event: Event) -> Result<(), RecordError> {
         if let EventKind::Syscall(s) = &event.kind {
@@ -558,6 +592,9 @@ impl EventSink for FtSink {
             }
         }
         self.shared.state.lock().expect("link state").events_logged += 1;
+        if !is_output(&event) {
+            self.inputs_through = event.seq + 1;
+        }
         match self.writer.as_mut() {
             Some(w) => Ok(w.push(event)?),
             None => Ok(()),
@@ -566,6 +603,8 @@ impl EventSink for FtSink {
 
     fn push_buffered(&mut self, calls: BufferedCalls) -> Result<(), RecordError> {
         self.shared.state.lock().expect("link state").events_logged += u64::from(calls.count);
+        // Outputs are traced under the Output Rule: calls run in-process are inputs.
+        self.inputs_through = calls.first_seq + u64::from(calls.count);
         match self.writer.as_mut() {
             Some(w) => Ok(w.push_buffered(calls)?),
             None => Ok(()),

@@ -292,8 +292,9 @@ fn primary_ended(
     }
     if sink.gated_outputs > 0 {
         eprintln!(
-            "ftrun: {} outputs waited for the follower's acknowledgement, {:.1} µs each on average",
+            "ftrun: {} of {} outputs waited for the follower's acknowledgement, {:.1} µs each on average (the others followed no new input)",
             sink.gated_outputs,
+            sink.outputs,
             sink.gate_wait.as_secs_f64() * 1e6 / sink.gated_outputs as f64
         );
     }
