@@ -306,13 +306,8 @@ impl FtSink {
         }
         let lease_from = *self.handed_over.lock().expect("hand-over time");
         let start = Instant::now();
-        let waits = !self
-            .shared
-            .state
-            .lock()
-            .expect("link state")
-            .acked
-            .is_some_and(|a| a + 1 >= need);
+        let acked = self.shared.state.lock().expect("link state").acked;
+        let waits = acked.is_none_or(|a| a + 1 < need);
         self.shared.state.lock().expect("link state").gate_since = Some(start);
         let mut st = self.shared.wait_until_acked(need, None);
         loop {
