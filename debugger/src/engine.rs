@@ -3,15 +3,20 @@
 //! the replay up and replaying again to an earlier moment (see `moment` for what a moment
 //! is). The parts, one job each: `hook` (the replayer's hook: resumes and stops), `arming`
 //! (int3s and debug registers), `goals` (following the goal as the replay runs), `reverse`
-//! (planning a way back), `conversation` (talking to gdb).
+//! (planning a way back), `checkpoints` (copies of the replay to go back to), `conversation`
+//! (talking to gdb).
 
 mod arming;
+mod checkpoints;
 mod conversation;
 mod goals;
 mod hook;
 mod reverse;
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Instant;
 
 use gdbstub::common::Signal;
 use gdbstub::stub::state_machine::GdbStubStateMachine;
@@ -127,6 +132,16 @@ pub struct Engine {
     /// Program output is echoed on the first pass only, then past where it got.
     pub passes: u64,
     pub end_stop: Option<u64>,
+    /// Checkpoints of the replay, by anchor; `checkpoints_off` once a restore failed.
+    checkpoints: Vec<checkpoints::Saved>,
+    checkpoints_off: bool,
+    last_checkpoint: Instant,
+    /// Events read from the log so far in this replay (the source counts them).
+    pulled: Rc<Cell<u64>>,
+    /// The replay's last stop was a syscall exit or a signal (the thread is in no syscall).
+    quiet_stop: bool,
+    /// The anchor this replay started from (a checkpoint's), `None` from the start.
+    resumed_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,11 +183,18 @@ impl Engine {
             echo: true,
             passes: 0,
             end_stop: None,
+            checkpoints: Vec::new(),
+            checkpoints_off: std::env::var_os("FTRUN_GDB_NO_CHECKPOINTS").is_some(),
+            last_checkpoint: Instant::now(),
+            pulled: Rc::new(Cell::new(0)),
+            quiet_stop: false,
+            resumed_at: None,
         }
     }
 
-    /// A new replay from the start begins (after the old one was given up).
-    pub fn restart(&mut self) {
+    /// A new replay begins (after the old one was given up): from checkpoint `Some(i)`
+    /// (see `checkpoint_mut`) when one precedes the goal, else from the start.
+    pub fn restart(&mut self) -> Option<usize> {
         self.stops = 0;
         self.anchor_pending = true;
         self.base = Moment::anchor(0);
@@ -190,6 +212,25 @@ impl Engine {
         self.t.sites.clear();
         self.passes += 1;
         self.echo = false;
+        self.quiet_stop = false;
+        self.pulled.set(0);
+        let from = self.restore_point();
+        self.resumed_at = from.map(|i| self.checkpoints[i].stop);
+        if let Some(i) = from {
+            if debug_on() {
+                eprintln!(
+                    "ftrun: [gdb] going on from the checkpoint at stop {}",
+                    self.checkpoints[i].stop
+                );
+            }
+            self.restore_state(i);
+        }
+        from
+    }
+
+    /// The count of events read from the log, kept by the replay's event source.
+    pub fn events_pulled(&self) -> Rc<Cell<u64>> {
+        self.pulled.clone()
     }
 
     pub fn echo_now(&self) -> bool {

@@ -192,9 +192,13 @@ impl Engine {
         if !self.started {
             if self.ready && r.events_replayed() >= self.goto {
                 self.started = true;
+                self.maybe_checkpoint(r)?;
                 return self.serve(r, None, here);
             }
             return Ok(());
+        }
+        if !matches!(self.goal, Goal::Detached | Goal::Quit) {
+            self.maybe_checkpoint(r)?;
         }
         match self.goal.clone() {
             Goal::Gdb { .. } => {

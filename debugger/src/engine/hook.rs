@@ -271,6 +271,7 @@ impl DebugHook for Engine {
         }
         self.stops += 1;
         self.anchor_pending = true;
+        self.quiet_stop = matches!(stop, Stop::SyscallExit { .. } | Stop::Signal { .. });
         let site_stepping = self.site_return.contains_key(&tid);
         if live
             && self.last_step_counted

@@ -87,6 +87,22 @@ impl Engine {
                 self.stop_here(r, target, rep)
             }
             Then::Scan(hits) => {
+                let initial_stop = match &self.initial {
+                    Some(Moment::At { stop, .. }) => *stop,
+                    _ => 0,
+                };
+                if let (None, Some(from)) = (hits.last(), self.resumed_at) {
+                    if from > initial_stop {
+                        // Nothing since the checkpoint this pass started from: the stretch
+                        // before it is scanned next.
+                        self.goal = Goal::RunTo {
+                            target: Moment::anchor(from),
+                            idx: None,
+                            then: Then::Scan(Vec::new()),
+                        };
+                        return Err(ReplayError::Abandoned);
+                    }
+                }
                 self.goal = match hits.last() {
                     Some((m, rep)) => match rep.reason {
                         // Going backwards meets an access before it happens: stop right
