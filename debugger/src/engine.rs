@@ -142,6 +142,9 @@ pub struct Engine {
     quiet_stop: bool,
     /// The anchor this replay started from (a checkpoint's), `None` from the start.
     resumed_at: Option<u64>,
+    /// A reverse-continue's scan starts this many checkpoints further back than the latest
+    /// before where it ends.
+    scan_back: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +192,7 @@ impl Engine {
             pulled: Rc::new(Cell::new(0)),
             quiet_stop: false,
             resumed_at: None,
+            scan_back: 0,
         }
     }
 

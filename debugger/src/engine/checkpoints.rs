@@ -95,9 +95,9 @@ impl Engine {
 
     /// The checkpoint the goal's way back starts from: the latest one before its anchor
     /// (strictly before it for a scan that ends at an anchor, which must see the stretch
-    /// right before it).
+    /// right before it, and `scan_back` more for such a scan).
     pub(super) fn restore_point(&self) -> Option<usize> {
-        let (limit, strict) = match &self.goal {
+        let (limit, scan) = match &self.goal {
             Goal::RunTo {
                 target: Moment::At { stop, hops },
                 then,
@@ -112,9 +112,14 @@ impl Engine {
             } => (None, false),
             _ => return None,
         };
-        self.checkpoints.iter().rposition(|c| match limit {
+        let latest = self.checkpoints.iter().rposition(|c| match limit {
             None => true,
-            Some(s) => c.stop < s || (!strict && c.stop == s),
+            Some(s) => c.stop < s || (!scan && c.stop == s),
+        })?;
+        Some(if scan {
+            latest.saturating_sub(self.scan_back)
+        } else {
+            latest
         })
     }
 

@@ -119,6 +119,7 @@ impl Engine {
                     });
                 }
                 Some(Request::ReverseCont) => {
+                    self.scan_back = 0;
                     self.goal = Goal::RunTo {
                         target: here,
                         idx: None,

@@ -94,7 +94,9 @@ impl Engine {
                 if let (None, Some(from)) = (hits.last(), self.resumed_at) {
                     if from > initial_stop {
                         // Nothing since the checkpoint this pass started from: the stretch
-                        // before it is scanned next.
+                        // before it is scanned next, twice as many checkpoints long as the
+                        // last one (a hit far back costs few restores).
+                        self.scan_back = self.scan_back * 2 + 1;
                         self.goal = Goal::RunTo {
                             target: Moment::anchor(from),
                             idx: None,
