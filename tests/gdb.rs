@@ -286,3 +286,106 @@ fn goto_starts_the_session_at_an_event_and_writes_are_refused() {
         describe(&out)
     );
 }
+
+/// The number after `label` in the recording's output (e.g. `at 100: ` → the total there).
+fn printed_number(out: &str, label: &str) -> i64 {
+    let at = out
+        .find(label)
+        .unwrap_or_else(|| panic!("{label:?} not in {out:?}"))
+        + label.len();
+    let digits: String = out[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().unwrap()
+}
+
+/// One gdb session with `env` added to ftrun's environment: gdb's transcript and ftrun's
+/// stderr.
+fn gdb_session_with(
+    tmp: &TempDir,
+    dir: &Path,
+    script: &str,
+    env: &[(&str, &OsStr)],
+) -> (String, String) {
+    let file = tmp.join("script.gdb");
+    std::fs::write(&file, script).unwrap();
+    let out = spawn_ftrun_with(
+        None,
+        env,
+        [
+            OsStr::new("replay"),
+            OsStr::new("--gdb"),
+            dir.as_os_str(),
+            OsStr::new("--"),
+            OsStr::new("-batch"),
+            OsStr::new("-nx"),
+            OsStr::new("-x"),
+            file.as_os_str(),
+        ],
+    )
+    .wait();
+    (text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn going_back_from_checkpoints_shows_what_replaying_from_the_start_shows() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-checkpoints");
+    let prog = "gdb_yield_loop";
+    let dir = tmp.join(prog);
+    let out = record(&dir, testprog(prog), NO_ARGS);
+    assert!(out.status.success(), "{}", describe(&out));
+    let printed = text(&out.stdout);
+    let at_100 = printed_number(&printed, "at 100: ");
+    let at_250 = printed_number(&printed, "at 250: ");
+    // Back from round 250 to the mark of round 100, a reverse watchpoint from there to
+    // right before step(100)'s write, forward over it again, then steps back.
+    let script = "break mark if i == 250\ncontinue\nprint total\ndelete\nbreak mark\n\
+                  reverse-continue\nprint i\nprint total\ndelete\nwatch total\n\
+                  reverse-continue\ncontinue\ndelete\nreverse-next\nreverse-step\nprint total\n\
+                  reverse-finish\nprint i\n";
+    let debug = OsStr::new("1");
+    let (none, _) = gdb_session_with(&tmp, &dir, script, &[("FTRUN_GDB_NO_CHECKPOINTS", debug)]);
+    let (dense, dense_err) = gdb_session_with(
+        &tmp,
+        &dir,
+        script,
+        &[
+            ("FTRUN_GDB_CHECKPOINT_MS", OsStr::new("0")),
+            ("FTRUN_DEBUG_GDB", debug),
+        ],
+    );
+    let (default, _) = gdb_session_with(&tmp, &dir, script, &[]);
+    let (v100, v250) = (at_100.to_string(), at_250.to_string());
+    let before_100 = (at_100 - 100 * 100).to_string();
+    assert_has(
+        &none,
+        &[
+            "mark (i=250)",
+            &format!("$1 = {v250}"),
+            "mark (i=100)",
+            "$2 = 100",
+            &format!("$3 = {v100}"),
+            // Going back over step(100)'s write, then forward over it again.
+            &format!("Old value = {v100}"),
+            &format!("New value = {before_100}"),
+            "in step (i=100)",
+            &format!("Old value = {before_100}"),
+            &format!("New value = {v100}"),
+            &format!("$4 = {before_100}"),
+            "in main ()",
+            "$5 = 100",
+        ],
+    );
+    // Going back from checkpoints (one at every quiet stop, or the default spacing) shows
+    // exactly what replaying from the start shows.
+    assert_eq!(dense, none, "with a checkpoint at every stop");
+    assert_eq!(default, none, "with checkpoints at the default spacing");
+    assert!(
+        dense_err.contains("going on from the checkpoint at stop"),
+        "the dense run should have gone back from checkpoints:\n{dense_err}"
+    );
+}

@@ -2,6 +2,7 @@
 //! writing their effects back, re-running the ones that shape the process, and placing
 //! signals and rdtsc values exactly where they were — checking itself at every event.
 
+pub mod checkpoint;
 pub mod debug;
 mod divergence;
 mod elf;
@@ -20,6 +21,7 @@ pub mod takeover;
 mod tasks;
 mod threads;
 
+pub use checkpoint::ReplayCheckpoint;
 pub use debug::{DebugHook, DebugThread, HookResume, StopVerdict};
 pub use divergence::ReplayError;
 pub use golive::{go_live, go_live_traced, GoLiveReport, LiveHandoff, TracedLive, TracedThread};

@@ -20,6 +20,11 @@ pub(crate) struct PiLocks {
 }
 
 impl PiLocks {
+    /// Whether no thread waits in `LOCK_PI`.
+    pub fn is_empty(&self) -> bool {
+        self.waiters.values().all(|w| w.is_empty())
+    }
+
     /// A thread entered `LOCK_PI` and others ran while it was in the kernel: a held lock
     /// is marked as waited for at once.
     pub fn entered(

@@ -55,6 +55,13 @@ pub struct Replayer<'a> {
     pub(crate) shared_files: mem::SharedFiles,
     /// The copies of exec'd files the trace kept, for images whose files have changed.
     pub(crate) kept: crate::kept::Kept,
+    /// Built from a checkpoint: the run goes on with the current thread's turn.
+    pub(crate) restored: bool,
+    /// The ring of the current thread holds what a load at this turn would put there (a
+    /// checkpoint's copy starts with an empty ring and loads the same calls).
+    pub(crate) ring_loaded_fresh: bool,
+    /// At the last load of a ring: the events replayed, and the calls loaded.
+    pub(crate) ring_load_mark: Option<(u64, usize)>,
 }
 
 enum Turn {
@@ -126,6 +133,9 @@ impl<'a> Replayer<'a> {
             spaces: std::collections::HashMap::new(),
             hook: None,
             shared_files: Default::default(),
+            restored: false,
+            ring_loaded_fresh: true,
+            ring_load_mark: None,
         }
     }
 
@@ -236,13 +246,21 @@ impl<'a> Replayer<'a> {
     }
 
     fn run_loop(&mut self) -> Result<Option<ExitStatus>, ReplayError> {
-        // Events name processes by their recorded ids: the first event is the root's.
-        if let Some(first) = self.peek()?.map(|e| e.tid) {
-            self.t.tid = first;
-            self.t.tgid = first;
-            self.tasks.root = first;
-        }
-        let mut stop = self.stash.wait(&mut self.t.tracee)?;
+        let mut stop = if self.restored {
+            // A checkpoint's copy: the stop before this turn was handled already.
+            match self.next_turn()? {
+                Turn::Stopped(stop) => stop,
+                Turn::Done(end) => return Ok(end),
+            }
+        } else {
+            // Events name processes by their recorded ids: the first event is the root's.
+            if let Some(first) = self.peek()?.map(|e| e.tid) {
+                self.t.tid = first;
+                self.t.tgid = first;
+                self.tasks.root = first;
+            }
+            self.stash.wait(&mut self.t.tracee)?
+        };
         loop {
             if debug_stops() {
                 let rip = self.t.tracee.regs().map(|r| r.rip).unwrap_or(0);
@@ -294,7 +312,7 @@ impl<'a> Replayer<'a> {
             }
             self.give_child_ring()?;
             self.arm_landmark()?;
-            self.load_ring()?;
+            self.note_ring_load()?;
             if debug_stops() {
                 let head = self.peek()?.map(|e| (e.seq, e.tid));
                 eprintln!(
@@ -327,6 +345,26 @@ impl<'a> Replayer<'a> {
                 }
             }
         }
+    }
+
+    /// Loads the ring before a turn, noting whether what it holds then is what a load at
+    /// this turn puts there: it was empty, or it holds an earlier load that nothing has
+    /// been taken from since (no event was replayed: a load now would choose the same).
+    fn note_ring_load(&mut self) -> Result<(), ReplayError> {
+        let tgid = self.t.tgid;
+        let before = self
+            .spaces
+            .get(&tgid)
+            .map(|s| (s.can_load() || !s.active(), s.pending()));
+        self.ring_loaded_fresh = match before {
+            None | Some((true, _)) => true,
+            Some((false, pending)) => self.ring_load_mark == Some((self.replayed, pending)),
+        };
+        self.load_ring()?;
+        if let (Some((true, _)), Some(space)) = (before, self.spaces.get(&tgid)) {
+            self.ring_load_mark = Some((self.replayed, space.pending()));
+        }
+        Ok(())
     }
 
     /// Handles one stop of the current process; the exit status if it ended.

@@ -203,6 +203,11 @@ pub(crate) struct Stash {
 }
 
 impl Stash {
+    /// Whether no status is kept.
+    pub fn is_empty(&self) -> bool {
+        self.statuses.values().all(|q| q.is_empty())
+    }
+
     /// The next stop of `tracee`, keeping statuses of others for later.
     pub fn wait(&mut self, tracee: &mut Tracee) -> Result<Stop, TraceeError> {
         let pid = tracee.pid();

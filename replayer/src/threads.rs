@@ -227,13 +227,37 @@ impl Replayer<'_> {
     pub(crate) fn kill_everything(&mut self) {
         let mut pids = vec![self.t.tracee.pid()];
         pids.extend(self.tasks.real_pids());
-        for pid in pids.into_iter().filter(|&p| p > 0) {
+        let mut left: std::collections::HashSet<i32> =
+            pids.into_iter().filter(|&p| p > 0).collect();
+        for &pid in &left {
             // SAFETY: kill with a pid we traced and a constant signal.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
         }
-        while tracee::wait_any().is_ok() {}
+        // Reaps until the killed threads are gone (a debugger's checkpoint copies, stopped
+        // for good, are children too), or until no child is left.
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let gone = |pid: i32| {
+            let flags = WaitPidFlag::__WALL | WaitPidFlag::WNOHANG;
+            match waitpid(nix::unistd::Pid::from_raw(pid), Some(flags)) {
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => true,
+                Ok(_) => false,
+            }
+        };
+        loop {
+            left.retain(|&pid| !gone(pid));
+            if left.is_empty() {
+                break;
+            }
+            match tracee::wait_any() {
+                Ok((pid, tracee::WaitStatus::Exited(_) | tracee::WaitStatus::Signaled { .. })) => {
+                    left.remove(&pid);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
     }
 }
 

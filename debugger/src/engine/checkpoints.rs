@@ -1,0 +1,151 @@
+//! Checkpoints taken as the replay runs forward (see `replayer::checkpoint`): one where gdb's
+//! session begins, then one at the first quiet anchor past each 50 ms of replay since
+//! the last one taken, restored or passed, and the one a way back starts from: the latest before the goal's anchor. The
+//! debugger's own state at the anchor (stops counted, per-thread syscall state, the
+//! original bytes of rewritten sites) is kept with it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use replayer::{ReplayCheckpoint, ReplayError, Replayer};
+
+use super::{debug_on, Engine, Goal, Then};
+use crate::moment::Moment;
+
+/// Replay time between two checkpoints (`FTRUN_GDB_CHECKPOINT_MS` sets another, for tests:
+/// 0 takes one at every quiet anchor).
+fn checkpoint_every() -> Duration {
+    static EVERY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *EVERY.get_or_init(|| {
+        let ms = std::env::var("FTRUN_GDB_CHECKPOINT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(50);
+        Duration::from_millis(ms)
+    })
+}
+/// Most checkpoints kept; past it every other one is dropped (the first stays).
+const MOST_CHECKPOINTS: usize = 256;
+
+pub struct Saved {
+    pub cp: ReplayCheckpoint,
+    /// Its anchor: the replay stops handled before it.
+    pub stop: u64,
+    /// Events read from the log when it was taken.
+    pub pulled: u64,
+    exec_seen: bool,
+    ready: bool,
+    in_syscall: HashMap<u32, bool>,
+    sites: BTreeMap<u64, Vec<u8>>,
+}
+
+impl Engine {
+    /// At an anchor: takes a checkpoint if one is due and the replay can be checkpointed.
+    pub(super) fn maybe_checkpoint(&mut self, r: &mut Replayer<'_>) -> Result<(), ReplayError> {
+        if self.checkpoints_off {
+            return Ok(());
+        }
+        let at = self.checkpoints.partition_point(|c| c.stop < self.stops);
+        if self
+            .checkpoints
+            .get(at)
+            .is_some_and(|c| c.stop == self.stops)
+        {
+            // Passing one: the next is due a while after it.
+            self.last_checkpoint = Instant::now();
+            return Ok(());
+        }
+        if !self.checkpoints.is_empty() && self.last_checkpoint.elapsed() < checkpoint_every() {
+            return Ok(());
+        }
+        match r.checkpoint(self.quiet_stop)? {
+            Ok(cp) => {
+                if debug_on() {
+                    eprintln!("ftrun: [gdb] checkpoint at stop {}", self.stops);
+                }
+                self.checkpoints.insert(
+                    at,
+                    Saved {
+                        cp,
+                        stop: self.stops,
+                        pulled: self.pulled.get(),
+                        exec_seen: self.exec_seen,
+                        ready: self.ready,
+                        in_syscall: self.in_syscall.clone(),
+                        sites: self.t.sites.clone(),
+                    },
+                );
+                self.last_checkpoint = Instant::now();
+                if self.checkpoints.len() > MOST_CHECKPOINTS {
+                    let mut i = 0;
+                    self.checkpoints.retain(|_| {
+                        i += 1;
+                        i == 1 || i % 2 == 0
+                    });
+                }
+            }
+            Err(why) => {
+                if debug_on() {
+                    eprintln!("ftrun: [gdb] no checkpoint at stop {}: {why}", self.stops);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The checkpoint the goal's way back starts from: the latest one before its anchor
+    /// (strictly before it for a scan that ends at an anchor, which must see the stretch
+    /// right before it, and `scan_back` more for such a scan).
+    pub(super) fn restore_point(&self) -> Option<usize> {
+        let (limit, scan) = match &self.goal {
+            Goal::RunTo {
+                target: Moment::At { stop, hops },
+                then,
+                ..
+            } => (
+                Some(*stop),
+                matches!(then, Then::Scan(_)) && hops.is_empty(),
+            ),
+            Goal::RunTo {
+                target: Moment::End,
+                ..
+            } => (None, false),
+            _ => return None,
+        };
+        let latest = self.checkpoints.iter().rposition(|c| match limit {
+            None => true,
+            Some(s) => c.stop < s || (!scan && c.stop == s),
+        })?;
+        Some(if scan {
+            latest.saturating_sub(self.scan_back)
+        } else {
+            latest
+        })
+    }
+
+    /// The debugger's state as it was at checkpoint `i`.
+    pub(super) fn restore_state(&mut self, i: usize) {
+        let c = &self.checkpoints[i];
+        self.stops = c.stop;
+        self.exec_seen = c.exec_seen;
+        self.ready = c.ready;
+        self.in_syscall = c.in_syscall.clone();
+        self.t.sites = c.sites.clone();
+        self.quiet_stop = true;
+        self.last_checkpoint = Instant::now();
+    }
+
+    /// Checkpoint `i` and the number of events read from the log when it was taken.
+    pub fn checkpoint_mut(&mut self, i: usize) -> (&mut ReplayCheckpoint, u64) {
+        let c = &mut self.checkpoints[i];
+        (&mut c.cp, c.pulled)
+    }
+
+    /// A restore failed: the way back replays from the start, and no more checkpoints are
+    /// taken.
+    pub fn checkpoints_failed(&mut self, why: &str) {
+        eprintln!("ftrun: going back without checkpoints ({why})");
+        self.checkpoints.clear();
+        self.checkpoints_off = true;
+    }
+}

@@ -1,0 +1,279 @@
+//! Following the goal as the replay runs: counting the triggers of each stop, arriving at
+//! anchors and at the end of the trace, and stopping for gdb where the goal says.
+
+use gdbstub::stub::state_machine::GdbStubStateMachine;
+use replayer::{ReplayError, Replayer};
+
+use super::{Engine, Goal, Reason, Report, Then, SEARCH_STEPS};
+use crate::moment::{Moment, Trigger};
+
+impl Engine {
+    pub(super) fn stop_here(
+        &mut self,
+        r: &mut Replayer<'_>,
+        m: Moment,
+        rep: Report,
+    ) -> Result<(), ReplayError> {
+        self.serve(r, Some(rep), m)
+    }
+
+    /// The goal's moment is reached again: do what comes then.
+    pub(super) fn user_reason(&self, trig: Trigger, signal: Option<u8>) -> Option<Reason> {
+        if !self.user_armed() {
+            return None;
+        }
+        match trig {
+            Trigger::Exec(a) if self.t.sw_bps.contains(&a) => Some(Reason::SwBreak),
+            Trigger::Exec(a) if self.t.hw_bps.contains(&a) => Some(Reason::HwBreak),
+            Trigger::Watch(w) if self.t.watches.contains(&w) => Some(Reason::Watch(w)),
+            Trigger::ReplayStop if matches!(self.goal, Goal::Gdb { .. }) => {
+                signal.map(Reason::Signal)
+            }
+            _ => None,
+        }
+    }
+
+    /// The triggers of one stop, counted, then whatever the goal does with them.
+    pub(super) fn on_triggers(
+        &mut self,
+        r: &mut Replayer<'_>,
+        list: &[(Trigger, u32)],
+        signal: Option<u8>,
+    ) -> Result<(), ReplayError> {
+        let moments: Vec<(Trigger, u32, Moment)> = list
+            .iter()
+            .map(|&(trig, tid)| (trig, tid, self.count(trig, tid)))
+            .collect();
+        let user_hit = moments.iter().find_map(|(trig, tid, m)| {
+            self.user_reason(*trig, signal)
+                .map(|reason| (m.clone(), Report { tid: *tid, reason }))
+        });
+        match self.goal.clone() {
+            Goal::Gdb { step } => {
+                if let Some((_, tid, m)) = moments
+                    .iter()
+                    .find(|(trig, tid, _)| *trig == Trigger::Step && step == Some(*tid))
+                {
+                    let rep = Report {
+                        tid: *tid,
+                        reason: user_hit
+                            .as_ref()
+                            .map(|h| h.1.reason)
+                            .filter(|r| matches!(r, Reason::Watch(_)))
+                            .unwrap_or(Reason::Step),
+                    };
+                    return self.stop_here(r, m.clone(), rep);
+                }
+                if let Some((m, rep)) = user_hit {
+                    return self.stop_here(r, m, rep);
+                }
+                Ok(())
+            }
+            Goal::RunTo {
+                target: Moment::End,
+                idx,
+                then: Then::Scan(mut hits),
+            } => {
+                if let Some(hit) = user_hit {
+                    hits.push(hit);
+                }
+                self.goal = Goal::RunTo {
+                    target: Moment::End,
+                    idx,
+                    then: Then::Scan(hits),
+                };
+                Ok(())
+            }
+            Goal::RunTo {
+                target: Moment::At { stop, hops },
+                idx,
+                mut then,
+            } => {
+                let done = idx.is_some_and(|i| {
+                    let hop = hops[i];
+                    moments.iter().any(|(trig, tid, _)| {
+                        *trig == hop.trig && *tid == hop.tid && self.counts[&(*trig, *tid)] == hop.k
+                    })
+                });
+                let last = idx.is_some_and(|i| i + 1 == hops.len());
+                if let (Then::Scan(hits), Some(hit)) = (&mut then, user_hit) {
+                    // A watched access right before the moment is the first thing going
+                    // backwards meets; a breakpoint there is not (its instruction has not
+                    // run yet).
+                    if !(done && last) || matches!(hit.1.reason, Reason::Watch(_)) {
+                        hits.push(hit);
+                    }
+                }
+                let Some(i) = idx.filter(|_| done) else {
+                    self.goal = Goal::RunTo {
+                        target: Moment::At { stop, hops },
+                        idx,
+                        then,
+                    };
+                    return Ok(());
+                };
+                let prefix = Moment::At {
+                    stop,
+                    hops: hops[..=i].to_vec(),
+                };
+                self.set_base(prefix.clone());
+                if last {
+                    return self.reached(r, prefix, then);
+                }
+                self.goal = Goal::RunTo {
+                    target: Moment::At { stop, hops },
+                    idx: Some(i + 1),
+                    then,
+                };
+                Ok(())
+            }
+            Goal::Search(mut s) => {
+                let reaches_x = s.x_trig.is_some_and(|x| list.contains(&x));
+                if let Some((_, _, m)) = moments
+                    .iter()
+                    .find(|(trig, tid, _)| *trig == Trigger::Step && *tid == s.tid)
+                {
+                    s.count += 1;
+                    if !reaches_x {
+                        s.steps.push(m.clone());
+                    }
+                }
+                if reaches_x || s.count > SEARCH_STEPS {
+                    if !reaches_x {
+                        eprintln!(
+                            "ftrun: reverse step: thread {} ran more than {SEARCH_STEPS} instructions since the last known point; stopping there",
+                            s.tid
+                        );
+                    }
+                    return self.search_done(s);
+                }
+                self.goal = Goal::Search(s);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    // ---------------------------------------------------------------- the hook's parts
+
+    pub(super) fn end_reached(&mut self, r: &mut Replayer<'_>) -> Result<(), ReplayError> {
+        self.end_stop.get_or_insert(self.stops);
+        let rep = Report {
+            tid: r.current_thread().tid,
+            reason: Reason::End,
+        };
+        match self.goal.clone() {
+            Goal::Gdb { .. } => self.stop_here(r, Moment::End, rep),
+            Goal::RunTo { target, then, .. } => {
+                let then = match then {
+                    Then::Report(_) if target != Moment::End => {
+                        eprintln!("ftrun: the replay reached its end before the moment it was looking for");
+                        Then::Report(rep)
+                    }
+                    Then::Report(_) => Then::Report(rep),
+                    other => other,
+                };
+                self.reached(r, Moment::End, then)
+            }
+            Goal::Search(s) => {
+                if s.x == Moment::End {
+                    self.search_done(s)
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn at_anchor(&mut self, r: &mut Replayer<'_>) -> Result<(), ReplayError> {
+        let here = Moment::anchor(self.stops);
+        self.set_base(here.clone());
+        if !self.started {
+            if self.ready && r.events_replayed() >= self.goto {
+                self.started = true;
+                self.maybe_checkpoint(r)?;
+                return self.serve(r, None, here);
+            }
+            return Ok(());
+        }
+        if !matches!(self.goal, Goal::Detached | Goal::Quit) {
+            self.maybe_checkpoint(r)?;
+        }
+        match self.goal.clone() {
+            Goal::Gdb { .. } => {
+                if let Some(tid) = self.step_done.take() {
+                    return self.stop_here(
+                        r,
+                        here,
+                        Report {
+                            tid,
+                            reason: Reason::Step,
+                        },
+                    );
+                }
+                if matches!(self.sm, Some(GdbStubStateMachine::CtrlCInterrupt(_))) {
+                    let tid = r.current_thread().tid;
+                    return self.stop_here(
+                        r,
+                        here,
+                        Report {
+                            tid,
+                            reason: Reason::Interrupt,
+                        },
+                    );
+                }
+                Ok(())
+            }
+            Goal::RunTo {
+                target: Moment::At { stop, hops },
+                idx: None,
+                then,
+            } if stop == self.stops => {
+                if hops.is_empty() {
+                    return self.reached(r, Moment::At { stop, hops }, then);
+                }
+                self.goal = Goal::RunTo {
+                    target: Moment::At { stop, hops },
+                    idx: Some(0),
+                    then,
+                };
+                Ok(())
+            }
+            Goal::RunTo {
+                target: Moment::At { stop, .. },
+                idx: Some(_),
+                ..
+            } if stop < self.stops => {
+                eprintln!(
+                    "ftrun: the replay went past the moment it was looking for; stopping here"
+                );
+                let tid = r.current_thread().tid;
+                self.goal = Goal::Gdb { step: None };
+                self.stop_here(
+                    r,
+                    here,
+                    Report {
+                        tid,
+                        reason: Reason::Step,
+                    },
+                )
+            }
+            Goal::Search(mut s) => {
+                let x_here = s.x == here;
+                if self.step_done.take() == Some(s.tid) {
+                    s.count += 1;
+                    if !x_here {
+                        s.steps.push(here.clone());
+                    }
+                }
+                if x_here {
+                    return self.search_done(s);
+                }
+                self.goal = Goal::Search(s);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}

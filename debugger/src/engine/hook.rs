@@ -1,0 +1,293 @@
+//! The replayer's debug hook: how the current thread is resumed (what is armed, whether it
+//! steps) and which of its stops are the debugger's own.
+
+use replayer::{DebugHook, HookResume, ReplayError, Replayer, StopVerdict};
+use tracee::{PtraceEvent, Stop};
+
+use super::{debug_on, Engine, Goal, Slot, DR6_BS};
+use crate::machine;
+use crate::moment::Trigger;
+
+impl DebugHook for Engine {
+    fn before_resume(&mut self, r: &mut Replayer<'_>) -> Result<HookResume, ReplayError> {
+        if self.anchor_pending {
+            self.anchor_pending = false;
+            self.at_anchor(r)?;
+        }
+        let live = !matches!(self.goal, Goal::Detached | Goal::Quit);
+        if self.started && live && r.only_final_exit_left()? {
+            self.end_reached(r)?;
+        }
+        self.poll_gdb()?;
+        let cur = r.current_thread();
+        let (pid, tid) = (cur.pid, cur.tid);
+        if matches!(self.goal, Goal::Detached | Goal::Quit) || !self.started {
+            let landmark = r.landmark_armed();
+            self.program_slots(pid, landmark, &[]);
+            self.last_mode = HookResume::Syscall;
+            self.last_step_counted = false;
+            return Ok(HookResume::Syscall);
+        }
+        let rip = r
+            .tracee_of(tid)
+            .and_then(|t| t.regs().ok())
+            .map(|g| g.rip)
+            .unwrap_or(0);
+        let (mut exec, watch) = self.armed();
+        let hw: Vec<u64> = if self.user_armed() {
+            self.t.hw_bps.iter().copied().collect()
+        } else {
+            Vec::new()
+        };
+        for a in &hw {
+            exec.remove(a);
+        }
+        let in_sys = self.in_syscall.get(&tid).copied().unwrap_or(false);
+        let stepping = self.stepping() == Some(tid);
+        let mut mode = HookResume::Syscall;
+        let mut skip = None;
+        let mut extra = self.site_return.get(&tid).copied();
+        if stepping && !in_sys && extra.is_none() {
+            if let Some(ret) = machine::site_return(pid, rip) {
+                if debug_on() {
+                    eprintln!("ftrun: [gdb] {tid} steps through the rewritten site at {rip:#x} (back at {ret:#x})");
+                }
+                self.site_return.insert(tid, ret);
+                extra = Some(ret);
+            } else if !machine::at_syscall_insn(pid, rip) {
+                mode = HookResume::Step;
+                skip = Some(rip);
+            }
+        } else if !in_sys
+            && extra.is_none()
+            && self.arrived.get(&tid) == Some(&rip)
+            && (exec.contains(&rip) || hw.contains(&rip))
+        {
+            // Its arrival here was counted: it goes on past this instruction first.
+            skip = Some(rip);
+            if !machine::at_syscall_insn(pid, rip) {
+                mode = HookResume::Step;
+            }
+        }
+        self.last_mode = mode;
+        self.last_step_counted = stepping;
+        let ints: Vec<u64> = exec
+            .iter()
+            .copied()
+            .chain(extra)
+            .filter(|a| Some(*a) != skip)
+            .collect();
+        self.insert(pid, ints);
+        let mut slots: Vec<Slot> = hw
+            .into_iter()
+            .filter(|a| Some(*a) != skip)
+            .map(Slot::Exec)
+            .collect();
+        slots.extend(watch.into_iter().map(Slot::Watch));
+        slots.truncate(3);
+        let landmark = r.landmark_armed();
+        self.program_slots(pid, landmark, &slots);
+        Ok(mode)
+    }
+
+    fn after_stop(
+        &mut self,
+        r: &mut Replayer<'_>,
+        stop: &Stop,
+    ) -> Result<StopVerdict, ReplayError> {
+        let cur = r.current_thread();
+        let (pid, tid) = (cur.pid, cur.tid);
+        let ours: Vec<u64> = self.inserted.iter().map(|&(_, a, _)| a).collect();
+        match stop {
+            Stop::Event {
+                event: PtraceEvent::Exec,
+                ..
+            } => {
+                self.inserted.clear();
+                self.t.sites.clear();
+                self.exec_seen = true;
+                self.dr_dirty.clear();
+            }
+            Stop::Event {
+                event: PtraceEvent::Fork | PtraceEvent::Vfork | PtraceEvent::Clone,
+                ..
+            } => {
+                let child = r
+                    .tracee_of(tid)
+                    .and_then(|t| t.event_msg().ok())
+                    .map(|p| p as i32);
+                self.remove_inserted(r, child);
+            }
+            _ => self.remove_inserted(r, None),
+        }
+        match stop {
+            Stop::SyscallEntry { .. } => {
+                self.in_syscall.insert(tid, true);
+            }
+            Stop::Event { .. } => {}
+            _ => {
+                self.in_syscall.insert(tid, false);
+            }
+        }
+        if matches!(stop, Stop::SyscallExit { .. }) {
+            self.ready = true;
+            if let Some(schema::Event {
+                tid: etid,
+                kind: schema::EventKind::SitePatched(p),
+                ..
+            }) = r.next_event()?
+            {
+                if *etid == tid {
+                    if let Some((start, bytes)) = machine::original_site_bytes(pid, p) {
+                        self.t.sites.insert(start, bytes);
+                    }
+                }
+            }
+        }
+        let live = self.started && !matches!(self.goal, Goal::Detached | Goal::Quit);
+        let mut triggers: Vec<(Trigger, u32)> = Vec::new();
+        let mut mine = false;
+        let mut landmark = false;
+        let mut signal = None;
+        let mut arrived_at = None;
+        if live {
+            match *stop {
+                Stop::Signal { signo } if signo == libc::SIGTRAP => {
+                    let dr6 = machine::peek_debugreg(pid, 6);
+                    if dr6 & 0xf != 0 || dr6 & DR6_BS != 0 {
+                        machine::poke_debugreg(pid, 6, 0);
+                    }
+                    let code = machine::si_code(pid);
+                    let mut regs = r.tracee_of(tid).and_then(|t| t.regs().ok());
+                    let (exec, _) = self.armed();
+                    if let Some(g) = regs.as_mut() {
+                        if code == 0x80 && ours.contains(&(g.rip.wrapping_sub(1))) {
+                            mine = true;
+                            g.rip -= 1;
+                            if let Some(t) = r.tracee_of(tid) {
+                                t.set_regs(g)?;
+                            }
+                            let a = g.rip;
+                            if self.site_return.get(&tid) == Some(&a) {
+                                self.site_return.remove(&tid);
+                                if self.last_step_counted {
+                                    triggers.push((Trigger::Step, tid));
+                                }
+                            }
+                            if exec.contains(&a) {
+                                triggers.push((Trigger::Exec(a), tid));
+                                arrived_at = Some(a);
+                            }
+                        }
+                        if dr6 & DR6_BS != 0 && self.last_mode == HookResume::Step {
+                            mine = true;
+                            if self.last_step_counted {
+                                triggers.push((Trigger::Step, tid));
+                            }
+                            let hw_here = self.user_armed() && self.t.hw_bps.contains(&g.rip);
+                            if exec.contains(&g.rip) || hw_here {
+                                triggers.push((Trigger::Exec(g.rip), tid));
+                                arrived_at = Some(g.rip);
+                            }
+                        }
+                        for n in 1..4 {
+                            if dr6 & (1 << n) == 0 {
+                                continue;
+                            }
+                            mine = true;
+                            match self.slots[n] {
+                                Some(Slot::Exec(a)) => {
+                                    if !triggers.contains(&(Trigger::Exec(a), tid)) {
+                                        triggers.push((Trigger::Exec(a), tid));
+                                    }
+                                    arrived_at = Some(a);
+                                }
+                                Some(Slot::Watch(w)) if !fastpath::space::in_runtime(g.rip) => {
+                                    triggers.push((Trigger::Watch(w), tid));
+                                }
+                                _ => {}
+                            }
+                        }
+                        if dr6 & 1 != 0 && r.landmark_armed() {
+                            landmark = true;
+                        }
+                    }
+                }
+                Stop::SyscallEntry { nr }
+                    if (nr == libc::SYS_exit_group as u64 || nr == libc::SYS_exit as u64)
+                        && r.only_final_exit_left()? =>
+                {
+                    self.end_reached(r)?;
+                }
+                Stop::Signal { signo }
+                    if matches!(
+                        signo,
+                        libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL
+                    ) && machine::si_code(pid) > 0
+                        && machine::si_code(pid) != 0x80 =>
+                {
+                    triggers.push((Trigger::ReplayStop, tid));
+                    signal = Some(signo as u8);
+                }
+                _ => {}
+            }
+        }
+        match arrived_at {
+            Some(a) => {
+                self.arrived.insert(tid, a);
+            }
+            None => {
+                self.arrived.remove(&tid);
+            }
+        }
+        if !triggers.is_empty() {
+            if debug_on() {
+                let rip = r
+                    .tracee_of(tid)
+                    .and_then(|t| t.regs().ok())
+                    .map(|g| g.rip)
+                    .unwrap_or(0);
+                eprintln!(
+                    "ftrun: [gdb] triggers {triggers:?} at {rip:#x} mode {:?}",
+                    self.last_mode
+                );
+            }
+            self.on_triggers(r, &triggers, signal)?;
+        }
+        if mine && !landmark {
+            return Ok(StopVerdict::Swallow);
+        }
+        if debug_on() && live {
+            let rip = r
+                .tracee_of(tid)
+                .and_then(|t| t.regs().ok())
+                .map(|g| g.rip)
+                .unwrap_or(0);
+            eprintln!(
+                "ftrun: [gdb] replay stop {} {stop:?} of {tid} at {rip:#x} mode {:?}",
+                self.stops + 1,
+                self.last_mode
+            );
+        }
+        self.stops += 1;
+        self.anchor_pending = true;
+        self.quiet_stop = matches!(stop, Stop::SyscallExit { .. } | Stop::Signal { .. });
+        let site_stepping = self.site_return.contains_key(&tid);
+        if live
+            && self.last_step_counted
+            && self.stepping() == Some(tid)
+            && !site_stepping
+            && !matches!(stop, Stop::SyscallEntry { .. } | Stop::Event { .. })
+        {
+            self.step_done = Some(tid);
+        }
+        if self.stops > self.shown_stops {
+            self.shown_stops = self.stops;
+            if !self.echo {
+                self.echo = true;
+                r.set_echo_output(true);
+            }
+        }
+        Ok(StopVerdict::Replay)
+    }
+}

@@ -1,0 +1,202 @@
+//! Going back: the goal that reaches the moment one step of a thread before another, what
+//! follows once a goal's moment is reached again, and the end of a step search.
+
+use replayer::{ReplayError, Replayer};
+
+use super::{debug_on, Engine, Goal, Reason, Report, StepSearch, Then};
+use crate::moment::{Moment, Trigger};
+
+impl Engine {
+    /// The goal that ends at the last point of thread `tid` before `x` (one step back),
+    /// telling gdb `reason` there; `Gdb` when `x` is where history begins.
+    pub fn plan_back(&self, x: Moment, tid: u32, reason: Reason) -> Goal {
+        let initial_stop = match &self.initial {
+            Some(Moment::At { stop, .. }) => *stop,
+            _ => 0,
+        };
+        let report = Report { tid, reason };
+        let search = |from: Moment, x_trig| StepSearch {
+            tid,
+            x: x.clone(),
+            x_trig,
+            steps: Vec::new(),
+            count: 0,
+            from,
+            reason,
+        };
+        match &x {
+            Moment::At { stop, hops } => match hops.last() {
+                Some(last) if last.trig == Trigger::Step && last.tid == tid => {
+                    let mut hops = hops.clone();
+                    let last = hops.last_mut().expect("non-empty");
+                    last.k -= 1;
+                    if last.k == 0 {
+                        hops.pop();
+                    }
+                    Goal::RunTo {
+                        target: Moment::At { stop: *stop, hops },
+                        idx: None,
+                        then: Then::Report(report),
+                    }
+                }
+                Some(last) => {
+                    let mut hops = hops.clone();
+                    let last = *last;
+                    if last.k > 1 {
+                        hops.last_mut().expect("non-empty").k -= 1;
+                    } else {
+                        hops.pop();
+                    }
+                    let from = Moment::At { stop: *stop, hops };
+                    Goal::RunTo {
+                        target: from.clone(),
+                        idx: None,
+                        then: Then::Search(search(from, Some((last.trig, last.tid)))),
+                    }
+                }
+                None if *stop <= initial_stop => Goal::Gdb { step: None },
+                None => {
+                    let from = Moment::anchor(stop - 1);
+                    Goal::RunTo {
+                        target: from.clone(),
+                        idx: None,
+                        then: Then::Search(search(from, None)),
+                    }
+                }
+            },
+            Moment::End => {
+                let end = self.end_stop.unwrap_or(initial_stop + 1);
+                let from = Moment::anchor(end.saturating_sub(1).max(initial_stop));
+                Goal::RunTo {
+                    target: from.clone(),
+                    idx: None,
+                    then: Then::Search(search(from, None)),
+                }
+            }
+        }
+    }
+    pub(super) fn reached(
+        &mut self,
+        r: &mut Replayer<'_>,
+        target: Moment,
+        then: Then,
+    ) -> Result<(), ReplayError> {
+        match then {
+            Then::Report(rep) => {
+                self.goal = Goal::Gdb { step: None };
+                self.stop_here(r, target, rep)
+            }
+            Then::Scan(hits) => {
+                let initial_stop = match &self.initial {
+                    Some(Moment::At { stop, .. }) => *stop,
+                    _ => 0,
+                };
+                if let (None, Some(from)) = (hits.last(), self.resumed_at) {
+                    if from > initial_stop {
+                        // Nothing since the checkpoint this pass started from: the stretch
+                        // before it is scanned next, twice as many checkpoints long as the
+                        // last one (a hit far back costs few restores).
+                        self.scan_back = self.scan_back * 2 + 1;
+                        self.goal = Goal::RunTo {
+                            target: Moment::anchor(from),
+                            idx: None,
+                            then: Then::Scan(Vec::new()),
+                        };
+                        return Err(ReplayError::Abandoned);
+                    }
+                }
+                self.goal = match hits.last() {
+                    Some((m, rep)) => match rep.reason {
+                        // Going backwards meets an access before it happens: stop right
+                        // before the instruction that made it.
+                        Reason::Watch(_) => self.plan_back(m.clone(), rep.tid, rep.reason),
+                        _ => Goal::RunTo {
+                            target: m.clone(),
+                            idx: None,
+                            then: Then::Report(*rep),
+                        },
+                    },
+                    None => Goal::RunTo {
+                        target: self.initial.clone().unwrap_or(Moment::anchor(0)),
+                        idx: None,
+                        then: Then::Report(Report {
+                            tid: self.t.stopped,
+                            reason: Reason::Begin,
+                        }),
+                    },
+                };
+                if let Goal::Gdb { .. } = self.goal {
+                    // The access was right at the start.
+                    let (m, rep) = hits.last().cloned().expect("a hit");
+                    self.goal = Goal::RunTo {
+                        target: m,
+                        idx: None,
+                        then: Then::Report(rep),
+                    };
+                }
+                Err(ReplayError::Abandoned)
+            }
+            Then::Search(mut s) => {
+                s.from = target.clone();
+                self.set_base(target);
+                self.goal = Goal::Search(s);
+                Ok(())
+            }
+        }
+    }
+
+    /// The search reached `x`: go to the last step of its thread before it (or further
+    /// back, when the thread made none since the search's start).
+    pub(super) fn search_done(&mut self, s: StepSearch) -> Result<(), ReplayError> {
+        if debug_on() {
+            eprintln!(
+                "ftrun: [gdb] search done: {} steps, last {:?}, from {:?}",
+                s.count,
+                s.steps.last(),
+                s.from
+            );
+        }
+        let report = Report {
+            tid: s.tid,
+            reason: s.reason,
+        };
+        if s.count == 0 {
+            if let Moment::At { stop, hops } = &s.from {
+                let initial_stop = match &self.initial {
+                    Some(Moment::At { stop, .. }) => *stop,
+                    _ => 0,
+                };
+                if hops.is_empty() && *stop > initial_stop {
+                    let back = (*stop - initial_stop).min(16);
+                    let from = Moment::anchor(stop - back.max(1));
+                    let mut s = s.clone();
+                    s.from = from.clone();
+                    self.goal = Goal::RunTo {
+                        target: from,
+                        idx: None,
+                        then: Then::Search(s),
+                    };
+                    return Err(ReplayError::Abandoned);
+                }
+                if hops.is_empty() {
+                    self.goal = Goal::RunTo {
+                        target: s.from.clone(),
+                        idx: None,
+                        then: Then::Report(Report {
+                            tid: s.tid,
+                            reason: Reason::Begin,
+                        }),
+                    };
+                    return Err(ReplayError::Abandoned);
+                }
+            }
+        }
+        let before = s.steps.last().cloned().unwrap_or(s.from.clone());
+        self.goal = Goal::RunTo {
+            target: before,
+            idx: None,
+            then: Then::Report(report),
+        };
+        Err(ReplayError::Abandoned)
+    }
+}
