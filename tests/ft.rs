@@ -504,8 +504,9 @@ fn outputs_with_no_new_input_between_them_wait_for_one_acknowledgement() {
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), 25, "{stdout}");
     assert!(stdout.contains("burst 19\n") && stdout.contains("after 4\n"));
-    // "ftrun: K of N outputs waited …": the burst's writes follow no new input, so only
-    // the first of them (and the first after getppid) waits for the follower.
+    // "ftrun: K of N outputs waited …": the burst's writes follow no new input, so at most
+    // the first of them and the first after getppid wait for the follower (none, if its
+    // acknowledgements came first).
     let report = ftrun_lines(&out.stderr)
         .into_iter()
         .find(|l| l.contains("outputs waited"))
@@ -516,5 +517,5 @@ fn outputs_with_no_new_input_between_them_wait_for_one_acknowledgement() {
         .collect();
     let (waited, outputs) = (numbers[0], numbers[1]);
     assert_eq!(outputs, 25, "{report}");
-    assert!((1..=4).contains(&waited), "{report}");
+    assert!(waited <= 4, "{report}");
 }

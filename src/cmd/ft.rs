@@ -290,12 +290,12 @@ fn primary_ended(
     if let Some(epoch) = sink.lost_epoch() {
         bail!("this primary lost epoch {epoch} to its follower; the server was stopped");
     }
-    if sink.gated_outputs > 0 {
+    if sink.outputs > 0 {
         eprintln!(
-            "ftrun: {} of {} outputs waited for the follower's acknowledgement, {:.1} µs each on average (the others followed no new input)",
+            "ftrun: {} of {} outputs waited for the follower's acknowledgement, {:.1} µs each on average (the others had nothing new to wait for)",
             sink.gated_outputs,
             sink.outputs,
-            sink.gate_wait.as_secs_f64() * 1e6 / sink.gated_outputs as f64
+            sink.gate_wait.as_secs_f64() * 1e6 / sink.gated_outputs.max(1) as f64
         );
     }
     let status = result.with_context(|| "recording the server failed")?;
