@@ -9,11 +9,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use schema::chunk_buffer::ChunkBuffer;
 use schema::codec::{self, ChunkItem};
 use schema::frame::{encode_frame, file_start, FrameKind};
-use schema::{
-    BufferedCalls, Event, Footer, Header, TraceError, CHUNK_BYTES, CHUNK_EVENTS, EVENTS_FILE,
-};
+use schema::{BufferedCalls, Event, Footer, Header, TraceError, EVENTS_FILE};
 
 /// Receives each frame written and the number of events in the file after it.
 pub type LogFrameSink = Box<dyn FnMut(&[u8], u64) + Send>;
@@ -26,10 +25,7 @@ pub struct LogWriter {
     /// Bytes in the file (complete frames only).
     len: u64,
     sink: Option<LogFrameSink>,
-    buffer: Vec<ChunkItem>,
-    buffered_bytes: usize,
-    /// Events the buffered items stand for (packed calls count as many).
-    buffered_events: u64,
+    buffer: ChunkBuffer,
     next_seq: u64,
     broken: bool,
 }
@@ -74,9 +70,7 @@ impl LogWriter {
             file,
             prelude,
             sink: None,
-            buffer: Vec::new(),
-            buffered_bytes: 0,
-            buffered_events: 0,
+            buffer: ChunkBuffer::default(),
             next_seq: 0,
             broken: false,
         })
@@ -127,9 +121,7 @@ impl LogWriter {
             file,
             prelude,
             sink: None,
-            buffer: Vec::new(),
-            buffered_bytes: 0,
-            buffered_events: 0,
+            buffer: ChunkBuffer::default(),
             next_seq: events,
             broken: false,
         })
@@ -187,19 +179,16 @@ impl LogWriter {
                 ),
             ));
         }
-        let size = item.estimated_size();
         let events = item.events();
-        if size >= CHUNK_BYTES {
+        if ChunkBuffer::needs_own_chunk(&item) {
             self.flush()?;
             self.next_seq += events;
             let frame = self.encode_chunk(std::slice::from_ref(&item))?;
             return self.write_frame(&frame);
         }
-        self.buffer.push(item);
-        self.buffered_bytes += size;
-        self.buffered_events += events;
+        let full = self.buffer.add(item);
         self.next_seq += events;
-        if self.buffered_events >= CHUNK_EVENTS as u64 || self.buffered_bytes >= CHUNK_BYTES {
+        if full {
             self.flush()?;
         }
         Ok(())
@@ -211,7 +200,7 @@ impl LogWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let frame = match self.encode_chunk(&self.buffer) {
+        let frame = match self.encode_chunk(self.buffer.items()) {
             Ok(f) => f,
             Err(e) => {
                 self.broken = true;
@@ -219,8 +208,6 @@ impl LogWriter {
             }
         };
         self.buffer.clear();
-        self.buffered_bytes = 0;
-        self.buffered_events = 0;
         self.write_frame(&frame)
     }
 
@@ -259,7 +246,7 @@ impl LogWriter {
             return Err(io(&self.path, "write")(e));
         }
         self.len += frame.len() as u64;
-        let events = self.next_seq - self.buffered_events;
+        let events = self.next_seq - self.buffer.events();
         if let Some(sink) = self.sink.as_mut() {
             sink(frame, events);
         }

@@ -30,7 +30,7 @@ pub fn wait_until_gone(tid: i32) {
 }
 
 /// The state letter of `/proc/TID/stat` (R running, S sleeping, t traced-stopped, ...).
-fn thread_state(tid: i32) -> Option<char> {
+pub(crate) fn thread_state(tid: i32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }

@@ -10,6 +10,7 @@ use fastpath::{Setup, Space};
 use schema::EventKind;
 use tracee::{RawSiginfo, Regs};
 
+use crate::futex::thread_state;
 use crate::ring_records::RingRecords;
 use crate::session::{HeldSignal, Recorder};
 use crate::RecordError;
@@ -18,13 +19,7 @@ use crate::RecordError;
 /// SIGPIPE while its site was being rewritten) is not a failure of the recording: its end
 /// comes as its next stop.
 fn failure(tgid: i32, pid: i32, e: fastpath::FastPathError) -> RecordError {
-    let gone = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with(['Z', 'X']))
-        })
-        .unwrap_or(true);
+    let gone = matches!(thread_state(pid), Some('Z' | 'X') | None);
     match e {
         fastpath::FastPathError::Tracee(t) => RecordError::Tracee(t),
         _ if gone => RecordError::Tracee(tracee::TraceeError::TraceeDied { pid }),
@@ -228,16 +223,9 @@ impl Recorder<'_> {
         info: &RawSiginfo,
         regs: &Regs,
     ) -> Result<bool, RecordError> {
-        if !self.spaces.get(&self.t.tgid).is_some_and(|s| s.active()) {
+        if !self.move_blocked_call_to_stub(regs)? {
             return Ok(false);
         }
-        let (tgid, pid) = (self.t.tgid, self.t.tracee.pid());
-        let at_stub = fastpath::unwind::blocked_call_regs(&mut self.t.tracee, regs)
-            .map_err(|e| failure(tgid, pid, e))?;
-        let Some(at_stub) = at_stub else {
-            return Ok(false);
-        };
-        self.t.tracee.set_regs(&at_stub)?;
         self.t.reinterrupt = Some(HeldSignal { signo, info: *info });
         Ok(true)
     }
@@ -245,7 +233,7 @@ impl Recorder<'_> {
     /// A thread that holds its process's token and sleeps is blocked in a call the runtime
     /// made for it (a traced call would have handed the token on): another thread wants the
     /// token, so it is interrupted, to be moved to its stub's traced `syscall`
-    /// (`unblock_for_others`).
+    /// (`move_blocked_call_to_stub`).
     pub(crate) fn nudge_blocked_holder(&mut self) -> Result<(), RecordError> {
         let Some(holder) = self.sched.holder(self.t.tgid) else {
             return Ok(());
@@ -256,7 +244,7 @@ impl Recorder<'_> {
         let Some(t) = self.tasks.get_mut(holder) else {
             return Ok(());
         };
-        if t.running_since.is_none() || t.interrupting || !sleeping(holder) {
+        if t.running_since.is_none() || t.interrupting || thread_state(holder) != Some('S') {
             return Ok(());
         }
         t.interrupting = true;
@@ -265,10 +253,12 @@ impl Recorder<'_> {
         Ok(())
     }
 
-    /// At an interrupt stop: a thread blocked in an in-process call while others wait for
-    /// the token makes the call again from its stub's traced `syscall` (it is in the kernel
-    /// then, without the token). Returns whether that is so.
-    pub(crate) fn unblock_for_others(&mut self, regs: &Regs) -> Result<bool, RecordError> {
+    /// If the thread (its registers `regs`) is inside the runtime's untraced `syscall`,
+    /// cut short while making the program's call, puts it before the stub's traced
+    /// `syscall` for that call (`fastpath::unwind`). Returns whether it did. At an interrupt
+    /// stop this is how a thread blocked in-process while others wait for the token makes
+    /// its call again from the stub, in the kernel without the token.
+    pub(crate) fn move_blocked_call_to_stub(&mut self, regs: &Regs) -> Result<bool, RecordError> {
         if !self.spaces.get(&self.t.tgid).is_some_and(|s| s.active()) {
             return Ok(false);
         }
@@ -306,13 +296,4 @@ impl Recorder<'_> {
             self.spaces.insert(child, forked);
         }
     }
-}
-
-/// Whether thread `tid` sleeps in the kernel (`/proc/TID/stat` state `S`).
-fn sleeping(tid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{tid}/stat")).is_ok_and(|s| {
-        s.rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('S'))
-    })
 }

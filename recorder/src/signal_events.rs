@@ -193,7 +193,7 @@ impl Recorder<'_> {
         let (tgid, tid) = (self.t.tgid, self.t.tid as i32);
         if self.sched.others_ready(tgid) {
             let regs = self.t.tracee.regs()?;
-            if self.unblock_for_others(&regs)? {
+            if self.move_blocked_call_to_stub(&regs)? {
                 return Ok(());
             }
         }

@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod chunk_buffer;
 pub mod codec;
 mod error;
 pub mod frame;

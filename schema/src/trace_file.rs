@@ -5,6 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::chunk_buffer::ChunkBuffer;
 use crate::codec::{self, ChunkItem};
 use crate::error::TraceError;
 use crate::frame::{encode_frame, file_start, FrameKind, FILE_START_LEN};
@@ -34,10 +35,7 @@ pub struct TraceWriter {
     /// File start and header frame, replayed to a sink when one is set.
     prelude: Vec<u8>,
     sink: Option<FrameSink>,
-    buffer: Vec<ChunkItem>,
-    buffered_bytes: usize,
-    /// Events the buffered items stand for.
-    buffered_events: u64,
+    buffer: ChunkBuffer,
     /// Seq of the next event to push (= events accepted so far).
     next_seq: u64,
     broken: bool,
@@ -95,9 +93,7 @@ impl TraceWriter {
             file,
             prelude,
             sink: None,
-            buffer: Vec::new(),
-            buffered_bytes: 0,
-            buffered_events: 0,
+            buffer: ChunkBuffer::default(),
             next_seq: 0,
             broken: false,
             finished: false,
@@ -143,9 +139,8 @@ impl TraceWriter {
                 self.next_seq
             )));
         }
-        let size = item.estimated_size();
         let events = item.events();
-        if size >= CHUNK_BYTES {
+        if ChunkBuffer::needs_own_chunk(&item) {
             self.flush()?;
             // Encode the big item alone first so that a refusal leaves nothing behind.
             let frame = self.encode_chunk(std::slice::from_ref(&item))?;
@@ -153,11 +148,9 @@ impl TraceWriter {
             self.next_seq += events;
             return Ok(());
         }
-        self.buffer.push(item);
-        self.buffered_bytes += size;
-        self.buffered_events += events;
+        let full = self.buffer.add(item);
         self.next_seq += events;
-        if self.buffered_events >= CHUNK_EVENTS as u64 || self.buffered_bytes >= CHUNK_BYTES {
+        if full {
             self.flush()?;
         }
         Ok(())
@@ -171,7 +164,7 @@ impl TraceWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let frame = match self.encode_chunk(&self.buffer) {
+        let frame = match self.encode_chunk(self.buffer.items()) {
             Ok(f) => f,
             Err(e) => {
                 // Cannot happen with events below CHUNK_BYTES each; refuse further work
@@ -181,8 +174,6 @@ impl TraceWriter {
             }
         };
         self.buffer.clear();
-        self.buffered_bytes = 0;
-        self.buffered_events = 0;
         self.write_frame(&frame)
     }
 
