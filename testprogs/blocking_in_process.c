@@ -18,6 +18,7 @@ static volatile int alarms;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
 static int done;
+static volatile pid_t idle_tid;
 
 static void *idle(void *arg)
 {
@@ -27,6 +28,7 @@ static void *idle(void *arg)
 	sigaddset(&alrm, SIGALRM);
 	pthread_sigmask(SIG_BLOCK, &alrm, NULL);
 	pthread_mutex_lock(&lock);
+	idle_tid = gettid();
 	while (!done)
 		pthread_cond_wait(&done_cond, &lock);
 	pthread_mutex_unlock(&lock);
@@ -39,24 +41,32 @@ static void on_alarm(int s)
 	alarms++;
 }
 
-/* Waits until process `pid` sleeps inside a read (syscall 0), as /proc shows it. */
-static void wait_until_reading(pid_t pid)
+/* Waits until the thread whose /proc/.../syscall is `path` sleeps inside syscall `nr`. */
+static void wait_until_in(const char *path, int nr)
 {
-	char path[64], buf[128];
-	snprintf(path, sizeof path, "/proc/%d/syscall", pid);
+	char buf[128], want[16];
+	snprintf(want, sizeof want, "%d ", nr);
 	for (int tries = 0; tries < 20000; tries++) {
 		FILE *f = fopen(path, "r");
 		size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
 		if (f)
 			fclose(f);
 		buf[n] = 0;
-		if (strncmp(buf, "0 ", 2) == 0)
+		if (strncmp(buf, want, strlen(want)) == 0)
 			return;
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
-	fprintf(stderr, "the parent never blocked in read\n");
+	fprintf(stderr, "%s never showed syscall %d\n", path, nr);
 	exit(2);
+}
+
+/* Waits until process `pid` sleeps inside a read (syscall 0). */
+static void wait_until_reading(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/syscall", pid);
+	wait_until_in(path, 0);
 }
 
 static void arm(int restart)
@@ -75,8 +85,18 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	pthread_t t;
 	int threaded = argc > 1 && strcmp(argv[1], "threaded") == 0;
-	if (threaded)
+	if (threaded) {
+		/* The reads below should find the second thread already asleep in its futex,
+		 * not starting up (and wanting a turn) while they wait. */
 		pthread_create(&t, NULL, idle, NULL);
+		while (idle_tid == 0) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+		char path[64];
+		snprintf(path, sizeof path, "/proc/self/task/%d/syscall", idle_tid);
+		wait_until_in(path, 202);
+	}
 	int p[2], ack[2];
 	if (pipe(p) != 0 || pipe(ack) != 0)
 		return 1;

@@ -199,12 +199,32 @@ fn a_process_with_one_thread_blocks_in_process_and_signals_still_interrupt_its_c
 fn a_process_with_threads_blocks_in_process_only_without_a_timeout() {
     // A second thread waits on a condition variable all along: the reads, which have no
     // timeout, still block in-process; sleeps and polls with a timeout are traced.
+    // Its forked children have one thread each, so only the parent's calls are checked.
     let rec = assert_blocking_calls_replay(["threaded"]);
     rec.assert_stdout_contains(&["joined"]);
+    let stdout = text(&rec.output.stdout);
+    let parent = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pid "))
+        .expect("the program prints its pid");
     let lines = dump_lines(&rec);
+    let parents_calls: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.split_whitespace().nth(1) == Some(parent))
+        .collect();
+    assert!(
+        parents_calls.len() > 20,
+        "the parent's events are in the dump"
+    );
     for call in ["clock_nanosleep(", "poll("] {
         assert!(
-            !lines
+            parents_calls
+                .iter()
+                .any(|l| l.contains(call) && !l.contains("[in-process]")),
+            "the parent's {call} should be in the trace"
+        );
+        assert!(
+            !parents_calls
                 .iter()
                 .any(|l| l.contains(call) && l.contains("[in-process]")),
             "{call} has a timeout: with threads it should be traced"
