@@ -135,6 +135,8 @@ mod nr {
     pub const LSTAT: u64 = 6;
     pub const POLL: u64 = 7;
     pub const LSEEK: u64 = 8;
+    pub const RT_SIGACTION: u64 = 13;
+    pub const RT_SIGPROCMASK: u64 = 14;
     pub const PREAD64: u64 = 17;
     pub const ACCESS: u64 = 21;
     pub const GETPID: u64 = 39;
@@ -153,6 +155,10 @@ mod nr {
     pub const GETEGID: u64 = 108;
     pub const GETPPID: u64 = 110;
     pub const GETPGRP: u64 = 111;
+    pub const SIGALTSTACK: u64 = 131;
+    pub const SYSINFO: u64 = 99;
+    pub const GETRUSAGE: u64 = 98;
+    pub const SCHED_GETAFFINITY: u64 = 204;
     pub const GETTID: u64 = 186;
     pub const FUTEX: u64 = 202;
     pub const TIME: u64 = 201;
@@ -183,6 +189,7 @@ const O_TRUNC: u64 = 0o1000;
 const O_APPEND: u64 = 0o2000;
 const O_WRONLY_OR_RDWR: u64 = 3;
 const F_GETFL: u64 = 3;
+const F_GETFD: u64 = 1;
 const POLLIN: u16 = 1;
 const POLLOUT: u16 = 4;
 const MSG_DONTWAIT: u64 = 0x40;
@@ -470,6 +477,16 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             Some(rec.commit(n, a, r, 0))
         }
         nr::UNAME => with_write(n, a, 390, a[0], fixed(390)),
+        // Queries of signal state change nothing, so replay can hand their answers back;
+        // the forms that set a disposition, a mask or a stack stay traced (replay runs them).
+        nr::RT_SIGACTION if a[1] == 0 => with_write(n, a, 32, a[2], fixed(24 + a[3].min(8))),
+        nr::RT_SIGPROCMASK if a[1] == 0 => with_write(n, a, 8, a[2], fixed(a[3].min(8))),
+        nr::SIGALTSTACK if a[0] == 0 => with_write(n, a, 24, a[1], fixed(24)),
+        // Reading a descriptor's flags changes nothing (the runtime asks the same itself).
+        nr::FCNTL if a[1] == F_GETFL || a[1] == F_GETFD => plain(n, a),
+        nr::SYSINFO => with_write(n, a, 112, a[0], fixed(112)),
+        nr::GETRUSAGE => with_write(n, a, 144, a[1], fixed(144)),
+        nr::SCHED_GETAFFINITY => with_write(n, a, a[1], a[2], returned),
         nr::IOCTL => {
             let len = ioctl_query_len(a[1])?;
             with_write(n, a, len, a[2], move |_| len)

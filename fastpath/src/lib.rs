@@ -70,6 +70,13 @@ pub const BUFFERABLE: &[libc::c_long] = &[
     libc::SYS_nanosleep,
     libc::SYS_clock_nanosleep,
     libc::SYS_futex,
+    libc::SYS_rt_sigaction,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_sigaltstack,
+    libc::SYS_sysinfo,
+    libc::SYS_getrusage,
+    libc::SYS_sched_getaffinity,
+    libc::SYS_fcntl,
 ];
 
 pub fn bufferable(nr: u64) -> bool {
