@@ -106,6 +106,40 @@ fn a_recording_killed_while_calls_run_in_process_replays_up_to_the_cut() {
 }
 
 #[test]
+fn calls_made_in_process_reach_the_trace_while_the_program_runs_on() {
+    // Three in-process calls every 5 ms, and no stop until the marker appears: the ring
+    // would hold them for many seconds; taken while the program runs, they are in the
+    // trace on disk (as a follower would have them) long before.
+    let tmp = TempDir::new("fast-streaming");
+    let dir = tmp.join("trace");
+    let marker = tmp.join("marker");
+    let rec = spawn_record(&dir, testprog("calls_until_marker"), [marker.as_os_str()]);
+    let start = std::time::Instant::now();
+    let mut seen = 0;
+    while start.elapsed() < Duration::from_secs(10) && seen < 300 {
+        std::thread::sleep(Duration::from_millis(100));
+        let out = dump(&dir, false);
+        seen = text(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("getppid()") && l.contains("[in-process]"))
+            .count();
+    }
+    std::fs::write(&marker, "").unwrap();
+    let out = rec.wait();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        seen >= 300,
+        "only {seen} in-process calls were in the trace while the program ran"
+    );
+    let replayed = replay(&dir);
+    assert!(
+        text(&replayed.stdout).contains("saw the marker after some rounds"),
+        "{}",
+        describe(&replayed)
+    );
+}
+
+#[test]
 fn a_thread_blocked_in_read_does_not_hold_up_the_writer() {
     let rec = assert_replays_identically(testprog("threads_pipe_block"), NO_ARGS);
     rec.assert_stdout_contains(&["message 0 at ", "message 7 at "]);

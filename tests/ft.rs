@@ -519,3 +519,47 @@ fn outputs_with_no_new_input_between_them_wait_for_one_acknowledgement() {
     assert_eq!(outputs, 25, "{report}");
     assert!(waited <= 4, "{report}");
 }
+
+#[test]
+fn the_follower_acknowledges_calls_made_in_process_while_the_program_runs_on() {
+    // The program makes in-process calls (three every 5 ms) with no ptrace stop until the
+    // marker appears; its ring would hold them for many seconds. Streamed, they reach the
+    // follower and are acknowledged while it runs.
+    let tmp = TempDir::new("ft-streaming");
+    let state = tmp.join("state");
+    let marker = tmp.join("marker");
+    let mut ft = spawn_ftrun([
+        "--state-dir".as_ref(),
+        state.as_os_str(),
+        "--".as_ref(),
+        testprog("calls_until_marker").as_os_str(),
+        marker.as_os_str(),
+    ]);
+    let start = Instant::now();
+    let mut acked = 0;
+    while start.elapsed() < Duration::from_secs(10) && !ft.has_exited() {
+        let doc: Option<serde_json::Value> = std::fs::read(state.join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        acked = doc
+            .and_then(|d| d["primary"]["acked_seq"].as_u64())
+            .unwrap_or(0);
+        if acked >= 600 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(&marker, "").unwrap();
+    let out = ft.wait();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("saw the marker after some rounds"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        acked >= 600,
+        "only {acked} events were acknowledged while the program ran\n{}",
+        describe(&out)
+    );
+}

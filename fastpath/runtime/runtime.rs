@@ -243,6 +243,8 @@ fn ring() -> *mut RingHeader {
 /// A record being built at the ring's write position; published by `commit`.
 struct Record {
     start: *mut u8,
+    /// The ring position the record starts at (after a wrap marker, if one was needed).
+    pos: u64,
     at: u64,
     limit: u64,
     nwrites: u32,
@@ -252,13 +254,35 @@ impl Record {
     /// Room for a record of at most `max` bytes after the header, or `None` (ring full:
     /// the call takes the traced path, and the tracer empties the ring at that stop).
     unsafe fn begin(max: u64) -> Option<Record> {
-        let pos = read_volatile(&(*ring()).write_pos);
+        let r = ring();
+        let pos = read_volatile(&(*r).write_pos);
+        let shipped = read_volatile(&(*r).ship_pos);
         let need = RECORD_HEADER_SIZE + pad8(max);
-        if pos > RING_DATA_SIZE || RING_DATA_SIZE - pos < need {
+        let used = pos.wrapping_sub(shipped);
+        if used > RING_DATA_SIZE || need > RING_DATA_SIZE {
             return None;
         }
+        let offset = pos % RING_DATA_SIZE;
+        // A record does not wrap: the rest of the data is skipped when it would not fit.
+        let skip = if offset + need > RING_DATA_SIZE {
+            RING_DATA_SIZE - offset
+        } else {
+            0
+        };
+        if RING_DATA_SIZE - used < skip + need {
+            return None;
+        }
+        let data = (RING_BASE + RING_HEADER_SIZE) as *mut u8;
+        if skip > 0 {
+            // Published with the record (write_pos moves past both at once).
+            let marker = data.add(offset as usize) as *mut u32;
+            write_volatile(marker, skip as u32);
+            write_volatile(marker.add(1), WRAP);
+        }
+        let pos = pos + skip;
         Some(Record {
-            start: (RING_BASE + RING_HEADER_SIZE + pos) as *mut u8,
+            start: data.add((pos % RING_DATA_SIZE) as usize),
+            pos,
             at: RECORD_HEADER_SIZE,
             limit: need,
             nwrites: 0,
@@ -319,10 +343,13 @@ impl Record {
         };
         write_volatile(self.start as *mut RecordHeader, header);
         let r = ring();
-        // The record is complete before its length is published.
+        // The record is complete before it is published (x86 keeps stores in order; the
+        // fence keeps the compiler from moving them), and counted before its bytes are, so
+        // that the tracer, reading `write_pos` first, never finds more records than `count`.
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-        write_volatile(&mut (*r).write_pos, read_volatile(&(*r).write_pos) + self.at);
         write_volatile(&mut (*r).count, read_volatile(&(*r).count) + 1);
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        write_volatile(&mut (*r).write_pos, self.pos + self.at);
         result
     }
 }

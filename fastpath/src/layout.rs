@@ -69,11 +69,23 @@ pub const CONTROL_SAVED_RSP: u64 = CONTROL_BASE + 16;
 pub const CONTROL_TARGET: u64 = CONTROL_BASE + 24;
 
 /// The ring's header page (shared with the tracer).
+///
+/// Recording, the ring is circular: the runtime appends records at `write_pos` while the
+/// tracer takes them from `ship_pos`, at the thread's stops and while it runs. Both are
+/// byte counts since the ring was made (never reset); a record's place in the data is its
+/// position modulo `RING_DATA_SIZE`. A record never wraps: when one would not fit before
+/// the end of the data, a `WRAP` marker fills the rest, published with the record after it.
+/// The runtime publishes a record (writes `count`, then `write_pos`) only once it is
+/// complete, and never writes where the tracer has not taken yet.
+///
+/// Replay, the tracer loads records from the start of the data up to `write_pos`, and the
+/// runtime hands them back from `read_pos`.
 #[repr(C)]
 pub struct RingHeader {
-    /// Bytes of complete records, from the start of the ring data.
+    /// Recording: bytes of published records since the ring was made. Replay: the end of
+    /// the loaded records.
     pub write_pos: u64,
-    /// Records written since the tracer last emptied the ring.
+    /// Recording: records published since the ring was made.
     pub count: u64,
     /// Replay: bytes of records the runtime has consumed.
     pub read_pos: u64,
@@ -81,7 +93,22 @@ pub struct RingHeader {
     pub consumed: u64,
     /// Replay: the call the runtime met when the next record did not match (0: none).
     pub mismatch_nr: u64,
+    /// Recording: bytes the tracer has taken.
+    pub ship_pos: u64,
+    /// Recording: records the tracer has taken.
+    pub shipped: u64,
 }
+
+/// The `nr` of a marker that fills the ring's data to its end (its `size` says how much).
+pub const WRAP: u32 = u32::MAX;
+/// Byte offsets of `RingHeader` fields, for the tracer.
+pub const RING_WRITE_POS: u64 = 0;
+pub const RING_COUNT: u64 = 8;
+pub const RING_READ_POS: u64 = 16;
+pub const RING_CONSUMED: u64 = 24;
+pub const RING_MISMATCH: u64 = 32;
+pub const RING_SHIP_POS: u64 = 40;
+pub const RING_SHIPPED: u64 = 48;
 
 /// One record: this header, `nwrites` memory writes (`WriteHeader` then the bytes, padded
 /// to 8), then `sent_len` bytes that an output call sent (padded to 8).

@@ -121,10 +121,17 @@ impl Ring {
         Ok(Ring { map })
     }
 
+    /// A header word, read once: the runtime in another process may be changing it.
     fn read_u64(&self, offset: u64) -> u64 {
-        let mut b = [0u8; 8];
-        self.read(offset, &mut b);
-        u64::from_le_bytes(b)
+        debug_assert!(offset + 8 <= RING_HEADER_SIZE);
+        // SAFETY: inside the mapping's header page, 8-aligned; a volatile read of a word
+        // the other side writes whole.
+        let v = unsafe {
+            std::ptr::read_volatile(self.map.as_ptr().add(offset as usize) as *const u64)
+        };
+        // What the word publishes is read after it.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        u64::from_le(v)
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) {
@@ -141,13 +148,15 @@ impl Ring {
         }
     }
 
+    /// Sets a header word, after everything read or written before it.
     fn write_u64(&self, offset: u64, v: u64) {
-        // SAFETY: inside the mapping (the header page); plain bytes.
+        debug_assert!(offset + 8 <= RING_HEADER_SIZE);
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+        // SAFETY: inside the mapping's header page, 8-aligned; a whole-word volatile write.
         unsafe {
-            std::ptr::copy_nonoverlapping(
-                v.to_le_bytes().as_ptr(),
-                self.map.as_mut_ptr().add(offset as usize),
-                8,
+            std::ptr::write_volatile(
+                self.map.as_mut_ptr().add(offset as usize) as *mut u64,
+                v.to_le(),
             )
         }
     }
@@ -211,21 +220,27 @@ impl Ring {
             sent.push((base + off, sent_len));
             at += size;
         }
-        for (field, v) in [(8, 0), (16, 0), (24, 0), (32, 0), (0, at)] {
+        for (field, v) in [
+            (RING_COUNT, 0),
+            (RING_READ_POS, 0),
+            (RING_CONSUMED, 0),
+            (RING_MISMATCH, 0),
+            (RING_WRITE_POS, at),
+        ] {
             self.write_u64(field, v);
         }
         sent
     }
 
-    /// Recording: whether the runtime has appended records since the ring was emptied.
+    /// Recording: whether the runtime has published records the tracer has not taken.
     pub fn has_records(&self) -> bool {
-        self.read_u64(0) != 0
+        self.read_u64(RING_WRITE_POS) != self.read_u64(RING_SHIP_POS)
     }
 
     /// Replay: how many loaded records the runtime has handed back, and the call it met
     /// instead of the next one (0: none).
     pub fn progress(&self) -> (u64, u64) {
-        (self.read_u64(24), self.read_u64(32))
+        (self.read_u64(RING_CONSUMED), self.read_u64(RING_MISMATCH))
     }
 
     /// Replay: the bytes the runtime kept from an output call's buffer.
@@ -235,32 +250,82 @@ impl Ring {
         out
     }
 
-    /// Replay: empties the ring once every loaded record was handed back.
+    /// Empties the ring (replay: once every loaded record was handed back).
     pub fn reset(&self) {
-        for field in [0, 8, 16, 24, 32] {
+        for field in [
+            RING_WRITE_POS,
+            RING_COUNT,
+            RING_READ_POS,
+            RING_CONSUMED,
+            RING_MISMATCH,
+            RING_SHIP_POS,
+            RING_SHIPPED,
+        ] {
             self.write_u64(field, 0);
         }
     }
 
-    /// Takes the bytes of every complete record out of the ring (the process is stopped),
-    /// to be read with [`records`], and how many records the runtime says they are.
-    pub fn take(&self) -> Result<(Vec<u8>, u64), FastPathError> {
-        let end = self.read_u64(0);
-        let count = self.read_u64(8);
-        if end == 0 {
-            return Ok((Vec::new(), 0));
+    /// Recording: takes every record the runtime has published and the tracer not yet
+    /// taken, as contiguous bytes to be read with [`records`], and how many they are. The
+    /// runtime may go on appending meanwhile (it never writes where the tracer has not
+    /// taken). `stopped`: the thread is stopped outside the runtime, so the ring's count
+    /// must match the records exactly (while it runs, one may be counted and not yet
+    /// published).
+    pub fn take(&self, stopped: bool) -> Result<(Vec<u8>, u64), FastPathError> {
+        let end = self.read_u64(RING_WRITE_POS);
+        let count = self.read_u64(RING_COUNT);
+        let start = self.read_u64(RING_SHIP_POS);
+        let shipped = self.read_u64(RING_SHIPPED);
+        let corrupt = |at: u64, why: String| FastPathError::CorruptRecord {
+            offset: at % RING_DATA_SIZE,
+            why,
+        };
+        if end < start || end - start > RING_DATA_SIZE || !(end - start).is_multiple_of(8) {
+            return Err(corrupt(
+                start,
+                format!("the ring says {start} bytes taken of {end} written"),
+            ));
         }
-        if end > RING_DATA_SIZE || !end.is_multiple_of(8) {
-            return Err(FastPathError::CorruptRecord {
-                offset: 0,
-                why: format!("the ring says {end} bytes of records"),
-            });
+        let mut bytes = Vec::with_capacity((end - start) as usize);
+        let mut at = start;
+        let mut taken = 0u64;
+        while at < end {
+            let offset = at % RING_DATA_SIZE;
+            let mut head = [0u8; 8];
+            self.read(RING_HEADER_SIZE + offset, &mut head);
+            let size = u64::from(u32::from_le_bytes(head[..4].try_into().expect("4")));
+            let nr = u32::from_le_bytes(head[4..].try_into().expect("4"));
+            if nr == WRAP {
+                if offset + size != RING_DATA_SIZE || at + size > end {
+                    return Err(corrupt(at, format!("a wrap marker of {size} bytes")));
+                }
+                at += size;
+                continue;
+            }
+            if size < RECORD_HEADER_SIZE
+                || !size.is_multiple_of(8)
+                || offset + size > RING_DATA_SIZE
+                || at + size > end
+            {
+                return Err(corrupt(at, format!("a record of {size} bytes")));
+            }
+            let from = bytes.len();
+            bytes.resize(from + size as usize, 0);
+            self.read(RING_HEADER_SIZE + offset, &mut bytes[from..]);
+            at += size;
+            taken += 1;
         }
-        let mut bytes = vec![0u8; end as usize];
-        self.read(RING_HEADER_SIZE, &mut bytes);
-        self.write_u64(0, 0);
-        self.write_u64(8, 0);
-        Ok((bytes, count))
+        let counted = count.wrapping_sub(shipped);
+        if counted < taken || (stopped && counted != taken) {
+            return Err(corrupt(
+                start,
+                format!("the ring counts {counted} records but holds {taken}"),
+            ));
+        }
+        // Taken: the runtime may write there again.
+        self.write_u64(RING_SHIPPED, shipped + taken);
+        self.write_u64(RING_SHIP_POS, end);
+        Ok((bytes, taken))
     }
 }
 
@@ -304,24 +369,73 @@ mod tests {
         r
     }
 
+    fn set(f: &File, field: u64, v: u64) {
+        f.write_all_at(&v.to_le_bytes(), field).unwrap();
+    }
+
     #[test]
     fn records_come_out_in_order_and_the_ring_is_emptied() {
         let (f, path) = ring_file("ok");
         let mut data = record(110, 42, None);
         data.extend(record(0, 3, Some((0x1000, b"abc"))));
         f.write_all_at(&data, RING_HEADER_SIZE).unwrap();
-        f.write_all_at(&(data.len() as u64).to_le_bytes(), 0)
-            .unwrap();
+        set(&f, RING_COUNT, 2);
+        set(&f, RING_WRITE_POS, data.len() as u64);
         let ring = Ring::map(&f).unwrap();
-        let (bytes, count) = ring.take().unwrap();
-        assert_eq!(count, 0, "the test writes no count");
+        assert!(ring.has_records());
+        let (bytes, count) = ring.take(true).unwrap();
+        assert_eq!(count, 2);
         let calls: Vec<RecordRef> = records(&bytes).map(Result::unwrap).collect();
         assert_eq!(calls.len(), 2);
         assert_eq!((calls[0].nr, calls[0].result), (110, 42));
         let writes: Vec<(u64, &[u8])> = calls[1].writes().collect();
         assert_eq!(writes, vec![(0x1000, &b"abc"[..])]);
         assert_eq!(calls[1].args, [1, 2, 3, 4, 5, 6]);
-        assert!(ring.take().unwrap().0.is_empty());
+        assert!(!ring.has_records());
+        assert!(ring.take(true).unwrap().0.is_empty());
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn records_after_a_wrap_marker_come_out_whole_and_in_order() {
+        let (f, path) = ring_file("wrap");
+        // Taken up to 16 bytes before the end of the data; then a marker for those 16
+        // bytes and a record at the start of the data, published together.
+        let first = record(39, 7, None);
+        let taken = 3 * RING_DATA_SIZE - 16 - first.len() as u64;
+        f.write_all_at(&first, RING_HEADER_SIZE + taken % RING_DATA_SIZE)
+            .unwrap();
+        let mut marker = 16u32.to_le_bytes().to_vec();
+        marker.extend_from_slice(&WRAP.to_le_bytes());
+        f.write_all_at(&marker, RING_HEADER_SIZE + RING_DATA_SIZE - 16)
+            .unwrap();
+        let second = record(0, 3, Some((0x2000, b"wrapped")));
+        f.write_all_at(&second, RING_HEADER_SIZE).unwrap();
+        set(&f, RING_SHIP_POS, taken);
+        set(&f, RING_SHIPPED, 1000);
+        set(&f, RING_COUNT, 1002);
+        let end = taken + first.len() as u64 + 16 + second.len() as u64;
+        set(&f, RING_WRITE_POS, end);
+        let ring = Ring::map(&f).unwrap();
+        let (bytes, count) = ring.take(true).unwrap();
+        assert_eq!(count, 2);
+        let calls: Vec<RecordRef> = records(&bytes).map(Result::unwrap).collect();
+        assert_eq!((calls[0].nr, calls[1].nr), (39, 0));
+        let writes: Vec<(u64, &[u8])> = calls[1].writes().collect();
+        assert_eq!(writes, vec![(0x2000, &b"wrapped"[..])]);
+        assert!(!ring.has_records(), "everything was taken");
+        // A marker that does not reach the end of the data is refused.
+        let at = RING_HEADER_SIZE + end % RING_DATA_SIZE;
+        f.write_all_at(&first, at).unwrap();
+        f.write_all_at(&marker, at + first.len() as u64).unwrap();
+        set(&f, RING_COUNT, 1003);
+        set(&f, RING_WRITE_POS, end + first.len() as u64 + 16);
+        match ring.take(false) {
+            Err(FastPathError::CorruptRecord { why, .. }) => {
+                assert!(why.contains("wrap marker"), "{why}")
+            }
+            other => panic!("expected a bad marker, got {other:?}"),
+        }
         std::fs::remove_file(path).unwrap();
     }
 
@@ -335,10 +449,10 @@ mod tests {
         let at = good.len() as u64;
         good.extend(bad);
         f.write_all_at(&good, RING_HEADER_SIZE).unwrap();
-        f.write_all_at(&(good.len() as u64).to_le_bytes(), 0)
-            .unwrap();
+        set(&f, RING_COUNT, 2);
+        set(&f, RING_WRITE_POS, good.len() as u64);
         let ring = Ring::map(&f).unwrap();
-        let (bytes, _) = ring.take().unwrap();
+        let (bytes, _) = ring.take(true).unwrap();
         match records(&bytes).nth(1) {
             Some(Err(FastPathError::CorruptRecord { offset, why })) => {
                 assert_eq!(offset, at);
@@ -346,12 +460,26 @@ mod tests {
             }
             other => panic!("expected a corrupt record, got {other:?}"),
         }
-        // A length that is not a whole number of records is refused too.
-        f.write_all_at(&12345u64.to_le_bytes(), 0).unwrap();
+        // A length that is not a whole number of records is refused too, and so is a
+        // count that is not the records'.
+        set(&f, RING_WRITE_POS, 12345);
         assert!(matches!(
-            ring.take(),
+            ring.take(true),
             Err(FastPathError::CorruptRecord { .. })
         ));
+        let (f2, path2) = ring_file("count");
+        let one = record(110, 1, None);
+        f2.write_all_at(&one, RING_HEADER_SIZE).unwrap();
+        set(&f2, RING_COUNT, 5);
+        set(&f2, RING_WRITE_POS, one.len() as u64);
+        let ring2 = Ring::map(&f2).unwrap();
+        match ring2.take(true) {
+            Err(FastPathError::CorruptRecord { why, .. }) => {
+                assert!(why.contains("counts 5 records but holds 1"), "{why}")
+            }
+            other => panic!("expected a count mismatch, got {other:?}"),
+        }
+        std::fs::remove_file(path2).unwrap();
         std::fs::remove_file(path).unwrap();
     }
 }

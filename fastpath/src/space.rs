@@ -355,10 +355,11 @@ impl Space {
         self.ring.as_ref().is_some_and(|r| r.has_records())
     }
 
-    /// Takes the records the runtime appended since the last stop.
-    pub fn take_records(&self) -> Result<(Vec<u8>, u64), FastPathError> {
+    /// Takes the records the runtime published that the tracer has not taken yet
+    /// (`stopped`: the thread that makes them is stopped outside the runtime).
+    pub fn take_records(&self, stopped: bool) -> Result<(Vec<u8>, u64), FastPathError> {
         match &self.ring {
-            Some(ring) => ring.take(),
+            Some(ring) => ring.take(stopped),
             None => Ok((Vec::new(), 0)),
         }
     }

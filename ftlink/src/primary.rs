@@ -610,6 +610,16 @@ impl EventSink for FtSink {
         true
     }
 
+    /// What the runtimes published while the program ran goes to the follower now, not
+    /// at the program's next stop: the follower acknowledges it sooner, so the next output
+    /// waits less (or not at all).
+    fn streamed(&mut self) -> Result<(), RecordError> {
+        match self.writer.as_mut() {
+            Some(w) => Ok(w.flush()?),
+            None => Ok(()),
+        }
+    }
+
     fn before_output(&mut self) -> Result<(), RecordError> {
         self.wait_for_acks()
     }

@@ -117,7 +117,7 @@ impl Recorder<'_> {
         if inside {
             return Ok(());
         }
-        let (bytes, count) = space.take_records().map_err(|e| failure(tgid, me, e))?;
+        let (bytes, count) = space.take_records(true).map_err(|e| failure(tgid, me, e))?;
         if count == 0 && bytes.is_empty() {
             return Ok(());
         }
@@ -132,6 +132,53 @@ impl Recorder<'_> {
             echo: self.echo_targets(),
             tgid,
         })
+    }
+
+    /// While the programs run (at a tick): takes the records each process's token holder
+    /// has published since, so that the log — and a follower — has them without waiting
+    /// for a stop, and the ring has room again. Records are only ever published whole, so
+    /// taking them cannot cut one; the rest is taken at the holder's next stop, before
+    /// the event of that stop.
+    pub(crate) fn stream_rings(&mut self) -> Result<(), RecordError> {
+        let ready: Vec<(i32, i32)> = self
+            .spaces
+            .iter()
+            .filter(|(_, space)| space.has_records())
+            .filter_map(|(&tgid, _)| Some((tgid, self.sched.holder(tgid)?)))
+            .collect();
+        let mut streamed = false;
+        for (tgid, holder) in ready {
+            // A token shared by processes: the holder may be another process's thread,
+            // whose records are in its own ring.
+            if self.task_mut(holder).map(|t| t.tgid) != Some(tgid) {
+                continue;
+            }
+            let Some(space) = self.spaces.get(&tgid) else {
+                continue;
+            };
+            let (bytes, count) = space
+                .take_records(false)
+                .map_err(|e| failure(tgid, holder, e))?;
+            if count == 0 {
+                continue;
+            }
+            let count = u32::try_from(count).map_err(|_| {
+                RecordError::Other(format!("process {tgid}: the ring holds {count} records"))
+            })?;
+            self.push_ring(RingRecords {
+                first_seq: 0,
+                tid: holder as u32,
+                count,
+                bytes,
+                echo: self.echo_targets(),
+                tgid,
+            })?;
+            streamed = true;
+        }
+        if streamed {
+            self.sink.streamed()?;
+        }
+        Ok(())
     }
 
     /// At a traced syscall's exit: the site is rewritten if the call could have run

@@ -27,8 +27,10 @@ use crate::{futex, RecordError};
 /// `MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE` (`MAP_SHARED_VALIDATE` is shared too).
 const MAP_TYPE: i32 = 0x01;
 
-/// How often the scheduler looks for a thread to preempt.
-const TICK: std::time::Duration = std::time::Duration::from_millis(5);
+/// How often the scheduler looks for a thread to preempt and takes what runtimes published
+/// (a ring of 1 MiB holds about 10 k calls: a program making a call every 200 ns fills it
+/// in 2 ms; past that its calls wait in traced stops until the ring has room).
+const TICK: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Stops after which the thread goes back to its own code (and so needs its token):
 /// every stop but a syscall entry, which it reached running, and the clone/fork events
@@ -241,9 +243,11 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    /// The preemption clock runs only while some process has several threads.
+    /// The clock runs while some process has several threads (to preempt a spinning
+    /// one) or runs calls in-process (to take its ring's records while it runs).
     fn keep_clock(&mut self) -> Result<(), RecordError> {
-        match (self.sched.any_threaded(), self.ticker.is_some()) {
+        let wanted = self.sched.any_threaded() || !self.spaces.is_empty();
+        match (wanted, self.ticker.is_some()) {
             (true, false) => self.ticker = Some(Ticker::start(TICK)?),
             (false, true) => self.ticker = None,
             _ => {}

@@ -167,6 +167,7 @@ impl Recorder<'_> {
     /// The clock ticked: a thread that has run its own code for its timeslice while others
     /// of its process wait is interrupted, to see whether it spins.
     pub(crate) fn on_tick(&mut self) -> Result<(), RecordError> {
+        self.stream_rings()?;
         let now = Instant::now();
         for tid in self.sched.contended_holders() {
             let Some(t) = self.task_mut(tid) else {

@@ -28,6 +28,12 @@ pub trait EventSink {
     }
     fn finish(&mut self, footer: Footer) -> Result<(), RecordError>;
 
+    /// Called after records were taken from rings while the program ran: a sink that
+    /// streams (the fault-tolerant primary's) sends what it holds now.
+    fn streamed(&mut self) -> Result<(), RecordError> {
+        Ok(())
+    }
+
     /// True when outputs must wait in `before_output` (the fault-tolerant primary's gate):
     /// the in-process runtime then sends them to the tracer instead of running them.
     fn gates_output(&self) -> bool {
