@@ -325,7 +325,7 @@ fn fake_follower_hello(s: &mut std::net::TcpStream, arbiter: &std::path::Path) -
     };
     let (_their_arbiter, token) = (take(), take());
     let proof = std::fs::read_to_string(arbiter.join(format!("token-{token}"))).unwrap();
-    let mut payload = 2u32.to_le_bytes().to_vec(); // protocol version
+    let mut payload = ftlink::PROTOCOL_VERSION.to_le_bytes().to_vec();
     payload.extend_from_slice(&1u64.to_le_bytes());
     payload.extend_from_slice(&0u64.to_le_bytes());
     for text in ["fake follower", &token, &proof] {
@@ -562,4 +562,88 @@ fn the_follower_acknowledges_calls_made_in_process_while_the_program_runs_on() {
         "only {acked} events were acknowledged while the program ran\n{}",
         describe(&out)
     );
+}
+
+/// A v1 freezer cgroup holding `pid`'s threads, thawed and removed on drop; None where the
+/// machine has no freezer hierarchy.
+struct Frozen(std::path::PathBuf);
+
+impl Frozen {
+    fn freeze(pid: i32, label: &str) -> Option<Frozen> {
+        let dir = std::path::Path::new("/sys/fs/cgroup/freezer")
+            .join(format!("ftrun-test-{label}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let frozen = Frozen(dir);
+        std::fs::write(frozen.0.join("cgroup.procs"), pid.to_string()).ok()?;
+        std::fs::write(frozen.0.join("freezer.state"), "FROZEN").ok()?;
+        Some(frozen)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+        // Back to the root group, then the group can go.
+        if let Ok(procs) = std::fs::read_to_string(self.0.join("cgroup.procs")) {
+            for p in procs.lines() {
+                let _ = std::fs::write("/sys/fs/cgroup/freezer/cgroup.procs", p);
+            }
+        }
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn a_follower_whose_replay_falls_behind_slows_the_primary_down() {
+    let tmp = TempDir::new("ft-throttle");
+    let state = tmp.join("state");
+    let ft = spawn_ftrun([
+        "--state-dir".as_ref(),
+        state.as_os_str(),
+        "--max-lag-ms".as_ref(),
+        "300".as_ref(),
+        "--".as_ref(),
+        testprog("tick_lines").as_os_str(),
+        "120".as_ref(),
+    ]);
+    // The follower's replayed process, once it runs.
+    let start = Instant::now();
+    let replayed_pid = loop {
+        let doc: Option<serde_json::Value> = std::fs::read(state.join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let pid = doc
+            .and_then(|d| d["follower"]["server_pid"].as_i64())
+            .unwrap_or(0);
+        if pid > 0 || start.elapsed() > Duration::from_secs(10) {
+            break pid as i32;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(replayed_pid > 0, "the follower never showed its replay");
+    // Its replay stops (the follower itself still receives and acknowledges) for 1.5 s:
+    // the follower falls behind, and the primary's outputs wait for it.
+    let frozen = Frozen::freeze(replayed_pid, "throttle");
+    std::thread::sleep(Duration::from_millis(1500));
+    let was_frozen = frozen.is_some();
+    drop(frozen);
+    let out = ft.wait();
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 120, "{stdout}");
+    assert!(stdout.ends_with("line 119\n"), "{stdout}");
+    let throttled = ftrun_lines(&out.stderr)
+        .into_iter()
+        .any(|l| l.contains("waited for the follower's replay to catch up"));
+    if was_frozen {
+        assert!(
+            throttled,
+            "no output waited for a follower 1.5 s behind\n{}",
+            describe(&out)
+        );
+    } else {
+        // Without a freezer cgroup nothing slows the follower: nothing waits for it.
+        eprintln!("no freezer cgroup here: checking that a follower that keeps up slows nothing");
+        assert!(!throttled, "{}", describe(&out));
+    }
 }

@@ -569,7 +569,7 @@ fn a_follower_that_never_had_the_whole_log_does_not_take_over() {
     let token = "00112233445566778899aabbccddeeff";
     std::fs::create_dir_all(tmp.join("arbiter")).unwrap();
     std::fs::write(tmp.join(format!("arbiter/token-{token}")), "fake proof").unwrap();
-    let mut hello = 2u32.to_le_bytes().to_vec(); // protocol version
+    let mut hello = ftlink::PROTOCOL_VERSION.to_le_bytes().to_vec();
     hello.extend_from_slice(&1u64.to_le_bytes()); // epoch
     hello.extend_from_slice(&0u64.to_le_bytes());
     for text in ["fake primary", token, ""] {

@@ -18,6 +18,7 @@ use replayer::takeover::{write_takeovers, Takeover, TakeoverSource};
 use replayer::{EventSource, ReaderSource, ReplayEnd, ReplayError, ReplayOptions, Replayer};
 use schema::{Event, ExitStatus, StreamDecoder, TraceReader, EVENTS_FILE};
 
+use crate::lag::Arrivals;
 use crate::message::{is_timeout, Hello, LinkError, Message, PROTOCOL_VERSION};
 use crate::status::{self, RoleStatus};
 pub use crate::takeover::LiveServer;
@@ -81,11 +82,21 @@ pub(crate) struct FollowState {
     server_start: Option<u64>,
     /// Events the replay has been handed so far.
     replayed: Arc<AtomicU64>,
+    /// When the received events arrived, for the replay's lag.
+    arrivals: Arrivals,
 }
 
 impl FollowState {
-    fn report(&self, timing: Timing) -> RoleStatus {
+    /// Events received and not replayed yet, and how long the oldest of them has waited.
+    fn lag(&mut self) -> (u64, Duration) {
+        let replayed = self.replayed.load(Ordering::Relaxed);
+        let waited = self.arrivals.lag(replayed, Instant::now());
+        (self.received.saturating_sub(replayed), waited)
+    }
+
+    fn report(&mut self, timing: Timing) -> RoleStatus {
         let following = self.role == "follower";
+        let lag_ms = following.then(|| self.lag().1.as_millis() as u64);
         RoleStatus {
             role: self.role.into(),
             epoch: self.epoch,
@@ -98,6 +109,7 @@ impl FollowState {
             timeout: timing.timeout,
             peer_silent: following.then(|| self.last_heard.elapsed()),
             gate_waiting: None,
+            lag_ms,
         }
     }
 }
@@ -160,6 +172,7 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
             server_pid: 0,
             server_start: None,
             replayed: Arc::new(AtomicU64::new(0)),
+            arrivals: Arrivals::default(),
         }),
         changed: Condvar::new(),
         reporting: Mutex::new(()),
@@ -341,10 +354,10 @@ fn start_threads(
     let (hb_writer, heartbeat, hb_shared) = (writer.clone(), cfg.timing.heartbeat, shared.clone());
     thread::spawn(move || loop {
         thread::sleep(heartbeat);
-        {
+        let progress = {
             // Once this follower has decided (taken over or lost) it falls silent for good,
             // so that a primary still hearing it cannot take it for a live follower.
-            let st = hb_shared.state.lock().expect("follow state");
+            let mut st = hb_shared.state.lock().expect("follow state");
             if st.takeover.is_some() || st.lost.is_some() {
                 let _ = hb_writer
                     .lock()
@@ -352,8 +365,15 @@ fn start_threads(
                     .shutdown(std::net::Shutdown::Both);
                 return;
             }
-        }
-        if Message::Heartbeat
+            // The heartbeat says how far behind the replay is: a primary whose follower
+            // falls too far behind slows down.
+            let (_, waited) = st.lag();
+            Message::Progress {
+                replayed: st.replayed.load(Ordering::Relaxed),
+                lag_ms: waited.as_millis() as u64,
+            }
+        };
+        if progress
             .write_to(&mut *hb_writer.lock().expect("link"))
             .is_err()
         {
@@ -423,6 +443,7 @@ fn receive_loop(
                         }
                         let progress = received > st.received;
                         st.received = received;
+                        st.arrivals.arrived(received, Instant::now());
                         st.last_heard = Instant::now();
                         st.finished |= finished;
                         shared.changed.notify_all();
@@ -694,7 +715,7 @@ fn status_reporter(shared: &Shared, state_dir: &Path, timing: Timing) {
         // Woken early when this follower has had the whole log: from then on its section
         // shows what it protects the primary with.
         let st = shared.state.lock().expect("follow state");
-        let (st, _) = shared
+        let (mut st, _) = shared
             .changed
             .wait_timeout_while(st, interval, |st| st.synced == written_synced)
             .expect("follow state");

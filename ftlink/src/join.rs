@@ -362,6 +362,9 @@ pub(crate) fn receive_loop(reader: &mut TcpStream, shared: &Shared, gen: u64) {
         }
         match Message::read_from(reader) {
             Ok(Message::Ack(seq)) => shared.acked(gen, seq),
+            Ok(Message::Progress { lag_ms, .. }) => {
+                shared.progress(gen, Duration::from_millis(lag_ms))
+            }
             Ok(_) => shared.heard(gen),
             Err(e) if is_timeout(&e) => {}
             // A closed or broken connection is only a hint: silence decides.

@@ -6,6 +6,7 @@ pub mod arbiter;
 pub mod follower;
 mod http;
 pub mod join;
+mod lag;
 pub mod lock;
 pub mod log;
 pub mod message;

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 const MAGIC: &[u8; 4] = b"FTLK";
 /// Largest payload accepted (an Events batch of big chunks, a mapped file).
 const MAX_PAYLOAD: usize = 512 << 20;
@@ -84,6 +84,12 @@ pub enum Message {
     /// The log's history (every event before this link) has been sent: it holds this many
     /// events. A follower that has not had it cannot take over.
     Synced(u64),
+    /// The follower's heartbeat: how many events its replay has been handed, and how long
+    /// the oldest event it received and has not replayed yet has waited (0: caught up).
+    Progress {
+        replayed: u64,
+        lag_ms: u64,
+    },
 }
 
 impl Message {
@@ -96,6 +102,7 @@ impl Message {
             Message::File { .. } => 5,
             Message::Takeovers(_) => 6,
             Message::Synced(_) => 7,
+            Message::Progress { .. } => 8,
         }
     }
 
@@ -123,6 +130,11 @@ impl Message {
             }
             Message::Takeovers(text) => text.as_bytes().to_vec(),
             Message::Synced(events) => events.to_le_bytes().to_vec(),
+            Message::Progress { replayed, lag_ms } => {
+                let mut p = replayed.to_le_bytes().to_vec();
+                p.extend_from_slice(&lag_ms.to_le_bytes());
+                p
+            }
         }
     }
 
@@ -193,6 +205,10 @@ impl Message {
             2 => Message::Events(p),
             3 if p.len() == 8 => Message::Ack(u64_at(0)),
             4 if p.is_empty() => Message::Heartbeat,
+            8 if p.len() == 16 => Message::Progress {
+                replayed: u64_at(0),
+                lag_ms: u64_at(8),
+            },
             5 if p.len() >= 4 && p.len() >= 4 + u32_at(0) as usize => {
                 let n = u32_at(0) as usize;
                 let name = String::from_utf8(p[4..4 + n].to_vec())
@@ -277,6 +293,10 @@ mod tests {
             },
             Message::Takeovers("takeover events=3 epoch=2 process=1:2 threads=1:2\n".into()),
             Message::Synced(12345),
+            Message::Progress {
+                replayed: 99,
+                lag_ms: 12,
+            },
         ];
         for m in msgs {
             let bytes = m.encode();

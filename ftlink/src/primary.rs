@@ -42,6 +42,8 @@ pub struct PrimaryConfig {
     /// a takeover) holds outputs until that follower has the whole log, at most this long:
     /// a reply it released before would be lost with it if it died before then.
     pub hold_outputs: Option<Duration>,
+    /// The follower's replay lag past which outputs wait for it (throttling).
+    pub max_lag: Duration,
 }
 
 /// What the primary knows about its follower.
@@ -78,6 +80,8 @@ pub(crate) struct LinkState {
     catching_up: Option<u64>,
     /// Alone, outputs wait until then for a follower on its way (see `hold_outputs`).
     hold_until: Option<Instant>,
+    /// How far behind the follower's replay said it was in its last heartbeat.
+    follower_lag: Option<Duration>,
 }
 
 impl LinkState {
@@ -116,6 +120,7 @@ impl LinkState {
             timeout: timing.timeout,
             peer_silent: (!self.alone && self.lost.is_none()).then(|| self.last_heard.elapsed()),
             gate_waiting: self.gate_since.map(|t| t.elapsed()),
+            lag_ms: self.follower_lag.map(|d| d.as_millis() as u64),
         }
     }
 }
@@ -145,6 +150,10 @@ pub struct FtSink {
     pub outputs: u64,
     pub gated_outputs: u64,
     pub gate_wait: Duration,
+    max_lag: Duration,
+    /// Outputs that waited for a follower too far behind, and how long in total.
+    pub throttled: u64,
+    pub throttle_wait: Duration,
 }
 
 impl FtSink {
@@ -225,6 +234,7 @@ impl FtSink {
                     .hold_outputs
                     .filter(|_| alone)
                     .map(|d| Instant::now() + d),
+                follower_lag: None,
             }),
             changed: Condvar::new(),
         });
@@ -244,6 +254,7 @@ impl FtSink {
             arbiter,
             state_dir,
             recruit,
+            max_lag,
             ..
         } = cfg;
         let (recruit_shared, recruit_tx) = (shared.clone(), tx.clone());
@@ -271,7 +282,15 @@ impl FtSink {
             outputs: 0,
             gated_outputs: 0,
             gate_wait: Duration::ZERO,
+            max_lag,
+            throttled: 0,
+            throttle_wait: Duration::ZERO,
         })
+    }
+
+    /// The follower lag past which outputs wait (`--max-lag-ms`).
+    pub fn max_lag(&self) -> Duration {
+        self.max_lag
     }
 
     /// The tracee to stop if this primary loses its epoch.
@@ -355,7 +374,32 @@ impl FtSink {
             self.gated_outputs += 1;
             self.gate_wait += start.elapsed();
         }
+        self.throttle();
         Ok(())
+    }
+
+    /// A follower whose replay is more than `max_lag` behind would take that long to go
+    /// live after a takeover: the output waits until it is back within half of that (at
+    /// most `max_lag`), so that the primary, not the failover time, gives way.
+    fn throttle(&mut self) {
+        let start = Instant::now();
+        let mut st = self.shared.state.lock().expect("link state");
+        let behind = |st: &LinkState, limit: Duration| {
+            st.follower_lag.is_some_and(|l| l > limit) && !st.ungated() && st.lost.is_none()
+        };
+        if !behind(&st, self.max_lag) {
+            return;
+        }
+        while behind(&st, self.max_lag / 2) && start.elapsed() < self.max_lag {
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, self.timing.heartbeat)
+                .expect("link state")
+                .0;
+        }
+        self.throttled += 1;
+        self.throttle_wait += start.elapsed();
     }
 }
 
@@ -390,6 +434,7 @@ impl Shared {
             let mut st = self.state.lock().expect("link state");
             st.link += 1;
             st.acked = None;
+            st.follower_lag = None;
             st.last_heard = Instant::now();
             st.ack_progress = Instant::now();
             st.joining = true;
@@ -483,6 +528,16 @@ impl Shared {
         self.changed.notify_all();
     }
 
+    /// The follower's heartbeat said how far behind its replay is.
+    pub(crate) fn progress(&self, gen: u64, lag: Duration) {
+        let mut st = self.state.lock().expect("link state");
+        if st.link == gen {
+            st.last_heard = Instant::now();
+            st.follower_lag = Some(lag);
+            self.changed.notify_all();
+        }
+    }
+
     pub(crate) fn heard(&self, gen: u64) {
         let mut st = self.state.lock().expect("link state");
         if st.link == gen {
@@ -558,15 +613,29 @@ impl Shared {
     }
 }
 
-/// A syscall that sends bytes out of the process (logged once it was let through), or the
-/// hand-over at its entry in a process with threads.
+/// A syscall that sends bytes out of the process to a connection (logged once it was let
+/// through), or the hand-over at its entry in a process with threads: what a later output
+/// need not wait for. A write whose bytes stay (a file, a device) is not one of these: a
+/// follower that went live without its result would make it again, and a file written by
+/// append would have the bytes twice. Only what reaches a peer that a takeover cuts off —
+/// a socket, a pipe, a terminal — may be missing at the follower.
 fn is_output(event: &Event) -> bool {
-    let number = match &event.kind {
-        EventKind::Syscall(s) => s.number,
-        EventKind::SyscallEntry { number, .. } => *number,
+    let (number, tid, args) = match &event.kind {
+        EventKind::Syscall(s) => (s.number, event.tid, Some(s.args)),
+        EventKind::SyscallEntry { number, .. } => (*number, event.tid, None),
         _ => return false,
     };
-    matches!(syscalls::rule_for(number), syscalls::Rule::Output { .. })
+    let syscalls::Rule::Output { fd, .. } = syscalls::rule_for(number) else {
+        return false;
+    };
+    let Some(args) = args else {
+        return true;
+    };
+    let target = std::fs::read_link(format!("/proc/{tid}/fd/{}", args[fd])).unwrap_or_default();
+    let target = target.to_string_lossy();
+    ["socket:", "pipe:", "/dev/pts/", "/dev/tty"]
+        .iter()
+        .any(|p| target.starts_with(p))
 }
 
 impl EventSink for FtSink {
@@ -711,6 +780,7 @@ fn monitor_loop(shared: &Shared, cfg: Monitor) {
                 // The lost follower's link is closed; a new one may join.
                 st.link = 0;
                 st.acked = None;
+                st.follower_lag = None;
                 eprintln!(
                     "ftrun: the follower is gone ({}); this primary won epoch {next_epoch} at {} and goes on alone",
                     if gate_stuck { "no acknowledgement within the timeout".to_string() } else { format!("silent for {} ms", silent.as_millis()) },

@@ -34,6 +34,9 @@ pub struct RoleStatus {
     pub peer_silent: Option<Duration>,
     /// How long an output has been waiting for the follower's acknowledgement (primary).
     pub gate_waiting: Option<Duration>,
+    /// How long the oldest event the follower received and has not replayed yet has waited
+    /// (the follower's own; the primary's section has what its follower last said).
+    pub lag_ms: Option<u64>,
 }
 
 pub fn status_path(state_dir: &Path) -> PathBuf {
@@ -107,6 +110,7 @@ pub fn write(state_dir: &Path, section: &str, s: &RoleStatus) {
         "pid": s.pid, "pid_start": process_start(s.pid),
         "server_pid": s.server_pid, "server_start": s.server_start,
         "last_seq": s.last_seq, "acked_seq": s.acked_seq, "replayed": s.replayed, "lag": lag,
+        "lag_ms": s.lag_ms,
         "timeout_ms": s.timeout.as_millis() as u64,
         "peer_heard_ms": s.peer_silent.map(ago),
         "gate_waiting_since_ms": s.gate_waiting.map(ago),

@@ -59,6 +59,12 @@ pub struct LinkArgs {
     /// acknowledged events survive the follower's host crashing too).
     #[arg(long, value_enum, default_value_t = Ack::Received)]
     pub ack: Ack,
+    /// How far the follower's replay may fall behind (the wait of the oldest event it has
+    /// and has not replayed) before the primary slows down: an output then waits until the
+    /// follower has caught up to half of it, for at most this long. It bounds how long a
+    /// takeover must replay before the server goes live.
+    #[arg(long, default_value_t = 1000)]
+    pub max_lag_ms: u64,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +224,7 @@ fn primary_config(
         recruit,
         takeovers: Vec::new(),
         hold_outputs: None,
+        max_lag: Duration::from_millis(link.max_lag_ms.max(1)),
     })
 }
 
@@ -297,6 +304,14 @@ fn primary_ended(
             sink.outputs,
             sink.gate_wait.as_secs_f64() * 1e6 / sink.gated_outputs.max(1) as f64
         );
+        if sink.throttled > 0 {
+            eprintln!(
+                "ftrun: {} outputs waited for the follower's replay to catch up (it was more than {} ms behind), {} ms in all",
+                sink.throttled,
+                sink.max_lag().as_millis(),
+                sink.throttle_wait.as_millis()
+            );
+        }
     }
     let status = result.with_context(|| "recording the server failed")?;
     if let Some(msg) = exit::killed_message(
@@ -348,6 +363,7 @@ pub fn run_after_takeover(
             timeout: link.timing().timeout,
             peer_silent: None,
             gate_waiting: None,
+            lag_ms: None,
         },
     );
     server.hand_over();

@@ -39,6 +39,12 @@ fn describe(side: &str, s: &Value) -> String {
         Some(n) => format!(", replayed {n}"),
         None => String::new(),
     };
+    // How long the oldest event received and not yet replayed has waited (for a primary:
+    // what its follower last said).
+    let replayed = match s["lag_ms"].as_u64() {
+        Some(ms) => format!("{replayed}, replay {ms} ms behind"),
+        None => replayed,
+    };
     format!(
         "{side:<9} role {:<8} epoch {:<3} ftrun pid {} ({state}), {server}; last seq {} acked {} lag {}{replayed}",
         s["role"].as_str().unwrap_or("?"),
