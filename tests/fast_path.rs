@@ -140,6 +140,33 @@ fn calls_made_in_process_reach_the_trace_while_the_program_runs_on() {
 }
 
 #[test]
+fn memory_calls_run_in_process_and_replay_makes_them_itself() {
+    // Each round makes a page PROT_NONE in-process and touches it: the fault comes again at
+    // replay only if replay made that mprotect for real.
+    let rec = assert_replays_identically(testprog("memory_calls"), NO_ARGS);
+    rec.assert_stdout_contains(&["faults 200"]);
+    let lines = dump_lines(&rec);
+    for call in ["mmap(", "mprotect(", "munmap(", "madvise(", "brk("] {
+        assert!(
+            count_in_process(&lines, call) >= 150,
+            "{call} should run in-process ({} times did)",
+            count_in_process(&lines, call)
+        );
+    }
+    assert!(
+        count(&lines, "signal SIGSEGV") >= 200,
+        "each round's fault is in the trace"
+    );
+}
+
+fn count_in_process(lines: &[String], call: &str) -> usize {
+    lines
+        .iter()
+        .filter(|l| l.contains(call) && l.contains("[in-process]"))
+        .count()
+}
+
+#[test]
 fn a_thread_blocked_in_read_does_not_hold_up_the_writer() {
     let rec = assert_replays_identically(testprog("threads_pipe_block"), NO_ARGS);
     rec.assert_stdout_contains(&["message 0 at ", "message 7 at "]);

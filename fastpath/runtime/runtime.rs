@@ -135,6 +135,11 @@ mod nr {
     pub const LSTAT: u64 = 6;
     pub const POLL: u64 = 7;
     pub const LSEEK: u64 = 8;
+    pub const MMAP: u64 = 9;
+    pub const MPROTECT: u64 = 10;
+    pub const MUNMAP: u64 = 11;
+    pub const BRK: u64 = 12;
+    pub const MADVISE: u64 = 28;
     pub const RT_SIGACTION: u64 = 13;
     pub const RT_SIGPROCMASK: u64 = 14;
     pub const PREAD64: u64 = 17;
@@ -184,6 +189,9 @@ const FUTEX_WAKE_BITSET: u64 = 10;
 const ENOENT: i64 = 2;
 const ENOTDIR: i64 = 20;
 const O_NONBLOCK: i64 = 0o4000;
+const MAP_TYPE: u64 = 0x0f;
+const MAP_PRIVATE: u64 = 0x02;
+const MAP_ANONYMOUS: u64 = 0x20;
 const O_CREAT: u64 = 0o100;
 const O_TRUNC: u64 = 0o1000;
 const O_APPEND: u64 = 0o2000;
@@ -485,6 +493,11 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         }
         nr::NANOSLEEP if timed_may_block => sleep(n, a, a[1]),
         nr::CLOCK_NANOSLEEP if timed_may_block => sleep(n, a, a[3]),
+        // Memory calls replay makes again itself (the log has their results to compare):
+        // run here they keep the thread's turn and cost no stop. A file mapping stays
+        // traced: the recorder keeps the file's bytes.
+        nr::MPROTECT | nr::MUNMAP | nr::BRK | nr::MADVISE => plain(n, a),
+        nr::MMAP if a[3] & MAP_ANONYMOUS != 0 && a[3] & MAP_TYPE == MAP_PRIVATE => plain(n, a),
         nr::GETPID | nr::GETPPID | nr::GETTID | nr::GETUID | nr::GETEUID | nr::GETGID
         | nr::GETEGID | nr::GETPGRP | nr::LSEEK | nr::ACCESS | nr::FACCESSAT
         | nr::FACCESSAT2 | nr::CLOSE => plain(n, a),

@@ -77,6 +77,11 @@ pub const BUFFERABLE: &[libc::c_long] = &[
     libc::SYS_getrusage,
     libc::SYS_sched_getaffinity,
     libc::SYS_fcntl,
+    libc::SYS_mmap,
+    libc::SYS_mprotect,
+    libc::SYS_munmap,
+    libc::SYS_brk,
+    libc::SYS_madvise,
 ];
 
 pub fn bufferable(nr: u64) -> bool {

@@ -17,7 +17,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::session::Replayer;
 use crate::ReplayError;
-use syscalls::syscall_name;
+use syscalls::{rule_for, syscall_name};
 
 /// The runtime in replay: it hands back what the ring holds; no filter (a follower that goes
 /// live could not shed one).
@@ -130,7 +130,16 @@ impl Replayer<'_> {
                 break;
             }
             match &ev.kind {
-                EventKind::Syscall(s) if s.mode == SyscallMode::Buffered && run < MOST => run += 1,
+                // A memory call the runtime ran while recording is made at a stop here
+                // (replay runs it for real): the thread stops there by itself, its ring
+                // empty.
+                EventKind::Syscall(s)
+                    if s.mode == SyscallMode::Buffered
+                        && run < MOST
+                        && !rule_for(s.number).runs_at_replay() =>
+                {
+                    run += 1
+                }
                 EventKind::Syscall(_)
                 | EventKind::SyscallEntry { .. }
                 | EventKind::Exit(_)

@@ -481,8 +481,11 @@ impl<'a> Replayer<'a> {
             && (!is_restart_code(s.result) || is_new_process(nr))
             && nr != libc::SYS_rt_sigreturn as u64
             && nr != libc::SYS_rt_sigsuspend as u64;
+        // A memory call the runtime ran in-process while recording runs here for real too.
+        let executes = s.mode == SyscallMode::Executed
+            || (s.mode == SyscallMode::Buffered && rule_for(nr).runs_at_replay());
         match s.mode {
-            SyscallMode::Executed if !failed => {
+            _ if executes && !failed => {
                 if nr == libc::SYS_mmap as u64 {
                     mem::prepare_mmap(&mut regs, &s);
                     self.t.tracee.set_regs(&regs)?;

@@ -76,6 +76,17 @@ pub enum Rule {
     Pretend(i64),
 }
 
+impl Rule {
+    /// Replay makes the call itself (it changes the address space or kernel state), also
+    /// when the runtime ran it in-process while recording.
+    pub fn runs_at_replay(self) -> bool {
+        matches!(
+            self,
+            Rule::Execute { .. } | Rule::Mmap | Rule::ExecuteUntilSignal
+        )
+    }
+}
+
 pub(crate) const fn out(arg: usize, len: Len) -> Out {
     Out { arg, len }
 }
