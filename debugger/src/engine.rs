@@ -23,6 +23,8 @@ use gdbstub::stub::state_machine::GdbStubStateMachine;
 use gdbstub::stub::MultiThreadStopReason;
 use replayer::{HookResume, ReplayError};
 
+pub use checkpoints::ring_batch;
+
 use crate::moment::{Hop, Moment, Trigger, Watch};
 use crate::target::GdbTarget;
 

@@ -24,6 +24,20 @@ fn checkpoint_every() -> Duration {
         Duration::from_millis(ms)
     })
 }
+/// In-process calls the replay puts into a ring at once (`FTRUN_GDB_RING_BATCH` sets
+/// another): a thread that lives on in-process calls stops after each batch, and those
+/// stops are where checkpoints can go. The same in every pass of a session, since moments
+/// are named by stops.
+pub fn ring_batch() -> usize {
+    static BATCH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BATCH.get_or_init(|| {
+        std::env::var("FTRUN_GDB_RING_BATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(32)
+    })
+}
+
 /// Most checkpoints kept; past it every other one is dropped (the first stays).
 const MOST_CHECKPOINTS: usize = 256;
 
