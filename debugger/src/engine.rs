@@ -71,6 +71,8 @@ pub enum Then {
     /// reverse-continue).
     Scan(Vec<(Moment, Report)>),
     Search(StepSearch),
+    /// Let gdb look at the session's first stop.
+    Begin,
 }
 
 #[derive(Debug, Clone)]

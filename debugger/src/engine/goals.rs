@@ -5,7 +5,8 @@ use gdbstub::stub::state_machine::GdbStubStateMachine;
 use replayer::{ReplayError, Replayer};
 
 use super::{Engine, Goal, Reason, Report, Then, SEARCH_STEPS};
-use crate::moment::{Moment, Trigger};
+use crate::machine;
+use crate::moment::{Hop, Moment, Trigger};
 
 impl Engine {
     pub(super) fn stop_here(
@@ -191,8 +192,33 @@ impl Engine {
         self.set_base(here.clone());
         if !self.started {
             if self.ready && r.events_replayed() >= self.goto {
+                let cur = r.current_thread();
+                let rip = r
+                    .tracee_of(cur.tid)
+                    .and_then(|t| t.regs().ok())
+                    .map(|g| g.rip);
+                let back = rip.and_then(|rip| machine::site_return(cur.pid, rip));
+                if back.is_some() && self.in_syscall.get(&cur.tid) == Some(&true) {
+                    // Its syscall's exit comes first.
+                    return Ok(());
+                }
                 self.started = true;
                 self.maybe_checkpoint(r)?;
+                if let Some(back) = back {
+                    // The thread stands in the stub of a rewritten syscall site (ftrun's
+                    // code, unknown to gdb): the session begins where it is back in the
+                    // program's code.
+                    self.goal = Goal::RunTo {
+                        target: here.then(Hop {
+                            tid: cur.tid,
+                            trig: Trigger::Exec(back),
+                            k: 1,
+                        }),
+                        idx: Some(0),
+                        then: Then::Begin,
+                    };
+                    return Ok(());
+                }
                 return self.serve(r, None, here);
             }
             return Ok(());

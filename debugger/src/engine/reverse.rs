@@ -136,6 +136,10 @@ impl Engine {
                 }
                 Err(ReplayError::Abandoned)
             }
+            Then::Begin => {
+                self.goal = Goal::Gdb { step: None };
+                self.serve(r, None, target)
+            }
             Then::Search(mut s) => {
                 s.from = target.clone();
                 self.set_base(target);
