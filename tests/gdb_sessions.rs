@@ -47,7 +47,7 @@ fn a_threaded_program_that_crashes_goes_back_the_same_way_every_time() {
                   delete\nbreak add_round\nreverse-continue\nreverse-step\nreverse-next\n\
                   reverse-finish\nfinish\ndelete\ncontinue\ncontinue\n";
     let one = OsStr::new("1");
-    let (t, _) = same_everywhere(
+    let (t, errs) = same_everywhere(
         &tmp,
         &dir,
         script,
@@ -90,6 +90,13 @@ fn a_threaded_program_that_crashes_goes_back_the_same_way_every_time() {
             "received signal SIGSEGV",
             "received signal SIGKILL",
         ],
+    );
+    // Checkpoints copy one thread: going back into the stretch with threads replays from
+    // the last point before them, and ftrun says so.
+    assert!(
+        errs[3].contains("the last checkpoint before the program had several threads"),
+        "{}",
+        errs[3]
     );
 }
 

@@ -149,6 +149,10 @@ pub struct Engine {
     /// A reverse-continue's scan starts this many checkpoints further back than the latest
     /// before where it ends.
     scan_back: usize,
+    /// The first anchor where a checkpoint was due but the replay had several threads or
+    /// processes, and whether the user was told that going back past it costs more.
+    several_threads_at: Option<u64>,
+    told_several_threads: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +201,8 @@ impl Engine {
             quiet_stop: false,
             resumed_at: None,
             scan_back: 0,
+            several_threads_at: None,
+            told_several_threads: false,
         }
     }
 
@@ -224,6 +230,7 @@ impl Engine {
         self.pulled.set(0);
         let from = self.restore_point();
         self.resumed_at = from.map(|i| self.checkpoints[i].stop);
+        self.tell_several_threads();
         if let Some(i) = from {
             if debug_on() {
                 eprintln!(

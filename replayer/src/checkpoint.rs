@@ -34,6 +34,10 @@ const REPLAY_RUNTIME: Setup = Setup {
 };
 const CLONE_PARENT: u64 = 0x8000;
 
+/// Why a replay of several threads or processes gets no checkpoint (a fork copies only the
+/// calling thread).
+pub const SEVERAL_THREADS: &str = "more than one thread or process";
+
 /// A replay frozen at a quiet point.
 pub struct ReplayCheckpoint {
     /// The copy of the process: stopped, never run; restores fork it.
@@ -65,7 +69,7 @@ impl Replayer<'_> {
     pub fn checkpoint_refusal(&mut self, quiet_stop: bool) -> Option<&'static str> {
         let t = &self.t;
         if !self.tasks.none_waiting() || !self.tasks.zombies.is_empty() {
-            return Some("more than one thread or process");
+            return Some(SEVERAL_THREADS);
         }
         if t.ended || t.tracee.pid() <= 0 {
             return Some("no live thread");
