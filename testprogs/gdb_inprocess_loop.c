@@ -1,11 +1,24 @@
 /* For the gdb tests: a loop whose only calls run in-process (clock_gettime), so that the
  * replay stops only where the ring of in-process calls runs out; prints the running total
- * at two rounds. */
+ * at two rounds. An exit handler runs code after the program's last output. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 long total;
 long odd;
+long finished;
+
+void last_words(void)
+{
+	finished = total + 1;
+}
+
+static void at_end(void)
+{
+	fflush(stdout);
+	last_words();
+}
 
 void tick(long i, long ns)
 {
@@ -21,6 +34,7 @@ void mark(long i)
 int main(void)
 {
 	struct timespec now;
+	atexit(at_end);
 	for (long i = 0; i < 2000; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		tick(i, now.tv_nsec);

@@ -230,3 +230,33 @@ fn a_session_begins_in_the_program_and_going_back_there_is_the_end_of_history() 
         ],
     );
 }
+
+#[test]
+fn the_end_comes_after_the_code_the_program_runs_past_its_last_call() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-last-words");
+    let (dir, printed) = recorded_printing(&tmp, "gdb_inprocess_loop", "total ");
+    let total = printed_number(&printed, "total ");
+    // last_words runs in an exit handler after the last write: the end of the trace is
+    // past it, at the program's exit_group.
+    let t = gdb_session(
+        &tmp,
+        &dir,
+        "break last_words\ncontinue\nprint total\nfinish\nprint finished\ncontinue\n\
+         reverse-continue\nprint finished\n",
+    );
+    assert_has(
+        &t,
+        &[
+            "Breakpoint 1, last_words",
+            &format!("$1 = {total}"),
+            &format!("$2 = {}", total + 1),
+            "received signal SIGKILL",
+            "exit",
+            "Breakpoint 1, last_words",
+            "$3 = 0",
+        ],
+    );
+}

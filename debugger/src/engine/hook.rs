@@ -15,7 +15,17 @@ impl DebugHook for Engine {
             self.at_anchor(r)?;
         }
         let live = !matches!(self.goal, Goal::Detached | Goal::Quit);
-        if self.started && live && r.only_final_exit_left()? {
+        // A program that exits by itself runs its last instructions first (exit handlers,
+        // destructors): its end is the entry of its `exit_group` (seen at the stop). One
+        // killed by a signal ends right before the resume that delivers it.
+        if self.started
+            && live
+            && r.only_final_exit_left()?
+            && !matches!(
+                r.next_event()?.map(|e| &e.kind),
+                Some(schema::EventKind::Exit(schema::ExitStatus::Exited(_)))
+            )
+        {
             self.end_reached(r)?;
         }
         self.poll_gdb()?;
