@@ -62,6 +62,10 @@ fn a_threaded_program_that_crashes_goes_back_the_same_way_every_time() {
                     ("FTRUN_GDB_RING_BATCH", one),
                 ],
             ),
+            (
+                "reaching steps by single steps",
+                &[("FTRUN_GDB_SINGLE_STEPS", one)],
+            ),
         ],
     );
     let (total, sums) = ((s0 + s1).to_string(), format!("{{{s0}, {s1}}}"));
@@ -126,6 +130,10 @@ fn a_loop_of_in_process_calls_has_checkpoints_inside_it_that_change_nothing_gdb_
             ("without checkpoints", &[("FTRUN_GDB_NO_CHECKPOINTS", one)]),
             ("by default", &[]),
             (
+                "reaching steps by single steps",
+                &[("FTRUN_GDB_SINGLE_STEPS", one)],
+            ),
+            (
                 "with the ring loaded as without a debugger",
                 &[
                     ("FTRUN_GDB_RING_BATCH", OsStr::new("4096")),
@@ -164,16 +172,16 @@ fn a_loop_of_in_process_calls_has_checkpoints_inside_it_that_change_nothing_gdb_
     // at a time, so the loop has stops, and checkpoints, all along: a checkpoint at every
     // quiet stop makes at least one per 64 calls more than with whole rings.
     let taken = |err: &str| err.matches("ftrun: [gdb] checkpoint at stop").count();
-    let (whole, batched) = (taken(&errs[2]), taken(&errs[3]));
+    let (whole, batched) = (taken(&errs[3]), taken(&errs[4]));
     assert!(
         batched >= whole + 2000 / 64,
         "{batched} checkpoints with rings of a few calls, {whole} with whole rings:\n{}",
-        errs[3]
+        errs[4]
     );
     assert!(
-        errs[3].contains("going on from the checkpoint at stop"),
+        errs[4].contains("going on from the checkpoint at stop"),
         "going back should start from checkpoints:\n{}",
-        errs[3]
+        errs[4]
     );
 }
 

@@ -12,6 +12,7 @@ mod conversation;
 mod goals;
 mod hook;
 mod reverse;
+mod step_trace;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -56,6 +57,8 @@ pub struct StepSearch {
     pub x_trig: Option<(Trigger, u32)>,
     /// Moments of the thread's steps so far.
     pub steps: Vec<Moment>,
+    /// Where each of those steps landed (0 where a replay stop came in between).
+    pub landed: Vec<u64>,
     pub count: u64,
     /// The point the search started from (the answer when the first step reaches `x`).
     pub from: Moment,
@@ -153,6 +156,9 @@ pub struct Engine {
     /// processes, and whether the user was told that going back past it costs more.
     several_threads_at: Option<u64>,
     told_several_threads: bool,
+    /// The last step search's steps, and the way to reach one of them that the goal uses.
+    step_trace: Option<step_trace::StepTrace>,
+    fast_step: Option<step_trace::FastStep>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +209,8 @@ impl Engine {
             scan_back: 0,
             several_threads_at: None,
             told_several_threads: false,
+            step_trace: None,
+            fast_step: None,
         }
     }
 
@@ -227,6 +235,7 @@ impl Engine {
         self.passes += 1;
         self.echo = false;
         self.quiet_stop = false;
+        self.fast_step = None;
         self.pulled.set(0);
         let from = self.restore_point();
         self.resumed_at = from.map(|i| self.checkpoints[i].stop);

@@ -90,10 +90,19 @@ impl Engine {
                 idx,
                 mut then,
             } => {
+                let fast = self.fast_step_for(&Moment::At {
+                    stop,
+                    hops: hops.clone(),
+                });
                 let done = idx.is_some_and(|i| {
                     let hop = hops[i];
-                    moments.iter().any(|(trig, tid, _)| {
-                        *trig == hop.trig && *tid == hop.tid && self.counts[&(*trig, *tid)] == hop.k
+                    // A step reached by arrivals at where it lands (see `step_trace`).
+                    let (trig, k) = match fast {
+                        Some(f) if i + 1 == hops.len() => (Trigger::Exec(f.rip), f.arrivals),
+                        _ => (hop.trig, hop.k),
+                    };
+                    moments.iter().any(|(t, tid, _)| {
+                        *t == trig && *tid == hop.tid && self.counts[&(*t, *tid)] == k
                     })
                 });
                 let last = idx.is_some_and(|i| i + 1 == hops.len());
@@ -113,6 +122,10 @@ impl Engine {
                     };
                     return Ok(());
                 };
+                if fast.is_some() && last {
+                    // As when the step itself had landed here: no arrival counted.
+                    self.arrived.remove(&hops[i].tid);
+                }
                 let prefix = Moment::At {
                     stop,
                     hops: hops[..=i].to_vec(),
@@ -137,6 +150,8 @@ impl Engine {
                     s.count += 1;
                     if !reaches_x {
                         s.steps.push(m.clone());
+                        let rip = r.tracee_of(s.tid).and_then(|t| t.regs().ok());
+                        s.landed.push(rip.map_or(0, |g| g.rip));
                     }
                 }
                 if reaches_x || s.count > SEARCH_STEPS {
@@ -291,6 +306,7 @@ impl Engine {
                     s.count += 1;
                     if !x_here {
                         s.steps.push(here.clone());
+                        s.landed.push(0);
                     }
                 }
                 if x_here {

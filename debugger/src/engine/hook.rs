@@ -43,6 +43,7 @@ impl DebugHook for Engine {
             .and_then(|t| t.regs().ok())
             .map(|g| g.rip)
             .unwrap_or(0);
+        self.prepare_fast_step(tid, rip);
         let (mut exec, watch) = self.armed();
         let hw: Vec<u64> = if self.user_armed() {
             self.t.hw_bps.iter().copied().collect()

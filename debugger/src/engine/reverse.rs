@@ -20,6 +20,7 @@ impl Engine {
             x: x.clone(),
             x_trig,
             steps: Vec::new(),
+            landed: Vec::new(),
             count: 0,
             from,
             reason,
@@ -152,6 +153,7 @@ impl Engine {
     /// The search reached `x`: go to the last step of its thread before it (or further
     /// back, when the thread made none since the search's start).
     pub(super) fn search_done(&mut self, s: StepSearch) -> Result<(), ReplayError> {
+        self.keep_step_trace(&s);
         if debug_on() {
             eprintln!(
                 "ftrun: [gdb] search done: {} steps, last {:?}, from {:?}",
