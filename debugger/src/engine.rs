@@ -3,8 +3,8 @@
 //! the replay up and replaying again to an earlier moment (see `moment` for what a moment
 //! is). The parts, one job each: `hook` (the replayer's hook: resumes and stops), `arming`
 //! (int3s and debug registers), `goals` (following the goal as the replay runs), `reverse`
-//! (planning a way back), `checkpoints` (copies of the replay to go back to), `conversation`
-//! (talking to gdb).
+//! (planning a way back), `step_trace` (reaching a step again by arrivals), `checkpoints`
+//! (copies of the replay to go back to), `conversation` (talking to gdb).
 
 mod arming;
 mod checkpoints;

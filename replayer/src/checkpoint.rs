@@ -7,7 +7,7 @@
 //!
 //! Only a replay with one process of one thread is checkpointed (a fork copies only the
 //! calling thread, and the other processes of a tree would need copies taken at the same
-//! point); the debugger replays from the start in the other cases. A point is quiet when
+//! point); the debugger goes back from the last checkpoint before such a stretch. A point is quiet when
 //! the thread is stopped outside any syscall and outside the runtime, with nothing half-way
 //! in the replay (no pending syscall or signal, no landmark armed, no stashed statuses).
 
