@@ -16,17 +16,18 @@ impl DebugHook for Engine {
         }
         let live = !matches!(self.goal, Goal::Detached | Goal::Quit);
         // A program that exits by itself runs its last instructions first (exit handlers,
-        // destructors): its end is the entry of its `exit_group` (seen at the stop). One
+        // destructors): its end is the entry of its `exit_group` (seen at that stop, or
+        // here when the thread made it before the other threads' ends were replayed). One
         // killed by a signal ends right before the resume that delivers it.
-        if self.started
-            && live
-            && r.only_final_exit_left()?
-            && !matches!(
+        if self.started && live && r.only_final_exit_left()? {
+            let exits_itself = matches!(
                 r.next_event()?.map(|e| &e.kind),
                 Some(schema::EventKind::Exit(schema::ExitStatus::Exited(_)))
-            )
-        {
-            self.end_reached(r)?;
+            );
+            let tid = r.current_thread().tid;
+            if !exits_itself || self.in_syscall.get(&tid) == Some(&true) {
+                self.end_reached(r)?;
+            }
         }
         self.poll_gdb()?;
         let cur = r.current_thread();
