@@ -268,3 +268,27 @@ fn the_end_comes_after_the_code_the_program_runs_past_its_last_call() {
         ],
     );
 }
+
+#[test]
+fn a_step_back_of_a_thread_that_waits_for_its_turn_goes_to_its_own_last_instruction() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-step-back-other-thread");
+    let (dir, _) = recorded_printing(&tmp, "gdb_threads_crash", "sums ");
+    // Stopped in worker 1, gdb steps the main thread back (scheduler locking: gdb names the
+    // thread to step).
+    let t = gdb_session(
+        &tmp,
+        &dir,
+        "break add_round if id == 1\ncontinue\ncontinue\nset scheduler-locking on\nthread 1\n\
+         x/i $pc\nreverse-stepi\nx/i $pc\n",
+    );
+    let pcs: Vec<&str> = t
+        .lines()
+        .filter_map(|l| l.strip_prefix("=> "))
+        .map(|l| l.split(':').next().unwrap_or(l))
+        .collect();
+    assert_eq!(pcs.len(), 2, "two instructions shown:\n{t}");
+    assert_ne!(pcs[0], pcs[1], "the main thread did not go back:\n{t}");
+}

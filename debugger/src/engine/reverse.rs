@@ -10,6 +10,13 @@ impl Engine {
     /// The goal that ends at the last point of thread `tid` before `x` (one step back),
     /// telling gdb `reason` there; `Gdb` when `x` is where history begins.
     pub fn plan_back(&self, x: Moment, tid: u32, reason: Reason) -> Goal {
+        // One thread runs between two replay stops (the one whose turn it is), so hops are
+        // all of one thread: if they are another's, `tid` has not run since the anchor, and
+        // its last step before `x` is its last one before the anchor.
+        let x = match x {
+            Moment::At { stop, hops } if hops.iter().any(|h| h.tid != tid) => Moment::anchor(stop),
+            x => x,
+        };
         let initial_stop = match &self.initial {
             Some(Moment::At { stop, .. }) => *stop,
             _ => 0,
