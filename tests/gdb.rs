@@ -2,70 +2,12 @@
 //! backward; every value gdb shows is checked against what the recorded run printed.
 
 mod common;
+mod gdb_support;
 
 use std::ffi::OsStr;
-use std::path::Path;
 
 use common::*;
-
-/// Records `prog` (its output must contain `printed`), returns the recording.
-fn recorded(tmp: &TempDir, prog: &str, printed: &str) -> std::path::PathBuf {
-    let dir = tmp.join(prog);
-    let out = record(&dir, testprog(prog), NO_ARGS);
-    // gdb_crash ends by its fault, as recorded.
-    assert!(
-        out.status.success() || prog == "gdb_crash",
-        "record {prog}\n{}",
-        describe(&out)
-    );
-    assert!(
-        text(&out.stdout).contains(printed),
-        "the recording of {prog} should print {printed:?}\n{}",
-        describe(&out)
-    );
-    dir
-}
-
-/// Runs gdb in batch mode with `script` on the replay of `dir`; gdb's transcript.
-fn gdb_session(tmp: &TempDir, dir: &Path, script: &str) -> String {
-    let file = tmp.join("script.gdb");
-    std::fs::write(&file, script).unwrap();
-    let out = ftrun([
-        OsStr::new("replay"),
-        OsStr::new("--gdb"),
-        dir.as_os_str(),
-        OsStr::new("--"),
-        OsStr::new("-batch"),
-        OsStr::new("-nx"),
-        OsStr::new("-x"),
-        file.as_os_str(),
-    ]);
-    let transcript = text(&out.stdout);
-    assert!(
-        !transcript.contains("Error in sourced command file"),
-        "gdb failed on the script:\n{script}\n{}",
-        describe(&out)
-    );
-    transcript
-}
-
-fn have_gdb() -> bool {
-    if find_in_path("gdb").is_none() {
-        eprintln!("gdb is not installed: skipped");
-        return false;
-    }
-    true
-}
-
-fn assert_has(transcript: &str, wanted: &[&str]) {
-    let mut from = 0;
-    for w in wanted {
-        match transcript[from..].find(w) {
-            Some(at) => from += at + w.len(),
-            None => panic!("{w:?} missing (in this order) from the gdb transcript:\n{transcript}"),
-        }
-    }
-}
+use gdb_support::*;
 
 #[test]
 fn breakpoints_print_finish_and_watch_forward_on_a_pie_program() {
@@ -287,47 +229,6 @@ fn goto_starts_the_session_at_an_event_and_writes_are_refused() {
     );
 }
 
-/// The number after `label` in the recording's output (e.g. `at 100: ` → the total there).
-fn printed_number(out: &str, label: &str) -> i64 {
-    let at = out
-        .find(label)
-        .unwrap_or_else(|| panic!("{label:?} not in {out:?}"))
-        + label.len();
-    let digits: String = out[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    digits.parse().unwrap()
-}
-
-/// One gdb session with `env` added to ftrun's environment: gdb's transcript and ftrun's
-/// stderr.
-fn gdb_session_with(
-    tmp: &TempDir,
-    dir: &Path,
-    script: &str,
-    env: &[(&str, &OsStr)],
-) -> (String, String) {
-    let file = tmp.join("script.gdb");
-    std::fs::write(&file, script).unwrap();
-    let out = spawn_ftrun_with(
-        None,
-        env,
-        [
-            OsStr::new("replay"),
-            OsStr::new("--gdb"),
-            dir.as_os_str(),
-            OsStr::new("--"),
-            OsStr::new("-batch"),
-            OsStr::new("-nx"),
-            OsStr::new("-x"),
-            file.as_os_str(),
-        ],
-    )
-    .wait();
-    (text(&out.stdout), text(&out.stderr))
-}
-
 #[test]
 fn going_back_from_checkpoints_shows_what_replaying_from_the_start_shows() {
     if !have_gdb() {
@@ -348,7 +249,13 @@ fn going_back_from_checkpoints_shows_what_replaying_from_the_start_shows() {
                   reverse-continue\ncontinue\ndelete\nreverse-next\nreverse-step\nprint total\n\
                   reverse-finish\nprint i\n";
     let debug = OsStr::new("1");
-    let (none, _) = gdb_session_with(&tmp, &dir, script, &[("FTRUN_GDB_NO_CHECKPOINTS", debug)]);
+    let (none, _) = gdb_session_with(
+        &tmp,
+        &dir,
+        script,
+        &[("FTRUN_GDB_NO_CHECKPOINTS", debug)],
+        &[],
+    );
     let (dense, dense_err) = gdb_session_with(
         &tmp,
         &dir,
@@ -357,8 +264,9 @@ fn going_back_from_checkpoints_shows_what_replaying_from_the_start_shows() {
             ("FTRUN_GDB_CHECKPOINT_MS", OsStr::new("0")),
             ("FTRUN_DEBUG_GDB", debug),
         ],
+        &[],
     );
-    let (default, _) = gdb_session_with(&tmp, &dir, script, &[]);
+    let (default, _) = gdb_session_with(&tmp, &dir, script, &[], &[]);
     let (v100, v250) = (at_100.to_string(), at_250.to_string());
     let before_100 = (at_100 - 100 * 100).to_string();
     assert_has(

@@ -3,8 +3,8 @@
 //! the replay up and replaying again to an earlier moment (see `moment` for what a moment
 //! is). The parts, one job each: `hook` (the replayer's hook: resumes and stops), `arming`
 //! (int3s and debug registers), `goals` (following the goal as the replay runs), `reverse`
-//! (planning a way back), `checkpoints` (copies of the replay to go back to), `conversation`
-//! (talking to gdb).
+//! (planning a way back), `step_trace` (reaching a step again by arrivals), `checkpoints`
+//! (copies of the replay to go back to), `conversation` (talking to gdb).
 
 mod arming;
 mod checkpoints;
@@ -12,6 +12,7 @@ mod conversation;
 mod goals;
 mod hook;
 mod reverse;
+mod step_trace;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -22,6 +23,8 @@ use gdbstub::common::Signal;
 use gdbstub::stub::state_machine::GdbStubStateMachine;
 use gdbstub::stub::MultiThreadStopReason;
 use replayer::{HookResume, ReplayError};
+
+pub use checkpoints::ring_batch;
 
 use crate::moment::{Hop, Moment, Trigger, Watch};
 use crate::target::GdbTarget;
@@ -54,6 +57,8 @@ pub struct StepSearch {
     pub x_trig: Option<(Trigger, u32)>,
     /// Moments of the thread's steps so far.
     pub steps: Vec<Moment>,
+    /// Where each of those steps landed (0 where a replay stop came in between).
+    pub landed: Vec<u64>,
     pub count: u64,
     /// The point the search started from (the answer when the first step reaches `x`).
     pub from: Moment,
@@ -69,6 +74,8 @@ pub enum Then {
     /// reverse-continue).
     Scan(Vec<(Moment, Report)>),
     Search(StepSearch),
+    /// Let gdb look at the session's first stop.
+    Begin,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +152,13 @@ pub struct Engine {
     /// A reverse-continue's scan starts this many checkpoints further back than the latest
     /// before where it ends.
     scan_back: usize,
+    /// The first anchor where a checkpoint was due but the replay had several threads or
+    /// processes, and whether the user was told that going back past it costs more.
+    several_threads_at: Option<u64>,
+    told_several_threads: bool,
+    /// The last step search's steps, and the way to reach one of them that the goal uses.
+    step_trace: Option<step_trace::StepTrace>,
+    fast_step: Option<step_trace::FastStep>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +207,10 @@ impl Engine {
             quiet_stop: false,
             resumed_at: None,
             scan_back: 0,
+            several_threads_at: None,
+            told_several_threads: false,
+            step_trace: None,
+            fast_step: None,
         }
     }
 
@@ -217,9 +235,11 @@ impl Engine {
         self.passes += 1;
         self.echo = false;
         self.quiet_stop = false;
+        self.fast_step = None;
         self.pulled.set(0);
         let from = self.restore_point();
         self.resumed_at = from.map(|i| self.checkpoints[i].stop);
+        self.tell_several_threads();
         if let Some(i) = from {
             if debug_on() {
                 eprintln!(

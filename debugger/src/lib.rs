@@ -117,6 +117,7 @@ pub fn serve(dir: &Path, stream: TcpStream, goto: u64) -> Result<SessionEnd, Str
                 replay
             }
         };
+        replay.set_ring_batch(engine::ring_batch());
         replay.set_hook(&mut engine);
         let end = replay.run();
         match end {

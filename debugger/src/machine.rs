@@ -136,15 +136,17 @@ pub fn original_site_bytes(pid: i32, p: &schema::SitePatch) -> Option<(u64, Vec<
 /// syscall site (or the thread is inside a stub), where its stub jumps back to the code.
 pub fn site_return(pid: i32, rip: u64) -> Option<u64> {
     let code = read_mem(pid, rip, 5);
-    let maps;
-    let stub = if code.first() == Some(&0xe9) && code.len() == 5 {
-        let rel = i32::from_le_bytes(code[1..5].try_into().expect("4 bytes"));
-        let target = (rip + 5).wrapping_add(rel as i64 as u64);
-        maps = mappings(pid);
-        in_stub_page(&maps, pid, target)?;
+    let maps = mappings(pid);
+    let site_jump = (code.first() == Some(&0xe9) && code.len() == 5)
+        .then(|| {
+            let rel = i32::from_le_bytes(code[1..5].try_into().expect("4 bytes"));
+            (rip + 5).wrapping_add(rel as i64 as u64)
+        })
+        .filter(|&target| in_stub_page(&maps, pid, target).is_some());
+    // (A stub's own jump back is an `e9` too, to the program's code.)
+    let stub = if let Some(target) = site_jump {
         target
     } else {
-        maps = mappings(pid);
         let page = in_stub_page(&maps, pid, rip)?;
         let header = fastpath::layout::STUB_PAGE_HEADER;
         let size = fastpath::layout::STUB_SIZE;

@@ -190,6 +190,7 @@ const ENOENT: i64 = 2;
 const ENOTDIR: i64 = 20;
 const O_NONBLOCK: i64 = 0o4000;
 const MAP_TYPE: u64 = 0x0f;
+const SIG_BLOCK: u64 = 0;
 const MAP_PRIVATE: u64 = 0x02;
 const MAP_ANONYMOUS: u64 = 0x20;
 const O_CREAT: u64 = 0o100;
@@ -517,10 +518,13 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             Some(rec.commit(n, a, r, 0))
         }
         nr::UNAME => with_write(n, a, 390, a[0], fixed(390)),
-        // Queries of signal state change nothing, so replay can hand their answers back;
-        // the forms that set a disposition, a mask or a stack stay traced (replay runs them).
-        nr::RT_SIGACTION if a[1] == 0 => with_write(n, a, 32, a[2], fixed(24 + a[3].min(8))),
-        nr::RT_SIGPROCMASK if a[1] == 0 => with_write(n, a, 8, a[2], fixed(a[3].min(8))),
+        // Signal state: queries, new dispositions, and masks that only block more (replay
+        // makes those itself). A mask that may unblock stays traced: a pending signal it
+        // unblocks must be delivered before the call returns, which the tracer does.
+        nr::RT_SIGACTION => with_write(n, a, 32, a[2], fixed(24 + a[3].min(8))),
+        nr::RT_SIGPROCMASK if a[1] == 0 || a[0] == SIG_BLOCK => {
+            with_write(n, a, 8, a[2], fixed(a[3].min(8)))
+        }
         nr::SIGALTSTACK if a[0] == 0 => with_write(n, a, 24, a[1], fixed(24)),
         // Reading a descriptor's flags changes nothing (the runtime asks the same itself).
         nr::FCNTL if a[1] == F_GETFL || a[1] == F_GETFD => plain(n, a),

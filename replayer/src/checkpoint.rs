@@ -7,7 +7,7 @@
 //!
 //! Only a replay with one process of one thread is checkpointed (a fork copies only the
 //! calling thread, and the other processes of a tree would need copies taken at the same
-//! point); the debugger replays from the start in the other cases. A point is quiet when
+//! point); the debugger goes back from the last checkpoint before such a stretch. A point is quiet when
 //! the thread is stopped outside any syscall and outside the runtime, with nothing half-way
 //! in the replay (no pending syscall or signal, no landmark armed, no stashed statuses).
 
@@ -33,6 +33,10 @@ const REPLAY_RUNTIME: Setup = Setup {
     install_filter: false,
 };
 const CLONE_PARENT: u64 = 0x8000;
+
+/// Why a replay of several threads or processes gets no checkpoint (a fork copies only the
+/// calling thread).
+pub const SEVERAL_THREADS: &str = "more than one thread or process";
 
 /// A replay frozen at a quiet point.
 pub struct ReplayCheckpoint {
@@ -65,7 +69,7 @@ impl Replayer<'_> {
     pub fn checkpoint_refusal(&mut self, quiet_stop: bool) -> Option<&'static str> {
         let t = &self.t;
         if !self.tasks.none_waiting() || !self.tasks.zombies.is_empty() {
-            return Some("more than one thread or process");
+            return Some(SEVERAL_THREADS);
         }
         if t.ended || t.tracee.pid() <= 0 {
             return Some("no live thread");

@@ -59,6 +59,14 @@ impl<'a> Replayer<'a> {
         self.opts.echo_output = on;
     }
 
+    /// Puts at most `calls` in-process calls into a ring at once (at least 1): the thread
+    /// makes the next one as a traced call, a stop of the replay. A debugger asks for few,
+    /// so that a stretch that lives on in-process calls has stops to take checkpoints at;
+    /// every pass of one session must ask for the same, since stops name moments.
+    pub fn set_ring_batch(&mut self, calls: usize) {
+        self.ring_batch = calls.clamp(1, crate::inproc::RING_BATCH);
+    }
+
     /// The thread being driven.
     pub fn current_thread(&self) -> DebugThread {
         DebugThread {

@@ -27,6 +27,9 @@ const REPLAY: Setup = Setup {
     install_filter: false,
 };
 
+/// Most calls a ring is loaded with at once, unless a debugger asks for fewer.
+pub(crate) const RING_BATCH: usize = 4096;
+
 fn setup_error(e: fastpath::FastPathError) -> ReplayError {
     match e {
         fastpath::FastPathError::Tracee(e) => e.into(),
@@ -111,7 +114,7 @@ impl Replayer<'_> {
     /// one it stops for by itself (a traced call, an rdtsc, a fault), so that it never runs
     /// on past its turn.
     pub(crate) fn load_ring(&mut self) -> Result<(), ReplayError> {
-        const MOST: usize = 4096;
+        let most = self.ring_batch;
         let (me, tgid) = (self.t.tid, self.t.tgid);
         if !self.spaces.get(&tgid).is_some_and(|s| s.can_load()) {
             return Ok(());
@@ -135,7 +138,7 @@ impl Replayer<'_> {
                 // empty.
                 EventKind::Syscall(s)
                     if s.mode == SyscallMode::Buffered
-                        && run < MOST
+                        && run < most
                         && !rule_for(s.number).runs_at_replay() =>
                 {
                     run += 1

@@ -21,7 +21,7 @@ pub mod takeover;
 mod tasks;
 mod threads;
 
-pub use checkpoint::ReplayCheckpoint;
+pub use checkpoint::{ReplayCheckpoint, SEVERAL_THREADS};
 pub use debug::{DebugHook, DebugThread, HookResume, StopVerdict};
 pub use divergence::ReplayError;
 pub use golive::{go_live, go_live_traced, GoLiveReport, LiveHandoff, TracedLive, TracedThread};

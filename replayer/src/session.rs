@@ -62,6 +62,9 @@ pub struct Replayer<'a> {
     pub(crate) ring_loaded_fresh: bool,
     /// At the last load of a ring: the events replayed, and the calls loaded.
     pub(crate) ring_load_mark: Option<(u64, usize)>,
+    /// Most in-process calls put into a ring at once (a debugger asks for fewer, so that a
+    /// thread living on in-process calls still stops now and then).
+    pub(crate) ring_batch: usize,
 }
 
 enum Turn {
@@ -136,6 +139,7 @@ impl<'a> Replayer<'a> {
             restored: false,
             ring_loaded_fresh: true,
             ring_load_mark: None,
+            ring_batch: crate::inproc::RING_BATCH,
         }
     }
 

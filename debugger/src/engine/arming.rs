@@ -31,6 +31,9 @@ impl Engine {
 
     /// The trigger the goal counts now, besides gdb's.
     pub(super) fn goal_trigger(&self) -> Option<(Trigger, u32)> {
+        if let Some(f) = self.active_fast_step() {
+            return Some((Trigger::Exec(f.rip), f.tid));
+        }
         match &self.goal {
             Goal::RunTo {
                 target: Moment::At { hops, .. },
@@ -64,6 +67,9 @@ impl Engine {
 
     /// The thread that runs by single steps now.
     pub(super) fn stepping(&self) -> Option<u32> {
+        if self.active_fast_step().is_some() {
+            return None;
+        }
         match &self.goal {
             Goal::Gdb { step } => *step,
             Goal::RunTo {

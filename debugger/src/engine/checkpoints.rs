@@ -24,6 +24,20 @@ fn checkpoint_every() -> Duration {
         Duration::from_millis(ms)
     })
 }
+/// In-process calls the replay puts into a ring at once (`FTRUN_GDB_RING_BATCH` sets
+/// another): a thread that lives on in-process calls stops after each batch, and those
+/// stops are where checkpoints can go. The same in every pass of a session, since moments
+/// are named by stops.
+pub fn ring_batch() -> usize {
+    static BATCH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BATCH.get_or_init(|| {
+        std::env::var("FTRUN_GDB_RING_BATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(32)
+    })
+}
+
 /// Most checkpoints kept; past it every other one is dropped (the first stays).
 const MOST_CHECKPOINTS: usize = 256;
 
@@ -85,6 +99,9 @@ impl Engine {
                 }
             }
             Err(why) => {
+                if why == replayer::SEVERAL_THREADS {
+                    self.several_threads_at.get_or_insert(self.stops);
+                }
                 if debug_on() {
                     eprintln!("ftrun: [gdb] no checkpoint at stop {}: {why}", self.stops);
                 }
@@ -121,6 +138,32 @@ impl Engine {
         } else {
             latest
         })
+    }
+
+    /// Going back to a moment past where the replay had several threads, from a point
+    /// before it: says once that this costs a replay of the whole stretch.
+    pub(super) fn tell_several_threads(&mut self) {
+        let Some(threads_at) = self.several_threads_at else {
+            return;
+        };
+        let goal_stop = match &self.goal {
+            Goal::RunTo {
+                target: Moment::At { stop, .. },
+                ..
+            } => *stop,
+            Goal::RunTo { .. } => u64::MAX,
+            _ => return,
+        };
+        let from = self.resumed_at.unwrap_or(0);
+        if self.told_several_threads || from >= threads_at || goal_stop < threads_at {
+            return;
+        }
+        self.told_several_threads = true;
+        eprintln!(
+            "ftrun: going back replays from replay stop {from}, the last checkpoint before the \
+             program had several threads or processes (checkpoints copy one thread); going \
+             back in that stretch takes as long as replaying it"
+        );
     }
 
     /// The debugger's state as it was at checkpoint `i`.

@@ -22,6 +22,11 @@ impl Engine {
         here: Moment,
     ) -> Result<(), ReplayError> {
         r.take_in_process_results()?;
+        if report.is_none() {
+            // The session's first stop: gdb is told of no stop, but this thread is the one
+            // it looks at (and the one "no more history" names).
+            self.t.stopped = r.current_thread().tid;
+        }
         self.t.attach(r);
         let out = self.serve_inner(report, here);
         self.t.detach_replay();

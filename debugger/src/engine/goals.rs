@@ -5,7 +5,8 @@ use gdbstub::stub::state_machine::GdbStubStateMachine;
 use replayer::{ReplayError, Replayer};
 
 use super::{Engine, Goal, Reason, Report, Then, SEARCH_STEPS};
-use crate::moment::{Moment, Trigger};
+use crate::machine;
+use crate::moment::{Hop, Moment, Trigger};
 
 impl Engine {
     pub(super) fn stop_here(
@@ -89,10 +90,19 @@ impl Engine {
                 idx,
                 mut then,
             } => {
+                let fast = self.fast_step_for(&Moment::At {
+                    stop,
+                    hops: hops.clone(),
+                });
                 let done = idx.is_some_and(|i| {
                     let hop = hops[i];
-                    moments.iter().any(|(trig, tid, _)| {
-                        *trig == hop.trig && *tid == hop.tid && self.counts[&(*trig, *tid)] == hop.k
+                    // A step reached by arrivals at where it lands (see `step_trace`).
+                    let (trig, k) = match fast {
+                        Some(f) if i + 1 == hops.len() => (Trigger::Exec(f.rip), f.arrivals),
+                        _ => (hop.trig, hop.k),
+                    };
+                    moments.iter().any(|(t, tid, _)| {
+                        *t == trig && *tid == hop.tid && self.counts[&(*t, *tid)] == k
                     })
                 });
                 let last = idx.is_some_and(|i| i + 1 == hops.len());
@@ -112,6 +122,10 @@ impl Engine {
                     };
                     return Ok(());
                 };
+                if fast.is_some() && last {
+                    // As when the step itself had landed here: no arrival counted.
+                    self.arrived.remove(&hops[i].tid);
+                }
                 let prefix = Moment::At {
                     stop,
                     hops: hops[..=i].to_vec(),
@@ -136,6 +150,8 @@ impl Engine {
                     s.count += 1;
                     if !reaches_x {
                         s.steps.push(m.clone());
+                        let rip = r.tracee_of(s.tid).and_then(|t| t.regs().ok());
+                        s.landed.push(rip.map_or(0, |g| g.rip));
                     }
                 }
                 if reaches_x || s.count > SEARCH_STEPS {
@@ -191,8 +207,33 @@ impl Engine {
         self.set_base(here.clone());
         if !self.started {
             if self.ready && r.events_replayed() >= self.goto {
+                let cur = r.current_thread();
+                let rip = r
+                    .tracee_of(cur.tid)
+                    .and_then(|t| t.regs().ok())
+                    .map(|g| g.rip);
+                let back = rip.and_then(|rip| machine::site_return(cur.pid, rip));
+                if back.is_some() && self.in_syscall.get(&cur.tid) == Some(&true) {
+                    // Its syscall's exit comes first.
+                    return Ok(());
+                }
                 self.started = true;
                 self.maybe_checkpoint(r)?;
+                if let Some(back) = back {
+                    // The thread stands in the stub of a rewritten syscall site (ftrun's
+                    // code, unknown to gdb): the session begins where it is back in the
+                    // program's code.
+                    self.goal = Goal::RunTo {
+                        target: here.then(Hop {
+                            tid: cur.tid,
+                            trig: Trigger::Exec(back),
+                            k: 1,
+                        }),
+                        idx: Some(0),
+                        then: Then::Begin,
+                    };
+                    return Ok(());
+                }
                 return self.serve(r, None, here);
             }
             return Ok(());
@@ -265,6 +306,7 @@ impl Engine {
                     s.count += 1;
                     if !x_here {
                         s.steps.push(here.clone());
+                        s.landed.push(0);
                     }
                 }
                 if x_here {

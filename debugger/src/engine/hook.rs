@@ -15,8 +15,19 @@ impl DebugHook for Engine {
             self.at_anchor(r)?;
         }
         let live = !matches!(self.goal, Goal::Detached | Goal::Quit);
+        // A program that exits by itself runs its last instructions first (exit handlers,
+        // destructors): its end is the entry of its `exit_group` (seen at that stop, or
+        // here when the thread made it before the other threads' ends were replayed). One
+        // killed by a signal ends right before the resume that delivers it.
         if self.started && live && r.only_final_exit_left()? {
-            self.end_reached(r)?;
+            let exits_itself = matches!(
+                r.next_event()?.map(|e| &e.kind),
+                Some(schema::EventKind::Exit(schema::ExitStatus::Exited(_)))
+            );
+            let tid = r.current_thread().tid;
+            if !exits_itself || self.in_syscall.get(&tid) == Some(&true) {
+                self.end_reached(r)?;
+            }
         }
         self.poll_gdb()?;
         let cur = r.current_thread();
@@ -33,6 +44,7 @@ impl DebugHook for Engine {
             .and_then(|t| t.regs().ok())
             .map(|g| g.rip)
             .unwrap_or(0);
+        self.prepare_fast_step(tid, rip);
         let (mut exec, watch) = self.armed();
         let hw: Vec<u64> = if self.user_armed() {
             self.t.hw_bps.iter().copied().collect()

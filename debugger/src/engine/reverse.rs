@@ -10,6 +10,13 @@ impl Engine {
     /// The goal that ends at the last point of thread `tid` before `x` (one step back),
     /// telling gdb `reason` there; `Gdb` when `x` is where history begins.
     pub fn plan_back(&self, x: Moment, tid: u32, reason: Reason) -> Goal {
+        // One thread runs between two replay stops (the one whose turn it is), so hops are
+        // all of one thread: if they are another's, `tid` has not run since the anchor, and
+        // its last step before `x` is its last one before the anchor.
+        let x = match x {
+            Moment::At { stop, hops } if hops.iter().any(|h| h.tid != tid) => Moment::anchor(stop),
+            x => x,
+        };
         let initial_stop = match &self.initial {
             Some(Moment::At { stop, .. }) => *stop,
             _ => 0,
@@ -20,6 +27,7 @@ impl Engine {
             x: x.clone(),
             x_trig,
             steps: Vec::new(),
+            landed: Vec::new(),
             count: 0,
             from,
             reason,
@@ -136,6 +144,10 @@ impl Engine {
                 }
                 Err(ReplayError::Abandoned)
             }
+            Then::Begin => {
+                self.goal = Goal::Gdb { step: None };
+                self.serve(r, None, target)
+            }
             Then::Search(mut s) => {
                 s.from = target.clone();
                 self.set_base(target);
@@ -148,6 +160,7 @@ impl Engine {
     /// The search reached `x`: go to the last step of its thread before it (or further
     /// back, when the thread made none since the search's start).
     pub(super) fn search_done(&mut self, s: StepSearch) -> Result<(), ReplayError> {
+        self.keep_step_trace(&s);
         if debug_on() {
             eprintln!(
                 "ftrun: [gdb] search done: {} steps, last {:?}, from {:?}",
