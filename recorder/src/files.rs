@@ -99,6 +99,18 @@ impl FileStore {
         }))
     }
 
+    /// Keeps `bytes` read from the program's memory (a SysV segment as it was attached),
+    /// named by their content; there is no file to know them by.
+    pub fn keep_bytes(&mut self, bytes: &[u8]) -> io::Result<String> {
+        let name = schema::kept::content_name(bytes);
+        if !self.dir.join(&name).exists() {
+            let tmp = self.fresh_tmp()?;
+            std::fs::write(&tmp, bytes)?;
+            self.settle(&tmp, &name, false)?;
+        }
+        Ok(name)
+    }
+
     /// Keeps what the kernel loaded for the image process `pid` has just exec'd (call at the
     /// exec stop): the executable, its interpreter and the scripts that led to it. `None` when
     /// that chain cannot be told (a file replaced since the exec, a `binfmt_misc` handler).

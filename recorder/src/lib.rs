@@ -15,6 +15,7 @@ pub mod session;
 mod signal_events;
 pub mod sink;
 pub mod store;
+mod sysv_shm;
 mod tasks;
 pub mod ticks;
 mod timeslice;

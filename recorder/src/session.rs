@@ -306,6 +306,15 @@ impl<'a> Recorder<'a> {
         }
         match outcome {
             Ok(Some(exit)) => self.on_thread_end(exit)?,
+            Ok(None) if stop.is_group_stop() => {
+                // Stopped by a stop signal: the process stays stopped until a SIGCONT, as
+                // without a tracer, and its token passes on meanwhile.
+                match self.t.tracee.listen() {
+                    Ok(()) | Err(TraceeError::TraceeDied { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                self.sched.release(self.t.tgid, self.t.tid as i32);
+            }
             Ok(None) if self.t.held_for_vfork => {}
             Ok(None) if std::mem::take(&mut self.t.preempted) => {}
             Ok(None) => {
@@ -382,6 +391,10 @@ impl<'a> Recorder<'a> {
                 event: event @ (PtraceEvent::Fork | PtraceEvent::Vfork | PtraceEvent::Clone),
                 ..
             } => self.on_new_process(event == PtraceEvent::Vfork)?,
+            Stop::Event {
+                event: PtraceEvent::Stop,
+                ..
+            } if stop.is_group_stop() => {}
             Stop::Event {
                 event: PtraceEvent::Stop,
                 ..
@@ -485,7 +498,8 @@ impl<'a> Recorder<'a> {
         }
         let snap = effects::snapshot_entry(&mut self.t.tracee, rule, &args)?;
         if instead.is_none() {
-            self.enter_kernel(nr, &args, regs.rip)?;
+            let keeps_token = self.writes_to_our_output(rule, &args);
+            self.enter_kernel(nr, &args, regs.rip, keeps_token)?;
         }
         self.resend_interrupting_signal(instead.is_none())?;
         self.t.pending = Some(Pending {
@@ -502,9 +516,15 @@ impl<'a> Recorder<'a> {
 
     /// The syscall goes into the kernel, where it may block: in a process with several
     /// threads the token passes on, and the log says where this thread stopped running.
-    fn enter_kernel(&mut self, nr: u64, args: &[u64; 6], rip: u64) -> Result<(), RecordError> {
+    fn enter_kernel(
+        &mut self,
+        nr: u64,
+        args: &[u64; 6],
+        rip: u64,
+        keeps_token: bool,
+    ) -> Result<(), RecordError> {
         self.t.slice_backoff = 0;
-        if never_blocks(nr, args) || syscalls::changes_address_space(nr) {
+        if keeps_token || never_blocks(nr, args) || syscalls::changes_address_space(nr) {
             // A wake or a PI unlock changes futex words and wakes others inside the call,
             // which returns at once: the thread keeps the token, so that nobody runs
             // before the call is done. An mmap or munmap must not run beside another
@@ -532,6 +552,18 @@ impl<'a> Recorder<'a> {
             return self.push(EventKind::Exit(ExitStatus::Exited(code)));
         }
         self.push(EventKind::SyscallEntry { number: nr, rip })
+    }
+
+    /// An output to ftrun's own stdout or stderr by a thread that takes turns with others:
+    /// it keeps its token through the call, so that two such writes never run at once and
+    /// their bytes come out in the order the log gives them (replay echoes them so).
+    fn writes_to_our_output(&self, rule: Rule, args: &[u64; 6]) -> bool {
+        match rule {
+            Rule::Output { fd, .. } => {
+                self.sched.shares_token(self.t.tgid) && self.echo_for(args[fd]) != Echo::None
+            }
+            _ => false,
+        }
     }
 
     pub(crate) fn echo_for(&self, fd: u64) -> Echo {
@@ -588,6 +620,17 @@ impl<'a> Recorder<'a> {
         let mode = match p.rule {
             Rule::Refuse(_) => SyscallMode::Refused,
             Rule::Execute { .. } | Rule::ExecuteUntilSignal => SyscallMode::Executed,
+            Rule::Mmap if p.nr == libc::SYS_shmat as u64 => {
+                if ret >= 0 {
+                    self.shared_memory.insert(self.t.tgid);
+                    mapping = crate::sysv_shm::keep_attached(
+                        &mut self.t.tracee,
+                        &mut self.files,
+                        ret as u64,
+                    )?;
+                }
+                SyscallMode::Executed
+            }
             Rule::Mmap => {
                 if ret >= 0 && p.args[3] as i32 & MAP_TYPE == libc::MAP_SHARED {
                     self.shared_memory.insert(self.t.tgid);

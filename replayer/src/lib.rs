@@ -17,6 +17,7 @@ mod process;
 pub mod session;
 mod signal;
 mod source;
+mod sysv_shm;
 pub mod takeover;
 mod tasks;
 mod threads;

@@ -105,12 +105,14 @@ struct SharedFile {
     file: std::fs::File,
     size: u64,
     filled: std::collections::HashSet<u64>,
+    /// Stands for a SysV segment (the kernel names those `/SYSV…`).
+    sysv: bool,
 }
 
 const PAGE: u64 = 4096;
 
 impl SharedFiles {
-    fn warn_once(&mut self, why: &str) {
+    pub(crate) fn warn_once(&mut self, why: &str) {
         if !std::mem::replace(&mut self.warned, true) {
             eprintln!(
                 "ftrun: {why}; shared file mappings replay as separate memory (two mappings \
@@ -148,13 +150,14 @@ impl SharedFiles {
                     file,
                     size: 0,
                     filled: Default::default(),
+                    sysv: mapping.file.path.starts_with(b"/SYSV"),
                 }))
             }
         }
     }
 
     /// Maps the shared file behind `mapping` over the placeholder the mmap made.
-    fn map(
+    pub(crate) fn map(
         &mut self,
         tracee: &mut Tracee,
         regs: &Regs,
@@ -232,7 +235,22 @@ impl SharedFiles {
     }
 }
 
-fn read_copy(mapping: &schema::FileMapping, trace_dir: &Path) -> Result<Vec<u8>, ReplayError> {
+impl SharedFiles {
+    /// The size of the replay file standing for a SysV segment whose device and inode
+    /// (as `/proc/PID/maps` shows the replay's mapping) are these.
+    pub(crate) fn sysv_segment_size(&self, dev: u64, ino: u64) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        self.files.values().find_map(|f| {
+            let meta = f.file.metadata().ok()?;
+            (f.sysv && meta.dev() == dev && meta.ino() == ino).then_some(f.size)
+        })
+    }
+}
+
+pub(crate) fn read_copy(
+    mapping: &schema::FileMapping,
+    trace_dir: &Path,
+) -> Result<Vec<u8>, ReplayError> {
     let path = trace_dir
         .join(schema::kept::FILES_DIR)
         .join(&mapping.stored_as);

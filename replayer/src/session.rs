@@ -14,6 +14,7 @@ use crate::fdtable::FdTable;
 use crate::golive::LiveHandoff;
 use crate::pi::PiLocks;
 use crate::source::EventSource;
+use crate::sysv_shm;
 use crate::tasks::{Stash, Task, Tasks};
 use crate::{mem, process, ReplayError};
 const NR_RESTART_SYSCALL: u64 = libc::SYS_restart_syscall as u64;
@@ -482,7 +483,7 @@ impl<'a> Replayer<'a> {
             && nr != libc::SYS_rt_sigreturn as u64
             && nr != libc::SYS_rt_sigsuspend as u64;
         match s.mode {
-            SyscallMode::Executed if !failed => {
+            SyscallMode::Executed if !failed && !sysv_shm::replayed_by_hand(nr) => {
                 if nr == libc::SYS_mmap as u64 {
                     mem::prepare_mmap(&mut regs, &s);
                     self.t.tracee.set_regs(&regs)?;
@@ -602,6 +603,15 @@ impl<'a> Replayer<'a> {
                     }
                 }
                 self.t.tracee.set_regs(&regs)?;
+                if sysv_shm::replayed_by_hand(s.number) {
+                    sysv_shm::finish(
+                        &mut self.t.tracee,
+                        &regs,
+                        &s,
+                        &self.opts.trace_dir,
+                        &mut self.shared_files,
+                    )?;
+                }
                 self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }
             Pending::Run(s) if is_restart_code(ret) && !is_restart_code(s.result) => {

@@ -1,6 +1,6 @@
 //! Identity, limits, scheduling and lifecycle of the process.
 
-use crate::rule::{out, Len::*, Rule, Rule::*, Special};
+use crate::rule::{out, Ipc, Len::*, Rule, Rule::*, Special};
 use libc::*;
 
 const NONE: Rule = Emulate(&[]);
@@ -21,7 +21,6 @@ const PIDFD: Rule = Refuse("pidfds are not recorded yet (libc falls back to pids
 const LANDLOCK: Rule = Refuse("Landlock sandboxes are not recorded yet");
 const LSM: Rule = Refuse("security-module attributes are not recorded");
 const FUTEX2: Rule = Refuse("the futex2 calls are not recorded yet (libc uses futex)");
-const SYSV_SEM: Rule = Refuse("SysV semaphores are not recorded yet");
 const CREDENTIALS: Rule = Refuse("this credential change is not recorded yet");
 
 pub(crate) const RULES: &[(c_long, Rule)] = &[
@@ -129,10 +128,11 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_sched_getattr, SCHED),
     (SYS_ioprio_set, IOPRIO),
     (SYS_ioprio_get, IOPRIO),
-    (SYS_semget, SYSV_SEM),
-    (SYS_semop, SYSV_SEM),
-    (SYS_semctl, SYSV_SEM),
-    (SYS_semtimedop, SYSV_SEM),
+    // SysV semaphores live in the kernel: emulated, waits ending where the log says.
+    (SYS_semget, NONE),
+    (SYS_semop, NONE),
+    (SYS_semctl, EmulateSpecial(Special::IpcCtl(Ipc::Sem))),
+    (SYS_semtimedop, NONE),
     (SYS_futex_waitv, FUTEX2),
     (454, FUTEX2), // futex_wake
     (455, FUTEX2), // futex_wait

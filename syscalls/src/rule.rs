@@ -39,6 +39,18 @@ pub enum Special {
     Prctl,
     /// `futex`: the PI and wake-op operations change the futex words.
     Futex,
+    /// `semctl`, `msgctl`, `shmctl`: the command decides what is written at the buffer.
+    IpcCtl(Ipc),
+    /// `msgrcv`: the message's type and the returned count of text bytes.
+    MsgRcv,
+}
+
+/// The SysV IPC object a control call is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipc {
+    Sem,
+    Msg,
+    Shm,
 }
 
 /// Where the bytes an output syscall sends out of the process are.
@@ -66,7 +78,7 @@ pub enum Rule {
     /// With `same_result` the replayed result must equal the recorded one; otherwise the
     /// recorded result is handed back (e.g. a thread id).
     Execute { same_result: bool },
-    /// `mmap`: executed, file contents preserved in the trace.
+    /// `mmap` (and `shmat`): executed, file contents preserved in the trace.
     Mmap,
     /// Blocks until a signal with a mask it sets itself: replay must run it too.
     ExecuteUntilSignal,
