@@ -243,7 +243,8 @@ impl<'a> Recorder<'a> {
 
     /// The preemption clock runs only while some process has several threads.
     fn keep_clock(&mut self) -> Result<(), RecordError> {
-        match (self.sched.any_threaded(), self.ticker.is_some()) {
+        let wanted = self.sched.any_threaded() || !self.holding_for_syscall().is_empty();
+        match (wanted, self.ticker.is_some()) {
             (true, false) => self.ticker = Some(Ticker::start(TICK)?),
             (false, true) => self.ticker = None,
             _ => {}
@@ -426,6 +427,7 @@ impl<'a> Recorder<'a> {
         };
         if deliverable {
             let held = self.t.held.pop_front().expect("checked");
+            self.held_signal_delivered();
             // A signal that arrived while the tracee computed is delivered now, before this
             // syscall, which then restarts (see `on_exit`).
             self.stop_spin_watch()?;

@@ -48,6 +48,13 @@ pub(crate) struct Task {
     /// its stub's traced `syscall`, and the signal sent again once it is in the kernel.
     pub reinterrupt: Option<HeldSignal>,
     pub spin: Option<SpinWatch>,
+    /// A loop watched for a held signal kept making progress: the signal waits for the
+    /// thread's next syscall, since then; the loop is watched again if none comes soon.
+    pub held_for_syscall_since: Option<Instant>,
+    /// The interrupt on its way is to watch the loop again.
+    pub rewatch: bool,
+    /// The loop is watched a second time: this time the signal is delivered in it.
+    pub last_watch: bool,
     /// Register hash at the last syscall exit, while the process has not run since.
     pub exit_regs: Option<u64>,
     pub deliver: i32,
@@ -88,6 +95,9 @@ impl Task {
             held: VecDeque::new(),
             reinterrupt: None,
             spin: None,
+            held_for_syscall_since: None,
+            rewatch: false,
+            last_watch: false,
             exit_regs: None,
             deliver: 0,
             ended: false,
@@ -193,6 +203,14 @@ impl Tasks {
 
     pub fn root_exit(&self) -> Option<ExitStatus> {
         self.root_exit
+    }
+
+    /// The waiting threads with a signal held for their next syscall, and since when.
+    pub fn holding_for_syscall(&self) -> Vec<(i32, Instant)> {
+        self.waiting
+            .values()
+            .filter_map(|t| Some((t.tid as i32, t.held_for_syscall_since?)))
+            .collect()
     }
 
     pub fn kill_all(&mut self) {
