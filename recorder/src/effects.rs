@@ -100,6 +100,7 @@ fn out_len(
         Len::Ret => ret,
         Len::ArgTimes { arg, size } => (args[arg] as usize).saturating_mul(size),
         Len::RetTimes(size) => ret.saturating_mul(size),
+        Len::PagesIn(arg) => args[arg].div_ceil(4096) as usize,
         Len::LenAt(a) => {
             let before = snap.len_at.iter().find(|(i, _)| *i == a).map(|&(_, v)| v);
             let after = if args[a] != 0 {

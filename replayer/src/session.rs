@@ -475,11 +475,13 @@ impl<'a> Replayer<'a> {
         };
         self.check_entry(&s, nr, &args, &regs)?;
         self.take()?;
-        // A failed call changed nothing, so it is not run again; rt_sigreturn's "result" is
+        // A failed call changed nothing (but an madvise or mprotect that met a hole), so it
+        // is not run again; rt_sigreturn's "result" is
         // the restored rax and rt_sigsuspend always "fails".
         // A fork that a signal interrupted made no process: it is not run again either.
         let failed = s.result < 0
             && (!is_restart_code(s.result) || is_new_process(nr))
+            && !syscalls::applies_in_part(nr, s.result)
             && nr != libc::SYS_rt_sigreturn as u64
             && nr != libc::SYS_rt_sigsuspend as u64;
         match s.mode {

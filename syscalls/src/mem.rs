@@ -1,6 +1,6 @@
 //! The address space: replay runs these again, so the tracee's memory layout is rebuilt.
 
-use crate::rule::{Ipc, Rule, Rule::*, Special};
+use crate::rule::{out, Ipc, Len::*, Rule, Rule::*, Special};
 use libc::*;
 
 const SAME: Rule = Execute { same_result: true };
@@ -23,7 +23,7 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_munlockall, SAME),
     (SYS_msync, SAME),
     (SYS_membarrier, Emulate(&[])),
-    (SYS_mincore, Refuse("mincore is not recorded yet")),
+    (SYS_mincore, Emulate(&[out(2, PagesIn(1))])),
     (
         SYS_pkey_alloc,
         Refuse("memory protection keys are not recorded"),
@@ -73,4 +73,19 @@ pub fn changes_address_space(nr: u64) -> bool {
         SYS_shmdt,
     ]
     .contains(&(nr as c_long))
+}
+
+/// Calls that change the mapped parts of their range and then fail with `ENOMEM` for a
+/// hole in it: replay runs them again even when they failed so.
+pub fn applies_in_part(nr: u64, result: i64) -> bool {
+    result == -(ENOMEM as i64)
+        && [
+            SYS_madvise,
+            SYS_mprotect,
+            SYS_pkey_mprotect,
+            SYS_mlock,
+            SYS_mlock2,
+            SYS_munlock,
+        ]
+        .contains(&(nr as c_long))
 }

@@ -13,7 +13,6 @@ const ADMIN: Rule =
     Refuse("system administration calls are not recorded (ftrun records ordinary programs)");
 const MODULES: Rule = Refuse("loading kernel modules is not recorded");
 const KEYRING: Rule = Refuse("the kernel keyring is not recorded yet");
-const SCHED: Rule = Refuse("this scheduling call is not recorded yet");
 const IOPRIO: Rule = Refuse("I/O priorities are not recorded yet");
 const NAMESPACES: Rule =
     Refuse("namespaces are not recorded (the program would see another world at replay)");
@@ -120,12 +119,16 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         SYS_capset,
         Refuse("changing capabilities is not recorded yet"),
     ),
-    (SYS_sched_setparam, SCHED),
-    (SYS_sched_get_priority_max, SCHED),
-    (SYS_sched_get_priority_min, SCHED),
-    (SYS_sched_rr_get_interval, SCHED),
-    (SYS_sched_setattr, SCHED),
-    (SYS_sched_getattr, SCHED),
+    // Scheduling policy changes only when threads run, which the log orders anyway.
+    (SYS_sched_setparam, NONE),
+    (SYS_sched_get_priority_max, NONE),
+    (SYS_sched_get_priority_min, NONE),
+    (SYS_sched_rr_get_interval, Emulate(&[out(1, Fixed(16))])),
+    (SYS_sched_setattr, NONE),
+    (
+        SYS_sched_getattr,
+        Emulate(&[out(1, ArgTimes { arg: 2, size: 1 })]),
+    ),
     (SYS_ioprio_set, IOPRIO),
     (SYS_ioprio_get, IOPRIO),
     // SysV semaphores live in the kernel: emulated, waits ending where the log says.
@@ -157,7 +160,8 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (461, LSM), // lsm_list_modules
     (SYS_syslog, Refuse("reading the kernel log is not recorded")),
     (SYS_vhangup, ADMIN),
-    (SYS_acct, ADMIN),
+    // Process accounting writes its records outside the program: run when recorded only.
+    (SYS_acct, NONE),
     (SYS_reboot, ADMIN),
     (SYS_setdomainname, ADMIN),
     (SYS_iopl, ADMIN),

@@ -11,6 +11,8 @@ pub enum Len {
     ArgTimes { arg: usize, size: usize },
     /// `size` bytes for each of the returned count of elements.
     RetTimes(usize),
+    /// One byte for each page of the length in `args[arg]` (mincore's vector).
+    PagesIn(usize),
     /// The `socklen_t` that `args[arg]` points to (the smaller of its value before and after).
     LenAt(usize),
 }
