@@ -81,7 +81,21 @@ impl FileStore {
         offset: u64,
         length: u64,
     ) -> io::Result<Option<FileMapping>> {
-        let link = PathBuf::from(format!("/proc/{pid}/fd/{fd}"));
+        self.preserve_from(
+            PathBuf::from(format!("/proc/{pid}/fd/{fd}")),
+            offset,
+            length,
+        )
+    }
+
+    /// Like `preserve`, for the file that `link` (a `/proc` link: a descriptor, a mapped
+    /// range's `map_files` entry) leads to.
+    pub fn preserve_from(
+        &mut self,
+        link: PathBuf,
+        offset: u64,
+        length: u64,
+    ) -> io::Result<Option<FileMapping>> {
         let meta = std::fs::metadata(&link)?;
         if !meta.is_file() {
             return Ok(None);

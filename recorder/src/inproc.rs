@@ -191,6 +191,10 @@ impl Recorder<'_> {
         if want {
             flags |= FLAG_TRACED_NEXT;
         }
+        if !self.shared_files.is_empty() {
+            // A write may go into a file mapped shared: it is logged with its bytes.
+            flags |= FLAG_OUTPUTS_TRACED;
+        }
         if !sharing {
             flags |= match self.sched.shares_token(self.t.tgid) {
                 true => FLAG_MAY_BLOCK_UNTIMED,

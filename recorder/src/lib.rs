@@ -12,6 +12,7 @@ pub mod rdtsc;
 pub mod ring_records;
 mod sched;
 pub mod session;
+mod shared_files;
 mod signal_events;
 pub mod sink;
 pub mod store;

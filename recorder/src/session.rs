@@ -104,7 +104,7 @@ pub struct Recorder<'a> {
     /// Ticks while some process has several threads, so that a spinning one is preempted.
     ticker: Option<Ticker>,
     pub(crate) sink: &'a mut dyn EventSink,
-    files: FileStore,
+    pub(crate) files: FileStore,
     pub(crate) seq: u64,
     warned: HashSet<String>,
     /// ftrun's own stdout and stderr.
@@ -118,6 +118,9 @@ pub struct Recorder<'a> {
     /// Processes (by thread group id) with `MAP_SHARED` mappings: the children they fork
     /// share their token.
     shared_memory: HashSet<i32>,
+    /// Files (device, inode) mapped `MAP_SHARED` so far: writes to them are logged with
+    /// their bytes, so that replay's mappings of them see the writes.
+    pub(crate) shared_files: HashSet<(u64, u64)>,
 }
 
 fn fd_identity(path: &str) -> Option<(u64, u64)> {
@@ -137,6 +140,7 @@ impl<'a> Recorder<'a> {
             ticker: None,
             sink,
             files: FileStore::new(trace_dir),
+            shared_files: HashSet::new(),
             seq: 0,
             warned: HashSet::new(),
             echo: EchoTargets {
@@ -556,18 +560,6 @@ impl<'a> Recorder<'a> {
         self.push(EventKind::SyscallEntry { number: nr, rip })
     }
 
-    /// An output to ftrun's own stdout or stderr by a thread that takes turns with others:
-    /// it keeps its token through the call, so that two such writes never run at once and
-    /// their bytes come out in the order the log gives them (replay echoes them so).
-    fn writes_to_our_output(&self, rule: Rule, args: &[u64; 6]) -> bool {
-        match rule {
-            Rule::Output { fd, .. } => {
-                self.sched.shares_token(self.t.tgid) && self.echo_for(args[fd]) != Echo::None
-            }
-            _ => false,
-        }
-    }
-
     pub(crate) fn echo_for(&self, fd: u64) -> Echo {
         let id = fd_identity(&format!("/proc/{}/fd/{}", self.t.tracee.pid(), fd as i32));
         self.echo_of(fd, id)
@@ -621,6 +613,10 @@ impl<'a> Recorder<'a> {
         let (mut output_hash, mut echo, mut mapping) = (0, Echo::None, None);
         let mode = match p.rule {
             Rule::Refuse(_) => SyscallMode::Refused,
+            Rule::Execute { .. } if p.nr == libc::SYS_mremap as u64 && ret >= 0 => {
+                mapping = self.mremap_copy(&p.args, ret as u64)?;
+                SyscallMode::Executed
+            }
             Rule::Execute { .. } | Rule::ExecuteUntilSignal => SyscallMode::Executed,
             Rule::Mmap if p.nr == libc::SYS_shmat as u64 => {
                 if ret >= 0 {
@@ -634,10 +630,14 @@ impl<'a> Recorder<'a> {
                 SyscallMode::Executed
             }
             Rule::Mmap => {
-                if ret >= 0 && p.args[3] as i32 & MAP_TYPE == libc::MAP_SHARED {
+                let shared = p.args[3] as i32 & MAP_TYPE == libc::MAP_SHARED;
+                if ret >= 0 && shared {
                     self.shared_memory.insert(self.t.tgid);
                 }
                 mapping = self.preserve_mapping(&p.args, ret)?;
+                if let (Some(m), true) = (&mapping, shared) {
+                    self.shared_files.insert((m.file.dev, m.file.ino));
+                }
                 SyscallMode::Executed
             }
             Rule::Output { fd, sent } => {
@@ -650,6 +650,7 @@ impl<'a> Recorder<'a> {
                     )?;
                     output_hash = xxh3_64(&bytes);
                     echo = self.echo_for(p.args[fd]);
+                    mapping = self.write_through(p.nr, &p.args, ret, &bytes)?;
                 }
                 SyscallMode::Emulated
             }
@@ -669,30 +670,7 @@ impl<'a> Recorder<'a> {
         }))
     }
 
-    fn preserve_mapping(
-        &mut self,
-        args: &[u64; 6],
-        ret: i64,
-    ) -> Result<Option<schema::FileMapping>, RecordError> {
-        let (flags, fd) = (args[3] as i32, args[4] as i32);
-        if ret < 0 || flags & libc::MAP_ANONYMOUS != 0 || fd < 0 {
-            return Ok(None);
-        }
-        // The kernel maps whole pages: the file's bytes up to the end of the last page
-        // are readable (and executable) too.
-        let length = args[1].div_ceil(4096) * 4096;
-        let kept = self
-            .files
-            .preserve(self.t.tracee.pid(), fd, args[5], length)
-            .map_err(|source| RecordError::Io {
-                what: format!("keeping a copy of the file mapped from descriptor {fd}"),
-                source,
-            });
-        self.drain_file_warnings();
-        kept
-    }
-
-    fn drain_file_warnings(&mut self) {
+    pub(crate) fn drain_file_warnings(&mut self) {
         for w in self.files.take_warnings() {
             self.warn_once(w);
         }

@@ -613,6 +613,10 @@ impl<'a> Replayer<'a> {
                         &self.opts.trace_dir,
                         &mut self.shared_files,
                     )?;
+                } else if let Some(written) = &s.mapping {
+                    // A write into a file mapped shared.
+                    self.shared_files
+                        .write_through(written, &self.opts.trace_dir)?;
                 }
                 self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }
@@ -646,6 +650,14 @@ impl<'a> Replayer<'a> {
                 if !same_result {
                     regs.rax = s.result as u64;
                     self.t.tracee.set_regs(&regs)?;
+                }
+                if s.number == libc::SYS_mremap as u64 {
+                    mem::finish_mremap(
+                        &mut self.t.tracee,
+                        &s,
+                        &self.opts.trace_dir,
+                        &mut self.shared_files,
+                    )?;
                 }
                 if s.number == libc::SYS_mmap as u64 {
                     mem::restore_args(&mut regs, &s);
