@@ -14,6 +14,7 @@ pub mod landmark_search;
 mod mem;
 mod pi;
 mod process;
+mod robust;
 pub mod session;
 mod signal;
 mod source;

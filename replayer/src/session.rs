@@ -13,6 +13,7 @@ use tracee::{regs_hash, PtraceEvent, Regs, Resume, SpawnSpec, Stop, Tracee, Trac
 use crate::fdtable::FdTable;
 use crate::golive::LiveHandoff;
 use crate::pi::PiLocks;
+use crate::robust::RobustLists;
 use crate::source::EventSource;
 use crate::sysv_shm;
 use crate::tasks::{Stash, Task, Tasks};
@@ -43,6 +44,7 @@ pub struct Replayer<'a> {
     pub(crate) tasks: Tasks,
     pub(crate) stash: Stash,
     pub(crate) pi: PiLocks,
+    pub(crate) robust: RobustLists,
     pub(crate) events: &'a mut dyn EventSource,
     /// Events read but not yet replayed, the head of the log first.
     pub(crate) ahead: std::collections::VecDeque<Event>,
@@ -126,6 +128,7 @@ impl<'a> Replayer<'a> {
             tasks: Tasks::new(root),
             stash: Stash::default(),
             pi: PiLocks::default(),
+            robust: RobustLists::default(),
             events,
             ahead: std::collections::VecDeque::new(),
             kept: crate::kept::Kept::new(&opts.trace_dir),
@@ -456,6 +459,11 @@ impl<'a> Replayer<'a> {
                 return self.kill_as_recorded();
             }
             Some(EventKind::Exit(_)) if is_exit(nr) => {
+                let whole =
+                    nr == libc::SYS_exit_group as u64 || !self.tasks.has_threads_of(self.t.tgid);
+                let (tgid, tid) = (self.t.tgid, self.t.tid);
+                self.robust
+                    .owners_die(&mut self.t.tracee, tgid, (!whole).then_some(tid))?;
                 if self.tasks.has_threads_of(self.t.tgid) {
                     return self.end_thread_at_entry(nr);
                 }
@@ -650,6 +658,9 @@ impl<'a> Replayer<'a> {
                 if !same_result {
                     regs.rax = s.result as u64;
                     self.t.tracee.set_regs(&regs)?;
+                }
+                if s.number == libc::SYS_set_robust_list as u64 && s.result == 0 {
+                    self.robust.registered(self.t.tid, self.t.tgid, s.args[0]);
                 }
                 if s.number == libc::SYS_mremap as u64 {
                     mem::finish_mremap(
