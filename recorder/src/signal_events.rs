@@ -41,7 +41,7 @@ const TIMESLICE: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: u32 = 6;
 /// How long a held signal waits for the next syscall of a loop that makes progress before
 /// the loop is watched again and the signal delivered in it.
-const HELD_PATIENCE: Duration = Duration::from_secs(2);
+const HELD_PATIENCE: Duration = Duration::from_secs(1);
 
 impl Recorder<'_> {
     pub(crate) fn on_signal(&mut self, signo: i32) -> Result<(), RecordError> {
