@@ -225,6 +225,13 @@ fn special_writes(
             let len = ipc_ctl_output_len(of, args[0] as i32, cmd as i32 & 0xff);
             capture(tracee, buf, len, w)?;
         }
+        Special::Keyctl => {
+            // KEYCTL_DESCRIBE, KEYCTL_READ, KEYCTL_GET_SECURITY: as much of the answer as
+            // fits (the result is its whole length).
+            if [6, 11, 17].contains(&args[0]) {
+                capture(tracee, args[2], nret.min(args[3] as usize), w)?;
+            }
+        }
         Special::MsgRcv => {
             // `long mtype`, then the text.
             capture(tracee, args[1], 8 + nret, w)?;

@@ -12,7 +12,6 @@ const GONE: Rule = Refuse("the kernel no longer implements this call");
 const ADMIN: Rule =
     Refuse("system administration calls are not recorded (ftrun records ordinary programs)");
 const MODULES: Rule = Refuse("loading kernel modules is not recorded");
-const KEYRING: Rule = Refuse("the kernel keyring is not recorded yet");
 const IOPRIO: Rule = Refuse("I/O priorities are not recorded yet");
 const NAMESPACES: Rule =
     Refuse("namespaces are not recorded (the program would see another world at replay)");
@@ -140,9 +139,10 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (454, FUTEX2), // futex_wake
     (455, FUTEX2), // futex_wait
     (456, FUTEX2), // futex_requeue
-    (SYS_add_key, KEYRING),
-    (SYS_request_key, KEYRING),
-    (SYS_keyctl, KEYRING),
+    // The kernel keyring lives outside the process: emulated, keys made when recorded.
+    (SYS_add_key, NONE),
+    (SYS_request_key, NONE),
+    (SYS_keyctl, EmulateSpecial(Special::Keyctl)),
     (SYS_unshare, NAMESPACES),
     (SYS_setns, NAMESPACES),
     (470, NAMESPACES), // listns

@@ -45,6 +45,8 @@ pub enum Special {
     IpcCtl(Ipc),
     /// `msgrcv`: the message's type and the returned count of text bytes.
     MsgRcv,
+    /// `keyctl`: the describe, read and security commands fill a buffer.
+    Keyctl,
 }
 
 /// The SysV IPC object a control call is about.
