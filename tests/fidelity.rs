@@ -120,3 +120,19 @@ fn signals_while_counting_replay_without_a_search() {
         ],
     );
 }
+
+/// A daemon the program leaves behind would keep the recording going for ever: it is ended
+/// when the program ends, and replay ends it at the same point.
+#[test]
+fn a_daemon_left_behind_ends_with_the_program() {
+    let rec = assert_replays_identically(testprog("daemon_left_behind"), NO_ARGS);
+    rec.assert_exit(Exit::Code(0))
+        .assert_stdout_contains(&["the daemon said d"]);
+    assert!(
+        ftrun_lines(&rec.output.stderr)
+            .iter()
+            .any(|l| l.contains("daemon processes it left")),
+        "ftrun should say it ended the daemon:\n{}",
+        describe(&rec.output)
+    );
+}

@@ -2,11 +2,13 @@
 //! signal and rdtsc what must be logged, and writing the trace.
 
 mod adopt;
+mod daemons;
 pub mod effects;
 pub mod files;
 pub mod futex;
 mod inproc;
 pub mod machine;
+mod output_order;
 pub mod probe;
 pub mod rdtsc;
 pub mod ring_records;

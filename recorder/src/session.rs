@@ -17,6 +17,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::effects::{self, EntrySnapshot};
 use crate::files::FileStore;
+use crate::output_order::fd_identity;
 use crate::ring_records::{EchoTargets, RingRecords};
 use crate::sched::Scheduler;
 use crate::sink::EventSink;
@@ -108,7 +109,7 @@ pub struct Recorder<'a> {
     pub(crate) seq: u64,
     warned: HashSet<String>,
     /// ftrun's own stdout and stderr.
-    echo: EchoTargets,
+    pub(crate) echo: EchoTargets,
     /// Map the in-process runtime after every exec (off: every syscall is traced).
     pub(crate) fast_path: bool,
     /// The fast path of each process (by thread group id) that has one.
@@ -121,11 +122,12 @@ pub struct Recorder<'a> {
     /// Files (device, inode) mapped `MAP_SHARED` so far: writes to them are logged with
     /// their bytes, so that replay's mappings of them see the writes.
     pub(crate) shared_files: HashSet<(u64, u64)>,
-}
-
-fn fd_identity(path: &str) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    /// The thread whose write to ftrun's stdout or stderr is in the kernel, and the
+    /// threads waiting at the entry of one (`output_order`).
+    pub(crate) output_turn: Option<u32>,
+    pub(crate) output_waiters: std::collections::VecDeque<u32>,
+    /// The daemons left after the root process ended were killed.
+    pub(crate) daemons_ended: bool,
 }
 
 impl<'a> Recorder<'a> {
@@ -141,6 +143,9 @@ impl<'a> Recorder<'a> {
             sink,
             files: FileStore::new(trace_dir),
             shared_files: HashSet::new(),
+            output_turn: None,
+            output_waiters: Default::default(),
+            daemons_ended: false,
             seq: 0,
             warned: HashSet::new(),
             echo: EchoTargets {
@@ -215,12 +220,16 @@ impl<'a> Recorder<'a> {
     /// Every turn handles one stop of one thread, hands free tokens to waiting threads,
     /// and waits for the next stop of any.
     fn record_from(&mut self, first: Stop) -> Result<(), RecordError> {
+        let root_session = crate::tasks::session_of(self.t.tgid);
         let mut stop = first;
         loop {
             self.step(stop)?;
             self.dispatch()?;
             if self.tasks.all_ended(&self.t) {
                 return Ok(());
+            }
+            if let Some(session) = root_session {
+                self.end_daemons(session);
             }
             stop = self.next_stop()?;
         }
@@ -270,6 +279,10 @@ impl<'a> Recorder<'a> {
             self.t.parked = Some(stop);
             return Ok(());
         }
+        if self.waits_for_output_turn(&stop)? {
+            self.t.parked = Some(stop);
+            return Ok(());
+        }
         if needs_token(&stop) && !self.sched.acquire(self.t.tgid, self.t.tid as i32) {
             self.t.parked = Some(stop);
             return self.nudge_blocked_holder();
@@ -286,7 +299,7 @@ impl<'a> Recorder<'a> {
                 None => self.sched.release(self.t.tgid, tid),
             }
         }
-        Ok(())
+        self.dispatch_output_turn()
     }
 
     /// A stop of a thread whose process is on its way out (another thread entered
@@ -360,6 +373,7 @@ impl<'a> Recorder<'a> {
         self.sched.remove(tgid, tid as i32);
         self.tasks.ended(tid, exit);
         self.t.ended = true;
+        self.end_output_turn();
         self.release_vfork_parent()
     }
 
@@ -504,7 +518,13 @@ impl<'a> Recorder<'a> {
         }
         let snap = effects::snapshot_entry(&mut self.t.tracee, rule, &args)?;
         if instead.is_none() {
-            let keeps_token = self.writes_to_our_output(rule, &args);
+            // A write to ftrun's stdout or stderr holds the output turn until its exit, and
+            // a thread that takes turns with others keeps its token through it.
+            let ours = self.writes_to_our_output(rule, &args);
+            if ours {
+                self.output_turn = Some(self.t.tid);
+            }
+            let keeps_token = ours && self.sched.shares_token(self.t.tgid);
             self.enter_kernel(nr, &args, regs.rip, keeps_token)?;
         }
         self.resend_interrupting_signal(instead.is_none())?;
@@ -560,18 +580,8 @@ impl<'a> Recorder<'a> {
         self.push(EventKind::SyscallEntry { number: nr, rip })
     }
 
-    pub(crate) fn echo_for(&self, fd: u64) -> Echo {
-        let id = fd_identity(&format!("/proc/{}/fd/{}", self.t.tracee.pid(), fd as i32));
-        self.echo_of(fd, id)
-    }
-
-    /// Where bytes written to `fd`, whose file has identity `id` (device, inode), go at
-    /// replay: ftrun's own stdout or stderr, or nowhere.
-    pub(crate) fn echo_of(&self, fd: u64, id: Option<(u64, u64)>) -> Echo {
-        self.echo.echo_of(fd, id)
-    }
-
     fn on_exit(&mut self, ret: i64) -> Result<(), RecordError> {
+        self.end_output_turn();
         let Some(p) = self.t.pending.take() else {
             // The exit of an exec: nothing to log; the new image gets its runtime.
             if std::mem::take(&mut self.t.exec_exit_pending) {

@@ -4,7 +4,6 @@
 //! into its own file behind them.
 
 use schema::{FileIdentity, FileMapping};
-use syscalls::Rule;
 
 use crate::session::Recorder;
 use crate::RecordError;
@@ -130,19 +129,6 @@ impl Recorder<'_> {
             });
         self.drain_file_warnings();
         kept
-    }
-
-    /// An output to ftrun's own stdout or stderr by a thread that takes turns with others:
-    /// it keeps its token through the call, so that two such writes never run at once and
-    /// their bytes come out in the order the log gives them (replay echoes them so).
-    pub(crate) fn writes_to_our_output(&self, rule: Rule, args: &[u64; 6]) -> bool {
-        match rule {
-            Rule::Output { fd, .. } => {
-                self.sched.shares_token(self.t.tgid)
-                    && self.echo_for(args[fd]) != schema::Echo::None
-            }
-            _ => false,
-        }
     }
 }
 
