@@ -1,13 +1,30 @@
 // A SysV message queue between a parent and its child: the child waits in msgrcv for
-// messages of types 1 and 2 sent in the other order, reads the queue's state, and sees
-// EIDRM once the parent removes the queue.
+// messages of types 1 and 2 sent in the other order, then waits for a third while the
+// parent reads the queue's state and removes it: the child sees EIDRM.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/msg.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* Waits until `pid` sleeps in msgrcv (its syscall number first in /proc/PID/syscall). */
+static void wait_until_in_msgrcv(pid_t pid) {
+    char path[64], line[64];
+    snprintf(path, sizeof path, "/proc/%d/syscall", pid);
+    for (int i = 0; i < 10000; i++) {
+        FILE *f = fopen(path, "r");
+        if (f && fgets(line, sizeof line, f) && atoi(line) == 70) {
+            fclose(f);
+            return;
+        }
+        if (f)
+            fclose(f);
+        usleep(1000);
+    }
+}
 
 struct message {
     long type;
@@ -37,8 +54,14 @@ int main(void) {
     msgsnd(id, &two, strlen(two.text) + 1, 0);
     usleep(20 * 1000);
     msgsnd(id, &one, strlen(one.text) + 1, 0);
-    usleep(50 * 1000);
     struct msqid_ds ds;
+    for (int i = 0; i < 10000; i++) {
+        msgctl(id, IPC_STAT, &ds);
+        if (ds.msg_qnum == 0)
+            break;
+        usleep(1000);
+    }
+    wait_until_in_msgrcv(child);
     msgctl(id, IPC_STAT, &ds);
     printf("queue holds %lu messages, last sender %d (me: %d)\n", (unsigned long)ds.msg_qnum,
            ds.msg_lspid, getpid());

@@ -645,8 +645,8 @@ impl<'a> Recorder<'a> {
                     self.shared_memory.insert(self.t.tgid);
                 }
                 mapping = self.preserve_mapping(&p.args, ret)?;
-                if let (Some(m), true) = (&mapping, shared) {
-                    self.shared_files.insert((m.file.dev, m.file.ino));
+                if shared {
+                    self.note_shared_file(&p.args, mapping.as_ref());
                 }
                 SyscallMode::Executed
             }

@@ -46,6 +46,18 @@ impl Recorder<'_> {
         kept
     }
 
+    /// A file mapped shared from a descriptor open for writing: writes into it from now
+    /// on are logged with their bytes. (A file only ever opened for reading, such as
+    /// glibc's gconv cache, is left out: its writes would cost the fast path for nothing.)
+    pub(crate) fn note_shared_file(&mut self, args: &[u64; 6], mapping: Option<&FileMapping>) {
+        let Some(m) = mapping else {
+            return;
+        };
+        if opened_for_writing(self.t.tracee.pid(), args[4] as i32) {
+            self.shared_files.insert((m.file.dev, m.file.ino));
+        }
+    }
+
     /// A write of `bytes` that went into a file mapped shared: the bytes (kept in `files/`)
     /// and where they went, so that replay writes them into its file of the same identity.
     pub(crate) fn write_through(
@@ -130,6 +142,17 @@ impl Recorder<'_> {
         self.drain_file_warnings();
         kept
     }
+}
+
+/// Whether descriptor `fd` of `pid` is open for writing (`/proc/PID/fdinfo`).
+fn opened_for_writing(pid: i32, fd: i32) -> bool {
+    let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
+        return false;
+    };
+    info.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        .is_some_and(|flags| flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32)
 }
 
 /// The file position of descriptor `fd` of `pid` (`/proc/PID/fdinfo`).
