@@ -598,8 +598,10 @@ impl<'a> Replayer<'a> {
                 regs.rax = s.result as u64;
                 if is_restart_code(s.result) {
                     regs.orig_rax = s.number;
+                    // The thread's own next event: other processes' events may come
+                    // between the call and its signal (they ran meanwhile when recorded).
                     let signal_next = matches!(
-                        self.peek()?.map(|e| &e.kind),
+                        self.peek_own()?.map(|e| &e.kind),
                         Some(EventKind::Signal(sig)) if sig.placement == SignalPlacement::AtSyscallExit
                     );
                     if !signal_next {
