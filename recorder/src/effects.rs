@@ -5,7 +5,7 @@ use schema::MemWrite;
 use tracee::{Tracee, TraceeError};
 
 use syscalls::sent::{read_buf, read_iov};
-use syscalls::{Len, Out, Rule, Special};
+use syscalls::{Ipc, Len, Out, Rule, Special};
 
 /// Values read at syscall entry that the exit side needs (buffer sizes the kernel overwrites).
 #[derive(Debug, Default, Clone)]
@@ -100,6 +100,7 @@ fn out_len(
         Len::Ret => ret,
         Len::ArgTimes { arg, size } => (args[arg] as usize).saturating_mul(size),
         Len::RetTimes(size) => ret.saturating_mul(size),
+        Len::PagesIn(arg) => args[arg].div_ceil(4096) as usize,
         Len::LenAt(a) => {
             let before = snap.len_at.iter().find(|(i, _)| *i == a).map(|&(_, v)| v);
             let after = if args[a] != 0 {
@@ -216,6 +217,25 @@ fn special_writes(
                 capture(tracee, args[4], 4, w)?;
             }
         }
+        Special::IpcCtl(of) => {
+            let (cmd, buf) = match of {
+                Ipc::Sem => (args[2], args[3]),
+                Ipc::Msg | Ipc::Shm => (args[1], args[2]),
+            };
+            let len = ipc_ctl_output_len(of, args[0] as i32, cmd as i32 & 0xff);
+            capture(tracee, buf, len, w)?;
+        }
+        Special::Keyctl => {
+            // KEYCTL_DESCRIBE, KEYCTL_READ, KEYCTL_GET_SECURITY: as much of the answer as
+            // fits (the result is its whole length).
+            if [6, 11, 17].contains(&args[0]) {
+                capture(tracee, args[2], nret.min(args[3] as usize), w)?;
+            }
+        }
+        Special::MsgRcv => {
+            // `long mtype`, then the text.
+            capture(tracee, args[1], 8 + nret, w)?;
+        }
         Special::Prctl => {
             let len = match args[0] as i32 {
                 libc::PR_GET_NAME => 16,
@@ -227,6 +247,38 @@ fn special_writes(
         }
     }
     Ok(())
+}
+
+/// How many bytes a SysV control command writes at its buffer (sizes of the x86-64 structs).
+fn ipc_ctl_output_len(of: Ipc, id: i32, cmd: i32) -> usize {
+    use libc::{IPC_INFO, IPC_STAT};
+    const STAT: [i32; 3] = [IPC_STAT, 18, 20]; // IPC_STAT, SEM_STAT, SEM_STAT_ANY
+    match of {
+        Ipc::Sem if STAT.contains(&cmd) => 104,
+        Ipc::Sem if cmd == IPC_INFO || cmd == 19 => 40, // SEM_INFO
+        Ipc::Sem if cmd == 13 => 2 * semaphores_in_set(id), // GETALL
+        Ipc::Msg if [IPC_STAT, 11, 13].contains(&cmd) => 120, // MSG_STAT, MSG_STAT_ANY
+        Ipc::Msg if cmd == IPC_INFO || cmd == 12 => 32, // MSG_INFO
+        Ipc::Shm if [IPC_STAT, 13, 15].contains(&cmd) => 112, // SHM_STAT, SHM_STAT_ANY
+        Ipc::Shm if cmd == IPC_INFO => 72,
+        Ipc::Shm if cmd == 14 => 48, // SHM_INFO
+        _ => 0,
+    }
+}
+
+/// The number of semaphores in set `id`, as `/proc/sysvipc/sem` lists it (the recorder
+/// shares the program's IPC namespace).
+fn semaphores_in_set(id: i32) -> usize {
+    let Ok(table) = std::fs::read_to_string("/proc/sysvipc/sem") else {
+        return 0;
+    };
+    table
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|cols| cols.get(1).and_then(|c| c.parse::<i32>().ok()) == Some(id))
+        .and_then(|cols| cols.get(3).and_then(|c| c.parse().ok()))
+        .unwrap_or(0)
 }
 
 /// `FS_IOC_FIEMAP`: a file's extents (`struct fiemap`, then `fm_mapped_extents` extents).

@@ -81,7 +81,21 @@ impl FileStore {
         offset: u64,
         length: u64,
     ) -> io::Result<Option<FileMapping>> {
-        let link = PathBuf::from(format!("/proc/{pid}/fd/{fd}"));
+        self.preserve_from(
+            PathBuf::from(format!("/proc/{pid}/fd/{fd}")),
+            offset,
+            length,
+        )
+    }
+
+    /// Like `preserve`, for the file that `link` (a `/proc` link: a descriptor, a mapped
+    /// range's `map_files` entry) leads to.
+    pub fn preserve_from(
+        &mut self,
+        link: PathBuf,
+        offset: u64,
+        length: u64,
+    ) -> io::Result<Option<FileMapping>> {
         let meta = std::fs::metadata(&link)?;
         if !meta.is_file() {
             return Ok(None);
@@ -97,6 +111,18 @@ impl FileStore {
             offset,
             length,
         }))
+    }
+
+    /// Keeps `bytes` read from the program's memory (a SysV segment as it was attached),
+    /// named by their content; there is no file to know them by.
+    pub fn keep_bytes(&mut self, bytes: &[u8]) -> io::Result<String> {
+        let name = schema::kept::content_name(bytes);
+        if !self.dir.join(&name).exists() {
+            let tmp = self.fresh_tmp()?;
+            std::fs::write(&tmp, bytes)?;
+            self.settle(&tmp, &name, false)?;
+        }
+        Ok(name)
     }
 
     /// Keeps what the kernel loaded for the image process `pid` has just exec'd (call at the

@@ -222,6 +222,9 @@ impl Recorder<'_> {
     /// scheduler wants it to yield or a vfork child shares the process's runtime, and lets
     /// it run in-process again otherwise.
     pub(crate) fn sync_traced_next(&mut self) -> Result<(), RecordError> {
+        let outputs_traced = self.sink.gates_output()
+            || !self.shared_files.is_empty()
+            || self.outputs_from_several_processes();
         let Some(space) = self.spaces.get_mut(&self.t.tgid) else {
             return Ok(());
         };
@@ -233,10 +236,15 @@ impl Recorder<'_> {
             .get(&self.t.tgid)
             .is_some_and(|&n| n > 0);
         let want = !self.t.held.is_empty() || self.t.yield_wanted || sharing;
-        let mut flags =
-            space.flags() & !(FLAG_TRACED_NEXT | FLAG_MAY_BLOCK | FLAG_MAY_BLOCK_UNTIMED);
+        let mut flags = space.flags()
+            & !(FLAG_TRACED_NEXT | FLAG_MAY_BLOCK | FLAG_MAY_BLOCK_UNTIMED | FLAG_OUTPUTS_TRACED);
         if want {
             flags |= FLAG_TRACED_NEXT;
+        }
+        if outputs_traced {
+            // A write may go into a file mapped shared (it is logged with its bytes), or
+            // come out beside another process's (it takes the output turn).
+            flags |= FLAG_OUTPUTS_TRACED;
         }
         if !sharing {
             flags |= match self.sched.shares_token(self.t.tgid) {

@@ -2,19 +2,23 @@
 //! signal and rdtsc what must be logged, and writing the trace.
 
 mod adopt;
+mod daemons;
 pub mod effects;
 pub mod files;
 pub mod futex;
 mod inproc;
 pub mod machine;
+mod output_order;
 pub mod probe;
 pub mod rdtsc;
 pub mod ring_records;
 mod sched;
 pub mod session;
+mod shared_files;
 mod signal_events;
 pub mod sink;
 pub mod store;
+mod sysv_shm;
 mod tasks;
 pub mod ticks;
 mod timeslice;

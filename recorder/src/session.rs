@@ -17,6 +17,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::effects::{self, EntrySnapshot};
 use crate::files::FileStore;
+use crate::output_order::fd_identity;
 use crate::ring_records::{EchoTargets, RingRecords};
 use crate::sched::Scheduler;
 use crate::sink::EventSink;
@@ -106,11 +107,11 @@ pub struct Recorder<'a> {
     /// Ticks while some process has several threads, so that a spinning one is preempted.
     ticker: Option<Ticker>,
     pub(crate) sink: &'a mut dyn EventSink,
-    files: FileStore,
+    pub(crate) files: FileStore,
     pub(crate) seq: u64,
     warned: HashSet<String>,
     /// ftrun's own stdout and stderr.
-    echo: EchoTargets,
+    pub(crate) echo: EchoTargets,
     /// Map the in-process runtime after every exec (off: every syscall is traced).
     pub(crate) fast_path: bool,
     /// The fast path of each process (by thread group id) that has one.
@@ -120,11 +121,15 @@ pub struct Recorder<'a> {
     /// Processes (by thread group id) with `MAP_SHARED` mappings: the children they fork
     /// share their token.
     shared_memory: HashSet<i32>,
-}
-
-fn fd_identity(path: &str) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    /// Files (device, inode) mapped `MAP_SHARED` so far: writes to them are logged with
+    /// their bytes, so that replay's mappings of them see the writes.
+    pub(crate) shared_files: HashSet<(u64, u64)>,
+    /// The thread whose write to ftrun's stdout or stderr is in the kernel, and the
+    /// threads waiting at the entry of one (`output_order`).
+    pub(crate) output_turn: Option<u32>,
+    pub(crate) output_waiters: std::collections::VecDeque<u32>,
+    /// The daemons left after the root process ended were killed.
+    pub(crate) daemons_ended: bool,
 }
 
 impl<'a> Recorder<'a> {
@@ -139,6 +144,10 @@ impl<'a> Recorder<'a> {
             ticker: None,
             sink,
             files: FileStore::new(trace_dir),
+            shared_files: HashSet::new(),
+            output_turn: None,
+            output_waiters: Default::default(),
+            daemons_ended: false,
             seq: 0,
             warned: HashSet::new(),
             echo: EchoTargets {
@@ -213,12 +222,16 @@ impl<'a> Recorder<'a> {
     /// Every turn handles one stop of one thread, hands free tokens to waiting threads,
     /// and waits for the next stop of any.
     fn record_from(&mut self, first: Stop) -> Result<(), RecordError> {
+        let root_session = crate::tasks::session_of(self.t.tgid);
         let mut stop = first;
         loop {
             self.step(stop)?;
             self.dispatch()?;
             if self.tasks.all_ended(&self.t) {
                 return Ok(());
+            }
+            if let Some(session) = root_session {
+                self.end_daemons(session);
             }
             stop = self.next_stop()?;
         }
@@ -246,7 +259,9 @@ impl<'a> Recorder<'a> {
     /// The clock runs while some process has several threads (to preempt a spinning
     /// one) or runs calls in-process (to take its ring's records while it runs).
     fn keep_clock(&mut self) -> Result<(), RecordError> {
-        let wanted = self.sched.any_threaded() || !self.spaces.is_empty();
+        let wanted = self.sched.any_threaded()
+            || !self.spaces.is_empty()
+            || !self.holding_for_syscall().is_empty();
         match (wanted, self.ticker.is_some()) {
             (true, false) => self.ticker = Some(Ticker::start(TICK)?),
             (false, true) => self.ticker = None,
@@ -269,6 +284,10 @@ impl<'a> Recorder<'a> {
             self.t.parked = Some(stop);
             return Ok(());
         }
+        if self.waits_for_output_turn(&stop)? {
+            self.t.parked = Some(stop);
+            return Ok(());
+        }
         if needs_token(&stop) && !self.sched.acquire(self.t.tgid, self.t.tid as i32) {
             self.t.parked = Some(stop);
             return self.nudge_blocked_holder();
@@ -285,7 +304,7 @@ impl<'a> Recorder<'a> {
                 None => self.sched.release(self.t.tgid, tid),
             }
         }
-        Ok(())
+        self.dispatch_output_turn()
     }
 
     /// A stop of a thread whose process is on its way out (another thread entered
@@ -310,6 +329,15 @@ impl<'a> Recorder<'a> {
         }
         match outcome {
             Ok(Some(exit)) => self.on_thread_end(exit)?,
+            Ok(None) if stop.is_group_stop() => {
+                // Stopped by a stop signal: the process stays stopped until a SIGCONT, as
+                // without a tracer, and its token passes on meanwhile.
+                match self.t.tracee.listen() {
+                    Ok(()) | Err(TraceeError::TraceeDied { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                self.sched.release(self.t.tgid, self.t.tid as i32);
+            }
             Ok(None) if self.t.held_for_vfork => {}
             Ok(None) if std::mem::take(&mut self.t.preempted) => {}
             Ok(None) => {
@@ -350,6 +378,7 @@ impl<'a> Recorder<'a> {
         self.sched.remove(tgid, tid as i32);
         self.tasks.ended(tid, exit);
         self.t.ended = true;
+        self.end_output_turn();
         self.release_vfork_parent()
     }
 
@@ -389,6 +418,10 @@ impl<'a> Recorder<'a> {
             Stop::Event {
                 event: PtraceEvent::Stop,
                 ..
+            } if stop.is_group_stop() => {}
+            Stop::Event {
+                event: PtraceEvent::Stop,
+                ..
             } => self.on_interrupted()?,
             Stop::Event { .. } => {}
             Stop::Exited { code } => return Ok(Some(ExitStatus::Exited(code))),
@@ -417,6 +450,7 @@ impl<'a> Recorder<'a> {
         };
         if deliverable {
             let held = self.t.held.pop_front().expect("checked");
+            self.held_signal_delivered();
             // A signal that arrived while the tracee computed is delivered now, before this
             // syscall, which then restarts (see `on_exit`).
             self.stop_spin_watch()?;
@@ -489,7 +523,14 @@ impl<'a> Recorder<'a> {
         }
         let snap = effects::snapshot_entry(&mut self.t.tracee, rule, &args)?;
         if instead.is_none() {
-            self.enter_kernel(nr, &args, regs.rip)?;
+            // A write to ftrun's stdout or stderr holds the output turn until its exit, and
+            // a thread that takes turns with others keeps its token through it.
+            let ours = self.writes_to_our_output(rule, &args);
+            if ours {
+                self.output_turn = Some(self.t.tid);
+            }
+            let keeps_token = ours && self.sched.shares_token(self.t.tgid);
+            self.enter_kernel(nr, &args, regs.rip, keeps_token)?;
         }
         self.resend_interrupting_signal(instead.is_none())?;
         self.t.pending = Some(Pending {
@@ -506,9 +547,15 @@ impl<'a> Recorder<'a> {
 
     /// The syscall goes into the kernel, where it may block: in a process with several
     /// threads the token passes on, and the log says where this thread stopped running.
-    fn enter_kernel(&mut self, nr: u64, args: &[u64; 6], rip: u64) -> Result<(), RecordError> {
+    fn enter_kernel(
+        &mut self,
+        nr: u64,
+        args: &[u64; 6],
+        rip: u64,
+        keeps_token: bool,
+    ) -> Result<(), RecordError> {
         self.t.slice_backoff = 0;
-        if never_blocks(nr, args) || syscalls::changes_address_space(nr) {
+        if keeps_token || never_blocks(nr, args) || syscalls::changes_address_space(nr) {
             // A wake or a PI unlock changes futex words and wakes others inside the call,
             // which returns at once: the thread keeps the token, so that nobody runs
             // before the call is done. An mmap or munmap must not run beside another
@@ -538,18 +585,8 @@ impl<'a> Recorder<'a> {
         self.push(EventKind::SyscallEntry { number: nr, rip })
     }
 
-    pub(crate) fn echo_for(&self, fd: u64) -> Echo {
-        let id = fd_identity(&format!("/proc/{}/fd/{}", self.t.tracee.pid(), fd as i32));
-        self.echo_of(fd, id)
-    }
-
-    /// Where bytes written to `fd`, whose file has identity `id` (device, inode), go at
-    /// replay: ftrun's own stdout or stderr, or nowhere.
-    pub(crate) fn echo_of(&self, fd: u64, id: Option<(u64, u64)>) -> Echo {
-        self.echo.echo_of(fd, id)
-    }
-
     fn on_exit(&mut self, ret: i64) -> Result<(), RecordError> {
+        self.end_output_turn();
         let Some(p) = self.t.pending.take() else {
             // The exit of an exec: nothing to log; the new image gets its runtime.
             if std::mem::take(&mut self.t.exec_exit_pending) {
@@ -591,12 +628,31 @@ impl<'a> Recorder<'a> {
         let (mut output_hash, mut echo, mut mapping) = (0, Echo::None, None);
         let mode = match p.rule {
             Rule::Refuse(_) => SyscallMode::Refused,
+            Rule::Execute { .. } if p.nr == libc::SYS_mremap as u64 && ret >= 0 => {
+                mapping = self.mremap_copy(&p.args, ret as u64)?;
+                SyscallMode::Executed
+            }
             Rule::Execute { .. } | Rule::ExecuteUntilSignal => SyscallMode::Executed,
+            Rule::Mmap if p.nr == libc::SYS_shmat as u64 => {
+                if ret >= 0 {
+                    self.shared_memory.insert(self.t.tgid);
+                    mapping = crate::sysv_shm::keep_attached(
+                        &mut self.t.tracee,
+                        &mut self.files,
+                        ret as u64,
+                    )?;
+                }
+                SyscallMode::Executed
+            }
             Rule::Mmap => {
-                if ret >= 0 && p.args[3] as i32 & MAP_TYPE == libc::MAP_SHARED {
+                let shared = p.args[3] as i32 & MAP_TYPE == libc::MAP_SHARED;
+                if ret >= 0 && shared {
                     self.shared_memory.insert(self.t.tgid);
                 }
                 mapping = self.preserve_mapping(&p.args, ret)?;
+                if shared {
+                    self.note_shared_file(&p.args, mapping.as_ref());
+                }
                 SyscallMode::Executed
             }
             Rule::Output { fd, sent } => {
@@ -609,6 +665,7 @@ impl<'a> Recorder<'a> {
                     )?;
                     output_hash = xxh3_64(&bytes);
                     echo = self.echo_for(p.args[fd]);
+                    mapping = self.write_through(p.nr, &p.args, ret, &bytes)?;
                 }
                 SyscallMode::Emulated
             }
@@ -628,30 +685,7 @@ impl<'a> Recorder<'a> {
         }))
     }
 
-    fn preserve_mapping(
-        &mut self,
-        args: &[u64; 6],
-        ret: i64,
-    ) -> Result<Option<schema::FileMapping>, RecordError> {
-        let (flags, fd) = (args[3] as i32, args[4] as i32);
-        if ret < 0 || flags & libc::MAP_ANONYMOUS != 0 || fd < 0 {
-            return Ok(None);
-        }
-        // The kernel maps whole pages: the file's bytes up to the end of the last page
-        // are readable (and executable) too.
-        let length = args[1].div_ceil(4096) * 4096;
-        let kept = self
-            .files
-            .preserve(self.t.tracee.pid(), fd, args[5], length)
-            .map_err(|source| RecordError::Io {
-                what: format!("keeping a copy of the file mapped from descriptor {fd}"),
-                source,
-            });
-        self.drain_file_warnings();
-        kept
-    }
-
-    fn drain_file_warnings(&mut self) {
+    pub(crate) fn drain_file_warnings(&mut self) {
         for w in self.files.take_warnings() {
             self.warn_once(w);
         }

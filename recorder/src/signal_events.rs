@@ -10,6 +10,27 @@ use tracee::{is_synchronous, rdtsc, regs_hash, siginfo_code, PtraceEvent, Regs, 
 use crate::session::{HeldSignal, Recorder, SpinWatch};
 use crate::RecordError;
 
+/// Whether delivering `signo` to `pid` now would change nothing: the program ignores it,
+/// or leaves it at a default action that ignores it (from `/proc/PID/status`).
+fn delivery_does_nothing(pid: i32, signo: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let mask = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .map(|m| m & (1u64 << (signo - 1)) != 0)
+    };
+    let ignored_by_default =
+        [libc::SIGCHLD, libc::SIGURG, libc::SIGWINCH, libc::SIGCONT].contains(&signo);
+    match (mask("SigIgn:"), mask("SigCgt:")) {
+        (Some(ignored), Some(caught)) => !caught && (ignored || ignored_by_default),
+        _ => false,
+    }
+}
+
 /// After this many breakpoint hits without the state recurring, a loop is not a pure spin.
 const SPIN_HIT_LIMIT: u32 = 8;
 const SI_KERNEL: i32 = 0x80;
@@ -18,6 +39,9 @@ const TRAP_HWBKPT: i32 = 4;
 /// possible spin; doubled after every look that found it making progress.
 const TIMESLICE: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: u32 = 6;
+/// How long a held signal waits for the next syscall of a loop that makes progress before
+/// the loop is watched again and the signal delivered in it.
+const HELD_PATIENCE: Duration = Duration::from_secs(1);
 
 impl Recorder<'_> {
     pub(crate) fn on_signal(&mut self, signo: i32) -> Result<(), RecordError> {
@@ -67,6 +91,15 @@ impl Recorder<'_> {
                 return self.on_sched_hit(&regs);
             }
         }
+        if !is_synchronous(signo, &info)
+            && !at_exit
+            && delivery_does_nothing(self.t.tracee.pid(), signo)
+        {
+            // Ignored (by the program or by default): delivering it changes nothing, so it
+            // is delivered here and now, and replay, which never sees it, is the same.
+            self.t.deliver = signo;
+            return Ok(());
+        }
         let placement = if is_synchronous(signo, &info) {
             SignalPlacement::Synchronous
         } else if at_exit {
@@ -77,16 +110,8 @@ impl Recorder<'_> {
             if signo >= libc::SIGRTMIN() || !self.t.held.iter().any(|h| h.signo == signo) {
                 self.t.held.push_back(HeldSignal { signo, info });
             }
-            // Inside the runtime no landmark is placed (replay runs other code there): the
-            // signal waits for the thread's next call, which the runtime sends to the tracer.
-            if self.t.spin.is_none() && !self.in_runtime_code(regs.rip) {
-                self.t.tracee.set_exec_breakpoint(regs.rip)?;
-                self.t.spin = Some(SpinWatch {
-                    rip: regs.rip,
-                    last_regs: landmark_regs_hash(&self.t.tracee, &regs)?,
-                    last_mem: None,
-                    hits: 0,
-                });
+            if self.t.held_for_syscall_since.is_none() {
+                self.watch_for_landmark(&regs)?;
             }
             return Ok(());
         };
@@ -96,6 +121,42 @@ impl Recorder<'_> {
             siginfo: info.to_vec(),
             placement,
         }))
+    }
+
+    /// Watches the loop the thread computes in for a point to deliver a held signal at.
+    /// Inside the runtime no landmark is placed (replay runs other code there): the signal
+    /// waits for the thread's next call, which the runtime sends to the tracer.
+    fn watch_for_landmark(&mut self, regs: &Regs) -> Result<(), RecordError> {
+        if self.t.spin.is_some() || self.in_runtime_code(regs.rip) {
+            return Ok(());
+        }
+        self.t.tracee.set_exec_breakpoint(regs.rip)?;
+        self.t.spin = Some(SpinWatch {
+            rip: regs.rip,
+            last_regs: landmark_regs_hash(&self.t.tracee, regs)?,
+            last_mem: None,
+            hits: 0,
+        });
+        Ok(())
+    }
+
+    /// The held signals are out: the next one starts afresh.
+    pub(crate) fn held_signal_delivered(&mut self) {
+        if self.t.held.is_empty() {
+            self.t.held_for_syscall_since = None;
+            self.t.last_watch = false;
+        }
+    }
+
+    /// The threads holding a signal for their next syscall, and since when.
+    pub(crate) fn holding_for_syscall(&self) -> Vec<(i32, Instant)> {
+        let mut all = self.tasks.holding_for_syscall();
+        if let Some(since) = self.t.held_for_syscall_since {
+            if !self.t.ended {
+                all.push((self.t.tid as i32, since));
+            }
+        }
+        all
     }
 
     pub(crate) fn stop_spin_watch(&mut self) -> Result<(), RecordError> {
@@ -122,6 +183,14 @@ impl Recorder<'_> {
         } else {
             spin.last_regs = now;
             spin.last_mem = None;
+        }
+        if spin.hits >= SPIN_HIT_LIMIT && !self.t.last_watch {
+            // A loop that makes progress: the signal waits for the thread's next syscall,
+            // where replay finds it at once. Should none come for a while, the loop is
+            // watched again (`on_tick`) and the signal delivered in it.
+            self.t.tracee.clear_breakpoints()?;
+            self.t.held_for_syscall_since = Some(Instant::now());
+            return Ok(());
         }
         if spin.hits >= SPIN_HIT_LIMIT {
             // A loop that keeps changing its state and may never make a syscall: delivering
@@ -151,6 +220,7 @@ impl Recorder<'_> {
         let Some(held) = self.t.held.pop_front() else {
             return Ok(());
         };
+        self.held_signal_delivered();
         self.t.tracee.set_siginfo(&held.info)?;
         self.t.deliver = held.signo;
         self.push(EventKind::Signal(SignalEvent {
@@ -183,12 +253,39 @@ impl Recorder<'_> {
             // It may have stopped meanwhile: the interrupt then comes later and is ignored.
             let _ = t.tracee.interrupt();
         }
+        for (tid, since) in self.holding_for_syscall() {
+            let Some(t) = self.task_mut(tid) else {
+                continue;
+            };
+            if t.interrupting
+                || t.running_since.is_none()
+                || now.duration_since(since) < HELD_PATIENCE
+            {
+                continue;
+            }
+            t.interrupting = true;
+            t.rewatch = true;
+            let _ = t.tracee.interrupt();
+        }
         Ok(())
     }
 
     /// A `PTRACE_INTERRUPT` stop (or a new thread's first stop, or a group stop).
     pub(crate) fn on_interrupted(&mut self) -> Result<(), RecordError> {
         if !std::mem::take(&mut self.t.interrupting) {
+            return Ok(());
+        }
+        if std::mem::take(&mut self.t.rewatch) && self.t.held_for_syscall_since.is_some() {
+            // No syscall came: the loop is watched again, and this time the signal is
+            // delivered in it.
+            let regs = self.t.tracee.regs()?;
+            if self.in_runtime_code(regs.rip) {
+                self.t.held_for_syscall_since = Some(Instant::now());
+            } else {
+                self.t.held_for_syscall_since = None;
+                self.t.last_watch = true;
+                self.watch_for_landmark(&regs)?;
+            }
             return Ok(());
         }
         let (tgid, tid) = (self.t.tgid, self.t.tid as i32);

@@ -48,6 +48,13 @@ pub(crate) struct Task {
     /// its stub's traced `syscall`, and the signal sent again once it is in the kernel.
     pub reinterrupt: Option<HeldSignal>,
     pub spin: Option<SpinWatch>,
+    /// A loop watched for a held signal kept making progress: the signal waits for the
+    /// thread's next syscall, since then; the loop is watched again if none comes soon.
+    pub held_for_syscall_since: Option<Instant>,
+    /// The interrupt on its way is to watch the loop again.
+    pub rewatch: bool,
+    /// The loop is watched a second time: this time the signal is delivered in it.
+    pub last_watch: bool,
     /// Register hash at the last syscall exit, while the process has not run since.
     pub exit_regs: Option<u64>,
     pub deliver: i32,
@@ -88,6 +95,9 @@ impl Task {
             held: VecDeque::new(),
             reinterrupt: None,
             spin: None,
+            held_for_syscall_since: None,
+            rewatch: false,
+            last_watch: false,
             exit_regs: None,
             deliver: 0,
             ended: false,
@@ -195,9 +205,48 @@ impl Tasks {
         self.root_exit
     }
 
+    /// Whether thread `tid` is the current one or waits here.
+    pub fn is_known(&self, current: &Task, tid: u32) -> bool {
+        current.tid == tid && !current.ended || self.waiting.contains_key(&(tid as i32))
+    }
+
+    /// Whether a process other than the current thread's is alive.
+    pub fn other_process_alive(&self, current: &Task) -> bool {
+        self.waiting
+            .values()
+            .any(|t| t.tgid != current.tgid && !t.ended)
+    }
+
+    /// The waiting threads with a signal held for their next syscall, and since when.
+    pub fn holding_for_syscall(&self) -> Vec<(i32, Instant)> {
+        self.waiting
+            .values()
+            .filter_map(|t| Some((t.tid as i32, t.held_for_syscall_since?)))
+            .collect()
+    }
+
+    /// After the root process ended: the processes still alive, if every one of them has
+    /// left the root's session (`setsid`: a daemon, which nothing would end).
+    pub fn only_daemons_left(&self, current: &Task, root_session: i32) -> Option<Vec<i32>> {
+        let alive: Vec<(i32, i32)> = std::iter::once(current)
+            .chain(self.waiting.values())
+            .filter(|t| !t.ended)
+            .map(|t| (t.tracee.pid(), t.tgid))
+            .collect();
+        let daemon = |&(_, tgid): &(i32, i32)| session_of(tgid).is_some_and(|s| s != root_session);
+        (!alive.is_empty() && alive.iter().all(daemon)).then(|| alive.iter().map(|a| a.0).collect())
+    }
+
     pub fn kill_all(&mut self) {
         for t in self.waiting.values_mut() {
             t.tracee.kill();
         }
     }
+}
+
+/// The session of process `pid` (`/proc/PID/stat`, the field after the parent, group).
+pub fn session_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(3)?.parse().ok()
 }

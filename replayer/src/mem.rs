@@ -105,12 +105,14 @@ struct SharedFile {
     file: std::fs::File,
     size: u64,
     filled: std::collections::HashSet<u64>,
+    /// Stands for a SysV segment (the kernel names those `/SYSV…`).
+    sysv: bool,
 }
 
 const PAGE: u64 = 4096;
 
 impl SharedFiles {
-    fn warn_once(&mut self, why: &str) {
+    pub(crate) fn warn_once(&mut self, why: &str) {
         if !std::mem::replace(&mut self.warned, true) {
             eprintln!(
                 "ftrun: {why}; shared file mappings replay as separate memory (two mappings \
@@ -148,13 +150,14 @@ impl SharedFiles {
                     file,
                     size: 0,
                     filled: Default::default(),
+                    sysv: mapping.file.path.starts_with(b"/SYSV"),
                 }))
             }
         }
     }
 
     /// Maps the shared file behind `mapping` over the placeholder the mmap made.
-    fn map(
+    pub(crate) fn map(
         &mut self,
         tracee: &mut Tracee,
         regs: &Regs,
@@ -232,7 +235,92 @@ impl SharedFiles {
     }
 }
 
-fn read_copy(mapping: &schema::FileMapping, trace_dir: &Path) -> Result<Vec<u8>, ReplayError> {
+impl SharedFiles {
+    /// The size of the replay file standing for a SysV segment whose device and inode
+    /// (as `/proc/PID/maps` shows the replay's mapping) are these.
+    pub(crate) fn sysv_segment_size(&self, dev: u64, ino: u64) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        self.files.values().find_map(|f| {
+            let meta = f.file.metadata().ok()?;
+            (f.sysv && meta.dev() == dev && meta.ino() == ino).then_some(f.size)
+        })
+    }
+}
+
+impl SharedFiles {
+    /// A recorded write into a file mapped shared (`write` of its bytes, kept in the
+    /// trace, at their offset): it goes into the replay file of that file too, as the
+    /// kernel showed it to every mapping of the file.
+    pub(crate) fn write_through(
+        &mut self,
+        mapping: &schema::FileMapping,
+        trace_dir: &Path,
+    ) -> Result<(), ReplayError> {
+        use std::os::unix::fs::FileExt;
+        let Some(shared) = self.files.get_mut(&(mapping.file.dev, mapping.file.ino)) else {
+            return Ok(());
+        };
+        let data = read_copy(mapping, trace_dir)?;
+        let io = |source| ReplayError::Io {
+            what: format!(
+                "writing into the replay file of {}",
+                String::from_utf8_lossy(&mapping.file.path)
+            ),
+            source,
+        };
+        shared
+            .file
+            .write_all_at(&data, mapping.offset)
+            .map_err(io)?;
+        let end = mapping.offset + data.len() as u64;
+        if end > shared.size {
+            shared.file.set_len(end).map_err(io)?;
+            shared.size = end;
+        }
+        Ok(())
+    }
+}
+
+/// An mremap that grew a file mapping (the recorder kept the whole new range): the pages
+/// it added show the file's bytes, as they did when recorded. A shared mapping already
+/// maps the replay file, whose pages are filled the first time a mapping covers them.
+pub fn finish_mremap(
+    tracee: &mut Tracee,
+    ev: &SyscallEvent,
+    trace_dir: &Path,
+    shared: &mut SharedFiles,
+) -> Result<(), ReplayError> {
+    use std::os::unix::fs::FileExt;
+    let Some(mapping) = &ev.mapping else {
+        return Ok(());
+    };
+    let data = read_copy(mapping, trace_dir)?;
+    let key = (mapping.file.dev, mapping.file.ino);
+    if let Some(file) = shared.files.get_mut(&key) {
+        for (i, chunk) in data.chunks(PAGE as usize).enumerate() {
+            let at = mapping.offset + i as u64 * PAGE;
+            if file.filled.insert(at / PAGE) {
+                file.file
+                    .write_all_at(chunk, at)
+                    .map_err(|source| ReplayError::Io {
+                        what: "filling a replay file".to_string(),
+                        source,
+                    })?;
+            }
+        }
+        return Ok(());
+    }
+    let old_len = ev.args[1].div_ceil(PAGE) * PAGE;
+    if let Some(grown) = data.get(old_len as usize..) {
+        tracee.write_mem(ev.result as u64 + old_len, grown)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn read_copy(
+    mapping: &schema::FileMapping,
+    trace_dir: &Path,
+) -> Result<Vec<u8>, ReplayError> {
     let path = trace_dir
         .join(schema::kept::FILES_DIR)
         .join(&mapping.stored_as);

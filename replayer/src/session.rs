@@ -13,7 +13,9 @@ use tracee::{regs_hash, PtraceEvent, Regs, Resume, SpawnSpec, Stop, Tracee, Trac
 use crate::fdtable::FdTable;
 use crate::golive::LiveHandoff;
 use crate::pi::PiLocks;
+use crate::robust::RobustLists;
 use crate::source::EventSource;
+use crate::sysv_shm;
 use crate::tasks::{Stash, Task, Tasks};
 use crate::{mem, process, ReplayError};
 const NR_RESTART_SYSCALL: u64 = libc::SYS_restart_syscall as u64;
@@ -42,6 +44,7 @@ pub struct Replayer<'a> {
     pub(crate) tasks: Tasks,
     pub(crate) stash: Stash,
     pub(crate) pi: PiLocks,
+    pub(crate) robust: RobustLists,
     pub(crate) events: &'a mut dyn EventSource,
     /// Events read but not yet replayed, the head of the log first.
     pub(crate) ahead: std::collections::VecDeque<Event>,
@@ -128,6 +131,7 @@ impl<'a> Replayer<'a> {
             tasks: Tasks::new(root),
             stash: Stash::default(),
             pi: PiLocks::default(),
+            robust: RobustLists::default(),
             events,
             ahead: std::collections::VecDeque::new(),
             kept: crate::kept::Kept::new(&opts.trace_dir),
@@ -459,6 +463,11 @@ impl<'a> Replayer<'a> {
                 return self.kill_as_recorded();
             }
             Some(EventKind::Exit(_)) if is_exit(nr) => {
+                let whole =
+                    nr == libc::SYS_exit_group as u64 || !self.tasks.has_threads_of(self.t.tgid);
+                let (tgid, tid) = (self.t.tgid, self.t.tid);
+                self.robust
+                    .owners_die(&mut self.t.tracee, tgid, (!whole).then_some(tid))?;
                 if self.tasks.has_threads_of(self.t.tgid) {
                     return self.end_thread_at_entry(nr);
                 }
@@ -478,18 +487,20 @@ impl<'a> Replayer<'a> {
         };
         self.check_entry(&s, nr, &args, &regs)?;
         self.take()?;
-        // A failed call changed nothing, so it is not run again; rt_sigreturn's "result" is
+        // A failed call changed nothing (but an madvise or mprotect that met a hole), so it
+        // is not run again; rt_sigreturn's "result" is
         // the restored rax and rt_sigsuspend always "fails".
         // A fork that a signal interrupted made no process: it is not run again either.
         let failed = s.result < 0
             && (!is_restart_code(s.result) || is_new_process(nr))
+            && !syscalls::applies_in_part(nr, s.result)
             && nr != libc::SYS_rt_sigreturn as u64
             && nr != libc::SYS_rt_sigsuspend as u64;
         // A memory call the runtime ran in-process while recording runs here for real too.
         let executes = s.mode == SyscallMode::Executed
             || (s.mode == SyscallMode::Buffered && rule_for(nr).runs_at_replay());
         match s.mode {
-            _ if executes && !failed => {
+            _ if executes && !failed && !sysv_shm::replayed_by_hand(nr) => {
                 if nr == libc::SYS_mmap as u64 {
                     mem::prepare_mmap(&mut regs, &s);
                     self.t.tracee.set_regs(&regs)?;
@@ -594,8 +605,10 @@ impl<'a> Replayer<'a> {
                 regs.rax = s.result as u64;
                 if is_restart_code(s.result) {
                     regs.orig_rax = s.number;
+                    // The thread's own next event: other processes' events may come
+                    // between the call and its signal (they ran meanwhile when recorded).
                     let signal_next = matches!(
-                        self.peek()?.map(|e| &e.kind),
+                        self.peek_own()?.map(|e| &e.kind),
                         Some(EventKind::Signal(sig)) if sig.placement == SignalPlacement::AtSyscallExit
                     );
                     if !signal_next {
@@ -609,6 +622,19 @@ impl<'a> Replayer<'a> {
                     }
                 }
                 self.t.tracee.set_regs(&regs)?;
+                if sysv_shm::replayed_by_hand(s.number) {
+                    sysv_shm::finish(
+                        &mut self.t.tracee,
+                        &regs,
+                        &s,
+                        &self.opts.trace_dir,
+                        &mut self.shared_files,
+                    )?;
+                } else if let Some(written) = &s.mapping {
+                    // A write into a file mapped shared.
+                    self.shared_files
+                        .write_through(written, &self.opts.trace_dir)?;
+                }
                 self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }
             Pending::Run(s) if is_restart_code(ret) && !is_restart_code(s.result) => {
@@ -641,6 +667,17 @@ impl<'a> Replayer<'a> {
                 if !same_result {
                     regs.rax = s.result as u64;
                     self.t.tracee.set_regs(&regs)?;
+                }
+                if s.number == libc::SYS_set_robust_list as u64 && s.result == 0 {
+                    self.robust.registered(self.t.tid, self.t.tgid, s.args[0]);
+                }
+                if s.number == libc::SYS_mremap as u64 {
+                    mem::finish_mremap(
+                        &mut self.t.tracee,
+                        &s,
+                        &self.opts.trace_dir,
+                        &mut self.shared_files,
+                    )?;
                 }
                 if s.number == libc::SYS_mmap as u64 {
                     mem::restore_args(&mut regs, &s);

@@ -117,6 +117,8 @@ impl Replayer<'_> {
     /// syscall: the kill came from outside the program (the recording saw no signal, only
     /// the end), so replay kills the process here and its end meets the logged one.
     pub(crate) fn kill_as_recorded(&mut self) -> Result<(), ReplayError> {
+        let tgid = self.t.tgid;
+        self.robust.owners_die(&mut self.t.tracee, tgid, None)?;
         self.t.tracee.send_signal(libc::SIGKILL)?;
         Ok(())
     }

@@ -165,12 +165,13 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_inotify_add_watch, NONE),
     (SYS_inotify_rm_watch, NONE),
     // Not recorded: each says why.
-    (SYS_setxattr, SET_XATTR),
-    (SYS_lsetxattr, SET_XATTR),
-    (SYS_fsetxattr, SET_XATTR),
-    (SYS_removexattr, SET_XATTR),
-    (SYS_lremovexattr, SET_XATTR),
-    (SYS_fremovexattr, SET_XATTR),
+    // Changes to a file's extended attributes: made when recorded, like other file changes.
+    (SYS_setxattr, Emulate(&[])),
+    (SYS_lsetxattr, Emulate(&[])),
+    (SYS_fsetxattr, Emulate(&[])),
+    (SYS_removexattr, Emulate(&[])),
+    (SYS_lremovexattr, Emulate(&[])),
+    (SYS_fremovexattr, Emulate(&[])),
     (463, SET_XATTR), // setxattrat
     (464, GET_XATTR), // getxattrat
     (465, GET_XATTR), // listxattrat

@@ -35,7 +35,7 @@ pub use abi::{
     is_restart_code, syscall_args, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS,
     ERESTART_RESTARTBLOCK,
 };
-pub use mem::changes_address_space;
+pub use mem::{applies_in_part, changes_address_space};
 pub use names::{known_name, syscall_name, MAX_SYSCALL};
-pub use rule::{Len, Out, Rule, Sent, Special};
+pub use rule::{Ipc, Len, Out, Rule, Sent, Special};
 pub use table::{leaves_process, rule_for, rule_for_call, NOT_A_SYSCALL};

@@ -1,11 +1,10 @@
 //! The address space: replay runs these again, so the tracee's memory layout is rebuilt.
 
-use crate::rule::{Rule, Rule::*};
+use crate::rule::{out, Ipc, Len::*, Rule, Rule::*, Special};
 use libc::*;
 
 const SAME: Rule = Execute { same_result: true };
 
-const SYSV_SHM: Rule = Refuse("SysV shared memory is not recorded yet");
 const NUMA: Rule = Refuse("NUMA memory policy is not recorded");
 const OTHER_PROCESS: Rule = Refuse("changing another process's memory is not recorded");
 const SEGMENTS: Rule = Refuse("x86 segment descriptors (LDT, TLS entries) are not recorded");
@@ -24,7 +23,7 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_munlockall, SAME),
     (SYS_msync, SAME),
     (SYS_membarrier, Emulate(&[])),
-    (SYS_mincore, Refuse("mincore is not recorded yet")),
+    (SYS_mincore, Emulate(&[out(2, PagesIn(1))])),
     (
         SYS_pkey_alloc,
         Refuse("memory protection keys are not recorded"),
@@ -35,10 +34,12 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     ),
     (SYS_userfaultfd, Refuse("userfaultfd cannot be replayed")),
     (SYS_pkey_free, Refuse("memory protection keys are not recorded")),
-    (SYS_shmget, SYSV_SHM),
-    (SYS_shmat, SYSV_SHM),
-    (SYS_shmdt, SYSV_SHM),
-    (SYS_shmctl, SYSV_SHM),
+    // A SysV segment is a shared file the kernel names by id: shmat maps it (its bytes
+    // kept like a shared file mapping's), shmdt unmaps it; replay maps a file of its own.
+    (SYS_shmget, Emulate(&[])),
+    (SYS_shmat, Mmap),
+    (SYS_shmdt, SAME),
+    (SYS_shmctl, EmulateSpecial(Special::IpcCtl(Ipc::Shm))),
     (SYS_remap_file_pages, Refuse("remap_file_pages is not recorded (the kernel emulates it slowly; programs rarely need it)")),
     (SYS_mbind, NUMA),
     (SYS_set_mempolicy, NUMA),
@@ -68,6 +69,23 @@ pub fn changes_address_space(nr: u64) -> bool {
         SYS_mremap,
         SYS_madvise,
         SYS_pkey_mprotect,
+        SYS_shmat,
+        SYS_shmdt,
     ]
     .contains(&(nr as c_long))
+}
+
+/// Calls that change the mapped parts of their range and then fail with `ENOMEM` for a
+/// hole in it: replay runs them again even when they failed so.
+pub fn applies_in_part(nr: u64, result: i64) -> bool {
+    result == -(ENOMEM as i64)
+        && [
+            SYS_madvise,
+            SYS_mprotect,
+            SYS_pkey_mprotect,
+            SYS_mlock,
+            SYS_mlock2,
+            SYS_munlock,
+        ]
+        .contains(&(nr as c_long))
 }

@@ -1,12 +1,11 @@
 //! Sockets and message queues: how each syscall is recorded.
 
-use crate::rule::{out, Len::*, Rule, Rule::*, Sent, Special};
+use crate::rule::{out, Ipc, Len::*, Rule, Rule::*, Sent, Special};
 use libc::*;
 
 const NONE: Rule = Emulate(&[]);
 const SOCKADDR_OUT: Rule = Emulate(&[out(1, LenAt(2)), out(2, Fixed(4))]);
 
-const SYSV_MSG: Rule = Refuse("SysV message queues are not recorded yet");
 const POSIX_MQ: Rule = Refuse("POSIX message queues (mq_open) are not recorded yet");
 
 pub(crate) const RULES: &[(c_long, Rule)] = &[
@@ -46,10 +45,11 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_recvmsg, EmulateSpecial(Special::RecvMsg { msg: 1 })),
     (SYS_sendmmsg, Refuse("sendmmsg is not recorded yet")),
     (SYS_recvmmsg, Refuse("recvmmsg is not recorded yet")),
-    (SYS_msgget, SYSV_MSG),
-    (SYS_msgsnd, SYSV_MSG),
-    (SYS_msgrcv, SYSV_MSG),
-    (SYS_msgctl, SYSV_MSG),
+    // SysV message queues live in the kernel, outside the process: emulated like sockets.
+    (SYS_msgget, NONE),
+    (SYS_msgsnd, NONE),
+    (SYS_msgrcv, EmulateSpecial(Special::MsgRcv)),
+    (SYS_msgctl, EmulateSpecial(Special::IpcCtl(Ipc::Msg))),
     (SYS_mq_open, POSIX_MQ),
     (SYS_mq_unlink, POSIX_MQ),
     (SYS_mq_timedsend, POSIX_MQ),

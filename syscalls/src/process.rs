@@ -1,6 +1,6 @@
 //! Identity, limits, scheduling and lifecycle of the process.
 
-use crate::rule::{out, Len::*, Rule, Rule::*, Special};
+use crate::rule::{out, Ipc, Len::*, Rule, Rule::*, Special};
 use libc::*;
 
 const NONE: Rule = Emulate(&[]);
@@ -12,8 +12,6 @@ const GONE: Rule = Refuse("the kernel no longer implements this call");
 const ADMIN: Rule =
     Refuse("system administration calls are not recorded (ftrun records ordinary programs)");
 const MODULES: Rule = Refuse("loading kernel modules is not recorded");
-const KEYRING: Rule = Refuse("the kernel keyring is not recorded yet");
-const SCHED: Rule = Refuse("this scheduling call is not recorded yet");
 const IOPRIO: Rule = Refuse("I/O priorities are not recorded yet");
 const NAMESPACES: Rule =
     Refuse("namespaces are not recorded (the program would see another world at replay)");
@@ -21,7 +19,6 @@ const PIDFD: Rule = Refuse("pidfds are not recorded yet (libc falls back to pids
 const LANDLOCK: Rule = Refuse("Landlock sandboxes are not recorded yet");
 const LSM: Rule = Refuse("security-module attributes are not recorded");
 const FUTEX2: Rule = Refuse("the futex2 calls are not recorded yet (libc uses futex)");
-const SYSV_SEM: Rule = Refuse("SysV semaphores are not recorded yet");
 const CREDENTIALS: Rule = Refuse("this credential change is not recorded yet");
 
 pub(crate) const RULES: &[(c_long, Rule)] = &[
@@ -121,25 +118,31 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         SYS_capset,
         Refuse("changing capabilities is not recorded yet"),
     ),
-    (SYS_sched_setparam, SCHED),
-    (SYS_sched_get_priority_max, SCHED),
-    (SYS_sched_get_priority_min, SCHED),
-    (SYS_sched_rr_get_interval, SCHED),
-    (SYS_sched_setattr, SCHED),
-    (SYS_sched_getattr, SCHED),
+    // Scheduling policy changes only when threads run, which the log orders anyway.
+    (SYS_sched_setparam, NONE),
+    (SYS_sched_get_priority_max, NONE),
+    (SYS_sched_get_priority_min, NONE),
+    (SYS_sched_rr_get_interval, Emulate(&[out(1, Fixed(16))])),
+    (SYS_sched_setattr, NONE),
+    (
+        SYS_sched_getattr,
+        Emulate(&[out(1, ArgTimes { arg: 2, size: 1 })]),
+    ),
     (SYS_ioprio_set, IOPRIO),
     (SYS_ioprio_get, IOPRIO),
-    (SYS_semget, SYSV_SEM),
-    (SYS_semop, SYSV_SEM),
-    (SYS_semctl, SYSV_SEM),
-    (SYS_semtimedop, SYSV_SEM),
+    // SysV semaphores live in the kernel: emulated, waits ending where the log says.
+    (SYS_semget, NONE),
+    (SYS_semop, NONE),
+    (SYS_semctl, EmulateSpecial(Special::IpcCtl(Ipc::Sem))),
+    (SYS_semtimedop, NONE),
     (SYS_futex_waitv, FUTEX2),
     (454, FUTEX2), // futex_wake
     (455, FUTEX2), // futex_wait
     (456, FUTEX2), // futex_requeue
-    (SYS_add_key, KEYRING),
-    (SYS_request_key, KEYRING),
-    (SYS_keyctl, KEYRING),
+    // The kernel keyring lives outside the process: emulated, keys made when recorded.
+    (SYS_add_key, NONE),
+    (SYS_request_key, NONE),
+    (SYS_keyctl, EmulateSpecial(Special::Keyctl)),
     (SYS_unshare, NAMESPACES),
     (SYS_setns, NAMESPACES),
     (470, NAMESPACES), // listns
@@ -157,7 +160,8 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (461, LSM), // lsm_list_modules
     (SYS_syslog, Refuse("reading the kernel log is not recorded")),
     (SYS_vhangup, ADMIN),
-    (SYS_acct, ADMIN),
+    // Process accounting writes its records outside the program: run when recorded only.
+    (SYS_acct, NONE),
     (SYS_reboot, ADMIN),
     (SYS_setdomainname, ADMIN),
     (SYS_iopl, ADMIN),

@@ -11,6 +11,8 @@ pub enum Len {
     ArgTimes { arg: usize, size: usize },
     /// `size` bytes for each of the returned count of elements.
     RetTimes(usize),
+    /// One byte for each page of the length in `args[arg]` (mincore's vector).
+    PagesIn(usize),
     /// The `socklen_t` that `args[arg]` points to (the smaller of its value before and after).
     LenAt(usize),
 }
@@ -39,6 +41,20 @@ pub enum Special {
     Prctl,
     /// `futex`: the PI and wake-op operations change the futex words.
     Futex,
+    /// `semctl`, `msgctl`, `shmctl`: the command decides what is written at the buffer.
+    IpcCtl(Ipc),
+    /// `msgrcv`: the message's type and the returned count of text bytes.
+    MsgRcv,
+    /// `keyctl`: the describe, read and security commands fill a buffer.
+    Keyctl,
+}
+
+/// The SysV IPC object a control call is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipc {
+    Sem,
+    Msg,
+    Shm,
 }
 
 /// Where the bytes an output syscall sends out of the process are.
@@ -66,7 +82,7 @@ pub enum Rule {
     /// With `same_result` the replayed result must equal the recorded one; otherwise the
     /// recorded result is handed back (e.g. a thread id).
     Execute { same_result: bool },
-    /// `mmap`: executed, file contents preserved in the trace.
+    /// `mmap` (and `shmat`): executed, file contents preserved in the trace.
     Mmap,
     /// Blocks until a signal with a mask it sets itself: replay must run it too.
     ExecuteUntilSignal,

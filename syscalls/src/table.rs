@@ -91,6 +91,19 @@ pub fn leaves_process(nr: u64, rule: Rule) -> bool {
         SYS_utimensat,
         SYS_fsync,
         SYS_fdatasync,
+        SYS_setxattr,
+        SYS_lsetxattr,
+        SYS_fsetxattr,
+        SYS_removexattr,
+        SYS_lremovexattr,
+        SYS_fremovexattr,
+        // SysV IPC objects are seen by other processes.
+        SYS_msgsnd,
+        SYS_msgctl,
+        SYS_semop,
+        SYS_semtimedop,
+        SYS_semctl,
+        SYS_shmctl,
     ];
     EFFECTS.contains(&(nr as c_long))
 }

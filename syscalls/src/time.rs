@@ -31,6 +31,7 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_sysinfo, Emulate(&[out(0, Fixed(112))])),
     (SYS_settimeofday, SET_CLOCK),
     (SYS_clock_settime, SET_CLOCK),
-    (SYS_adjtimex, SET_CLOCK),
-    (SYS_clock_adjtime, SET_CLOCK),
+    // Mostly used to read the clock's state (`struct timex`, 208 bytes); emulated.
+    (SYS_adjtimex, Emulate(&[out(0, Fixed(208))])),
+    (SYS_clock_adjtime, Emulate(&[out(1, Fixed(208))])),
 ];

@@ -53,4 +53,15 @@ impl Stop {
     pub fn is_gone(&self) -> bool {
         matches!(self, Stop::Exited { .. } | Stop::Killed { .. })
     }
+
+    /// True for a group-stop: the process stopped for a stop signal (`SIGSTOP`, `SIGTSTP`,
+    /// `SIGTTIN`, `SIGTTOU`), as `PTRACE_SEIZE` reports it. A `PTRACE_INTERRUPT`, or the end
+    /// of a group-stop, reports `SIGTRAP` instead.
+    pub fn is_group_stop(&self) -> bool {
+        matches!(
+            self,
+            Stop::Event { event: PtraceEvent::Stop, signo }
+                if [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU].contains(signo)
+        )
+    }
 }

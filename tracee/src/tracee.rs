@@ -114,6 +114,14 @@ impl Tracee {
             .map(|_| ())
     }
 
+    /// Lets a tracee in a group-stop stay stopped without holding it in a ptrace stop:
+    /// it runs again when a `SIGCONT` ends the group-stop (reporting another
+    /// `PTRACE_EVENT_STOP` first), as an untraced process would.
+    pub fn listen(&self) -> Result<(), TraceeError> {
+        self.ptrace("PTRACE_LISTEN", libc::PTRACE_LISTEN, 0, 0)
+            .map(|_| ())
+    }
+
     /// Stop a running tracee (it reports `Stop::Event { event: PtraceEvent::Stop, .. }`).
     pub fn interrupt(&self) -> Result<(), TraceeError> {
         self.ptrace("PTRACE_INTERRUPT", libc::PTRACE_INTERRUPT, 0, 0)
