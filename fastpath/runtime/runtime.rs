@@ -432,10 +432,24 @@ unsafe fn file_of(fd: u64) -> Option<(u64, u64, u32)> {
     Some((st[0], st[1], st[3] as u32))
 }
 
-/// Runs an output call, keeping the bytes it sent and its descriptor's file.
-unsafe fn output(n: u64, a: [u64; 6]) -> Option<i64> {
+/// Whether the file (device, inode) is ftrun's own stdout or stderr.
+unsafe fn is_echoed(file: (u64, u64)) -> bool {
+    let echo = &(*control()).echo;
+    let (out, err) = (
+        (read_volatile(&echo[0]), read_volatile(&echo[1])),
+        (read_volatile(&echo[2]), read_volatile(&echo[3])),
+    );
+    file != (0, 0) && (file == out || file == err)
+}
+
+/// Runs an output call, keeping the bytes it sent and its descriptor's file; with
+/// `FLAG_ECHO_TRACED`, one to ftrun's stdout or stderr goes to the tracer instead.
+unsafe fn output(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
     let mut rec = Record::begin(a[2])?;
     let file = file_of(a[0]).map_or((0, 0), |(dev, ino, _)| (dev, ino));
+    if flags & FLAG_ECHO_TRACED != 0 && is_echoed(file) {
+        return None;
+    }
     let r = sys(n, a);
     let sent = if r > 0 { rec.sent(a[1], r as u64) } else { 0 };
     Some(rec.commit_output(n, a, r, sent, file))
@@ -590,13 +604,13 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             }
             Some(rec.commit(n, a, r, 0))
         }
-        nr::WRITE if outputs && (may_block || writable_now(a[0], a[2])) => output(n, a),
+        nr::WRITE if outputs && (may_block || writable_now(a[0], a[2])) => output(n, a, flags),
         nr::SENDTO if outputs && a[4] == 0 => {
             let nonblocking = || sys3(nr::FCNTL, a[0], F_GETFL, 0) & O_NONBLOCK != 0;
             if !may_block && a[3] & MSG_DONTWAIT == 0 && !nonblocking() {
                 return None;
             }
-            output(n, a)
+            output(n, a, flags)
         }
         _ => None,
     }

@@ -52,6 +52,11 @@ pub const FLAG_MAY_BLOCK: u32 = 4;
 /// (A timed wait would start its timeout again there, so those stay traced.)
 pub const FLAG_MAY_BLOCK_UNTIMED: u32 = 8;
 
+/// Writes and sends to ftrun's own stdout or stderr (the files `Control::echo` names) take
+/// the traced path, where they take the recording's output turn: set while several
+/// processes run, so that what they print comes out in the log's order.
+pub const FLAG_ECHO_TRACED: u32 = 16;
+
 /// The control page (private to the process).
 #[repr(C)]
 pub struct Control {
@@ -62,7 +67,11 @@ pub struct Control {
     pub saved_rsp: u64,
     /// Where the entry jumps when it leaves: the stub's traced syscall or just past it.
     pub target: u64,
+    /// The device and inode of ftrun's stdout, then of its stderr (0, 0: none).
+    pub echo: [u64; 4],
 }
+/// Address of `Control::echo`, for the tracer.
+pub const CONTROL_ECHO: u64 = CONTROL_BASE + 32;
 /// Addresses of `Control` fields, for the entry's assembly.
 pub const CONTROL_MODE: u64 = CONTROL_BASE + 8;
 pub const CONTROL_SAVED_RSP: u64 = CONTROL_BASE + 16;

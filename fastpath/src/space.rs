@@ -33,6 +33,8 @@ pub struct Setup {
     pub flags: u32,
     /// Install the seccomp filter (once, in the first process: children inherit it).
     pub install_filter: bool,
+    /// ftrun's stdout and stderr as (device, inode) pairs, for `FLAG_ECHO_TRACED`.
+    pub echo: [u64; 4],
 }
 
 struct StubPage {
@@ -211,6 +213,8 @@ impl Space {
 
     /// Writes the control page's magic, mode and flags: the runtime is on from here.
     fn start(&mut self, tracee: &mut Tracee, setup: &Setup) -> Result<(), FastPathError> {
+        let echo: Vec<u8> = setup.echo.iter().flat_map(|w| w.to_le_bytes()).collect();
+        tracee.write_mem(CONTROL_ECHO, &echo)?;
         let mut control = Vec::with_capacity(16);
         control.extend_from_slice(&CONTROL_MAGIC.to_le_bytes());
         control.extend_from_slice(&setup.mode.to_le_bytes());

@@ -4,7 +4,8 @@
 //! next call to the tracer when a signal waits for it or another thread wants the token.
 
 use fastpath::layout::{
-    FLAG_MAY_BLOCK, FLAG_MAY_BLOCK_UNTIMED, FLAG_OUTPUTS_TRACED, FLAG_TRACED_NEXT, MODE_RECORD,
+    FLAG_ECHO_TRACED, FLAG_MAY_BLOCK, FLAG_MAY_BLOCK_UNTIMED, FLAG_OUTPUTS_TRACED,
+    FLAG_TRACED_NEXT, MODE_RECORD,
 };
 use fastpath::{Setup, Space};
 use schema::EventKind;
@@ -34,10 +35,14 @@ impl Recorder<'_> {
         } else {
             0
         };
+        let id = |f: Option<(u64, u64)>| f.map_or([0, 0], |(dev, ino)| [dev, ino]);
+        let echo = self.echo_targets();
+        let (out, err) = (id(echo.stdout), id(echo.stderr));
         Setup {
             mode: MODE_RECORD,
             flags,
             install_filter: !self.tasks.filtered,
+            echo: [out[0], out[1], err[0], err[1]],
         }
     }
 
@@ -222,9 +227,8 @@ impl Recorder<'_> {
     /// scheduler wants it to yield or a vfork child shares the process's runtime, and lets
     /// it run in-process again otherwise.
     pub(crate) fn sync_traced_next(&mut self) -> Result<(), RecordError> {
-        let outputs_traced = self.sink.gates_output()
-            || !self.shared_files.is_empty()
-            || self.outputs_from_several_processes();
+        let outputs_traced = self.sink.gates_output() || !self.shared_files.is_empty();
+        let echo_traced = self.outputs_from_several_processes();
         let Some(space) = self.spaces.get_mut(&self.t.tgid) else {
             return Ok(());
         };
@@ -237,14 +241,23 @@ impl Recorder<'_> {
             .is_some_and(|&n| n > 0);
         let want = !self.t.held.is_empty() || self.t.yield_wanted || sharing;
         let mut flags = space.flags()
-            & !(FLAG_TRACED_NEXT | FLAG_MAY_BLOCK | FLAG_MAY_BLOCK_UNTIMED | FLAG_OUTPUTS_TRACED);
+            & !(FLAG_TRACED_NEXT
+                | FLAG_MAY_BLOCK
+                | FLAG_MAY_BLOCK_UNTIMED
+                | FLAG_OUTPUTS_TRACED
+                | FLAG_ECHO_TRACED);
         if want {
             flags |= FLAG_TRACED_NEXT;
         }
         if outputs_traced {
-            // A write may go into a file mapped shared (it is logged with its bytes), or
-            // come out beside another process's (it takes the output turn).
+            // Under the Output Rule, or a write may go into a file mapped shared (it is
+            // logged with its bytes).
             flags |= FLAG_OUTPUTS_TRACED;
+        }
+        if echo_traced {
+            // What it prints may come out beside another process's: a write to ftrun's
+            // stdout or stderr takes the output turn at its stop.
+            flags |= FLAG_ECHO_TRACED;
         }
         if !sharing {
             flags |= match self.sched.shares_token(self.t.tgid) {

@@ -31,6 +31,7 @@ const REPLAY_RUNTIME: Setup = Setup {
     mode: MODE_REPLAY,
     flags: 0,
     install_filter: false,
+    echo: [0; 4],
 };
 const CLONE_PARENT: u64 = 0x8000;
 

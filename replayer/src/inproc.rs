@@ -25,6 +25,7 @@ const REPLAY: Setup = Setup {
     mode: MODE_REPLAY,
     flags: 0,
     install_filter: false,
+    echo: [0; 4],
 };
 
 /// Most calls a ring is loaded with at once, unless a debugger asks for fewer.
