@@ -371,8 +371,10 @@ impl<'a> Recorder<'a> {
         if !logged {
             self.push(EventKind::Exit(exit))?;
         }
-        if self.sched.threaded(tgid) && matches!(exit, ExitStatus::Killed { .. }) {
-            // A fatal signal takes every thread: one end is logged for the process.
+        if !logged && self.sched.threaded(tgid) && matches!(exit, ExitStatus::Killed { .. }) {
+            // A fatal signal takes every thread: one end is logged for the process. (A
+            // thread whose own exit was logged at its call may still be reported killed,
+            // when the fatal signal came before it was gone: that is not the process's end.)
             self.sched.set_exiting(tgid);
         }
         self.sched.remove(tgid, tid as i32);
