@@ -613,31 +613,6 @@ impl Shared {
     }
 }
 
-/// A syscall that sends bytes out of the process to a connection (logged once it was let
-/// through), or the hand-over at its entry in a process with threads: what a later output
-/// need not wait for. A write whose bytes stay (a file, a device) is not one of these: a
-/// follower that went live without its result would make it again, and a file written by
-/// append would have the bytes twice. Only what reaches a peer that a takeover cuts off —
-/// a socket, a pipe, a terminal — may be missing at the follower.
-fn is_output(event: &Event) -> bool {
-    let (number, tid, args) = match &event.kind {
-        EventKind::Syscall(s) => (s.number, event.tid, Some(s.args)),
-        EventKind::SyscallEntry { number, .. } => (*number, event.tid, None),
-        _ => return false,
-    };
-    let syscalls::Rule::Output { fd, .. } = syscalls::rule_for(number) else {
-        return false;
-    };
-    let Some(args) = args else {
-        return true;
-    };
-    let target = std::fs::read_link(format!("/proc/{tid}/fd/{}", args[fd])).unwrap_or_default();
-    let target = target.to_string_lossy();
-    ["socket:", "pipe:", "/dev/pts/", "/dev/tty"]
-        .iter()
-        .any(|p| target.starts_with(p))
-}
-
 impl EventSink for FtSink {
     fn push(&mut self, event: Event) -> Result<(), RecordError> {
         if let EventKind::Syscall(s) = &event.kind {
@@ -656,7 +631,7 @@ impl EventSink for FtSink {
             }
         }
         self.shared.state.lock().expect("link state").events_logged += 1;
-        if !is_output(&event) {
+        if !crate::outputs::is_output(&event) {
             self.inputs_through = event.seq + 1;
         }
         match self.writer.as_mut() {

@@ -2,6 +2,7 @@
 //! signal and rdtsc what must be logged, and writing the trace.
 
 mod adopt;
+mod call_facts;
 mod daemons;
 pub mod effects;
 pub mod files;

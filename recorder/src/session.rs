@@ -49,29 +49,6 @@ fn needs_token(stop: &Stop) -> bool {
     )
 }
 
-/// Whether the thread blocks `signo` now (from `/proc/PID/status`; only read while a
-/// signal is held, which is rare).
-fn signal_blocked(pid: i32, signo: i32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigBlk:"))
-        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1u64 << (signo - 1)) != 0)
-}
-
-/// The destination descriptor of a syscall that copies data inside the kernel.
-fn kernel_copy_destination(nr: u64, args: &[u64; 6]) -> Option<u64> {
-    match nr as libc::c_long {
-        libc::SYS_sendfile => Some(args[0]),
-        libc::SYS_copy_file_range | libc::SYS_splice => Some(args[2]),
-        libc::SYS_tee => Some(args[1]),
-        _ => None,
-    }
-}
-
 pub(crate) struct Pending {
     nr: u64,
     args: [u64; 6],
@@ -447,7 +424,7 @@ impl<'a> Recorder<'a> {
         self.end_sched_watch()?;
         let mut regs = self.t.tracee.regs()?;
         let deliverable = match self.t.held.front() {
-            Some(h) => !signal_blocked(self.t.tracee.pid(), h.signo),
+            Some(h) => !crate::call_facts::signal_blocked(self.t.tracee.pid(), h.signo),
             None => false,
         };
         if deliverable {
@@ -510,7 +487,7 @@ impl<'a> Recorder<'a> {
             _ => {}
         }
         if instead.is_none() {
-            if let Some(out_fd) = kernel_copy_destination(nr, &args) {
+            if let Some(out_fd) = crate::call_facts::kernel_copy_destination(nr, &args) {
                 // Bytes copied inside the kernel never pass through the tracee's memory, so
                 // replay could not show them: the program is told to copy by hand instead
                 // (EINVAL makes cat, cp and friends fall back to read and write).
