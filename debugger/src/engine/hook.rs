@@ -39,11 +39,7 @@ impl DebugHook for Engine {
             self.last_step_counted = false;
             return Ok(HookResume::Syscall);
         }
-        let rip = r
-            .tracee_of(tid)
-            .and_then(|t| t.regs().ok())
-            .map(|g| g.rip)
-            .unwrap_or(0);
+        let rip = rip_of(r, tid);
         self.prepare_fast_step(tid, rip);
         let (mut exec, watch) = self.armed();
         let hw: Vec<u64> = if self.user_armed() {
@@ -254,11 +250,7 @@ impl DebugHook for Engine {
         }
         if !triggers.is_empty() {
             if debug_on() {
-                let rip = r
-                    .tracee_of(tid)
-                    .and_then(|t| t.regs().ok())
-                    .map(|g| g.rip)
-                    .unwrap_or(0);
+                let rip = rip_of(r, tid);
                 eprintln!(
                     "ftrun: [gdb] triggers {triggers:?} at {rip:#x} mode {:?}",
                     self.last_mode
@@ -270,11 +262,7 @@ impl DebugHook for Engine {
             return Ok(StopVerdict::Swallow);
         }
         if debug_on() && live {
-            let rip = r
-                .tracee_of(tid)
-                .and_then(|t| t.regs().ok())
-                .map(|g| g.rip)
-                .unwrap_or(0);
+            let rip = rip_of(r, tid);
             eprintln!(
                 "ftrun: [gdb] replay stop {} {stop:?} of {tid} at {rip:#x} mode {:?}",
                 self.stops + 1,
@@ -302,4 +290,12 @@ impl DebugHook for Engine {
         }
         Ok(StopVerdict::Replay)
     }
+}
+
+/// Where thread `tid` stands (0 if its registers cannot be read).
+fn rip_of(r: &mut Replayer<'_>, tid: u32) -> u64 {
+    r.tracee_of(tid)
+        .and_then(|t| t.regs().ok())
+        .map(|g| g.rip)
+        .unwrap_or(0)
 }
