@@ -177,11 +177,18 @@ mod nr {
     pub const FACCESSAT: u64 = 269;
     pub const EPOLL_PWAIT: u64 = 281;
     pub const GETRANDOM: u64 = 318;
+    pub const TGKILL: u64 = 234;
     pub const STATX: u64 = 332;
     pub const FACCESSAT2: u64 = 439;
 }
 
 const EAGAIN: i64 = 11;
+const FUTEX_WAIT: u64 = 0;
+const CLOCK_MONOTONIC: u64 = 1;
+const SIGALRM: u64 = 14;
+/// How long a gated output sleeps before it looks again without being woken (the
+/// tracer's clock also serves requests every 2 ms).
+const GATE_NAP_NS: u64 = 2_000_000;
 const EINTR: i64 = 4;
 const FUTEX_CMD_MASK: u64 = 0x7f;
 const FUTEX_WAKE: u64 = 1;
@@ -206,6 +213,9 @@ const MSG_WAITALL: u64 = 0x100;
 const S_IFMT: u32 = 0o170000;
 const S_IFREG: u32 = 0o100000;
 const S_IFDIR: u32 = 0o040000;
+const S_IFSOCK: u32 = 0o140000;
+const S_IFIFO: u32 = 0o010000;
+const S_IFCHR: u32 = 0o020000;
 const AT_FDCWD: u64 = -100i64 as u64;
 /// A write this small to a descriptor that polls writable does not block.
 const SMALL_WRITE: u64 = 4096;
@@ -329,9 +339,11 @@ impl Record {
     }
 
     unsafe fn commit(self, nr: u64, args: [u64; 6], result: i64, sent_len: u32) -> i64 {
-        self.commit_output(nr, args, result, sent_len, (0, 0))
+        self.commit_output(nr, args, result, sent_len, (0, 0), true)
     }
 
+    /// Publishes the record. `input`: anything but an output that went through the gate
+    /// (a later output waits until the follower has this one).
     unsafe fn commit_output(
         self,
         nr: u64,
@@ -339,6 +351,7 @@ impl Record {
         result: i64,
         sent_len: u32,
         file: (u64, u64),
+        input: bool,
     ) -> i64 {
         let header = RecordHeader {
             size: self.at as u32,
@@ -356,7 +369,13 @@ impl Record {
         // fence keeps the compiler from moving them), and counted before its bytes are, so
         // that the tracer, reading `write_pos` first, never finds more records than `count`.
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-        write_volatile(&mut (*r).count, read_volatile(&(*r).count) + 1);
+        let ordinal = read_volatile(&(*r).count) + 1;
+        write_volatile(&mut (*r).count, ordinal);
+        if input {
+            write_volatile(&mut (*r).last_input, ordinal);
+        } else {
+            write_volatile(&mut (*r).gated_outputs, read_volatile(&(*r).gated_outputs) + 1);
+        }
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
         write_volatile(&mut (*r).write_pos, self.pos + self.at);
         result
@@ -443,16 +462,72 @@ unsafe fn is_echoed(file: (u64, u64)) -> bool {
 }
 
 /// Runs an output call, keeping the bytes it sent and its descriptor's file; with
-/// `FLAG_ECHO_TRACED`, one to ftrun's stdout or stderr goes to the tracer instead.
+/// `FLAG_ECHO_TRACED`, one to ftrun's stdout or stderr goes to the tracer instead. With
+/// `FLAG_OUTPUT_GATE`, bytes that leave the process (a socket, a pipe, a terminal) first
+/// wait at the gate; a write that stays (a file) is an input like any other call.
 unsafe fn output(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
-    let mut rec = Record::begin(a[2])?;
-    let file = file_of(a[0]).map_or((0, 0), |(dev, ino, _)| (dev, ino));
+    let facts = file_of(a[0]);
+    let file = facts.map_or((0, 0), |(dev, ino, _)| (dev, ino));
     if flags & FLAG_ECHO_TRACED != 0 && is_echoed(file) {
         return None;
     }
+    let leaves = facts.is_none_or(|(_, _, mode)| {
+        matches!(mode & S_IFMT, S_IFSOCK | S_IFIFO | S_IFCHR)
+    });
+    let gated = flags & FLAG_OUTPUT_GATE != 0 && leaves;
+    if gated && !gate_passed(flags) {
+        return None;
+    }
+    let mut rec = Record::begin(a[2])?;
     let r = sys(n, a);
     let sent = if r > 0 { rec.sent(a[1], r as u64) } else { 0 };
-    Some(rec.commit_output(n, a, r, sent, file))
+    Some(rec.commit_output(n, a, r, sent, file, !gated))
+}
+
+unsafe fn monotonic_ns() -> u64 {
+    let mut ts = [0u64; 2];
+    if sys3(nr::CLOCK_GETTIME, CLOCK_MONOTONIC, ts.as_mut_ptr() as u64, 0) < 0 {
+        return u64::MAX;
+    }
+    ts[0] * 1_000_000_000 + ts[1]
+}
+
+/// Whether what the tracer last published lets an output go without asking: the follower
+/// has every event logged before the thread resumed and every input of this ring, and
+/// heard from this primary recently enough that it cannot have taken over since.
+unsafe fn gate_clear(r: *mut RingHeader) -> bool {
+    read_volatile(&(*r).acked_events) >= read_volatile(&(*r).gate_floor)
+        && read_volatile(&(*r).acked_records) >= read_volatile(&(*r).last_input)
+        && monotonic_ns() < read_volatile(&(*r).clear_until_ns)
+}
+
+/// The Output Rule, in-process: returns once the output may go, or false when the tracer
+/// wants the thread (a signal waits, another thread wants the token): the output then
+/// takes the traced path, whose gate is the tracer's.
+unsafe fn gate_passed(flags: u32) -> bool {
+    let r = ring();
+    let ask_always = flags & FLAG_GATE_ASK != 0;
+    if !ask_always && gate_clear(r) {
+        return true;
+    }
+    let req = read_volatile(&(*r).gate_req) + 1;
+    write_volatile(&mut (*r).gate_req, req);
+    let bell = read_volatile(&(*control()).doorbell);
+    if bell[0] != 0 {
+        sys3(nr::TGKILL, bell[0] as u64, bell[1] as u64, SIGALRM);
+    }
+    loop {
+        let seen = read_volatile(&(*r).gate_word);
+        if read_volatile(&(*r).gate_granted) >= req || (!ask_always && gate_clear(r)) {
+            return true;
+        }
+        if read_volatile(&(*control()).flags) & FLAG_TRACED_NEXT != 0 {
+            return false;
+        }
+        let nap = [0u64, GATE_NAP_NS];
+        let word = &mut (*r).gate_word as *mut u32 as u64;
+        sys(nr::FUTEX, [word, FUTEX_WAIT, seen as u64, nap.as_ptr() as u64, 0, 0]);
+    }
 }
 
 /// Whether opening `path` (relative to `dirfd`) cannot block: an existing regular file or
@@ -501,6 +576,8 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
     let may_block = flags & (FLAG_MAY_BLOCK | FLAG_MAY_BLOCK_UNTIMED) != 0;
     let timed_may_block = flags & FLAG_MAY_BLOCK != 0;
     let outputs = flags & FLAG_OUTPUTS_TRACED == 0;
+    // Under fault tolerance opens stay traced (see below), outputs wait at the gate.
+    let opens = outputs && flags & FLAG_OUTPUT_GATE == 0;
     match n {
         // Wakes return at once and change nothing the program can read.
         nr::FUTEX if matches!(a[1] & FUTEX_CMD_MASK, FUTEX_WAKE | FUTEX_WAKE_BITSET) => {
@@ -518,8 +595,8 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         | nr::FACCESSAT2 | nr::CLOSE => plain(n, a),
         // Under fault tolerance opens stay traced: the follower's descriptor table, which
         // going live rebuilds, reads their paths at the stop.
-        nr::OPENAT if outputs && opens_now(a[0], a[1], a[2]) => plain(n, a),
-        nr::OPEN if outputs && opens_now(AT_FDCWD, a[0], a[1]) => plain(n, a),
+        nr::OPENAT if opens && opens_now(a[0], a[1], a[2]) => plain(n, a),
+        nr::OPEN if opens && opens_now(AT_FDCWD, a[0], a[1]) => plain(n, a),
         nr::CLOCK_GETTIME => with_write(n, a, 16, a[1], fixed(16)),
         nr::TIME => with_write(n, a, 8, a[0], fixed(8)),
         nr::GETTIMEOFDAY => {

@@ -57,6 +57,14 @@ pub const FLAG_MAY_BLOCK_UNTIMED: u32 = 8;
 /// processes run, so that what they print comes out in the log's order.
 pub const FLAG_ECHO_TRACED: u32 = 16;
 
+/// Fault tolerance: a write or send to a socket, pipe or terminal runs in-process once the
+/// follower has acknowledged every input logged before it (the Output Rule's gate, kept
+/// in the ring's header: see `RingHeader::gate_floor`); other writes are inputs.
+pub const FLAG_OUTPUT_GATE: u32 = 32;
+/// Several processes run: an output under `FLAG_OUTPUT_GATE` always asks the tracer, which
+/// first takes every process's records (another process's input may be what it answers).
+pub const FLAG_GATE_ASK: u32 = 64;
+
 /// The control page (private to the process).
 #[repr(C)]
 pub struct Control {
@@ -69,9 +77,14 @@ pub struct Control {
     pub target: u64,
     /// The device and inode of ftrun's stdout, then of its stderr (0, 0: none).
     pub echo: [u64; 4],
+    /// The tracer's process and thread that a gated output wakes with `SIGALRM` when it
+    /// asks for the gate (0: none; the tracer's clock then finds the request).
+    pub doorbell: [u32; 2],
 }
 /// Address of `Control::echo`, for the tracer.
 pub const CONTROL_ECHO: u64 = CONTROL_BASE + 32;
+/// Address of `Control::doorbell`, for the tracer.
+pub const CONTROL_DOORBELL: u64 = CONTROL_BASE + 64;
 /// Addresses of `Control` fields, for the entry's assembly.
 pub const CONTROL_MODE: u64 = CONTROL_BASE + 8;
 pub const CONTROL_SAVED_RSP: u64 = CONTROL_BASE + 16;
@@ -106,6 +119,25 @@ pub struct RingHeader {
     pub ship_pos: u64,
     /// Recording: records the tracer has taken.
     pub shipped: u64,
+    /// The output gate (fault tolerance, `FLAG_OUTPUT_GATE`). An output may run at once
+    /// when the follower has acknowledged `gate_floor` events (everything logged when the
+    /// thread last resumed), the ring's records up to `last_input` (its latest input), and
+    /// the clock is before `clear_until_ns` (the acknowledgements are recent enough that
+    /// the follower cannot have taken over since). Otherwise it asks: it raises
+    /// `gate_req`, rings the doorbell and waits on `gate_word` until `gate_granted`
+    /// reaches its request. Tracer-written but for `gate_req` and `last_input`.
+    pub gate_floor: u64,
+    pub acked_events: u64,
+    pub acked_records: u64,
+    pub clear_until_ns: u64,
+    pub gate_req: u64,
+    pub gate_granted: u64,
+    pub last_input: u64,
+    /// Changed (and woken) by the tracer whenever it publishes gate words.
+    pub gate_word: u32,
+    pub _pad: u32,
+    /// Outputs the runtime let through the gate (for the tracer's report).
+    pub gated_outputs: u64,
 }
 
 /// The `nr` of a marker that fills the ring's data to its end (its `size` says how much).
@@ -118,6 +150,15 @@ pub const RING_CONSUMED: u64 = 24;
 pub const RING_MISMATCH: u64 = 32;
 pub const RING_SHIP_POS: u64 = 40;
 pub const RING_SHIPPED: u64 = 48;
+pub const RING_GATE_FLOOR: u64 = 56;
+pub const RING_ACKED_EVENTS: u64 = 64;
+pub const RING_ACKED_RECORDS: u64 = 72;
+pub const RING_CLEAR_UNTIL: u64 = 80;
+pub const RING_GATE_REQ: u64 = 88;
+pub const RING_GATE_GRANTED: u64 = 96;
+pub const RING_LAST_INPUT: u64 = 104;
+pub const RING_GATE_WORD: u64 = 112;
+pub const RING_GATED_OUTPUTS: u64 = 120;
 
 /// One record: this header, `nwrites` memory writes (`WriteHeader` then the bytes, padded
 /// to 8), then `sent_len` bytes that an output call sent (padded to 8).
@@ -158,3 +199,20 @@ pub const fn pad8(n: u64) -> u64 {
 pub const STUB_PAGE_HEADER: u64 = 16;
 pub const STUB_SIZE: u64 = 64;
 pub const STUB_PAGE_SIZE: u64 = 0x1000;
+
+// The offsets the tracer uses are those of the structs the runtime uses.
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(Control, echo) as u64 == CONTROL_ECHO - CONTROL_BASE);
+    assert!(offset_of!(Control, doorbell) as u64 == CONTROL_DOORBELL - CONTROL_BASE);
+    assert!(offset_of!(RingHeader, shipped) as u64 == RING_SHIPPED);
+    assert!(offset_of!(RingHeader, gate_floor) as u64 == RING_GATE_FLOOR);
+    assert!(offset_of!(RingHeader, acked_events) as u64 == RING_ACKED_EVENTS);
+    assert!(offset_of!(RingHeader, acked_records) as u64 == RING_ACKED_RECORDS);
+    assert!(offset_of!(RingHeader, clear_until_ns) as u64 == RING_CLEAR_UNTIL);
+    assert!(offset_of!(RingHeader, gate_req) as u64 == RING_GATE_REQ);
+    assert!(offset_of!(RingHeader, gate_granted) as u64 == RING_GATE_GRANTED);
+    assert!(offset_of!(RingHeader, last_input) as u64 == RING_LAST_INPUT);
+    assert!(offset_of!(RingHeader, gate_word) as u64 == RING_GATE_WORD);
+    assert!(offset_of!(RingHeader, gated_outputs) as u64 == RING_GATED_OUTPUTS);
+};

@@ -8,6 +8,7 @@
 //! This crate owns the layout both sides agree on (`layout`), the filter (`seccomp`), the
 //! records (`ring`), rewriting (`patch`) and one address space's state (`space`).
 
+pub mod gate;
 pub mod layout;
 pub mod patch;
 pub mod ring;
@@ -15,6 +16,7 @@ pub mod seccomp;
 pub mod space;
 pub mod unwind;
 
+pub use gate::Acknowledged;
 pub use ring::{records, RecordRef};
 pub use space::{in_runtime, in_runtime_code, Setup, Space};
 

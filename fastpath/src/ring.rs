@@ -122,7 +122,7 @@ impl Ring {
     }
 
     /// A header word, read once: the runtime in another process may be changing it.
-    fn read_u64(&self, offset: u64) -> u64 {
+    pub(crate) fn read_u64(&self, offset: u64) -> u64 {
         debug_assert!(offset + 8 <= RING_HEADER_SIZE);
         // SAFETY: inside the mapping's header page, 8-aligned; a volatile read of a word
         // the other side writes whole.
@@ -149,7 +149,7 @@ impl Ring {
     }
 
     /// Sets a header word, after everything read or written before it.
-    fn write_u64(&self, offset: u64, v: u64) {
+    pub(crate) fn write_u64(&self, offset: u64, v: u64) {
         debug_assert!(offset + 8 <= RING_HEADER_SIZE);
         std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
         // SAFETY: inside the mapping's header page, 8-aligned; a whole-word volatile write.
@@ -159,6 +159,13 @@ impl Ring {
                 v.to_le(),
             )
         }
+    }
+
+    /// A 32-bit header word, for futexes.
+    pub(crate) fn word_ptr(&self, offset: u64) -> *mut u32 {
+        assert!(offset + 4 <= RING_HEADER_SIZE && offset.is_multiple_of(4));
+        // SAFETY: inside the mapping's header page (checked above).
+        unsafe { self.map.as_mut_ptr().add(offset as usize) as *mut u32 }
     }
 
     fn write(&self, offset: u64, data: &[u8]) {

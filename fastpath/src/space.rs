@@ -349,6 +349,10 @@ impl Space {
         Ok(())
     }
 
+    pub(crate) fn ring(&self) -> Option<&Ring> {
+        self.ring.as_ref()
+    }
+
     /// Whether the runtime runs calls in-process here (a ring is mapped).
     pub fn active(&self) -> bool {
         self.ring.is_some()

@@ -8,7 +8,7 @@
 //! primary) finds a new follower as its `Recruit` says and sends it the whole log
 //! (`join.rs`); it is protected again once that follower has it.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 use recorder::{EventSink, RecordError};
 use replayer::takeover::{format_takeovers, Takeover};
 use schema::{BufferedCalls, Event, EventKind, Footer};
+
+#[path = "primary_gate.rs"]
+mod gate;
 
 pub use crate::join::Recruit;
 use crate::join::{self, LinkCtx, LogSender, Outgoing};
@@ -82,6 +85,9 @@ pub(crate) struct LinkState {
     hold_until: Option<Instant>,
     /// How far behind the follower's replay said it was in its last heartbeat.
     follower_lag: Option<Duration>,
+    /// When the newest frame the follower acknowledged was handed to the link: it heard
+    /// this primary no earlier, and claims no epoch until a timeout after it heard it last.
+    ack_heard: Option<Instant>,
 }
 
 impl LinkState {
@@ -128,6 +134,25 @@ impl LinkState {
 pub(crate) struct Shared {
     pub(crate) state: Mutex<LinkState>,
     changed: Condvar,
+    /// Frames handed to the link and not yet acknowledged: the events in the log after
+    /// each, and when (see `LinkState::ack_heard`).
+    handovers: Mutex<VecDeque<(u64, Instant)>>,
+    /// Wakes the recording thread for the in-process output gate (see `gate.rs`).
+    gate_waker: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+}
+
+/// Frames remembered at most (beyond, the oldest are forgotten: the follower's
+/// acknowledgements then prove less recent hearing, which only holds outputs longer).
+const HANDOVERS_KEPT: usize = 4096;
+
+impl Shared {
+    /// Wakes whoever waits for a change: the traced gate, and the in-process one.
+    fn notify(&self) {
+        self.changed.notify_all();
+        if let Some(wake) = self.gate_waker.lock().expect("gate waker").as_ref() {
+            wake();
+        }
+    }
 }
 
 /// The event sink of a fault-tolerant recording.
@@ -154,6 +179,8 @@ pub struct FtSink {
     /// Outputs that waited for a follower too far behind, and how long in total.
     pub throttled: u64,
     pub throttle_wait: Duration,
+    /// The in-process gate holds outputs for a follower too far behind, since then.
+    throttle_since: Option<Instant>,
 }
 
 impl FtSink {
@@ -208,10 +235,6 @@ impl FtSink {
         let frame_tx = tx.clone();
         let handed_over = Arc::new(Mutex::new(Instant::now()));
         let frame_time = handed_over.clone();
-        writer.set_frame_sink(Box::new(move |bytes: &[u8], events: u64| {
-            *frame_time.lock().expect("hand-over time") = Instant::now();
-            let _ = frame_tx.send(Outgoing::Frame(bytes.to_vec(), events));
-        }));
         let shared = Arc::new(Shared {
             state: Mutex::new(LinkState {
                 acked: None,
@@ -235,9 +258,24 @@ impl FtSink {
                     .filter(|_| alone)
                     .map(|d| Instant::now() + d),
                 follower_lag: None,
+                ack_heard: None,
             }),
             changed: Condvar::new(),
+            handovers: Mutex::new(VecDeque::new()),
+            gate_waker: Mutex::new(None),
         });
+        let frame_shared = shared.clone();
+        writer.set_frame_sink(Box::new(move |bytes: &[u8], events: u64| {
+            let now = Instant::now();
+            *frame_time.lock().expect("hand-over time") = now;
+            let mut handovers = frame_shared.handovers.lock().expect("hand-overs");
+            if handovers.len() >= HANDOVERS_KEPT {
+                handovers.pop_front();
+            }
+            handovers.push_back((events, now));
+            drop(handovers);
+            let _ = frame_tx.send(Outgoing::Frame(bytes.to_vec(), events));
+        }));
         let ctx = LinkCtx {
             shared: shared.clone(),
             arbiter: cfg.arbiter.clone(),
@@ -285,6 +323,7 @@ impl FtSink {
             max_lag,
             throttled: 0,
             throttle_wait: Duration::ZERO,
+            throttle_since: None,
         })
     }
 
@@ -413,7 +452,7 @@ impl Shared {
                 libc::kill(st.tracee_pid, libc::SIGKILL);
             }
         }
-        self.changed.notify_all();
+        self.notify();
     }
 
     /// A new link (greeted): its number, its receive loop started; a follower joining.
@@ -480,7 +519,7 @@ impl Shared {
                 st.epoch
             );
         }
-        self.changed.notify_all();
+        self.notify();
     }
 
     /// The arbiter holds `latest`: above this primary's epoch, someone took over since,
@@ -501,7 +540,7 @@ impl Shared {
     pub(crate) fn join_failed(&self) {
         let mut st = self.state.lock().expect("link state");
         st.joining = false;
-        self.changed.notify_all();
+        self.notify();
     }
 
     pub(crate) fn acked(&self, gen: u64, seq: u64) {
@@ -514,6 +553,15 @@ impl Shared {
         }
         st.acked = Some(st.acked.map_or(seq, |a| a.max(seq)));
         st.last_heard = Instant::now();
+        let mut handovers = self.handovers.lock().expect("hand-overs");
+        while let Some(&(events, at)) = handovers.front() {
+            if events > seq + 1 {
+                break;
+            }
+            st.ack_heard = Some(at);
+            handovers.pop_front();
+        }
+        drop(handovers);
         if let Some(need) = st.catching_up {
             if seq + 1 >= need {
                 st.catching_up = None;
@@ -525,7 +573,7 @@ impl Shared {
                 );
             }
         }
-        self.changed.notify_all();
+        self.notify();
     }
 
     /// The follower's heartbeat said how far behind its replay is.
@@ -534,7 +582,7 @@ impl Shared {
         if st.link == gen {
             st.last_heard = Instant::now();
             st.follower_lag = Some(lag);
-            self.changed.notify_all();
+            self.notify();
         }
     }
 
@@ -571,7 +619,7 @@ impl Shared {
     pub(crate) fn stop_holding(&self) {
         let mut st = self.state.lock().expect("link state");
         st.hold_until = None;
-        self.changed.notify_all();
+        self.notify();
     }
 
     /// A follower is about to be greeted.
@@ -642,7 +690,8 @@ impl EventSink for FtSink {
 
     fn push_buffered(&mut self, calls: BufferedCalls) -> Result<(), RecordError> {
         self.shared.state.lock().expect("link state").events_logged += u64::from(calls.count);
-        // Outputs are traced under the Output Rule: calls run in-process are inputs.
+        // Calls run in-process count as inputs here (outputs among them, let through by
+        // the runtime's gate, only make a traced output after them wait a little longer).
         self.inputs_through = calls.first_seq + u64::from(calls.count);
         match self.writer.as_mut() {
             Some(w) => Ok(w.push_buffered(calls)?),
@@ -666,6 +715,22 @@ impl EventSink for FtSink {
 
     fn before_output(&mut self) -> Result<(), RecordError> {
         self.wait_for_acks()
+    }
+
+    fn clearance(&mut self) -> recorder::sink::Clearance {
+        self.gate_clearance()
+    }
+
+    fn decide_gate(&mut self, need: u64, since: Instant) -> Result<bool, RecordError> {
+        self.gate_decision(need, since)
+    }
+
+    fn count_outputs(&mut self, n: u64) {
+        self.outputs += n;
+    }
+
+    fn set_gate_waker(&mut self, waker: Arc<dyn Fn() + Send + Sync>) {
+        self.set_waker(waker)
     }
 
     fn finish(&mut self, footer: Footer) -> Result<(), RecordError> {
@@ -725,7 +790,7 @@ fn monitor_loop(shared: &Shared, cfg: Monitor) {
             eprintln!(
                 "ftrun: no new follower has had the whole log in time; this primary goes on alone (its outputs are not protected)"
             );
-            shared.changed.notify_all();
+            shared.notify();
         }
         let report = st.report(cfg.timing);
         let silent = st.last_heard.elapsed();
@@ -773,6 +838,6 @@ fn monitor_loop(shared: &Shared, cfg: Monitor) {
                 shared.lose(&mut st, next_epoch);
             }
         }
-        shared.changed.notify_all();
+        shared.notify();
     }
 }

@@ -4,8 +4,8 @@
 //! next call to the tracer when a signal waits for it or another thread wants the token.
 
 use fastpath::layout::{
-    FLAG_ECHO_TRACED, FLAG_MAY_BLOCK, FLAG_MAY_BLOCK_UNTIMED, FLAG_OUTPUTS_TRACED,
-    FLAG_TRACED_NEXT, MODE_RECORD,
+    FLAG_ECHO_TRACED, FLAG_GATE_ASK, FLAG_MAY_BLOCK, FLAG_MAY_BLOCK_UNTIMED, FLAG_OUTPUTS_TRACED,
+    FLAG_OUTPUT_GATE, FLAG_TRACED_NEXT, MODE_RECORD,
 };
 use fastpath::{Setup, Space};
 use schema::EventKind;
@@ -29,12 +29,20 @@ fn failure(tgid: i32, pid: i32, e: fastpath::FastPathError) -> RecordError {
 }
 
 impl Recorder<'_> {
+    /// How outputs go: in-process (0), behind the runtime's gate, or traced (under the
+    /// Output Rule without gates, or while a file is mapped shared: a write may go into
+    /// it, and is logged with its bytes).
+    fn output_flags(&self) -> u32 {
+        match (self.sink.gates_output(), self.gates.is_some()) {
+            _ if !self.shared_files.is_empty() => FLAG_OUTPUTS_TRACED,
+            (true, true) => FLAG_OUTPUT_GATE,
+            (true, false) => FLAG_OUTPUTS_TRACED,
+            (false, _) => 0,
+        }
+    }
+
     fn setup(&self) -> Setup {
-        let flags = if self.sink.gates_output() {
-            FLAG_OUTPUTS_TRACED
-        } else {
-            0
-        };
+        let flags = self.output_flags();
         let id = |f: Option<(u64, u64)>| f.map_or([0, 0], |(dev, ino)| [dev, ino]);
         let echo = self.echo_targets();
         let (out, err) = (id(echo.stdout), id(echo.stderr));
@@ -59,7 +67,10 @@ impl Recorder<'_> {
             return Ok(());
         };
         match space.give_ring(&mut self.t.tracee, &setup) {
-            Ok(()) => self.push(EventKind::RuntimeMapped),
+            Ok(()) => {
+                self.ring_doorbell_setup(tgid)?;
+                self.push(EventKind::RuntimeMapped)
+            }
             Err(e) => match failure(tgid, pid, e) {
                 RecordError::Other(why) => {
                     // It runs with every call traced, as before.
@@ -86,6 +97,7 @@ impl Recorder<'_> {
                 self.spaces.insert(tgid, space);
                 self.tasks.filtered = true;
                 self.t.tracee.set_filtered(true);
+                self.ring_doorbell_setup(tgid)?;
                 self.push(EventKind::RuntimeMapped)
             }
             Err(fastpath::FastPathError::Tracee(e)) => Err(e.into()),
@@ -94,6 +106,23 @@ impl Recorder<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// A new ring in process `tgid`: under the output gate, its runtime learns where its
+    /// doorbell is, and its records count from 0.
+    fn ring_doorbell_setup(&mut self, tgid: i32) -> Result<(), RecordError> {
+        let Some(gates) = self.gates.as_mut() else {
+            return Ok(());
+        };
+        gates.forget(tgid);
+        let (pid, tid) = gates.doorbell();
+        if let Some(space) = self.spaces.get(&tgid) {
+            let me = self.t.tracee.pid();
+            space
+                .set_doorbell(&mut self.t.tracee, pid, tid)
+                .map_err(|e| failure(tgid, me, e))?;
+        }
+        Ok(())
     }
 
     /// Logs the calls the runtime made since the running thread's last stop; they come
@@ -227,7 +256,7 @@ impl Recorder<'_> {
     /// scheduler wants it to yield or a vfork child shares the process's runtime, and lets
     /// it run in-process again otherwise.
     pub(crate) fn sync_traced_next(&mut self) -> Result<(), RecordError> {
-        let outputs_traced = self.sink.gates_output() || !self.shared_files.is_empty();
+        let outputs = self.output_flags();
         let echo_traced = self.outputs_from_several_processes();
         let Some(space) = self.spaces.get_mut(&self.t.tgid) else {
             return Ok(());
@@ -245,19 +274,22 @@ impl Recorder<'_> {
                 | FLAG_MAY_BLOCK
                 | FLAG_MAY_BLOCK_UNTIMED
                 | FLAG_OUTPUTS_TRACED
+                | FLAG_OUTPUT_GATE
+                | FLAG_GATE_ASK
                 | FLAG_ECHO_TRACED);
         if want {
             flags |= FLAG_TRACED_NEXT;
         }
-        if outputs_traced {
-            // Under the Output Rule, or a write may go into a file mapped shared (it is
-            // logged with its bytes).
-            flags |= FLAG_OUTPUTS_TRACED;
-        }
+        flags |= outputs;
         if echo_traced {
             // What it prints may come out beside another process's: a write to ftrun's
-            // stdout or stderr takes the output turn at its stop.
+            // stdout or stderr takes the output turn at its stop. And an output may
+            // answer another process's input: it asks for the gate, and the tracer first
+            // takes every process's records.
             flags |= FLAG_ECHO_TRACED;
+            if outputs == FLAG_OUTPUT_GATE {
+                flags |= FLAG_GATE_ASK;
+            }
         }
         if !sharing {
             flags |= match self.sched.shares_token(self.t.tgid) {

@@ -9,6 +9,7 @@ pub mod files;
 pub mod futex;
 mod inproc;
 pub mod machine;
+mod output_gate;
 mod output_order;
 pub mod probe;
 pub mod rdtsc;

@@ -107,6 +107,8 @@ pub struct Recorder<'a> {
     pub(crate) output_waiters: std::collections::VecDeque<u32>,
     /// The daemons left after the root process ended were killed.
     pub(crate) daemons_ended: bool,
+    /// Fault tolerance with the fast path: the runtimes' output gates.
+    pub(crate) gates: Option<crate::output_gate::OutputGates>,
 }
 
 impl<'a> Recorder<'a> {
@@ -135,6 +137,7 @@ impl<'a> Recorder<'a> {
             spaces: std::collections::HashMap::new(),
             vfork_children: std::collections::HashMap::new(),
             shared_memory: HashSet::new(),
+            gates: None,
         }
     }
 
@@ -155,7 +158,10 @@ impl<'a> Recorder<'a> {
     pub(crate) fn push_ring(&mut self, mut records: RingRecords) -> Result<(), RecordError> {
         records.first_seq = self.seq;
         self.seq += u64::from(records.count);
-        self.sink.push_ring(records)
+        let tgid = records.tgid;
+        self.sink.push_ring(records)?;
+        self.note_shipped(tgid);
+        Ok(())
     }
 
     pub(crate) fn echo_targets(&self) -> EchoTargets {
@@ -180,6 +186,12 @@ impl<'a> Recorder<'a> {
 
     /// Runs the tracee to its end, logging everything; returns how it ended.
     pub fn run(mut self) -> Result<ExitStatus, RecordError> {
+        if self.fast_path && self.sink.gates_output() {
+            crate::timeslice::prepare_ticks()?;
+            let gates = crate::output_gate::OutputGates::new();
+            self.sink.set_gate_waker(gates.waker());
+            self.gates = Some(gates);
+        }
         // The tracee is on its way to its first stop (the exec).
         let first = self.t.tracee.wait()?;
         if let Err(e) = self.record_from(first) {
@@ -221,8 +233,11 @@ impl<'a> Recorder<'a> {
                 Some(ticker) => ticker.wait(tracee::wait_any_or_interrupted)?,
                 None => Some(tracee::wait_any()?),
             };
-            let Some((pid, status)) = found else {
+            let ticked = crate::timeslice::take_tick();
+            if found.is_none() || ticked {
                 self.on_tick()?;
+            }
+            let Some((pid, status)) = found else {
                 continue;
             };
             self.tasks.switch_to(&mut self.t, pid);
@@ -362,6 +377,7 @@ impl<'a> Recorder<'a> {
     }
 
     pub(crate) fn resume_current(&mut self) -> Result<(), RecordError> {
+        self.set_gate_floor();
         let deliver = std::mem::take(&mut self.t.deliver);
         match self.t.tracee.resume(Resume::Syscall, deliver) {
             Ok(()) | Err(TraceeError::TraceeDied { .. }) => Ok(()),

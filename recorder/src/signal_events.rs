@@ -238,6 +238,7 @@ impl Recorder<'_> {
     /// of its process wait is interrupted, to see whether it spins.
     pub(crate) fn on_tick(&mut self) -> Result<(), RecordError> {
         self.stream_rings()?;
+        self.serve_gates()?;
         let now = Instant::now();
         for tid in self.sched.contended_holders() {
             let Some(t) = self.task_mut(tid) else {

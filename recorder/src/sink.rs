@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use schema::codec::ChunkItem;
 use schema::{BufferedCalls, Event, Footer, TraceWriter};
@@ -35,10 +36,46 @@ pub trait EventSink {
     }
 
     /// True when outputs must wait in `before_output` (the fault-tolerant primary's gate):
-    /// the in-process runtime then sends them to the tracer instead of running them.
+    /// the in-process runtime then holds them at its own gate (`output_gate`).
     fn gates_output(&self) -> bool {
         false
     }
+
+    /// For the in-process gate: what the follower has acknowledged now.
+    fn clearance(&mut self) -> Clearance {
+        Clearance::OPEN
+    }
+
+    /// An output that asked the in-process gate, with `need` events logged before it,
+    /// waiting since `since`: whether it may go now (the checks of `before_output`,
+    /// without waiting).
+    fn decide_gate(&mut self, _need: u64, _since: Instant) -> Result<bool, RecordError> {
+        Ok(true)
+    }
+
+    /// `n` more outputs went through the in-process gate (for the report).
+    fn count_outputs(&mut self, _n: u64) {}
+
+    /// Called, from any thread, whenever acknowledgements or the follower's state change.
+    fn set_gate_waker(&mut self, _waker: Arc<dyn Fn() + Send + Sync>) {}
+}
+
+/// What the follower has acknowledged, as the in-process gate needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clearance {
+    /// Events acknowledged (`u64::MAX`: outputs are not held).
+    pub acked_events: u64,
+    /// Until when an output whose inputs are acknowledged may go without asking: after
+    /// that the follower might have taken over meanwhile (`None`: every output asks).
+    /// Not held (`acked_events` is `u64::MAX`), outputs never ask.
+    pub fresh_until: Option<Instant>,
+}
+
+impl Clearance {
+    pub const OPEN: Clearance = Clearance {
+        acked_events: u64::MAX,
+        fresh_until: None,
+    };
 }
 
 /// Events handed to the writer thread at a time.

@@ -3,11 +3,45 @@
 //! blocked except during that wait, so that no other call of the recorder (file copies,
 //! trace writes) is ever interrupted by it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::RecordError;
 
-extern "C" fn on_tick(_signo: libc::c_int) {}
+/// A tick came (the timer, or a runtime's doorbell: see `output_gate`) and was not yet
+/// taken: one that arrives just before the wait starts is taken then and interrupts
+/// nothing, so the wait's caller asks here too.
+static TICKED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_tick(_signo: libc::c_int) {
+    TICKED.store(true, Ordering::Relaxed);
+}
+
+/// Whether a tick came since the last call.
+pub fn take_tick() -> bool {
+    TICKED.swap(false, Ordering::Relaxed)
+}
+
+/// Installs the tick's handler (it only notes the tick) and blocks `SIGALRM` in the
+/// calling thread, so that a tick from anywhere is taken at the next wait and cuts
+/// nothing else short.
+pub fn prepare_ticks() -> Result<(), RecordError> {
+    set_alarm_blocked(true);
+    // SAFETY: the handler only stores to an atomic; the sigaction struct is fully set.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_tick as *const () as usize;
+        action.sa_flags = 0;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut()) != 0 {
+            return Err(RecordError::Io {
+                what: "installing the scheduler's SIGALRM handler".to_string(),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+    }
+    Ok(())
+}
 
 /// A POSIX timer aimed at the calling thread; disarmed and deleted on drop.
 pub struct Ticker {
@@ -15,25 +49,15 @@ pub struct Ticker {
 }
 
 impl Ticker {
-    /// Starts ticking every `period` with `SIGALRM`, whose handler does nothing and is
-    /// installed without `SA_RESTART`: a `waitpid` in [`Ticker::wait`] returns `EINTR` at
+    /// Starts ticking every `period` with `SIGALRM`, whose handler only notes the tick and
+    /// is installed without `SA_RESTART`: a `waitpid` in [`Ticker::wait`] returns `EINTR` at
     /// each tick. Elsewhere the calling thread has the signal blocked.
     pub fn start(period: Duration) -> Result<Self, RecordError> {
-        set_alarm_blocked(true);
+        prepare_ticks()?;
         let os = |what: &str| RecordError::Io {
             what: what.to_string(),
             source: std::io::Error::last_os_error(),
         };
-        // SAFETY: the handler makes no calls at all; the sigaction struct is fully set.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_tick as *const () as usize;
-            action.sa_flags = 0;
-            libc::sigemptyset(&mut action.sa_mask);
-            if libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut()) != 0 {
-                return Err(os("installing the scheduler's SIGALRM handler"));
-            }
-        }
         // SAFETY: sigevent is plain data; zeroed and then the fields the kernel reads are set.
         let mut event: libc::sigevent = unsafe { std::mem::zeroed() };
         event.sigev_notify = libc::SIGEV_THREAD_ID;
@@ -96,8 +120,8 @@ impl Drop for Ticker {
         unsafe {
             libc::timer_delete(self.timer);
         }
-        // A tick still pending runs the empty handler.
-        set_alarm_blocked(false);
+        // SIGALRM stays blocked: a tick still pending (or a doorbell) is taken at the
+        // next wait, and interrupts no other call.
     }
 }
 

@@ -1,0 +1,200 @@
+//! The tracer's side of the Output Rule for outputs made in-process (fault tolerance). The
+//! runtime holds a write to a socket, pipe or terminal until the follower has every input
+//! logged before it; the tracer tells it, through its ring's gate words, how far the
+//! follower's acknowledgements go in the ring's own records and in the log, and grants an
+//! output that asked once the log up to it is acknowledged (see `fastpath::gate`). One
+//! acknowledgement lets through every output that follows the same inputs: replies to a
+//! batch of requests wait for one round trip, not one each.
+//!
+//! Asking rings the doorbell: the runtime sends `SIGALRM` to the recording thread, which
+//! ends its wait for stops; acknowledgements do the same while an output waits. Either way
+//! the clock's next tick (2 ms) would find it too.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use fastpath::Acknowledged;
+
+use crate::session::Recorder;
+use crate::RecordError;
+
+/// The gates of every process that records in-process under the Output Rule.
+pub(crate) struct OutputGates {
+    books: HashMap<i32, Book>,
+    /// An output waits for a grant: acknowledgements wake the recording thread.
+    waiting: Arc<AtomicBool>,
+    /// The recording thread, as the runtimes' doorbell names it.
+    bell: (u32, u32),
+}
+
+#[derive(Default)]
+struct Book {
+    /// Per batch of records taken from the ring: the events logged once it was, and the
+    /// ring's records taken by then.
+    batches: VecDeque<(u64, u64)>,
+    /// The ring's records the follower has acknowledged.
+    acked_records: u64,
+    /// The request taken up: its number, the events logged then, and since when it waits.
+    pending: Option<(u64, u64, Instant)>,
+    granted: u64,
+    /// Outputs of the ring counted so far.
+    outputs: u64,
+}
+
+/// The calling thread's ids.
+fn this_thread() -> (u32, u32) {
+    // SAFETY: getpid and gettid take no arguments and cannot fail.
+    unsafe { (libc::getpid() as u32, libc::gettid() as u32) }
+}
+
+impl OutputGates {
+    pub(crate) fn new() -> Self {
+        OutputGates {
+            books: HashMap::new(),
+            waiting: Arc::new(AtomicBool::new(false)),
+            bell: this_thread(),
+        }
+    }
+
+    /// What the sink calls when acknowledgements come: wakes the recording thread while an
+    /// output waits for them.
+    pub(crate) fn waker(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let (waiting, (pid, tid)) = (self.waiting.clone(), self.bell);
+        Arc::new(move || {
+            if waiting.load(Ordering::Acquire) {
+                // SAFETY: tgkill with our own process and recording thread; SIGALRM is
+                // handled (by doing nothing) and blocked outside the wait for stops.
+                unsafe {
+                    libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGALRM);
+                }
+            }
+        })
+    }
+
+    pub(crate) fn doorbell(&self) -> (u32, u32) {
+        self.bell
+    }
+
+    /// A process's ring is new (exec, fork): its records count from 0 again.
+    pub(crate) fn forget(&mut self, tgid: i32) {
+        self.books.remove(&tgid);
+    }
+}
+
+fn monotonic_ns(at: Instant) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a timespec local; CLOCK_MONOTONIC is the clock `Instant` reads.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let now = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+    let ahead = at.saturating_duration_since(Instant::now()).as_nanos() as u64;
+    now.saturating_add(ahead)
+}
+
+impl Recorder<'_> {
+    /// Records of process `tgid`'s ring were just logged.
+    pub(crate) fn note_shipped(&mut self, tgid: i32) {
+        let (Some(gates), Some(ring)) = (
+            self.gates.as_mut(),
+            self.spaces.get(&tgid).and_then(|s| s.gate_ring()),
+        ) else {
+            return;
+        };
+        let book = gates.books.entry(tgid).or_default();
+        book.batches.push_back((self.seq, ring.records_taken()));
+        let outputs = ring.gated_outputs();
+        if outputs > book.outputs {
+            self.sink.count_outputs(outputs - book.outputs);
+            book.outputs = outputs;
+        }
+    }
+
+    /// The current thread resumes: everything logged so far comes before its next output.
+    pub(crate) fn set_gate_floor(&mut self) {
+        if self.gates.is_none() {
+            return;
+        }
+        if let Some(ring) = self.spaces.get(&self.t.tgid).and_then(|s| s.gate_ring()) {
+            ring.set_gate_floor(self.seq);
+        }
+    }
+
+    /// At each tick and doorbell (after the running threads' records were taken): takes
+    /// up new requests, publishes the acknowledgements, grants what may go.
+    pub(crate) fn serve_gates(&mut self) -> Result<(), RecordError> {
+        let Some(gates) = self.gates.as_mut() else {
+            return Ok(());
+        };
+        let mut asked = Vec::new();
+        for (&tgid, space) in &self.spaces {
+            let Some(ring) = space.gate_ring() else {
+                continue;
+            };
+            let req = ring.gate_requests();
+            let book = gates.books.entry(tgid).or_default();
+            if req > book.granted && book.pending.is_none_or(|(p, _, _)| p < req) {
+                asked.push((tgid, req));
+            }
+        }
+        if !asked.is_empty() {
+            // The runtime published the records before the output that asked (the inputs
+            // it answers) before it asked: taken now, they are logged before it — and so
+            // is everything every other process's runtime published by now.
+            self.stream_rings()?;
+            self.sink.streamed()?;
+        }
+        let Some(gates) = self.gates.as_mut() else {
+            return Ok(());
+        };
+        for (tgid, req) in asked {
+            let book = gates.books.entry(tgid).or_default();
+            book.pending = Some((req, self.seq, Instant::now()));
+        }
+        let clear = self.sink.clearance();
+        let mut waiting = false;
+        for (&tgid, space) in &self.spaces {
+            let Some(ring) = space.gate_ring() else {
+                continue;
+            };
+            let book = gates.books.entry(tgid).or_default();
+            while let Some(&(logged, taken)) = book.batches.front() {
+                if logged > clear.acked_events {
+                    break;
+                }
+                book.acked_records = taken;
+                book.batches.pop_front();
+            }
+            let open = clear.acked_events == u64::MAX;
+            if std::env::var_os("FTRUN_DEBUG_GATE").is_some() {
+                eprintln!(
+                    "ftrun: [gate {tgid}] acked {} records {} pending {:?} logged {}",
+                    clear.acked_events, book.acked_records, book.pending, self.seq
+                );
+            }
+            ring.publish_acknowledged(Acknowledged {
+                events: clear.acked_events,
+                records: if open { u64::MAX } else { book.acked_records },
+                clear_until_ns: match (open, clear.fresh_until) {
+                    (true, _) => u64::MAX,
+                    (false, Some(until)) => monotonic_ns(until),
+                    (false, None) => 0,
+                },
+            });
+            if let Some((req, need, since)) = book.pending {
+                if self.sink.decide_gate(need, since)? {
+                    ring.grant(req);
+                    book.granted = req;
+                    book.pending = None;
+                } else {
+                    waiting = true;
+                }
+            }
+        }
+        gates.waiting.store(waiting, Ordering::Release);
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! The Output Rule for outputs made in-process: the runtime holds a reply until the
+//! follower has acknowledged the input it answers, and lets replies that follow no new
+//! input through together.
+
+mod common;
+mod ft_support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use ft_support::*;
+
+/// The events of the primary's log, as `ftrun dump` prints them.
+fn primary_log(state: &std::path::Path) -> String {
+    let out = Command::new(ftrun_bin())
+        .arg("dump")
+        .arg(state.join("primary-log"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    text(&out.stdout)
+}
+
+fn signal(pid: i32, signo: i32) {
+    // SAFETY: kill with a pid the test started and a constant signal.
+    unsafe {
+        libc::kill(pid, signo);
+    }
+}
+
+/// Stops `pid` and returns once every thread of it is stopped (a stop signal takes
+/// effect as each thread next runs: until then the follower could still acknowledge).
+fn stop(pid: i32) {
+    signal(pid, libc::SIGSTOP);
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let stopped = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks.flatten().all(|t| {
+                    std::fs::read_to_string(t.path().join("stat"))
+                        .ok()
+                        .and_then(|s| s.rsplit(") ").next().map(|r| r.starts_with('T')))
+                        .unwrap_or(true)
+                })
+            })
+            .unwrap_or(true);
+        if stopped {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("process {pid} did not stop");
+}
+
+#[test]
+fn a_reply_made_in_process_waits_until_the_follower_has_the_request() {
+    // A long timeout: the follower stopped below must not count as gone.
+    let ft = FtServer::start("ft-gate-reply", &["--timeout-ms", "6000"]);
+    let mut kv = ft.client();
+    // A few rounds first, so that the server's read and write sites are rewritten.
+    for i in 0..5 {
+        assert!(kv.set(&format!("warm{i}"), "1"), "{}", ft.log_text());
+    }
+    let follower = ft
+        .follower_pid()
+        .unwrap_or_else(|| panic!("no follower\n{}", ft.log_text()));
+    // The follower stops acknowledging: the request is logged, its reply must wait.
+    stop(follower);
+    kv.set_read_timeout(Duration::from_millis(600));
+    kv.send("SET held 1").unwrap();
+    let early = kv.reply();
+    signal(follower, libc::SIGCONT);
+    kv.set_read_timeout(Duration::from_secs(20));
+    let reply = match early {
+        Some(r) => panic!(
+            "the reply {r:?} came while the follower could not acknowledge its request\n{}",
+            ft.log_text()
+        ),
+        None => kv.reply(),
+    };
+    assert_eq!(reply.as_deref(), Some("OK"), "{}", ft.log_text());
+    assert_eq!(kv.get("held").as_deref(), Some("VALUE 1"));
+    // The replies were written by the runtime, not at ptrace stops.
+    let log = primary_log(&ft.state);
+    let in_process_writes = log
+        .lines()
+        .filter(|l| l.contains(" write(") && l.contains("[in-process]"))
+        .count();
+    assert!(
+        in_process_writes >= 5,
+        "{in_process_writes} replies were written in-process\n{log}"
+    );
+}
+
+#[test]
+fn replies_to_requests_read_together_wait_for_one_acknowledgement() {
+    let ft = FtServer::start("ft-gate-group", &["--timeout-ms", "6000"]);
+    let mut kv = ft.client();
+    for i in 0..5 {
+        assert!(kv.set(&format!("warm{i}"), "1"), "{}", ft.log_text());
+    }
+    let follower = ft
+        .follower_pid()
+        .unwrap_or_else(|| panic!("no follower\n{}", ft.log_text()));
+    stop(follower);
+    // Twenty requests in one write: the server reads them in one call and answers each.
+    let batch: String = (0..20).map(|i| format!("SET k{i} {i}\n")).collect();
+    kv.send(batch.trim_end()).unwrap();
+    kv.set_read_timeout(Duration::from_millis(600));
+    let early = kv.reply();
+    signal(follower, libc::SIGCONT);
+    assert!(
+        early.is_none(),
+        "a reply came before its request was acknowledged"
+    );
+    kv.set_read_timeout(Duration::from_secs(20));
+    for i in 0..20 {
+        assert_eq!(
+            kv.reply().as_deref(),
+            Some("OK"),
+            "reply {i}\n{}",
+            ft.log_text()
+        );
+    }
+    for i in 0..20 {
+        assert_eq!(kv.get(&format!("k{i}")), Some(format!("VALUE {i}")));
+    }
+}
