@@ -159,6 +159,23 @@ fn memory_calls_run_in_process_and_replay_makes_them_itself() {
     );
 }
 
+#[test]
+fn vectored_and_message_io_run_in_process_and_replay() {
+    let rec = assert_replays_identically(testprog("vector_io"), NO_ARGS);
+    rec.assert_stdout_contains(&[
+        "line r075-abcdefgh",
+        "bad writev -1 errno 14, bad readv -1 errno 14",
+    ]);
+    let lines = dump_lines(&rec);
+    for call in ["writev(", "readv(", "sendmsg("] {
+        assert!(
+            count_in_process(&lines, call) >= 95,
+            "{call} should run in-process ({} times did)",
+            count_in_process(&lines, call)
+        );
+    }
+}
+
 fn count_in_process(lines: &[String], call: &str) -> usize {
     lines
         .iter()

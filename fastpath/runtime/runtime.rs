@@ -178,6 +178,10 @@ mod nr {
     pub const EPOLL_PWAIT: u64 = 281;
     pub const GETRANDOM: u64 = 318;
     pub const TGKILL: u64 = 234;
+    pub const READV: u64 = 19;
+    pub const WRITEV: u64 = 20;
+    pub const SENDMSG: u64 = 46;
+    pub const PROCESS_VM_READV: u64 = 310;
     pub const STATX: u64 = 332;
     pub const FACCESSAT2: u64 = 439;
 }
@@ -219,6 +223,8 @@ const S_IFCHR: u32 = 0o020000;
 const AT_FDCWD: u64 = -100i64 as u64;
 /// A write this small to a descriptor that polls writable does not block.
 const SMALL_WRITE: u64 = 4096;
+/// Most iovec entries a call made in-process may have (more: the traced path).
+const MAX_IOV: usize = 64;
 
 unsafe fn sys(nr: u64, a: [u64; 6]) -> i64 {
     ftrun_untraced_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5])
@@ -324,16 +330,12 @@ impl Record {
         self.nwrites += 1;
     }
 
-    /// Appends the bytes an output call sent.
-    unsafe fn sent(&mut self, addr: u64, len: u64) -> u32 {
+    /// Appends the first `len` bytes an output call sent from `from`.
+    unsafe fn sent(&mut self, from: Sent, len: u64) -> u32 {
         if len == 0 || self.at + pad8(len) > self.limit {
             return 0;
         }
-        memcpy(
-            self.start.add(self.at as usize),
-            addr as *const u8,
-            len as usize,
-        );
+        from.copy_to(self.start.add(self.at as usize), len);
         self.at += pad8(len);
         len as u32
     }
@@ -461,11 +463,104 @@ unsafe fn is_echoed(file: (u64, u64)) -> bool {
     file != (0, 0) && (file == out || file == err)
 }
 
+/// Where the bytes of an output call are: one buffer, or an iovec array (writev, and
+/// sendmsg's message).
+#[derive(Clone, Copy)]
+enum Sent {
+    Buf(u64),
+    Iov(u64, u64),
+}
+
+impl Sent {
+    /// The sending of call `n` (the program's memory, read once the call succeeded or
+    /// was checked readable: see `copy_in`).
+    unsafe fn of(n: u64, a: [u64; 6]) -> Sent {
+        match n {
+            nr::WRITEV => Sent::Iov(a[1], a[2]),
+            nr::SENDMSG => {
+                let m = a[1] as *const u64;
+                Sent::Iov(read_volatile(m.add(2)), read_volatile(m.add(3)))
+            }
+            _ => Sent::Buf(a[1]),
+        }
+    }
+
+    /// Copies the first `len` bytes sent to `dst`.
+    unsafe fn copy_to(self, dst: *mut u8, len: u64) {
+        match self {
+            Sent::Buf(addr) => {
+                memcpy(dst, addr as *const u8, len as usize);
+            }
+            Sent::Iov(iov, cnt) => {
+                let (mut at, mut left) = (0u64, len);
+                for i in 0..cnt as usize {
+                    if left == 0 {
+                        break;
+                    }
+                    let entry = (iov as *const u64).add(2 * i);
+                    let n = read_volatile(entry.add(1)).min(left);
+                    memcpy(dst.add(at as usize), read_volatile(entry) as *const u8, n as usize);
+                    at += n;
+                    left -= n;
+                }
+            }
+        }
+    }
+}
+
+/// Copies `len` bytes of the program's memory at `addr` to `dst`; false when the kernel
+/// cannot read them (the program's call would fail with EFAULT: it takes the traced
+/// path, and the runtime never faults on the program's behalf).
+unsafe fn copy_in(dst: *mut u8, addr: u64, len: u64) -> bool {
+    let local = [dst as u64, len];
+    let remote = [addr, len];
+    let pid = sys3(nr::GETPID, 0, 0, 0) as u64;
+    let got = sys(
+        nr::PROCESS_VM_READV,
+        [pid, local.as_ptr() as u64, 1, remote.as_ptr() as u64, 1, 0],
+    );
+    got == len as i64
+}
+
+/// The iovec array at `iov` (`cnt` entries), checked readable: the bytes it describes,
+/// and the records' room for writes into each of its buffers.
+unsafe fn iov_sizes(iov: u64, cnt: u64) -> Option<(u64, u64)> {
+    if cnt as usize > MAX_IOV {
+        return None;
+    }
+    let mut entries = [0u64; 2 * MAX_IOV];
+    if cnt > 0 && !copy_in(entries.as_mut_ptr() as *mut u8, iov, cnt * 16) {
+        return None;
+    }
+    let (mut total, mut room) = (0u64, 0u64);
+    for i in 0..cnt as usize {
+        let len = entries[2 * i + 1];
+        total = total.checked_add(len)?;
+        room += WRITE_HEADER_SIZE + pad8(len.min(RING_DATA_SIZE));
+    }
+    Some((total, room))
+}
+
+/// The bytes the output call `n` would send at most, with its memory checked readable.
+unsafe fn output_size(n: u64, a: [u64; 6]) -> Option<u64> {
+    match n {
+        nr::WRITEV => iov_sizes(a[1], a[2]).map(|(total, _)| total),
+        nr::SENDMSG => {
+            let mut m = [0u64; 7];
+            if a[1] == 0 || !copy_in(m.as_mut_ptr() as *mut u8, a[1], 56) {
+                return None;
+            }
+            iov_sizes(m[2], m[3]).map(|(total, _)| total)
+        }
+        _ => Some(a[2]),
+    }
+}
+
 /// Runs an output call, keeping the bytes it sent and its descriptor's file; with
 /// `FLAG_ECHO_TRACED`, one to ftrun's stdout or stderr goes to the tracer instead. With
 /// `FLAG_OUTPUT_GATE`, bytes that leave the process (a socket, a pipe, a terminal) first
 /// wait at the gate; a write that stays (a file) is an input like any other call.
-unsafe fn output(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
+unsafe fn output(n: u64, a: [u64; 6], size: u64, flags: u32) -> Option<i64> {
     let facts = file_of(a[0]);
     let file = facts.map_or((0, 0), |(dev, ino, _)| (dev, ino));
     if flags & FLAG_ECHO_TRACED != 0 && is_echoed(file) {
@@ -478,10 +573,32 @@ unsafe fn output(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
     if gated && !gate_passed(flags) {
         return None;
     }
-    let mut rec = Record::begin(a[2])?;
+    let mut rec = Record::begin(size)?;
     let r = sys(n, a);
-    let sent = if r > 0 { rec.sent(a[1], r as u64) } else { 0 };
+    let sent = if r > 0 {
+        rec.sent(Sent::of(n, a), r as u64)
+    } else {
+        0
+    };
     Some(rec.commit_output(n, a, r, sent, file, !gated))
+}
+
+/// readv in-process: the bytes read land in the iovec's buffers in order.
+unsafe fn readv(n: u64, a: [u64; 6]) -> Option<i64> {
+    let (_, room) = iov_sizes(a[1], a[2])?;
+    let mut rec = Record::begin(room)?;
+    let r = sys(n, a);
+    let mut left = if r > 0 { r as u64 } else { 0 };
+    for i in 0..a[2] as usize {
+        if left == 0 {
+            break;
+        }
+        let entry = (a[1] as *const u64).add(2 * i);
+        let len = read_volatile(entry.add(1)).min(left);
+        rec.write(read_volatile(entry), len);
+        left -= len;
+    }
+    Some(rec.commit(n, a, r, 0))
 }
 
 unsafe fn monotonic_ns() -> u64 {
@@ -681,13 +798,21 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             }
             Some(rec.commit(n, a, r, 0))
         }
-        nr::WRITE if outputs && (may_block || writable_now(a[0], a[2])) => output(n, a, flags),
-        nr::SENDTO if outputs && a[4] == 0 => {
-            let nonblocking = || sys3(nr::FCNTL, a[0], F_GETFL, 0) & O_NONBLOCK != 0;
-            if !may_block && a[3] & MSG_DONTWAIT == 0 && !nonblocking() {
+        nr::READV if may_block || readable_now(a[0]) => readv(n, a),
+        nr::WRITE | nr::WRITEV if outputs => {
+            let size = output_size(n, a)?;
+            if !may_block && !writable_now(a[0], size) {
                 return None;
             }
-            output(n, a, flags)
+            output(n, a, size, flags)
+        }
+        nr::SENDTO | nr::SENDMSG if outputs && (n == nr::SENDMSG || a[4] == 0) => {
+            let send_flags = if n == nr::SENDTO { a[3] } else { a[2] };
+            let nonblocking = || sys3(nr::FCNTL, a[0], F_GETFL, 0) & O_NONBLOCK != 0;
+            if !may_block && send_flags & MSG_DONTWAIT == 0 && !nonblocking() {
+                return None;
+            }
+            output(n, a, output_size(n, a)?, flags)
         }
         _ => None,
     }
@@ -727,8 +852,8 @@ unsafe fn replay(n: u64, a: [u64; 6]) -> Option<i64> {
         at += pad8(w.len);
     }
     if h.sent_len > 0 {
-        // write(fd, buf, n) and sendto(fd, buf, n, …): the bytes are at args[1].
-        memcpy(start.add(at as usize), a[1] as *const u8, h.sent_len as usize);
+        // The call's arguments are the recorded ones, and so is the memory they point to.
+        Sent::of(n, a).copy_to(start.add(at as usize), h.sent_len as u64);
     }
     write_volatile(&mut (*r).read_pos, pos + h.size as u64);
     write_volatile(&mut (*r).consumed, read_volatile(&(*r).consumed) + 1);

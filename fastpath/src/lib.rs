@@ -33,6 +33,9 @@ pub static RUNTIME_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runt
 pub const BUFFERABLE: &[libc::c_long] = &[
     libc::SYS_read,
     libc::SYS_write,
+    libc::SYS_readv,
+    libc::SYS_writev,
+    libc::SYS_sendmsg,
     libc::SYS_ioctl,
     libc::SYS_open,
     libc::SYS_close,

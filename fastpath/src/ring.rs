@@ -188,7 +188,11 @@ impl Ring {
         let mut sent = Vec::new();
         for call in calls {
             let sent_len = match call.number as libc::c_long {
-                libc::SYS_write | libc::SYS_sendto if call.result > 0 => call.result as u64,
+                libc::SYS_write | libc::SYS_writev | libc::SYS_sendto | libc::SYS_sendmsg
+                    if call.result > 0 =>
+                {
+                    call.result as u64
+                }
                 _ => 0,
             };
             let writes: u64 = call
