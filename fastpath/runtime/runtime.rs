@@ -618,6 +618,17 @@ unsafe fn gate_clear(r: *mut RingHeader) -> bool {
         && monotonic_ns() < read_volatile(&(*r).clear_until_ns)
 }
 
+/// Whether the follower has acknowledged what request `req` needs (the tracer wrote the
+/// need once it had logged every record before the request), recently enough.
+unsafe fn need_acknowledged(r: *mut RingHeader, req: u64) -> bool {
+    if read_volatile(&(*r).gate_need_req) != req {
+        return false;
+    }
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    read_volatile(&(*r).acked_events) >= read_volatile(&(*r).gate_need)
+        && monotonic_ns() < read_volatile(&(*r).clear_until_ns)
+}
+
 /// The Output Rule, in-process: returns once the output may go, or false when the tracer
 /// wants the thread (a signal waits, another thread wants the token): the output then
 /// takes the traced path, whose gate is the tracer's.
@@ -635,10 +646,15 @@ unsafe fn gate_passed(flags: u32) -> bool {
     }
     loop {
         let seen = read_volatile(&(*r).gate_word);
-        if read_volatile(&(*r).gate_granted) >= req || (!ask_always && gate_clear(r)) {
+        if read_volatile(&(*r).gate_granted) >= req
+            || (!ask_always && gate_clear(r))
+            || need_acknowledged(r, req)
+        {
+            write_volatile(&mut (*r).gate_done, req);
             return true;
         }
         if read_volatile(&(*control()).flags) & FLAG_TRACED_NEXT != 0 {
+            write_volatile(&mut (*r).gate_done, req);
             return false;
         }
         let nap = [0u64, GATE_NAP_NS];

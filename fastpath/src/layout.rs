@@ -138,6 +138,14 @@ pub struct RingHeader {
     pub _pad: u32,
     /// Outputs the runtime let through the gate (for the tracer's report).
     pub gated_outputs: u64,
+    /// The events the follower must have acknowledged for request `gate_need_req` to go
+    /// (written by the tracer when it takes the request up; the acknowledgements that reach
+    /// it are published by the link's receiving thread directly).
+    pub gate_need: u64,
+    pub gate_need_req: u64,
+    /// The last request the runtime stopped waiting for (let through, or sent to the
+    /// traced path).
+    pub gate_done: u64,
 }
 
 /// The `nr` of a marker that fills the ring's data to its end (its `size` says how much).
@@ -159,6 +167,9 @@ pub const RING_GATE_GRANTED: u64 = 96;
 pub const RING_LAST_INPUT: u64 = 104;
 pub const RING_GATE_WORD: u64 = 112;
 pub const RING_GATED_OUTPUTS: u64 = 120;
+pub const RING_GATE_NEED: u64 = 128;
+pub const RING_GATE_NEED_REQ: u64 = 136;
+pub const RING_GATE_DONE: u64 = 144;
 
 /// One record: this header, `nwrites` memory writes (`WriteHeader` then the bytes, padded
 /// to 8), then `sent_len` bytes that an output call sent (padded to 8).
@@ -215,4 +226,7 @@ const _: () = {
     assert!(offset_of!(RingHeader, last_input) as u64 == RING_LAST_INPUT);
     assert!(offset_of!(RingHeader, gate_word) as u64 == RING_GATE_WORD);
     assert!(offset_of!(RingHeader, gated_outputs) as u64 == RING_GATED_OUTPUTS);
+    assert!(offset_of!(RingHeader, gate_need) as u64 == RING_GATE_NEED);
+    assert!(offset_of!(RingHeader, gate_need_req) as u64 == RING_GATE_NEED_REQ);
+    assert!(offset_of!(RingHeader, gate_done) as u64 == RING_GATE_DONE);
 };

@@ -45,7 +45,7 @@ struct StubPage {
 /// The fast path's state for one address space.
 #[derive(Default)]
 pub struct Space {
-    ring: Option<Ring>,
+    ring: Option<std::sync::Arc<Ring>>,
     /// The flags last written to the control page.
     flags: u32,
     sites: BTreeMap<u64, PatchPlan>,
@@ -155,7 +155,7 @@ impl Space {
         }
         tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
         let mut space = Space {
-            ring: Some(ring),
+            ring: Some(std::sync::Arc::new(ring)),
             ..Space::default()
         };
         space.ring.as_ref().expect("just set").reset();
@@ -238,7 +238,7 @@ impl Space {
         tracee.resend_deferred_signals()?;
         let ring = ring?;
         ring.reset();
-        self.ring = Some(ring);
+        self.ring = Some(std::sync::Arc::new(ring));
         self.needs_ring = false;
         self.start(tracee, setup)
     }
@@ -349,7 +349,7 @@ impl Space {
         Ok(())
     }
 
-    pub(crate) fn ring(&self) -> Option<&Ring> {
+    pub(crate) fn ring(&self) -> Option<&std::sync::Arc<Ring>> {
         self.ring.as_ref()
     }
 

@@ -85,6 +85,12 @@ pub(crate) struct LinkState {
     hold_until: Option<Instant>,
     /// How far behind the follower's replay said it was in its last heartbeat.
     follower_lag: Option<Duration>,
+    /// Outputs are held for a follower too far behind (throttling, decided by the sink).
+    throttling: bool,
+    /// Half the timeout (how long an acknowledgement proves the follower cannot have
+    /// taken over), and the lag past which outputs are throttled.
+    half_timeout: Duration,
+    max_lag: Duration,
     /// When the newest frame the follower acknowledged was handed to the link: it heard
     /// this primary no earlier, and claims no epoch until a timeout after it heard it last.
     ack_heard: Option<Instant>,
@@ -137,8 +143,8 @@ pub(crate) struct Shared {
     /// Frames handed to the link and not yet acknowledged: the events in the log after
     /// each, and when (see `LinkState::ack_heard`).
     handovers: Mutex<VecDeque<(u64, Instant)>>,
-    /// Wakes the recording thread for the in-process output gate (see `gate.rs`).
-    gate_waker: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    /// The in-process output gate's hooks (see `primary_gate.rs`).
+    gate_hooks: Mutex<Option<gate::Hooks>>,
 }
 
 /// Frames remembered at most (beyond, the oldest are forgotten: the follower's
@@ -147,10 +153,10 @@ const HANDOVERS_KEPT: usize = 4096;
 
 impl Shared {
     /// Wakes whoever waits for a change: the traced gate, and the in-process one.
-    fn notify(&self) {
+    fn notify(&self, st: &LinkState) {
         self.changed.notify_all();
-        if let Some(wake) = self.gate_waker.lock().expect("gate waker").as_ref() {
-            wake();
+        if let Some(hooks) = self.gate_hooks.lock().expect("gate hooks").as_ref() {
+            hooks.changed(st);
         }
     }
 }
@@ -258,11 +264,14 @@ impl FtSink {
                     .filter(|_| alone)
                     .map(|d| Instant::now() + d),
                 follower_lag: None,
+                throttling: false,
+                half_timeout: cfg.timing.timeout / 2,
+                max_lag: cfg.max_lag,
                 ack_heard: None,
             }),
             changed: Condvar::new(),
             handovers: Mutex::new(VecDeque::new()),
-            gate_waker: Mutex::new(None),
+            gate_hooks: Mutex::new(None),
         });
         let frame_shared = shared.clone();
         writer.set_frame_sink(Box::new(move |bytes: &[u8], events: u64| {
@@ -452,7 +461,7 @@ impl Shared {
                 libc::kill(st.tracee_pid, libc::SIGKILL);
             }
         }
-        self.notify();
+        self.notify(st);
     }
 
     /// A new link (greeted): its number, its receive loop started; a follower joining.
@@ -519,7 +528,7 @@ impl Shared {
                 st.epoch
             );
         }
-        self.notify();
+        self.notify(&st);
     }
 
     /// The arbiter holds `latest`: above this primary's epoch, someone took over since,
@@ -540,7 +549,7 @@ impl Shared {
     pub(crate) fn join_failed(&self) {
         let mut st = self.state.lock().expect("link state");
         st.joining = false;
-        self.notify();
+        self.notify(&st);
     }
 
     pub(crate) fn acked(&self, gen: u64, seq: u64) {
@@ -573,7 +582,7 @@ impl Shared {
                 );
             }
         }
-        self.notify();
+        self.notify(&st);
     }
 
     /// The follower's heartbeat said how far behind its replay is.
@@ -582,7 +591,7 @@ impl Shared {
         if st.link == gen {
             st.last_heard = Instant::now();
             st.follower_lag = Some(lag);
-            self.notify();
+            self.notify(&st);
         }
     }
 
@@ -619,7 +628,7 @@ impl Shared {
     pub(crate) fn stop_holding(&self) {
         let mut st = self.state.lock().expect("link state");
         st.hold_until = None;
-        self.notify();
+        self.notify(&st);
     }
 
     /// A follower is about to be greeted.
@@ -729,8 +738,17 @@ impl EventSink for FtSink {
         self.outputs += n;
     }
 
-    fn set_gate_waker(&mut self, waker: Arc<dyn Fn() + Send + Sync>) {
-        self.set_waker(waker)
+    fn gate_passed(&mut self, since: Instant) {
+        self.shared.state.lock().expect("link state").gate_since = None;
+        self.count_released(since);
+    }
+
+    fn set_gate_hooks(
+        &mut self,
+        wake: Arc<dyn Fn() + Send + Sync>,
+        publish: Arc<dyn Fn(recorder::sink::Clearance) + Send + Sync>,
+    ) {
+        self.set_hooks(wake, publish)
     }
 
     fn finish(&mut self, footer: Footer) -> Result<(), RecordError> {
@@ -790,7 +808,7 @@ fn monitor_loop(shared: &Shared, cfg: Monitor) {
             eprintln!(
                 "ftrun: no new follower has had the whole log in time; this primary goes on alone (its outputs are not protected)"
             );
-            shared.notify();
+            shared.notify(&st);
         }
         let report = st.report(cfg.timing);
         let silent = st.last_heard.elapsed();
@@ -838,6 +856,6 @@ fn monitor_loop(shared: &Shared, cfg: Monitor) {
                 shared.lose(&mut st, next_epoch);
             }
         }
-        shared.notify();
+        shared.notify(&st);
     }
 }

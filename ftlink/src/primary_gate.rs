@@ -1,38 +1,70 @@
 //! The fault-tolerant sink's answers to the in-process output gate (`recorder::output_gate`):
-//! the same rule as `FtSink::wait_for_acks`, asked without waiting. The recording thread asks
-//! at its ticks and whenever acknowledgements come, so nothing here blocks but an arbiter
-//! question, and that only for an acknowledgement that came late.
+//! the same rule as `FtSink::wait_for_acks`, asked without waiting. What the follower has
+//! acknowledged is published into the runtimes' rings by the link's receiving thread as
+//! it arrives (`Hooks::changed`), so an output whose inputs it covers goes on at once; the
+//! recording thread decides the rest (`gate_decision`) at its ticks and when woken, and
+//! nothing here blocks but an arbiter question, asked only for an acknowledgement that
+//! came late.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use recorder::sink::Clearance;
 use recorder::RecordError;
 
 use super::{FtSink, LinkState};
 
-impl FtSink {
+/// What the recorder gave the sink for its gates.
+pub(super) struct Hooks {
+    /// Wakes the recording thread.
+    wake: Arc<dyn Fn() + Send + Sync>,
+    /// Publishes a clearance into the rings.
+    publish: Arc<dyn Fn(Clearance) + Send + Sync>,
+}
+
+impl Hooks {
+    /// The follower's state changed (an acknowledgement, a heartbeat, a lost epoch): the
+    /// rings learn what may go now; the recording thread is woken when an output may have
+    /// to wait for its decision rather than for an acknowledgement.
+    pub(super) fn changed(&self, st: &LinkState) {
+        let clear = st.clearance();
+        (self.publish)(clear);
+        if clear.acked_events != u64::MAX && clear.fresh_until.is_none_or(|t| t <= Instant::now()) {
+            (self.wake)();
+        }
+    }
+}
+
+impl LinkState {
     /// A follower whose replay is more than `limit` behind.
-    fn behind(st: &LinkState, limit: std::time::Duration) -> bool {
-        st.follower_lag.is_some_and(|l| l > limit) && !st.ungated() && st.lost.is_none()
+    fn behind(&self, limit: Duration) -> bool {
+        self.follower_lag.is_some_and(|l| l > limit) && !self.ungated() && self.lost.is_none()
     }
 
-    pub(super) fn gate_clearance(&mut self) -> Clearance {
-        let st = self.shared.state.lock().expect("link state");
-        if st.ungated() {
+    /// What an output may go on: every event acknowledged, until half a timeout after the
+    /// hand-over of the newest frame acknowledged — unless outputs are throttled or the
+    /// epoch is lost.
+    pub(super) fn clearance(&self) -> Clearance {
+        if self.ungated() {
             return Clearance::OPEN;
         }
-        let throttled = self.throttle_since.is_some() || Self::behind(&st, self.max_lag);
+        let throttled = self.throttling || self.behind(self.max_lag);
         Clearance {
-            acked_events: match st.lost {
+            acked_events: match self.lost {
                 Some(_) => 0,
-                None => st.acked.map_or(0, |a| a + 1),
+                None => self.acked.map_or(0, |a| a + 1),
             },
-            fresh_until: st
+            fresh_until: self
                 .ack_heard
-                .filter(|_| !throttled && st.lost.is_none())
-                .map(|at| at + self.timing.timeout / 2),
+                .filter(|_| !throttled && self.lost.is_none())
+                .map(|at| at + self.half_timeout),
         }
+    }
+}
+
+impl FtSink {
+    pub(super) fn gate_clearance(&mut self) -> Clearance {
+        self.shared.state.lock().expect("link state").clearance()
     }
 
     pub(super) fn gate_decision(&mut self, need: u64, since: Instant) -> Result<bool, RecordError> {
@@ -80,15 +112,17 @@ impl FtSink {
         }
         // Throttling: a follower too far behind makes outputs wait until it is back
         // within half the limit, at most the limit.
-        if self.throttle_since.is_none() && Self::behind(&st, self.max_lag) {
+        if self.throttle_since.is_none() && st.behind(self.max_lag) {
             self.throttle_since = Some(Instant::now());
+            st.throttling = true;
             self.throttled += 1;
         }
         if let Some(t) = self.throttle_since {
-            if Self::behind(&st, self.max_lag / 2) && t.elapsed() < self.max_lag {
+            if st.behind(self.max_lag / 2) && t.elapsed() < self.max_lag {
                 return Ok(false);
             }
             self.throttle_since = None;
+            st.throttling = false;
             self.throttle_wait += t.elapsed();
         }
         st.gate_since = None;
@@ -98,12 +132,16 @@ impl FtSink {
     }
 
     /// An output that asked was let through (the ring's count includes it).
-    fn count_released(&mut self, since: Instant) {
+    pub(super) fn count_released(&mut self, since: Instant) {
         self.gated_outputs += 1;
         self.gate_wait += since.elapsed();
     }
 
-    pub(super) fn set_waker(&mut self, waker: Arc<dyn Fn() + Send + Sync>) {
-        *self.shared.gate_waker.lock().expect("gate waker") = Some(waker);
+    pub(super) fn set_hooks(
+        &mut self,
+        wake: Arc<dyn Fn() + Send + Sync>,
+        publish: Arc<dyn Fn(Clearance) + Send + Sync>,
+    ) {
+        *self.shared.gate_hooks.lock().expect("gate hooks") = Some(Hooks { wake, publish });
     }
 }

@@ -7,17 +7,23 @@
 //! batch of requests wait for one round trip, not one each.
 //!
 //! Asking rings the doorbell: the runtime sends `SIGALRM` to the recording thread, which
-//! ends its wait for stops; acknowledgements do the same while an output waits. Either way
-//! the clock's next tick (2 ms) would find it too.
+//! ends its wait for stops, takes the rings' records and writes the request's need into
+//! the ring. The acknowledgement that covers it is published into every ring by the
+//! link's receiving thread as it arrives (`publisher`): the runtime goes on without the
+//! recording thread in between. When only the recording thread can decide (an
+//! acknowledgement that came late, a follower being waited out), acknowledgements wake it
+//! with `SIGALRM` too; and the clock's next tick (2 ms) finds anything missed.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use fastpath::ring::Ring;
 use fastpath::Acknowledged;
 
 use crate::session::Recorder;
+use crate::sink::Clearance;
 use crate::RecordError;
 
 /// The gates of every process that records in-process under the Output Rule.
@@ -27,6 +33,8 @@ pub(crate) struct OutputGates {
     waiting: Arc<AtomicBool>,
     /// The recording thread, as the runtimes' doorbell names it.
     bell: (u32, u32),
+    /// The rings acknowledgements are published into (kept in step with the spaces).
+    board: Arc<Mutex<Vec<Arc<Ring>>>>,
 }
 
 #[derive(Default)]
@@ -55,11 +63,24 @@ impl OutputGates {
             books: HashMap::new(),
             waiting: Arc::new(AtomicBool::new(false)),
             bell: this_thread(),
+            board: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
+    /// What the sink calls, on the link's receiving thread, with each new clearance:
+    /// publishes it into every ring, so that an output waiting for it goes on at once.
+    pub(crate) fn publisher(&self) -> Arc<dyn Fn(Clearance) + Send + Sync> {
+        let board = self.board.clone();
+        Arc::new(move |clear: Clearance| {
+            let ack = acknowledged(clear);
+            for ring in board.lock().expect("gate board").iter() {
+                ring.publish_acknowledged(ack);
+            }
+        })
+    }
+
     /// What the sink calls when acknowledgements come: wakes the recording thread while an
-    /// output waits for them.
+    /// output waits for a decision only it can make.
     pub(crate) fn waker(&self) -> Arc<dyn Fn() + Send + Sync> {
         let (waiting, (pid, tid)) = (self.waiting.clone(), self.bell);
         Arc::new(move || {
@@ -80,6 +101,19 @@ impl OutputGates {
     /// A process's ring is new (exec, fork): its records count from 0 again.
     pub(crate) fn forget(&mut self, tgid: i32) {
         self.books.remove(&tgid);
+    }
+}
+
+/// The gate words for a clearance.
+fn acknowledged(clear: Clearance) -> Acknowledged {
+    let open = clear.acked_events == u64::MAX;
+    Acknowledged {
+        events: clear.acked_events,
+        clear_until_ns: match (open, clear.fresh_until) {
+            (true, _) => u64::MAX,
+            (false, Some(until)) => monotonic_ns(until),
+            (false, None) => 0,
+        },
     }
 }
 
@@ -153,7 +187,16 @@ impl Recorder<'_> {
         for (tgid, req) in asked {
             let book = gates.books.entry(tgid).or_default();
             book.pending = Some((req, self.seq, Instant::now()));
+            if let Some(ring) = self.spaces.get(&tgid).and_then(|s| s.gate_ring()) {
+                ring.set_gate_need(req, self.seq);
+            }
         }
+        let rings: Vec<Arc<Ring>> = self
+            .spaces
+            .values()
+            .filter_map(|s| s.gate_ring().cloned())
+            .collect();
+        *gates.board.lock().expect("gate board") = rings;
         let clear = self.sink.clearance();
         let mut waiting = false;
         for (&tgid, space) in &self.spaces {
@@ -175,17 +218,16 @@ impl Recorder<'_> {
                     clear.acked_events, book.acked_records, book.pending, self.seq
                 );
             }
-            ring.publish_acknowledged(Acknowledged {
-                events: clear.acked_events,
-                records: if open { u64::MAX } else { book.acked_records },
-                clear_until_ns: match (open, clear.fresh_until) {
-                    (true, _) => u64::MAX,
-                    (false, Some(until)) => monotonic_ns(until),
-                    (false, None) => 0,
-                },
-            });
+            ring.publish_acknowledged(acknowledged(clear));
+            ring.publish_acked_records(if open { u64::MAX } else { book.acked_records });
             if let Some((req, need, since)) = book.pending {
-                if self.sink.decide_gate(need, since)? {
+                if ring.gate_done(req) {
+                    // The runtime went on by itself (the receiving thread published the
+                    // acknowledgement it needed), or took the traced path.
+                    self.sink.gate_passed(since);
+                    book.granted = req;
+                    book.pending = None;
+                } else if self.sink.decide_gate(need, since)? {
                     ring.grant(req);
                     book.granted = req;
                     book.pending = None;

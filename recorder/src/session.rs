@@ -189,7 +189,7 @@ impl<'a> Recorder<'a> {
         if self.fast_path && self.sink.gates_output() {
             crate::timeslice::prepare_ticks()?;
             let gates = crate::output_gate::OutputGates::new();
-            self.sink.set_gate_waker(gates.waker());
+            self.sink.set_gate_hooks(gates.waker(), gates.publisher());
             self.gates = Some(gates);
         }
         // The tracee is on its way to its first stop (the exec).

@@ -56,8 +56,19 @@ pub trait EventSink {
     /// `n` more outputs went through the in-process gate (for the report).
     fn count_outputs(&mut self, _n: u64) {}
 
-    /// Called, from any thread, whenever acknowledgements or the follower's state change.
-    fn set_gate_waker(&mut self, _waker: Arc<dyn Fn() + Send + Sync>) {}
+    /// An output that asked at `since` went on once the acknowledgement it needed was
+    /// published (for the report).
+    fn gate_passed(&mut self, _since: Instant) {}
+
+    /// Hooks called, from any thread, whenever acknowledgements or the follower's state
+    /// change: `publish` with the new clearance, and `wake` when only the recording thread
+    /// can decide what waits (`decide_gate`).
+    fn set_gate_hooks(
+        &mut self,
+        _wake: Arc<dyn Fn() + Send + Sync>,
+        _publish: Arc<dyn Fn(Clearance) + Send + Sync>,
+    ) {
+    }
 }
 
 /// What the follower has acknowledged, as the in-process gate needs it.
