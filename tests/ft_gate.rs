@@ -127,3 +127,80 @@ fn replies_to_requests_read_together_wait_for_one_acknowledgement() {
         assert_eq!(kv.get(&format!("k{i}")), Some(format!("VALUE {i}")));
     }
 }
+
+#[test]
+fn a_signal_that_comes_while_a_reply_waits_at_the_gate_is_delivered_and_replayed() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let tmp = TempDir::new("ft-gate-signal");
+    let state = tmp.join("state");
+    let mut ft = Command::new(ftrun_bin())
+        .args(["--timeout-ms", "6000", "--state-dir"])
+        .arg(&state)
+        .arg("--")
+        .arg(testprog("gate_signals"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = ft.stdin.take().unwrap();
+    let output = ft.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let wait = Duration::from_secs(20);
+    for i in 0..5 {
+        input.write_all(format!("warm {i}\n").as_bytes()).unwrap();
+        assert_eq!(
+            rx.recv_timeout(wait).ok(),
+            Some(format!("reply {} to warm {i}", i + 1))
+        );
+    }
+    let follower = read_pid(&state.join("follower.pid")).expect("no follower");
+    stop(follower);
+    input.write_all(b"held\n").unwrap();
+    // Signals come every 2 ms while the reply waits for an acknowledgement.
+    let early = rx.recv_timeout(Duration::from_millis(500)).ok();
+    signal(follower, libc::SIGCONT);
+    assert_eq!(
+        early, None,
+        "a reply came before its request was acknowledged"
+    );
+    assert_eq!(
+        rx.recv_timeout(wait).ok().as_deref(),
+        Some("reply 6 to held")
+    );
+    drop(input);
+    assert_eq!(
+        rx.recv_timeout(wait).ok().as_deref(),
+        Some("6 lines, timer ticked")
+    );
+    let out = ft.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let log = text(&out.stderr);
+    assert!(!log.contains("diverge"), "{log}");
+    // The follower replayed the whole run, signals included, to the program's end.
+    let start = std::time::Instant::now();
+    let role = loop {
+        let doc: Option<serde_json::Value> = std::fs::read(state.join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let role = doc.and_then(|d| d["follower"]["role"].as_str().map(String::from));
+        if role.as_deref() == Some("exited") || start.elapsed() > Duration::from_secs(10) {
+            break role;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(role.as_deref(), Some("exited"), "{log}");
+    let signals = primary_log(&state)
+        .lines()
+        .filter(|l| l.contains("SIGALRM"))
+        .count();
+    assert!(signals > 0, "no SIGALRM in the log");
+}
