@@ -413,10 +413,14 @@ fn a_reused_state_directory_still_fails_over() {
         // The follower that took over is this run's primary now, with a new follower of its
         // own; the next run takes their locks: both must be gone first (killed together, so
         // that neither takes over from the other).
-        let pids: Vec<i32> = ["primary.pid", "follower.pid"]
+        // Every ftrun of this state directory (a follower being started may not have
+        // written its pid file yet).
+        let mut pids: Vec<i32> = ["primary.pid", "follower.pid"]
             .iter()
             .filter_map(|f| read_pid(&state.join(f)))
             .collect();
+        pids.extend(pids_matching(&state.to_string_lossy()));
+        pids.retain(|&p| p != std::process::id() as i32);
         for &pid in &pids {
             kill9(pid);
         }

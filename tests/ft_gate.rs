@@ -204,3 +204,43 @@ fn a_signal_that_comes_while_a_reply_waits_at_the_gate_is_delivered_and_replayed
         .count();
     assert!(signals > 0, "no SIGALRM in the log");
 }
+
+#[test]
+fn after_a_takeover_the_new_primary_runs_the_servers_calls_in_process() {
+    let ft = FtServer::start("ft-gate-takeover", &[]);
+    let mut kv = ft.client();
+    assert!(kv.set("before", "1"), "{}", ft.log_text());
+    kill9_and_wait(ft.primary_pid());
+    let mut kv = ft.client();
+    for i in 0..30 {
+        assert!(kv.set(&format!("after{i}"), "1"), "{}", ft.log_text());
+    }
+    assert_eq!(kv.get("before").as_deref(), Some("VALUE 1"));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ft.state.join("status.json")).unwrap()).unwrap();
+    let server = doc["primary"]["server_pid"].as_i64().unwrap_or(0);
+    assert!(server > 0, "no live server in the status\n{doc}");
+    // The live server's replies, in whichever log the new primary writes.
+    let tid = format!(" {server} write(");
+    let in_process = ["primary-log", "follower-log"]
+        .iter()
+        .filter(|d| ft.state.join(d).exists())
+        .map(|d| {
+            let out = Command::new(ftrun_bin())
+                .arg("dump")
+                .arg(ft.state.join(d))
+                .output()
+                .unwrap();
+            text(&out.stdout)
+                .lines()
+                .filter(|l| l.contains(&tid) && l.contains("[in-process]"))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        in_process >= 25,
+        "only {in_process} replies of the new primary's server ran in-process\n{}",
+        ft.log_text()
+    );
+}

@@ -151,7 +151,7 @@ impl Space {
         check("mapping the runtime's stack", at)?;
         let ring = Self::map_ring(tracee, &mut sys)?;
         if setup.install_filter {
-            Self::install_filter(tracee, &mut sys)?;
+            Self::install_filter(tracee, &mut sys, 0)?;
         }
         tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
         let mut space = Space {
@@ -243,6 +243,39 @@ impl Space {
         self.start(tracee, setup)
     }
 
+    /// A replayed process that went live is recorded from here (the new primary after a
+    /// takeover): its ring, emptied, records again, and the seccomp filter is installed
+    /// in every one of its threads at once (`SECCOMP_FILTER_FLAG_TSYNC`; replay ran without
+    /// one). `tracee` is one of its threads, stopped. An error before the filter is in
+    /// place leaves the runtime off, every call traced as before.
+    pub fn record_from_here(
+        &mut self,
+        tracee: &mut Tracee,
+        setup: &Setup,
+    ) -> Result<(), FastPathError> {
+        const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
+        let Some(ring) = self.ring.clone() else {
+            return Err(FastPathError::Setup {
+                what: "recording a live process: its runtime has no ring".into(),
+                errno: 0,
+            });
+        };
+        let regs = tracee.regs()?;
+        let insn = crate::runtime_syms::UNTRACED_INSN;
+        let mut sys = |t: &mut Tracee, nr: libc::c_long, args: &[u64]| {
+            t.inject_syscall(&regs, insn, nr, args)
+        };
+        let filtered = Self::install_filter(tracee, &mut sys, SECCOMP_FILTER_FLAG_TSYNC);
+        tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
+        tracee.set_regs(&regs)?;
+        tracee.resend_deferred_signals()?;
+        filtered?;
+        ring.reset();
+        self.loaded.clear();
+        self.taken = 0;
+        self.start(tracee, setup)
+    }
+
     /// A forked child whose runtime is still off.
     pub fn needs_ring(&self) -> bool {
         self.needs_ring
@@ -251,6 +284,7 @@ impl Space {
     fn install_filter(
         tracee: &mut Tracee,
         sys: &mut impl FnMut(&mut Tracee, libc::c_long, &[u64]) -> Result<i64, tracee::TraceeError>,
+        filter_flags: u64,
     ) -> Result<(), FastPathError> {
         let prog = seccomp::filter_program();
         let prog_addr = SCRATCH + 0x100;
@@ -259,7 +293,7 @@ impl Space {
         fprog[..2].copy_from_slice(&seccomp::filter_len().to_le_bytes());
         fprog[8..].copy_from_slice(&prog_addr.to_le_bytes());
         tracee.write_mem(SCRATCH + 0x80, &fprog)?;
-        let args = [SECCOMP_SET_MODE_FILTER, 0, SCRATCH + 0x80];
+        let args = [SECCOMP_SET_MODE_FILTER, filter_flags, SCRATCH + 0x80];
         let mut r = sys(tracee, libc::SYS_seccomp, &args)?;
         if r == -(libc::EACCES as i64) {
             // Without CAP_SYS_ADMIN a filter needs no_new_privs (set-user-ID programs
@@ -272,7 +306,13 @@ impl Space {
             check("setting no_new_privs", p)?;
             r = sys(tracee, libc::SYS_seccomp, &args)?;
         }
-        check("installing the seccomp filter", r)?;
+        if check("installing the seccomp filter", r)? != 0 {
+            // With TSYNC: the thread that could not take the filter.
+            return Err(FastPathError::Setup {
+                what: format!("installing the seccomp filter in every thread (thread {r})"),
+                errno: 0,
+            });
+        }
         Ok(())
     }
 

@@ -87,6 +87,8 @@ pub(crate) struct LinkState {
     follower_lag: Option<Duration>,
     /// Outputs are held for a follower too far behind (throttling, decided by the sink).
     throttling: bool,
+    /// The monitor is claiming the next epoch for this primary.
+    claiming: bool,
     /// Half the timeout (how long an acknowledgement proves the follower cannot have
     /// taken over), and the lag past which outputs are throttled.
     half_timeout: Duration,
@@ -265,6 +267,7 @@ impl FtSink {
                     .map(|d| Instant::now() + d),
                 follower_lag: None,
                 throttling: false,
+                claiming: false,
                 half_timeout: cfg.timing.timeout / 2,
                 max_lag: cfg.max_lag,
                 ack_heard: None,
@@ -389,6 +392,15 @@ impl FtSink {
             st = self.shared.state.lock().expect("link state");
             match latest {
                 Ok(l) if l <= epoch || st.epoch > epoch => break,
+                // This primary's own monitor is claiming: wait for its verdict.
+                Ok(_) if st.claiming => {
+                    st = self
+                        .shared
+                        .changed
+                        .wait_timeout(st, self.timing.heartbeat)
+                        .expect("link state")
+                        .0
+                }
                 Ok(l) => {
                     eprintln!(
                         "ftrun: an acknowledgement came {} ms after its events were sent, and epoch {l} was claimed at {} meanwhile: this primary lost epoch {}; stopping the server without releasing its output",
@@ -821,6 +833,9 @@ fn monitor_loop(shared: &Shared, cfg: Monitor) {
             && !st.finished
             && (silent > cfg.timing.timeout || gate_stuck);
         let next_epoch = st.epoch + 1;
+        // While this primary claims the next epoch, a late acknowledgement's check of the
+        // arbiter must not take that claim for the follower's.
+        st.claiming = decide;
         drop(st);
         status::write(&cfg.state_dir, "primary", &report);
         if !decide {
@@ -829,6 +844,7 @@ fn monitor_loop(shared: &Shared, cfg: Monitor) {
         let who = format!("primary pid {}", std::process::id());
         let won = cfg.arbiter.claim(next_epoch, &who);
         let mut st = shared.state.lock().expect("link state");
+        st.claiming = false;
         match won {
             Ok(true) => {
                 st.alone = true;

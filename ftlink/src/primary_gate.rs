@@ -84,6 +84,9 @@ impl FtSink {
         if st.acked.is_none_or(|a| a + 1 < need) {
             return Ok(false);
         }
+        // Acknowledged: whatever holds the output now (the arbiter, throttling) is not a
+        // follower that stopped acknowledging.
+        st.gate_since = None;
         let fresh = st
             .ack_heard
             .is_some_and(|at| at.elapsed() < self.timing.timeout / 2);
@@ -96,6 +99,8 @@ impl FtSink {
             st = self.shared.state.lock().expect("link state");
             match latest {
                 Ok(l) if l <= epoch || st.epoch > epoch => {}
+                // This primary's own monitor is claiming: its verdict comes first.
+                Ok(_) if st.claiming => return Ok(false),
                 Ok(l) => {
                     eprintln!(
                         "ftrun: an acknowledgement came late, and epoch {l} was claimed at {} meanwhile: this primary lost epoch {}; stopping the server without releasing its output",

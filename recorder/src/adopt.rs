@@ -1,8 +1,10 @@
 //! Recording a process that is traced already: the server a follower has just taken over,
 //! stopped where going live left each thread, is recorded from there on as the new
 //! primary's. Its events continue the log it was replayed from (their seq goes on from
-//! there). Every call is traced: the in-process runtime of the replayed process is off, so
-//! each rewritten site makes its call through the traced `syscall` in its stub.
+//! there). The in-process runtime the replay used goes on recording: its ring is emptied,
+//! its mode set to record, and the seccomp filter installed in every thread at once (see
+//! `fastpath::Space::record_from_here`); where that fails, every call is traced, each
+//! rewritten site making its call through the traced `syscall` in its stub.
 
 use schema::{ExitStatus, Footer};
 use tracee::{PtraceEvent, Stop, Tracee};
@@ -43,6 +45,7 @@ impl<'a> Recorder<'a> {
         sink: &'a mut dyn EventSink,
         trace_dir: &std::path::Path,
         first_seq: u64,
+        space: Option<Box<fastpath::Space>>,
     ) -> Result<Adopted<'a>, RecordError> {
         let mut threads = threads.into_iter();
         let first = threads
@@ -64,7 +67,33 @@ impl<'a> Recorder<'a> {
             tids.push(task.tid as i32);
             rec.tasks.insert(task);
         }
+        if let Some(space) = space.filter(|s| s.active()) {
+            rec.resume_fast_path(*space)?;
+        }
         Ok(Adopted { rec, tids })
+    }
+
+    /// The adopted process's runtime records from here, if it can.
+    fn resume_fast_path(&mut self, mut space: fastpath::Space) -> Result<(), RecordError> {
+        self.fast_path = true;
+        self.prepare_gates()?;
+        let setup = self.setup();
+        let tgid = self.t.tgid;
+        match space.record_from_here(&mut self.t.tracee, &setup) {
+            Ok(()) => {}
+            Err(fastpath::FastPathError::Tracee(e)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("ftrun: {e}; the server is recorded with every call traced");
+                self.fast_path = false;
+                return Ok(());
+            }
+        }
+        // Every thread has the filter now: only its traced calls stop.
+        self.tasks.filtered = true;
+        self.t.tracee.set_filtered(true);
+        self.tasks.set_all_filtered();
+        self.spaces.insert(tgid, space);
+        self.ring_doorbell_setup(tgid)
     }
 }
 

@@ -41,7 +41,7 @@ impl Recorder<'_> {
         }
     }
 
-    fn setup(&self) -> Setup {
+    pub(crate) fn setup(&self) -> Setup {
         let flags = self.output_flags();
         let id = |f: Option<(u64, u64)>| f.map_or([0, 0], |(dev, ino)| [dev, ino]);
         let echo = self.echo_targets();
@@ -110,7 +110,7 @@ impl Recorder<'_> {
 
     /// A new ring in process `tgid`: under the output gate, its runtime learns where its
     /// doorbell is, and its records count from 0.
-    fn ring_doorbell_setup(&mut self, tgid: i32) -> Result<(), RecordError> {
+    pub(crate) fn ring_doorbell_setup(&mut self, tgid: i32) -> Result<(), RecordError> {
         let Some(gates) = self.gates.as_mut() else {
             return Ok(());
         };

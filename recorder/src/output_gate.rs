@@ -130,6 +130,17 @@ fn monotonic_ns(at: Instant) -> u64 {
 }
 
 impl Recorder<'_> {
+    /// With the fast path under the Output Rule: the gates, hooked to the sink.
+    pub(crate) fn prepare_gates(&mut self) -> Result<(), RecordError> {
+        if self.fast_path && self.sink.gates_output() && self.gates.is_none() {
+            crate::timeslice::prepare_ticks()?;
+            let gates = OutputGates::new();
+            self.sink.set_gate_hooks(gates.waker(), gates.publisher());
+            self.gates = Some(gates);
+        }
+        Ok(())
+    }
+
     /// Records of process `tgid`'s ring were just logged.
     pub(crate) fn note_shipped(&mut self, tgid: i32) {
         let (Some(gates), Some(ring)) = (

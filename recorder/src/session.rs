@@ -186,12 +186,7 @@ impl<'a> Recorder<'a> {
 
     /// Runs the tracee to its end, logging everything; returns how it ended.
     pub fn run(mut self) -> Result<ExitStatus, RecordError> {
-        if self.fast_path && self.sink.gates_output() {
-            crate::timeslice::prepare_ticks()?;
-            let gates = crate::output_gate::OutputGates::new();
-            self.sink.set_gate_hooks(gates.waker(), gates.publisher());
-            self.gates = Some(gates);
-        }
+        self.prepare_gates()?;
         // The tracee is on its way to its first stop (the exec).
         let first = self.t.tracee.wait()?;
         if let Err(e) = self.record_from(first) {

@@ -156,6 +156,13 @@ impl Tasks {
         }
     }
 
+    /// Every waiting thread's syscalls stop only where the seccomp filter traps them.
+    pub fn set_all_filtered(&mut self) {
+        for t in self.waiting.values_mut() {
+            t.tracee.set_filtered(true);
+        }
+    }
+
     pub fn get_mut(&mut self, tid: i32) -> Option<&mut Task> {
         self.waiting.get_mut(&tid)
     }

@@ -24,6 +24,8 @@ pub struct LiveHandoff {
     pub fds: FdTable,
     /// Address of a `syscall` instruction in the current image.
     pub syscall_insn: u64,
+    /// Its in-process runtime (off), for the recorder that adopts it.
+    pub space: Option<Box<fastpath::Space>>,
 }
 
 /// One stopped thread of a process about to go live.
@@ -125,6 +127,8 @@ pub struct TracedLive {
     pub threads: Vec<TracedThread>,
     /// The process's id in the log, and its real pid.
     pub process: (u32, i32),
+    /// Its in-process runtime (off): the new primary's recorder turns it on.
+    pub space: Option<Box<fastpath::Space>>,
 }
 
 pub struct TracedThread {
@@ -154,7 +158,14 @@ pub fn go_live_traced(mut h: LiveHandoff) -> Result<(TracedLive, GoLiveReport), 
             deliver,
         });
     }
-    Ok((TracedLive { threads, process }, report))
+    Ok((
+        TracedLive {
+            threads,
+            process,
+            space: h.space.take(),
+        },
+        report,
+    ))
 }
 
 /// Recreates the descriptors through the first thread and clears every thread's

@@ -186,6 +186,7 @@ impl Replayer<'_> {
             threads,
             fds: self.t.fds.borrow().clone(),
             syscall_insn,
+            space: self.spaces.remove(&self.t.tgid).map(Box::new),
         })
     }
 

@@ -422,7 +422,7 @@ pub fn run_after_takeover(
     }
     let mut sink = FtSink::alone(writer, cfg, server.epoch)?;
     eprintln!(
-        "ftrun: primary for {} again, epoch {} (takeover {}); its log goes on from event {}, every syscall traced (no in-process fast path after a takeover yet)",
+        "ftrun: primary for {} again, epoch {} (takeover {}); its log goes on from event {}",
         String::from_utf8_lossy(&server.header.exe),
         server.epoch,
         server.takeovers.len(),
@@ -440,8 +440,14 @@ pub fn run_after_takeover(
         .collect();
     sink.set_tracee(pid);
     forward::forward_to(pid);
-    let recorder = Recorder::adopt(threads, &mut sink, &log_dir, server.log_events)
-        .context("adopting the live server")?;
+    let recorder = Recorder::adopt(
+        threads,
+        &mut sink,
+        &log_dir,
+        server.log_events,
+        server.live.space,
+    )
+    .context("adopting the live server")?;
     let result = recorder.run();
     primary_ended(&sink, result)
 }
