@@ -1,5 +1,5 @@
 /* Vectored and message I/O, many rounds: writev into a pipe and readv back into two
- * buffers, sendmsg over a socket pair and read, writev to stdout; and the same calls with
+ * buffers, sendmsg over a socket pair and recvmsg into three, writev to stdout; and the same calls with
  * an iovec array that is not mapped, which fail with EFAULT. Under the fast path they run
  * in-process from the second round on. */
 #include <errno.h>
@@ -33,9 +33,16 @@ int main(void)
 		m.msg_iovlen = 2;
 		if (sendmsg(sv[0], &m, 0) != 13)
 			return 4;
-		char back[32] = {0};
-		if (read(sv[1], back, sizeof back) != 13)
+		char back[32] = {0}, from[3][8];
+		struct iovec parts[3] = {{from[0], 4}, {from[1], 4}, {back, sizeof back}};
+		struct msghdr got = {0};
+		got.msg_iov = parts;
+		got.msg_iovlen = 3;
+		if (recvmsg(sv[1], &got, 0) != 13)
 			return 5;
+		memmove(back + 8, back, 5);
+		memcpy(back, from[0], 4);
+		memcpy(back + 4, from[1], 4);
 		for (int i = 0; back[i]; i++)
 			sum = sum * 31 + (unsigned char)back[i];
 		if (round % 25 == 0) {

@@ -167,7 +167,7 @@ fn vectored_and_message_io_run_in_process_and_replay() {
         "bad writev -1 errno 14, bad readv -1 errno 14",
     ]);
     let lines = dump_lines(&rec);
-    for call in ["writev(", "readv(", "sendmsg("] {
+    for call in ["writev(", "readv(", "sendmsg(", "recvmsg("] {
         assert!(
             count_in_process(&lines, call) >= 95,
             "{call} should run in-process ({} times did)",

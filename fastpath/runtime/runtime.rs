@@ -181,6 +181,7 @@ mod nr {
     pub const READV: u64 = 19;
     pub const WRITEV: u64 = 20;
     pub const SENDMSG: u64 = 46;
+    pub const RECVMSG: u64 = 47;
     pub const PROCESS_VM_READV: u64 = 310;
     pub const STATX: u64 = 332;
     pub const FACCESSAT2: u64 = 439;
@@ -583,6 +584,46 @@ unsafe fn output(n: u64, a: [u64; 6], size: u64, flags: u32) -> Option<i64> {
     Some(rec.commit_output(n, a, r, sent, file, !gated))
 }
 
+/// recvmsg in-process, without control data (passed descriptors stay traced): the
+/// sender's address, the bytes in the iovec's buffers, and the message header the kernel
+/// updated, as the traced path logs them. A call that would block and may not goes to
+/// the tracer.
+unsafe fn recvmsg(n: u64, a: [u64; 6], may_block: bool) -> Option<i64> {
+    let mut before = [0u64; 7];
+    if a[1] == 0 || !copy_in(before.as_mut_ptr() as *mut u8, a[1], 56) || before[5] != 0 {
+        return None;
+    }
+    let name_room = (before[1] as u32) as u64;
+    let (_, room) = iov_sizes(before[2], before[3])?;
+    let mut rec =
+        Record::begin(room + 2 * WRITE_HEADER_SIZE + pad8(name_room.min(RING_DATA_SIZE)) + 56)?;
+    let mut tried = a;
+    if !may_block {
+        tried[2] |= MSG_DONTWAIT;
+    }
+    let r = sys(n, tried);
+    if r == -EAGAIN && tried[2] != a[2] {
+        return None;
+    }
+    if r >= 0 {
+        let m = a[1] as *const u64;
+        let name_len = name_room.min((read_volatile(m.add(1)) as u32) as u64);
+        rec.write(read_volatile(m), name_len);
+        let mut left = r as u64;
+        for i in 0..before[3] as usize {
+            if left == 0 {
+                break;
+            }
+            let entry = (before[2] as *const u64).add(2 * i);
+            let len = read_volatile(entry.add(1)).min(left);
+            rec.write(read_volatile(entry), len);
+            left -= len;
+        }
+        rec.write(a[1], 56);
+    }
+    Some(rec.commit(n, a, r, 0))
+}
+
 /// readv in-process: the bytes read land in the iovec's buffers in order.
 unsafe fn readv(n: u64, a: [u64; 6]) -> Option<i64> {
     let (_, room) = iov_sizes(a[1], a[2])?;
@@ -815,6 +856,7 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
             Some(rec.commit(n, a, r, 0))
         }
         nr::READV if may_block || readable_now(a[0]) => readv(n, a),
+        nr::RECVMSG if a[2] & MSG_WAITALL == 0 => recvmsg(n, a, may_block),
         nr::WRITE | nr::WRITEV if outputs => {
             let size = output_size(n, a)?;
             if !may_block && !writable_now(a[0], size) {

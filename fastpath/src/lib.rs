@@ -36,6 +36,7 @@ pub const BUFFERABLE: &[libc::c_long] = &[
     libc::SYS_readv,
     libc::SYS_writev,
     libc::SYS_sendmsg,
+    libc::SYS_recvmsg,
     libc::SYS_ioctl,
     libc::SYS_open,
     libc::SYS_close,
