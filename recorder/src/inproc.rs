@@ -230,9 +230,12 @@ impl Recorder<'_> {
         };
         if ran && fastpath::bufferable(nr) && self.t.vfork_parent.is_none() {
             let pid = self.t.tracee.pid();
-            let patched = space
-                .patch_site(&mut self.t.tracee, regs)
-                .map_err(|e| failure(tgid, pid, e))?;
+            let patched = match space.patch_site(&mut self.t.tracee, regs) {
+                // The site's code could not be read (a thread whose process is going away):
+                // it stays as it is, its calls traced.
+                Err(fastpath::FastPathError::Tracee(tracee::TraceeError::Memory { .. })) => None,
+                other => other.map_err(|e| failure(tgid, pid, e))?,
+            };
             if let Some(p) = patched {
                 self.push(EventKind::SitePatched(p))?;
             }
