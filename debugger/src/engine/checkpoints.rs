@@ -56,6 +56,9 @@ pub struct Saved {
     /// The code pages the stretch from here to the next checkpoint may have run (`None`:
     /// not known), and the pages followed as the copy was taken.
     pub executed: Option<Executed>,
+    /// `executed` is what a pass from here to the next checkpoint found (not a set it
+    /// inherited from a longer stretch), the same on every pass.
+    pub closed: bool,
     pages: Option<PageTracker>,
 }
 
@@ -105,6 +108,7 @@ impl Engine {
                         in_syscall: self.in_syscall.clone(),
                         sites: self.t.sites.clone(),
                         executed: inherited,
+                        closed: false,
                         pages: self.pages.clone(),
                     },
                 );
@@ -174,7 +178,8 @@ impl Engine {
         {
             match kept.last_mut() {
                 Some(prev) if i % 2 == 0 => {
-                    prev.executed = Executed::joined(&prev.executed, &c.executed)
+                    prev.executed = Executed::joined(&prev.executed, &c.executed);
+                    prev.closed &= c.closed;
                 }
                 _ => kept.push(c),
             }

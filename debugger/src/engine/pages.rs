@@ -13,13 +13,19 @@
 //! entry of any call that may change mappings or copy them (`mprotect`, `mmap`, `munmap`,
 //! `mremap`, SysV `shmat`/`shmdt`, `mseal`, a fork, an exec), every page gets its protection
 //! back before the call runs and the stretch is marked unknown: it is always scanned.
+//! So is every stretch while gdb has a watchpoint (writes are not followed). Following
+//! needs the runtime's `syscall` instruction to make the `mprotect`s from (a process
+//! without the fast path's runtime is not followed), and SIGSEGV at its default action
+//! (at a fault the kernel resets a blocked or ignored SIGSEGV to its default): a stretch
+//! that begins otherwise is not followed, and one that sets a SIGSEGV action ends
+//! following like a call that changes mappings.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use replayer::{ReplayError, Replayer};
 use tracee::{Regs, Resume, Stop, Tracee};
 
-use super::Engine;
+use super::{Engine, Goal};
 use crate::machine;
 
 const PAGE: u64 = 4096;
@@ -86,13 +92,19 @@ impl PageTracker {
 }
 
 /// Calls at whose entry the debugger gives every page its protection back.
-fn changes_mappings(nr: u64, first_arg: u64) -> bool {
+fn ends_following(nr: u64, regs: &Regs) -> bool {
     const SYS_MSEAL: i64 = 462;
     let nr = nr as i64;
     if nr == libc::SYS_clone {
         // A new thread shares the mappings (and the debugger follows its faults too); a
         // new process would inherit pages without `PROT_EXEC`.
-        return first_arg & libc::CLONE_THREAD as u64 == 0;
+        return regs.rdi & libc::CLONE_THREAD as u64 == 0;
+    }
+    if nr == libc::SYS_rt_sigaction {
+        // A fault of the debugger's resets a handled SIGSEGV that is blocked to its
+        // default (the kernel does so for faults): it follows only while SIGSEGV has its
+        // default action.
+        return regs.rdi == libc::SIGSEGV as u64 && regs.rsi != 0;
     }
     [
         libc::SYS_mprotect,
@@ -154,6 +166,25 @@ fn runs(pages: &BTreeMap<u64, i32>) -> Vec<(u64, u64, i32)> {
     out
 }
 
+/// Whether SIGSEGV has its default action in the process of thread `pid` (neither
+/// ignored nor handled).
+fn segv_default(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let bit = 1u64 << (libc::SIGSEGV - 1);
+    let mask = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    };
+    match (mask("SigIgn:"), mask("SigCgt:")) {
+        (Some(ignored), Some(caught)) => (ignored | caught) & bit == 0,
+        _ => false,
+    }
+}
+
 fn prot_of(perms: &str) -> i32 {
     let b = perms.as_bytes();
     let mut prot = 0;
@@ -182,11 +213,42 @@ impl Engine {
             if let (Some(i), true) = (at, ends_here) {
                 if old.since < self.stops {
                     self.checkpoints[i].executed = old.executed();
+                    self.checkpoints[i].closed = true;
                 }
             }
             self.pages = Some(old);
         }
+        // A stretch whose set is known already (the same on every pass) is not followed
+        // again, nor one this pass cannot finish: a way back that ends before the next
+        // checkpoint (there is none yet, and it is not gdb that runs forward). Their pages
+        // get their protection back at once, which costs less than their faults.
+        let known = self
+            .checkpoints
+            .iter()
+            .find(|c| c.stop == self.stops)
+            .is_some_and(|c| c.closed);
+        let may_finish = matches!(self.goal, Goal::Gdb { .. })
+            || self.checkpoints.iter().any(|c| c.stop > self.stops);
+        if known || !may_finish {
+            return self.stop_following(r);
+        }
         self.start_following(r)
+    }
+
+    /// Gives every page of the current process its protection back; nothing is followed
+    /// until the next checkpoint.
+    fn stop_following(&mut self, r: &mut Replayer<'_>) -> Result<(), ReplayError> {
+        let cur = r.current_thread();
+        let Some(tracker) = self.pages.take() else {
+            return Ok(());
+        };
+        if tracker.tgid != cur.tgid || tracker.protected.is_empty() {
+            return Ok(());
+        }
+        match r.tracee_of(cur.tid) {
+            Some(t) => mprotect_all(t, &runs(&tracker.protected)),
+            None => Ok(()),
+        }
     }
 
     /// Takes `PROT_EXEC` from every executable page of the current process but those
@@ -209,7 +271,7 @@ impl Engine {
             self.pages = None;
             return Ok(());
         };
-        if !has_runtime {
+        if !has_runtime || !segv_default(cur.pid) {
             self.pages = None;
             return Ok(());
         }
@@ -331,7 +393,7 @@ impl Engine {
             return Ok(());
         };
         let entry = t.regs()?;
-        if !changes_mappings(nr, entry.rdi) {
+        if !ends_following(nr, &entry) {
             return Ok(());
         }
         tracker.exact = false;
