@@ -268,12 +268,10 @@ impl Engine {
             .and_then(|t| t.regs().ok())
             .map(|g| g.rip)
         else {
-            self.pages = None;
-            return Ok(());
+            return self.stop_following(r);
         };
         if !has_runtime || !segv_default(cur.pid) {
-            self.pages = None;
-            return Ok(());
+            return self.stop_following(r);
         }
         let mut tracker = match self.pages.take() {
             Some(t) if t.tgid == cur.tgid => t,
