@@ -292,3 +292,63 @@ fn a_step_back_of_a_thread_that_waits_for_its_turn_goes_to_its_own_last_instruct
     assert_eq!(pcs.len(), 2, "two instructions shown:\n{t}");
     assert_ne!(pcs[0], pcs[1], "the main thread did not go back:\n{t}");
 }
+
+#[test]
+fn reverse_continue_passes_over_stretches_that_never_ran_the_breakpoints_page() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-pages");
+    let (dir, printed) = recorded_printing(&tmp, "gdb_pages", "total ");
+    // rare() sets seen = total + round: at its breakpoint, total is seen - round.
+    let total_at = |round: i64| printed_number(&printed, &format!("rare {round}: ")) - round;
+    // rare(), alone on its code page, runs in rounds 0, 1500 and 3000 of 4000, the last two
+    // in a thread; in round 3000 the thread mprotects that page first (the stretch around
+    // it must be scanned: it makes no fault). The stretches with a thread have no
+    // checkpoint inside them. done() shares a page with the thread's code: its breakpoint
+    // goes before going back.
+    let script =
+        "break done\ncontinue\ndelete\nbreak rare\nreverse-continue\nprint round\nprint total\n\
+                  reverse-continue\nprint round\nprint total\nreverse-continue\nprint round\n\
+                  print total\nreverse-continue\ncontinue\nprint round\n";
+    let one = OsStr::new("1");
+    let every_stop = OsStr::new("0");
+    let (t, _) = same_everywhere(
+        &tmp,
+        &dir,
+        script,
+        &[
+            (
+                "with a checkpoint at every quiet stop",
+                &[("FTRUN_GDB_CHECKPOINT_MS", every_stop)],
+            ),
+            (
+                "scanning every stretch",
+                &[
+                    ("FTRUN_GDB_CHECKPOINT_MS", every_stop),
+                    ("FTRUN_GDB_NO_PAGES", one),
+                ],
+            ),
+            ("by default", &[]),
+            ("without checkpoints", &[("FTRUN_GDB_NO_CHECKPOINTS", one)]),
+        ],
+    );
+    assert_has(
+        &t,
+        &[
+            "Breakpoint 1, done ()",
+            "rare (round=3000)",
+            "$1 = 3000",
+            &format!("$2 = {}", total_at(3000)),
+            "rare (round=1500)",
+            "$3 = 1500",
+            &format!("$4 = {}", total_at(1500)),
+            "Breakpoint 2, rare (round=0)",
+            "$5 = 0",
+            &format!("$6 = {}", total_at(0)),
+            "No more reverse-execution history.",
+            "Breakpoint 2, rare (round=0)",
+            "$7 = 0",
+        ],
+    );
+}

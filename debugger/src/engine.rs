@@ -11,6 +11,7 @@ mod checkpoints;
 mod conversation;
 mod goals;
 mod hook;
+mod pages;
 mod reverse;
 mod step_trace;
 
@@ -149,9 +150,12 @@ pub struct Engine {
     quiet_stop: bool,
     /// The anchor this replay started from (a checkpoint's), `None` from the start.
     resumed_at: Option<u64>,
-    /// A reverse-continue's scan starts this many checkpoints further back than the latest
-    /// before where it ends.
+    /// How many checkpoint stretches a reverse-continue's next scan may hold (it doubles
+    /// with every scan that found nothing), and where that scan starts.
     scan_back: usize,
+    scan_from: ScanFrom,
+    /// The code pages followed since the last checkpoint (see `pages`).
+    pages: Option<pages::PageTracker>,
     /// The first anchor where a checkpoint was due but the replay had several threads or
     /// processes, and whether the user was told that going back past it costs more.
     several_threads_at: Option<u64>,
@@ -159,6 +163,17 @@ pub struct Engine {
     /// The last step search's steps, and the way to reach one of them that the goal uses.
     step_trace: Option<step_trace::StepTrace>,
     fast_step: Option<step_trace::FastStep>,
+}
+
+/// Where a reverse-continue's scan starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanFrom {
+    /// The latest checkpoint before where it ends.
+    Latest,
+    /// The checkpoint at this anchor.
+    Checkpoint(u64),
+    /// The start of the replay.
+    Start,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +222,8 @@ impl Engine {
             quiet_stop: false,
             resumed_at: None,
             scan_back: 0,
+            scan_from: ScanFrom::Latest,
+            pages: None,
             several_threads_at: None,
             told_several_threads: false,
             step_trace: None,
@@ -237,6 +254,7 @@ impl Engine {
         self.quiet_stop = false;
         self.fast_step = None;
         self.pulled.set(0);
+        self.pages = None;
         let from = self.restore_point();
         self.resumed_at = from.map(|i| self.checkpoints[i].stop);
         self.tell_several_threads();

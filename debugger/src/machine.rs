@@ -36,6 +36,21 @@ pub fn poke_debugreg(pid: i32, n: usize, value: u64) -> bool {
 
 /// The `si_code` of the signal a thread is stopped for.
 pub fn si_code(pid: i32) -> i32 {
+    siginfo(pid).map_or(0, |info| {
+        i32::from_le_bytes(info[8..12].try_into().expect("4 bytes"))
+    })
+}
+
+/// The `si_code` and faulting address of the fault a thread is stopped for.
+pub fn fault_info(pid: i32) -> Option<(i32, u64)> {
+    let info = siginfo(pid)?;
+    let code = i32::from_le_bytes(info[8..12].try_into().expect("4 bytes"));
+    let addr = u64::from_le_bytes(info[16..24].try_into().expect("8 bytes"));
+    Some((code, addr))
+}
+
+/// The siginfo of the signal a thread is stopped for.
+fn siginfo(pid: i32) -> Option<[u8; 128]> {
     let mut info = [0u8; 128];
     // SAFETY: PTRACE_GETSIGINFO fills a 128-byte siginfo.
     let ok = unsafe {
@@ -46,10 +61,7 @@ pub fn si_code(pid: i32) -> i32 {
             info.as_mut_ptr() as *mut libc::c_void,
         )
     } == 0;
-    if !ok {
-        return 0;
-    }
-    i32::from_le_bytes(info[8..12].try_into().expect("4 bytes"))
+    ok.then_some(info)
 }
 
 pub fn read_mem(pid: i32, addr: u64, len: usize) -> Vec<u8> {

@@ -2,14 +2,16 @@
 //! session begins, then one at the first quiet anchor past each 50 ms of replay since
 //! the last one taken, restored or passed, and the one a way back starts from: the latest before the goal's anchor. The
 //! debugger's own state at the anchor (stops counted, per-thread syscall state, the
-//! original bytes of rewritten sites) is kept with it.
+//! original bytes of rewritten sites) is kept with it, and so are the code pages the
+//! stretch from it to the next checkpoint ran (see `pages`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use replayer::{ReplayCheckpoint, ReplayError, Replayer};
 
-use super::{debug_on, Engine, Goal, Then};
+use super::pages::{Executed, PageTracker};
+use super::{debug_on, Engine, Goal, ScanFrom, Then};
 use crate::moment::Moment;
 
 /// Replay time between two checkpoints (`FTRUN_GDB_CHECKPOINT_MS` sets another, for tests:
@@ -51,6 +53,13 @@ pub struct Saved {
     ready: bool,
     in_syscall: HashMap<u32, bool>,
     sites: BTreeMap<u64, Vec<u8>>,
+    /// The code pages the stretch from here to the next checkpoint may have run (`None`:
+    /// not known), and the pages followed as the copy was taken.
+    pub executed: Option<Executed>,
+    /// `executed` is what a pass from here to the next checkpoint found (not a set it
+    /// inherited from a longer stretch), the same on every pass.
+    pub closed: bool,
+    pages: Option<PageTracker>,
 }
 
 impl Engine {
@@ -67,10 +76,21 @@ impl Engine {
         {
             // Passing one: the next is due a while after it.
             self.last_checkpoint = Instant::now();
-            return Ok(());
+            return self.pages_at_checkpoint(r);
         }
         if !self.checkpoints.is_empty() && self.last_checkpoint.elapsed() < checkpoint_every() {
             return Ok(());
+        }
+        // A new checkpoint between two others: the stretch after it lies inside the one
+        // before it, so that one's pages hold its pages too.
+        let inherited = match at {
+            0 => None,
+            _ if at == self.checkpoints.len() => None,
+            _ => self.checkpoints[at - 1].executed.clone(),
+        };
+        if r.checkpoint_refusal(self.quiet_stop).is_none() {
+            // The copy is taken with the new stretch's pages without `PROT_EXEC`.
+            self.pages_at_checkpoint(r)?;
         }
         match r.checkpoint(self.quiet_stop)? {
             Ok(cp) => {
@@ -87,15 +107,14 @@ impl Engine {
                         ready: self.ready,
                         in_syscall: self.in_syscall.clone(),
                         sites: self.t.sites.clone(),
+                        executed: inherited,
+                        closed: false,
+                        pages: self.pages.clone(),
                     },
                 );
                 self.last_checkpoint = Instant::now();
                 if self.checkpoints.len() > MOST_CHECKPOINTS {
-                    let mut i = 0;
-                    self.checkpoints.retain(|_| {
-                        i += 1;
-                        i == 1 || i % 2 == 0
-                    });
+                    self.drop_every_other();
                 }
             }
             Err(why) => {
@@ -133,11 +152,39 @@ impl Engine {
             None => true,
             Some(s) => c.stop < s || (!scan && c.stop == s),
         })?;
-        Some(if scan {
-            latest.saturating_sub(self.scan_back)
-        } else {
-            latest
-        })
+        if !scan {
+            return Some(latest);
+        }
+        match self.scan_from {
+            ScanFrom::Latest => Some(latest),
+            ScanFrom::Start => None,
+            ScanFrom::Checkpoint(stop) => Some(
+                self.checkpoints
+                    .iter()
+                    .rposition(|c| c.stop <= stop)
+                    .unwrap_or(latest)
+                    .min(latest),
+            ),
+        }
+    }
+
+    /// Drops every other checkpoint but the first; the stretch of a dropped one joins the
+    /// one before it.
+    fn drop_every_other(&mut self) {
+        let mut kept: Vec<Saved> = Vec::with_capacity(self.checkpoints.len() / 2 + 1);
+        for (i, c) in std::mem::take(&mut self.checkpoints)
+            .into_iter()
+            .enumerate()
+        {
+            match kept.last_mut() {
+                Some(prev) if i % 2 == 0 => {
+                    prev.executed = Executed::joined(&prev.executed, &c.executed);
+                    prev.closed &= c.closed;
+                }
+                _ => kept.push(c),
+            }
+        }
+        self.checkpoints = kept;
     }
 
     /// Going back to a moment past where the replay had several threads, from a point
@@ -174,6 +221,7 @@ impl Engine {
         self.ready = c.ready;
         self.in_syscall = c.in_syscall.clone();
         self.t.sites = c.sites.clone();
+        self.pages = c.pages.clone();
         self.quiet_stop = true;
         self.last_checkpoint = Instant::now();
     }

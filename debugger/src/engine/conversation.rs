@@ -125,6 +125,7 @@ impl Engine {
                 }
                 Some(Request::ReverseCont) => {
                     self.scan_back = 0;
+                    self.scan_from = super::ScanFrom::Latest;
                     self.goal = Goal::RunTo {
                         target: here,
                         idx: None,

@@ -128,6 +128,12 @@ impl DebugHook for Engine {
             }
             _ => self.remove_inserted(r, None),
         }
+        if self.pages_fault(r, stop)? {
+            return Ok(StopVerdict::Swallow);
+        }
+        if let Stop::SyscallEntry { nr } = stop {
+            self.pages_at_entry(r, *nr)?;
+        }
         match stop {
             Stop::SyscallEntry { .. } => {
                 self.in_syscall.insert(tid, true);

@@ -3,7 +3,7 @@
 
 use replayer::{ReplayError, Replayer};
 
-use super::{debug_on, Engine, Goal, Reason, Report, StepSearch, Then};
+use super::{debug_on, Engine, Goal, Reason, Report, ScanFrom, StepSearch, Then};
 use crate::moment::{Moment, Trigger};
 
 impl Engine {
@@ -101,16 +101,23 @@ impl Engine {
                 };
                 if let (None, Some(from)) = (hits.last(), self.resumed_at) {
                     if from > initial_stop {
-                        // Nothing since the checkpoint this pass started from: the stretch
-                        // before it is scanned next, twice as many checkpoints long as the
-                        // last one (a hit far back costs few restores).
+                        // Nothing since the checkpoint this pass started from: an earlier
+                        // stretch is scanned next, twice as many checkpoints long as the
+                        // last one (a hit far back costs few restores), past the stretches
+                        // that did not run the page of any breakpoint.
                         self.scan_back = self.scan_back * 2 + 1;
-                        self.goal = Goal::RunTo {
-                            target: Moment::anchor(from),
-                            idx: None,
-                            then: Then::Scan(Vec::new()),
-                        };
-                        return Err(ReplayError::Abandoned);
+                        if let Some((start, end)) = self.earlier_stretch(from, initial_stop) {
+                            if debug_on() {
+                                eprintln!("ftrun: [gdb] scanning {start:?} to stop {end}");
+                            }
+                            self.scan_from = start;
+                            self.goal = Goal::RunTo {
+                                target: Moment::anchor(end),
+                                idx: None,
+                                then: Then::Scan(Vec::new()),
+                            };
+                            return Err(ReplayError::Abandoned);
+                        }
                     }
                 }
                 self.goal = match hits.last() {
@@ -211,5 +218,42 @@ impl Engine {
             then: Then::Report(report),
         };
         Err(ReplayError::Abandoned)
+    }
+}
+
+impl Engine {
+    /// Whether the stretch from checkpoint `i` to the next may hold a hit of gdb's
+    /// breakpoints or watchpoints: unless it is known not to have run the page of any
+    /// breakpoint (watched writes are not followed).
+    fn may_hold_hit(&self, i: usize) -> bool {
+        if !self.t.watches.is_empty() {
+            return true;
+        }
+        match &self.checkpoints[i].executed {
+            None => true,
+            Some(ran) => self.user_exec().iter().any(|&a| ran.may_have_run(a)),
+        }
+    }
+
+    /// The stretch a reverse-continue scans after the one from the checkpoint at `from`
+    /// held no hit: it ends where the latest stretch before `from` that may hold a hit
+    /// ends, and starts at most `scan_back` stretches earlier, past none that cannot.
+    /// `None` when no stretch between the session's start and `from` may hold one.
+    fn earlier_stretch(&self, from: u64, initial_stop: u64) -> Option<(ScanFrom, u64)> {
+        let Some(k) = self.checkpoints.iter().position(|c| c.stop == from) else {
+            return Some((ScanFrom::Start, from));
+        };
+        let Some(i) = (0..k).rev().find(|&i| self.may_hold_hit(i)) else {
+            let first = self.checkpoints.first()?.stop;
+            return (first > initial_stop).then_some((ScanFrom::Start, first));
+        };
+        let mut j = i;
+        while j > 0 && i - j < self.scan_back && self.may_hold_hit(j - 1) {
+            j -= 1;
+        }
+        Some((
+            ScanFrom::Checkpoint(self.checkpoints[j].stop),
+            self.checkpoints[i + 1].stop,
+        ))
     }
 }
