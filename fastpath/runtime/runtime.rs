@@ -359,7 +359,8 @@ impl Record {
         let header = RecordHeader {
             size: self.at as u32,
             nr: nr as u32,
-            nwrites: self.nwrites,
+            nwrites: self.nwrites as u16,
+            flags: if input { 0 } else { RECORD_GATED_OUTPUT },
             sent_len,
             result,
             args,

@@ -178,7 +178,9 @@ pub struct RecordHeader {
     /// Whole record, a multiple of 8.
     pub size: u32,
     pub nr: u32,
-    pub nwrites: u32,
+    pub nwrites: u16,
+    /// `RECORD_GATED_OUTPUT`, or 0.
+    pub flags: u16,
     pub sent_len: u32,
     pub result: i64,
     pub args: [u64; 6],
@@ -193,6 +195,10 @@ pub struct WriteHeader {
     pub addr: u64,
     pub len: u64,
 }
+
+/// An output the runtime let through the Output Rule's gate (not an input a later
+/// output must wait for).
+pub const RECORD_GATED_OUTPUT: u16 = 1;
 
 pub const RECORD_HEADER_SIZE: u64 = core::mem::size_of::<RecordHeader>() as u64;
 pub const WRITE_HEADER_SIZE: u64 = core::mem::size_of::<WriteHeader>() as u64;

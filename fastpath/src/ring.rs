@@ -19,6 +19,8 @@ pub struct RecordRef<'a> {
     /// The memory writes: (address, length, bytes padded to 8) each.
     writes: &'a [u8],
     nwrites: u32,
+    /// An output let through the in-process gate (`RECORD_GATED_OUTPUT`).
+    pub gated_output: bool,
     /// Bytes an output call sent.
     pub sent: &'a [u8],
 }
@@ -70,7 +72,8 @@ fn record_at(bytes: &[u8], at: usize) -> Result<(RecordRef<'_>, usize), FastPath
     }
     let word = |i: usize| u32::from_le_bytes(rest[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
     let quad = |i: usize| le64(&rest[16 + i * 8..]);
-    let (size, nr, nwrites, sent_len) = (word(0) as usize, word(1), word(2), word(3) as u64);
+    let (size, nr, sent_len) = (word(0) as usize, word(1), word(3) as u64);
+    let (nwrites, flags) = (word(2) & 0xffff, (word(2) >> 16) as u16);
     if size < header || !size.is_multiple_of(8) || size > rest.len() {
         return Err(bad(format!("a record of {size} bytes")));
     }
@@ -103,6 +106,7 @@ fn record_at(bytes: &[u8], at: usize) -> Result<(RecordRef<'_>, usize), FastPath
         file: (dev != 0 || ino != 0).then_some((dev, ino)),
         writes: &body[..off],
         nwrites,
+        gated_output: flags & RECORD_GATED_OUTPUT != 0,
         sent: &body[off..off + sent_len as usize],
     };
     Ok((record, size))

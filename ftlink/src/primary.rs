@@ -709,6 +709,26 @@ impl EventSink for FtSink {
         }
     }
 
+    fn push_ring(
+        &mut self,
+        records: recorder::ring_records::RingRecords,
+    ) -> Result<(), RecordError> {
+        let (first, inputs, before) = (records.first_seq, records.inputs, self.inputs_through);
+        let calls = records.pack()?;
+        self.push_buffered(calls)?;
+        // The outputs the runtime's gate let through after the last input are not inputs.
+        match inputs {
+            Some(0) => self.inputs_through = before,
+            Some(k) => self.inputs_through = first + u64::from(k),
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn inputs_logged(&self) -> Option<u64> {
+        Some(self.inputs_through)
+    }
+
     fn push_buffered(&mut self, calls: BufferedCalls) -> Result<(), RecordError> {
         self.shared.state.lock().expect("link state").events_logged += u64::from(calls.count);
         // Calls run in-process count as inputs here (outputs among them, let through by

@@ -165,6 +165,7 @@ impl Recorder<'_> {
             bytes,
             echo: self.echo_targets(),
             tgid,
+            inputs: None,
         })
     }
 
@@ -206,6 +207,7 @@ impl Recorder<'_> {
                 bytes,
                 echo: self.echo_targets(),
                 tgid,
+                inputs: None,
             })?;
             streamed = true;
         }

@@ -158,13 +158,21 @@ impl Recorder<'_> {
         }
     }
 
-    /// The current thread resumes: everything logged so far comes before its next output.
+    /// The events an output now waits for: up to the last input logged (outputs before it
+    /// need not be acknowledged first).
+    fn inputs_logged(&self) -> u64 {
+        self.sink
+            .inputs_logged()
+            .map_or(self.seq, |n| n.min(self.seq))
+    }
+
+    /// The current thread resumes: every input logged so far comes before its next output.
     pub(crate) fn set_gate_floor(&mut self) {
         if self.gates.is_none() {
             return;
         }
         if let Some(ring) = self.spaces.get(&self.t.tgid).and_then(|s| s.gate_ring()) {
-            ring.set_gate_floor(self.seq);
+            ring.set_gate_floor(self.inputs_logged());
         }
     }
 
@@ -192,14 +200,15 @@ impl Recorder<'_> {
             self.stream_rings()?;
             self.sink.streamed()?;
         }
+        let need = self.inputs_logged();
         let Some(gates) = self.gates.as_mut() else {
             return Ok(());
         };
         for (tgid, req) in asked {
             let book = gates.books.entry(tgid).or_default();
-            book.pending = Some((req, self.seq, Instant::now()));
+            book.pending = Some((req, need, Instant::now()));
             if let Some(ring) = self.spaces.get(&tgid).and_then(|s| s.gate_ring()) {
-                ring.set_gate_need(req, self.seq);
+                ring.set_gate_need(req, need);
             }
         }
         let rings: Vec<Arc<Ring>> = self

@@ -44,6 +44,25 @@ pub struct RingRecords {
     pub echo: EchoTargets,
     /// The process, for messages.
     pub tgid: i32,
+    /// Under the Output Rule: how many of the records, from the first, end with the last
+    /// input among them (the rest are outputs the runtime's gate let through); `None`: all
+    /// count as inputs.
+    pub inputs: Option<u32>,
+}
+
+impl RingRecords {
+    /// Counts `inputs` (a pass over the records' headers).
+    pub fn count_inputs(&mut self) {
+        let mut last = 0;
+        for (i, record) in fastpath::records(&self.bytes).enumerate() {
+            match record {
+                Ok(r) if r.gated_output => {}
+                // A corrupt record is reported when the records are packed.
+                _ => last = i as u32 + 1,
+            }
+        }
+        self.inputs = Some(last);
+    }
 }
 
 impl RingRecords {

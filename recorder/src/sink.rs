@@ -41,6 +41,12 @@ pub trait EventSink {
         false
     }
 
+    /// Under the Output Rule: the events up to the last input logged (what an output
+    /// must wait for); `None`: every event counts.
+    fn inputs_logged(&self) -> Option<u64> {
+        None
+    }
+
     /// For the in-process gate: what the follower has acknowledged now.
     fn clearance(&mut self) -> Clearance {
         Clearance::OPEN
