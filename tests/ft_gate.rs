@@ -53,20 +53,26 @@ fn stop(pid: i32) {
     panic!("process {pid} did not stop");
 }
 
-#[test]
-fn a_reply_made_in_process_waits_until_the_follower_has_the_request() {
-    // A long timeout: the follower stopped below must not count as gone.
-    let ft = FtServer::start("ft-gate-reply", &["--timeout-ms", "6000"]);
+/// The KV server under `ftrun --`, a client that made a few requests (so that the
+/// server's read and write sites are rewritten), and its follower stopped. A long timeout:
+/// the stopped follower must not count as gone.
+fn warm_server_with_stopped_follower(label: &str) -> (FtServer, Kv, i32) {
+    let ft = FtServer::start(label, &["--timeout-ms", "6000"]);
     let mut kv = ft.client();
-    // A few rounds first, so that the server's read and write sites are rewritten.
     for i in 0..5 {
         assert!(kv.set(&format!("warm{i}"), "1"), "{}", ft.log_text());
     }
     let follower = ft
         .follower_pid()
         .unwrap_or_else(|| panic!("no follower\n{}", ft.log_text()));
-    // The follower stops acknowledging: the request is logged, its reply must wait.
     stop(follower);
+    (ft, kv, follower)
+}
+
+#[test]
+fn a_reply_made_in_process_waits_until_the_follower_has_the_request() {
+    let (ft, mut kv, follower) = warm_server_with_stopped_follower("ft-gate-reply");
+    // The follower acknowledges nothing now: the request is logged, its reply must wait.
     kv.set_read_timeout(Duration::from_millis(600));
     kv.send("SET held 1").unwrap();
     let early = kv.reply();
@@ -95,15 +101,7 @@ fn a_reply_made_in_process_waits_until_the_follower_has_the_request() {
 
 #[test]
 fn replies_to_requests_read_together_wait_for_one_acknowledgement() {
-    let ft = FtServer::start("ft-gate-group", &["--timeout-ms", "6000"]);
-    let mut kv = ft.client();
-    for i in 0..5 {
-        assert!(kv.set(&format!("warm{i}"), "1"), "{}", ft.log_text());
-    }
-    let follower = ft
-        .follower_pid()
-        .unwrap_or_else(|| panic!("no follower\n{}", ft.log_text()));
-    stop(follower);
+    let (ft, mut kv, follower) = warm_server_with_stopped_follower("ft-gate-group");
     // Twenty requests in one write: the server reads them in one call and answers each.
     let batch: String = (0..20).map(|i| format!("SET k{i} {i}\n")).collect();
     kv.send(batch.trim_end()).unwrap();

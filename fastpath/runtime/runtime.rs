@@ -331,6 +331,21 @@ impl Record {
         self.nwrites += 1;
     }
 
+    /// Appends the first `len` bytes the kernel wrote into the buffers of the iovec array
+    /// at `iov` (`cnt` entries, checked readable before the call), in order.
+    unsafe fn write_iov(&mut self, iov: u64, cnt: u64, len: u64) {
+        let mut left = len;
+        for i in 0..cnt as usize {
+            if left == 0 {
+                break;
+            }
+            let entry = (iov as *const u64).add(2 * i);
+            let n = read_volatile(entry.add(1)).min(left);
+            self.write(read_volatile(entry), n);
+            left -= n;
+        }
+    }
+
     /// Appends the first `len` bytes an output call sent from `from`.
     unsafe fn sent(&mut self, from: Sent, len: u64) -> u32 {
         if len == 0 || self.at + pad8(len) > self.limit {
@@ -610,16 +625,7 @@ unsafe fn recvmsg(n: u64, a: [u64; 6], may_block: bool) -> Option<i64> {
         let m = a[1] as *const u64;
         let name_len = name_room.min((read_volatile(m.add(1)) as u32) as u64);
         rec.write(read_volatile(m), name_len);
-        let mut left = r as u64;
-        for i in 0..before[3] as usize {
-            if left == 0 {
-                break;
-            }
-            let entry = (before[2] as *const u64).add(2 * i);
-            let len = read_volatile(entry.add(1)).min(left);
-            rec.write(read_volatile(entry), len);
-            left -= len;
-        }
+        rec.write_iov(before[2], before[3], r as u64);
         rec.write(a[1], 56);
     }
     Some(rec.commit(n, a, r, 0))
@@ -630,15 +636,8 @@ unsafe fn readv(n: u64, a: [u64; 6]) -> Option<i64> {
     let (_, room) = iov_sizes(a[1], a[2])?;
     let mut rec = Record::begin(room)?;
     let r = sys(n, a);
-    let mut left = if r > 0 { r as u64 } else { 0 };
-    for i in 0..a[2] as usize {
-        if left == 0 {
-            break;
-        }
-        let entry = (a[1] as *const u64).add(2 * i);
-        let len = read_volatile(entry.add(1)).min(left);
-        rec.write(read_volatile(entry), len);
-        left -= len;
+    if r > 0 {
+        rec.write_iov(a[1], a[2], r as u64);
     }
     Some(rec.commit(n, a, r, 0))
 }
