@@ -136,3 +136,20 @@ fn a_daemon_left_behind_ends_with_the_program() {
         describe(&rec.output)
     );
 }
+
+/// A child killed while its main thread runs calls in-process and its second thread has
+/// just started: the kernel may report the second thread's end first, the recorder must
+/// then log what the main thread ran before the process's end, must not stop on a thread
+/// that vanished while its stop was handled, and must not hang collecting the threads.
+/// Thirty children per run, a few runs each way: the ends come in either order.
+#[test]
+fn children_killed_while_their_second_thread_starts() {
+    let expected = [
+        "child 0: read 1 'r', killed by 9",
+        "child 29: read 1 'r', killed by 9",
+        "done",
+    ];
+    for _ in 0..3 {
+        replays_both_ways("killed_while_thread_starts", &expected);
+    }
+}

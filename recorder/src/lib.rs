@@ -21,6 +21,7 @@ pub mod sink;
 pub mod store;
 mod sysv_shm;
 mod tasks;
+mod thread_end;
 pub mod ticks;
 mod timeslice;
 

@@ -226,7 +226,12 @@ impl<'a> Recorder<'a> {
                 continue;
             };
             self.tasks.switch_to(&mut self.t, pid);
-            if let Some(stop) = self.t.tracee.decode(status)? {
+            let decoded = match self.t.tracee.decode(status) {
+                // Killed right after this stop: its end is reported next.
+                Err(TraceeError::TraceeDied { .. }) => continue,
+                other => other?,
+            };
+            if let Some(stop) = decoded {
                 self.t.running_since = None;
                 return Ok(stop);
             }
@@ -293,6 +298,19 @@ impl<'a> Recorder<'a> {
     }
 
     fn handle(&mut self, stop: Stop) -> Result<(), RecordError> {
+        match self.handle_stop(stop) {
+            // Killed while its stop was being handled (a SIGKILL from another process, or
+            // its process's end): the kernel reports its end next, which is logged then.
+            Err(RecordError::Tracee(TraceeError::TraceeDied { pid }))
+                if pid == self.t.tid as i32 || pid == self.t.tgid =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn handle_stop(&mut self, stop: Stop) -> Result<(), RecordError> {
         if self.dying_with_process(&stop) {
             return Ok(());
         }
@@ -342,25 +360,6 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
-    fn on_thread_end(&mut self, exit: ExitStatus) -> Result<(), RecordError> {
-        let (tgid, tid) = (self.t.tgid, self.t.tid);
-        let logged = self.t.exit_logged || self.sched.exiting(tgid);
-        if !logged {
-            self.push(EventKind::Exit(exit))?;
-        }
-        if !logged && self.sched.threaded(tgid) && matches!(exit, ExitStatus::Killed { .. }) {
-            // A fatal signal takes every thread: one end is logged for the process. (A
-            // thread whose own exit was logged at its call may still be reported killed,
-            // when the fatal signal came before it was gone: that is not the process's end.)
-            self.sched.set_exiting(tgid);
-        }
-        self.sched.remove(tgid, tid as i32);
-        self.tasks.ended(tid, exit);
-        self.t.ended = true;
-        self.end_output_turn();
-        self.release_vfork_parent()
-    }
-
     pub(crate) fn resume_current(&mut self) -> Result<(), RecordError> {
         let deliver = std::mem::take(&mut self.t.deliver);
         match self.t.tracee.resume(Resume::Syscall, deliver) {
@@ -377,8 +376,7 @@ impl<'a> Recorder<'a> {
     }
 
     pub(crate) fn kill_all(&mut self) {
-        self.t.tracee.kill();
-        self.tasks.kill_all();
+        self.tasks.kill_all(&mut self.t);
     }
 
     fn on_stop(&mut self, stop: Stop) -> Result<Option<ExitStatus>, RecordError> {
@@ -711,7 +709,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// A vfork child that execs or ends lets its parent go on.
-    fn release_vfork_parent(&mut self) -> Result<(), RecordError> {
+    pub(crate) fn release_vfork_parent(&mut self) -> Result<(), RecordError> {
         if let Some(parent) = self.t.vfork_parent.take() {
             if let Some(tgid) = self.task_mut(parent).map(|t| t.tgid) {
                 if let Some(n) = self.vfork_children.get_mut(&tgid) {

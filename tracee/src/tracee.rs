@@ -314,6 +314,15 @@ impl Tracee {
             return;
         }
         let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        self.reap();
+    }
+
+    /// Waits until the tracee is gone (it was sent SIGKILL), or until it cannot be waited
+    /// for any more.
+    pub fn reap(&mut self) {
+        if self.pid.as_raw() <= 0 {
+            return;
+        }
         while let Ok(stop) = self.wait() {
             if stop.is_gone() {
                 break;
@@ -328,12 +337,16 @@ impl Tracee {
                 .read(true)
                 .write(true)
                 .open(&path)
-                .map_err(|source| TraceeError::Memory {
-                    op: "open /proc/PID/mem",
-                    pid: self.pid(),
-                    addr: 0,
-                    len: 0,
-                    source,
+                .map_err(|source| match source.raw_os_error() {
+                    // Gone already (killed, and its end not collected yet, or reaped).
+                    Some(libc::ESRCH | libc::ENOENT) => TraceeError::TraceeDied { pid: self.pid() },
+                    _ => TraceeError::Memory {
+                        op: "open /proc/PID/mem",
+                        pid: self.pid(),
+                        addr: 0,
+                        len: 0,
+                        source,
+                    },
                 })?;
             self.mem = Some(file);
         }
