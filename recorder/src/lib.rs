@@ -5,6 +5,7 @@ mod adopt;
 mod call_facts;
 mod daemons;
 pub mod effects;
+mod entry_rule;
 pub mod files;
 pub mod futex;
 mod inproc;

@@ -9,8 +9,7 @@ use schema::{
 };
 use syscalls::futex::{locks_pi, never_blocks};
 use syscalls::{
-    leaves_process, rule_for_call, syscall_args, syscall_name, Rule, ERESTARTNOINTR,
-    ERESTART_RESTARTBLOCK,
+    leaves_process, syscall_args, syscall_name, Rule, ERESTARTNOINTR, ERESTART_RESTARTBLOCK,
 };
 use tracee::{auxv, regs_hash, PtraceEvent, RawSiginfo, Regs, Resume, Stop, Tracee, TraceeError};
 use xxhash_rust::xxh3::xxh3_64;
@@ -460,13 +459,7 @@ impl<'a> Recorder<'a> {
             .filter(|_| nr == libc::SYS_restart_syscall as u64);
         let execs = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
         let threaded = self.sched.threaded(self.t.tgid);
-        let rule = match restart_of {
-            Some(orig) => rule_for_call(orig, &args),
-            _ if execs && threaded && self.t.tid as i32 != self.t.tgid => Rule::Refuse(
-                "execve from a thread other than the main one, while others run, is not recorded yet",
-            ),
-            _ => rule_for_call(nr, &args),
-        };
+        let rule = self.rule_at_entry(nr, &args, restart_of);
         if execs && threaded && !matches!(rule, Rule::Refuse(_)) {
             // The exec ends every other thread; replay ends them at the exec too.
             self.tasks.end_silently(self.t.tgid);

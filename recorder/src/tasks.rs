@@ -156,6 +156,11 @@ impl Tasks {
         }
     }
 
+    /// The process of waiting thread `tid`.
+    pub fn tgid_of(&self, tid: i32) -> Option<i32> {
+        self.waiting.get(&tid).map(|t| t.tgid)
+    }
+
     pub fn get_mut(&mut self, tid: i32) -> Option<&mut Task> {
         self.waiting.get_mut(&tid)
     }
