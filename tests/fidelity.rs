@@ -216,3 +216,27 @@ fn unshare_of_followed_namespaces_replays_and_a_pid_namespace_is_refused() {
         text(&out.stdout)
     );
 }
+
+/// An exec from a thread other than the main one, in a child and then in the program
+/// itself, twice in a row: the thread takes the leader's id, the other threads end, and
+/// replay follows it through each stage to the exit code of the last.
+#[test]
+fn exec_from_a_thread_other_than_the_main_one() {
+    let expected = [
+        "execs stage second",
+        "child ended: exit 7",
+        "stage second: pid ",
+        "execs stage third",
+        "stage third: pid ",
+    ];
+    for _ in 0..2 {
+        assert_replays_identically(testprog("exec_from_thread"), NO_ARGS)
+            .assert_exit(Exit::Code(7))
+            .assert_stdout_contains(&expected);
+        without_fast_path(|| {
+            assert_replays_identically(testprog("exec_from_thread"), NO_ARGS)
+                .assert_exit(Exit::Code(7))
+                .assert_stdout_contains(&expected);
+        });
+    }
+}

@@ -12,12 +12,6 @@ impl Recorder<'_> {
         if let Some(orig) = restart_of {
             return rule_for_call(orig, args);
         }
-        let execs = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
-        if execs && self.sched.threaded(self.t.tgid) && self.t.tid as i32 != self.t.tgid {
-            return Rule::Refuse(
-                "execve from a thread other than the main one, while others run, is not recorded yet",
-            );
-        }
         if nr == libc::SYS_process_vm_writev as u64 && self.writes_into_other_recorded(args[0]) {
             return Rule::Refuse(
                 "process_vm_writev into another recorded process is not recorded (replay could \

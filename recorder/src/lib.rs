@@ -6,6 +6,7 @@ mod call_facts;
 mod daemons;
 pub mod effects;
 mod entry_rule;
+mod exec_thread;
 pub mod files;
 pub mod futex;
 mod inproc;

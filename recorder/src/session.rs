@@ -231,6 +231,15 @@ impl<'a> Recorder<'a> {
                 other => other?,
             };
             if let Some(stop) = decoded {
+                if matches!(
+                    stop,
+                    Stop::Event {
+                        event: PtraceEvent::Exec,
+                        ..
+                    }
+                ) {
+                    self.take_over_leader_at_exec()?;
+                }
                 self.t.running_since = None;
                 return Ok(stop);
             }
@@ -723,6 +732,7 @@ impl<'a> Recorder<'a> {
         if let Some(p) = self.t.pending.take() {
             self.log_syscall(p, 0)?;
         }
+        self.become_leader_after_exec();
         let exe_link = format!("/proc/{}/exe", self.t.tracee.pid());
         let shown = std::fs::read_link(&exe_link).unwrap_or_default();
         use std::os::unix::ffi::OsStrExt;

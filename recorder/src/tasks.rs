@@ -156,6 +156,11 @@ impl Tasks {
         }
     }
 
+    /// Takes waiting thread `tid` out of the waiting set.
+    pub fn take(&mut self, tid: i32) -> Option<Task> {
+        self.waiting.remove(&tid)
+    }
+
     /// The process of waiting thread `tid`.
     pub fn tgid_of(&self, tid: i32) -> Option<i32> {
         self.waiting.get(&tid).map(|t| t.tgid)
