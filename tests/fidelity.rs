@@ -240,3 +240,12 @@ fn exec_from_a_thread_other_than_the_main_one() {
         });
     }
 }
+
+/// A child that aborts while its new thread is still starting: the kernel may report the
+/// new thread's end first, and the process's end must then still be logged as the
+/// aborting thread's, or replay runs the new thread on into a syscall it never made.
+#[test]
+fn children_that_abort_while_their_thread_starts() {
+    let expected = ["child 0: killed by 6", "child 29: killed by 6", "done"];
+    replays_both_ways("abort_while_thread_starts", &expected);
+}

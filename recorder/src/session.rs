@@ -92,6 +92,8 @@ pub struct Recorder<'a> {
     pub(crate) fast_path: bool,
     /// The fast path of each process (by thread group id) that has one.
     pub(crate) spaces: std::collections::HashMap<i32, fastpath::Space>,
+    /// By process: the thread a signal was last logged as delivered to, and the signal.
+    pub(crate) last_signal: std::collections::HashMap<i32, (u32, u32)>,
     /// vfork children alive, by the parent's process: they share its runtime.
     pub(crate) vfork_children: std::collections::HashMap<i32, u32>,
     /// Processes (by thread group id) with `MAP_SHARED` mappings: the children they fork
@@ -132,6 +134,7 @@ impl<'a> Recorder<'a> {
             },
             fast_path: true,
             spaces: std::collections::HashMap::new(),
+            last_signal: std::collections::HashMap::new(),
             vfork_children: std::collections::HashMap::new(),
             shared_memory: HashSet::new(),
         }
@@ -162,9 +165,23 @@ impl<'a> Recorder<'a> {
     }
 
     pub(crate) fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {
+        if let EventKind::Signal(s) = &kind {
+            self.last_signal.insert(self.t.tgid, (self.t.tid, s.signo));
+        }
         let event = Event {
             seq: self.seq,
             tid: self.t.tid,
+            kind,
+        };
+        self.seq += 1;
+        self.sink.push(event)
+    }
+
+    /// Logs an event as thread `tid`'s (of the current thread's process).
+    pub(crate) fn push_as(&mut self, tid: u32, kind: EventKind) -> Result<(), RecordError> {
+        let event = Event {
+            seq: self.seq,
+            tid,
             kind,
         };
         self.seq += 1;

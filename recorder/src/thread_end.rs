@@ -18,7 +18,11 @@ impl Recorder<'_> {
             self.take_records_of_killed_holder(tgid)?;
         }
         if !logged {
-            self.push(EventKind::Exit(exit))?;
+            let kind = EventKind::Exit(exit);
+            match self.taker_of_fatal_signal(tgid, exit) {
+                Some(taker) => self.push_as(taker, kind)?,
+                None => self.push(kind)?,
+            }
         }
         if ends_process {
             // A fatal signal takes every thread: one end is logged for the process. (A
@@ -31,6 +35,19 @@ impl Recorder<'_> {
         self.t.ended = true;
         self.end_output_turn();
         self.release_vfork_parent()
+    }
+
+    /// The thread of process `tgid` that a fatal signal (`exit`) was logged as delivered
+    /// to, when it is another than the current one: the process's end is logged as that
+    /// thread's, so that replay lets that thread take the signal (any other thread's next
+    /// event being the end, replay would run it on instead). SIGKILL is never delivered.
+    fn taker_of_fatal_signal(&self, tgid: i32, exit: ExitStatus) -> Option<u32> {
+        let ExitStatus::Killed { signo, .. } = exit else {
+            return None;
+        };
+        let (taker, delivered) = *self.last_signal.get(&tgid)?;
+        let other_thread = taker != self.t.tid && self.tasks.tgid_of(taker as i32) == Some(tgid);
+        (delivered == signo as u32 && other_thread && signo != libc::SIGKILL).then_some(taker)
     }
 
     /// The current thread of process `tgid` was killed and its end is about to be logged
