@@ -1,6 +1,6 @@
-/* exec in a process with threads: a thread other than the main one tries to exec (ftrun
- * refuses that with ENOSYS and says so; natively it succeeds), then the main thread execs
- * while another thread sleeps in pause(), which the exec ends. */
+/* exec in a process with threads: a thread other than the main one execs /bin/echo while
+ * another sleeps in pause() and the main one waits to join it; the exec ends both. Were
+ * the exec to fail, the main thread would exec instead. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>

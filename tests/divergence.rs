@@ -51,15 +51,13 @@ fn a_trace_that_disagrees_with_the_program_is_a_divergence_naming_the_event() {
 fn unsupported_syscalls_get_enosys_and_a_warning_naming_them() {
     let rec = record_fresh(testprog("unsupported_syscall"), NO_ARGS);
     rec.assert_exit(Exit::Code(0)).assert_stdout_contains(&[
-        "process_vm_writev: -1 Function not implemented",
+        "kcmp: -1 Function not implemented",
         "futex_waitv: -1 Function not implemented",
         "still running",
     ]);
     let warnings = ftrun_lines(&rec.output.stderr);
     assert!(
-        warnings
-            .iter()
-            .any(|l| l.contains("refused syscall process_vm_writev")),
+        warnings.iter().any(|l| l.contains("refused syscall kcmp")),
         "{warnings:?}"
     );
     assert!(

@@ -136,3 +136,116 @@ fn a_daemon_left_behind_ends_with_the_program() {
         describe(&rec.output)
     );
 }
+
+/// A child killed while its main thread runs calls in-process and its second thread has
+/// just started: the kernel may report the second thread's end first, the recorder must
+/// then log what the main thread ran before the process's end, must not stop on a thread
+/// that vanished while its stop was handled, and must not hang collecting the threads.
+/// Thirty children per run, a few runs each way: the ends come in either order.
+#[test]
+fn children_killed_while_their_second_thread_starts() {
+    let expected = [
+        "child 0: read 1 'r', killed by 9",
+        "child 29: read 1 'r', killed by 9",
+        "done",
+    ];
+    for _ in 0..3 {
+        replays_both_ways("killed_while_thread_starts", &expected);
+    }
+}
+
+/// process_vm_readv (of itself and of a child) and process_vm_writev into itself record
+/// and replay: the bytes they moved come back from the trace. A write into another
+/// recorded process is refused with its reason.
+#[test]
+fn process_vm_readv_and_writev() {
+    let expected = [
+        "readv of myself: 24: 'read fro' + 'm my own memory'",
+        "writev into myself: 20: 'written in two parts....",
+        "readv of the child: 64: 'child ",
+        " was here'",
+        "writev into the child: -1 (ENOSYS)",
+    ];
+    replays_both_ways("process_vm_calls", &expected);
+    let rec = assert_replays_identically(testprog("process_vm_calls"), NO_ARGS);
+    assert!(
+        ftrun_lines(&rec.output.stderr).iter().any(|l| l.contains(
+            "refused syscall process_vm_writev (311): process_vm_writev into another recorded process"
+        )),
+        "the refusal should say why:\n{}",
+        describe(&rec.output)
+    );
+}
+
+/// unshare of the namespaces the recording follows runs while recording and again at
+/// replay; a new pid namespace is refused with its reason.
+#[test]
+fn unshare_of_followed_namespaces_replays_and_a_pid_namespace_is_refused() {
+    let expected = [
+        "unshare(CLONE_FILES): 0",
+        "unshare(CLONE_FS): 0",
+        "umask after: 027",
+        "unshare(CLONE_SYSVSEM): 0",
+        "unshare(CLONE_NEWNS): 0",
+        "unshare(CLONE_NEWUTS): 0",
+        "nodename now: the new one",
+        "unshare(CLONE_NEWIPC): 0",
+        "unshare(CLONE_NEWNET): 0",
+        "connect in the new network namespace: -1 Network is unreachable",
+        "unshare(CLONE_NEWCGROUP): 0",
+        "unshare(CLONE_NEWPID): -1 Function not implemented",
+    ];
+    replays_both_ways("unshare_namespaces", &expected);
+    let rec = assert_replays_identically(testprog("unshare_namespaces"), NO_ARGS);
+    assert!(
+        ftrun_lines(&rec.output.stderr)
+            .iter()
+            .any(|l| l.contains("refused syscall unshare (272): a new pid namespace")),
+        "the refusal should say why:\n{}",
+        describe(&rec.output)
+    );
+    let out = dump(&rec.dir, false);
+    let executed = text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(" unshare(") && l.ends_with("= 0 [executed]"))
+        .count();
+    assert_eq!(
+        executed,
+        8,
+        "replay should make each followed unshare itself:\n{}",
+        text(&out.stdout)
+    );
+}
+
+/// An exec from a thread other than the main one, in a child and then in the program
+/// itself, twice in a row: the thread takes the leader's id, the other threads end, and
+/// replay follows it through each stage to the exit code of the last.
+#[test]
+fn exec_from_a_thread_other_than_the_main_one() {
+    let expected = [
+        "execs stage second",
+        "child ended: exit 7",
+        "stage second: pid ",
+        "execs stage third",
+        "stage third: pid ",
+    ];
+    for _ in 0..2 {
+        assert_replays_identically(testprog("exec_from_thread"), NO_ARGS)
+            .assert_exit(Exit::Code(7))
+            .assert_stdout_contains(&expected);
+        without_fast_path(|| {
+            assert_replays_identically(testprog("exec_from_thread"), NO_ARGS)
+                .assert_exit(Exit::Code(7))
+                .assert_stdout_contains(&expected);
+        });
+    }
+}
+
+/// A child that aborts while its new thread is still starting: the kernel may report the
+/// new thread's end first, and the process's end must then still be logged as the
+/// aborting thread's, or replay runs the new thread on into a syscall it never made.
+#[test]
+fn children_that_abort_while_their_thread_starts() {
+    let expected = ["child 0: killed by 6", "child 29: killed by 6", "done"];
+    replays_both_ways("abort_while_thread_starts", &expected);
+}

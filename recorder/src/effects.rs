@@ -232,6 +232,11 @@ fn special_writes(
                 capture(tracee, args[2], nret.min(args[3] as usize), w)?;
             }
         }
+        Special::ProcessVmWritev => {
+            if same_process(tracee.pid(), args[0] as i32) {
+                capture_iov(tracee, args[3], args[4], nret, w)?;
+            }
+        }
         Special::MsgRcv => {
             // `long mtype`, then the text.
             capture(tracee, args[1], 8 + nret, w)?;
@@ -301,4 +306,17 @@ fn ioctl_output_len(req: u64) -> Option<usize> {
             (dir & 2 != 0 && size > 0).then_some(size)
         }
     }
+}
+
+/// Whether thread `b` (a pid as a program names one: any of its threads) is in thread
+/// `a`'s process.
+fn same_process(a: i32, b: i32) -> bool {
+    let tgid = |pid: i32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Tgid:"))
+            .and_then(|v| v.trim().parse::<i32>().ok())
+    };
+    a == b || matches!((tgid(a), tgid(b)), (Some(x), Some(y)) if x == y)
 }

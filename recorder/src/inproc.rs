@@ -158,15 +158,13 @@ impl Recorder<'_> {
         let count = u32::try_from(count).map_err(|_| {
             RecordError::Other(format!("process {tgid}: the ring counts {count} records"))
         })?;
-        self.push_ring(RingRecords {
-            first_seq: 0,
+        self.push_ring(RingRecords::taken(
             tid,
             count,
             bytes,
-            echo: self.echo_targets(),
+            self.echo_targets(),
             tgid,
-            inputs: None,
-        })
+        ))
     }
 
     /// While the programs run (at a tick): takes the records each process's token holder
@@ -200,15 +198,13 @@ impl Recorder<'_> {
             let count = u32::try_from(count).map_err(|_| {
                 RecordError::Other(format!("process {tgid}: the ring holds {count} records"))
             })?;
-            self.push_ring(RingRecords {
-                first_seq: 0,
-                tid: holder as u32,
+            self.push_ring(RingRecords::taken(
+                holder as u32,
                 count,
                 bytes,
-                echo: self.echo_targets(),
+                self.echo_targets(),
                 tgid,
-                inputs: None,
-            })?;
+            ))?;
             streamed = true;
         }
         if streamed {

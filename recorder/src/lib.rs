@@ -5,6 +5,8 @@ mod adopt;
 mod call_facts;
 mod daemons;
 pub mod effects;
+mod entry_rule;
+mod exec_thread;
 pub mod files;
 pub mod futex;
 mod inproc;
@@ -22,6 +24,7 @@ pub mod sink;
 pub mod store;
 mod sysv_shm;
 mod tasks;
+mod thread_end;
 pub mod ticks;
 mod timeslice;
 

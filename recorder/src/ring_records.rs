@@ -51,6 +51,20 @@ pub struct RingRecords {
 }
 
 impl RingRecords {
+    /// `count` records of thread `tid` of process `tgid` just taken from its ring (their
+    /// seq is set when they are logged).
+    pub fn taken(tid: u32, count: u32, bytes: Vec<u8>, echo: EchoTargets, tgid: i32) -> Self {
+        RingRecords {
+            first_seq: 0,
+            tid,
+            count,
+            bytes,
+            echo,
+            tgid,
+            inputs: None,
+        }
+    }
+
     /// Counts `inputs` (a pass over the records' headers).
     pub fn count_inputs(&mut self) {
         let mut last = 0;

@@ -256,6 +256,28 @@ impl Scheduler {
         }
     }
 
+    /// Thread `from` of `tgid` is known as `to` from now on (an exec by a thread other
+    /// than the leader: the leader, `to`, is gone and `from` has its id).
+    pub fn rename_thread(&mut self, tgid: i32, from: i32, to: i32) {
+        if let Some(g) = self.groups.get_mut(&tgid) {
+            g.threads.remove(&from);
+            g.threads.insert(to);
+        }
+        let d = self.domain_of(tgid);
+        if let Some(t) = self.tokens.get_mut(&d) {
+            t.ready.retain(|&r| r != to);
+            for r in t.ready.iter_mut().filter(|r| **r == from) {
+                *r = to;
+            }
+            if t.holder == Some(to) {
+                t.holder = None;
+            }
+            if t.holder == Some(from) {
+                t.holder = Some(to);
+            }
+        }
+    }
+
     /// True while any token is shared by several threads (the preemption clock must tick).
     pub fn any_threaded(&self) -> bool {
         self.tokens.values().any(|t| {

@@ -9,8 +9,7 @@ use schema::{
 };
 use syscalls::futex::{locks_pi, never_blocks};
 use syscalls::{
-    leaves_process, rule_for_call, syscall_args, syscall_name, Rule, ERESTARTNOINTR,
-    ERESTART_RESTARTBLOCK,
+    leaves_process, syscall_args, syscall_name, Rule, ERESTARTNOINTR, ERESTART_RESTARTBLOCK,
 };
 use tracee::{auxv, regs_hash, PtraceEvent, RawSiginfo, Regs, Resume, Stop, Tracee, TraceeError};
 use xxhash_rust::xxh3::xxh3_64;
@@ -31,7 +30,7 @@ const MAP_TYPE: i32 = 0x01;
 /// How often the scheduler looks for a thread to preempt and takes what runtimes published
 /// (a ring of 1 MiB holds about 10 k calls: a program making a call every 200 ns fills it
 /// in 2 ms; past that its calls wait in traced stops until the ring has room).
-const TICK: std::time::Duration = std::time::Duration::from_millis(2);
+pub(crate) const TICK: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Stops after which the thread goes back to its own code (and so needs its token):
 /// every stop but a syscall entry, which it reached running, and the clone/fork events
@@ -82,7 +81,7 @@ pub struct Recorder<'a> {
     pub(crate) tasks: Tasks,
     pub(crate) sched: Scheduler,
     /// Ticks while some process has several threads, so that a spinning one is preempted.
-    ticker: Option<Ticker>,
+    pub(crate) ticker: Option<Ticker>,
     pub(crate) sink: &'a mut dyn EventSink,
     pub(crate) files: FileStore,
     pub(crate) seq: u64,
@@ -93,6 +92,8 @@ pub struct Recorder<'a> {
     pub(crate) fast_path: bool,
     /// The fast path of each process (by thread group id) that has one.
     pub(crate) spaces: std::collections::HashMap<i32, fastpath::Space>,
+    /// By process: the thread a signal was last logged as delivered to, and the signal.
+    pub(crate) last_signal: std::collections::HashMap<i32, (u32, u32)>,
     /// vfork children alive, by the parent's process: they share its runtime.
     pub(crate) vfork_children: std::collections::HashMap<i32, u32>,
     /// Processes (by thread group id) with `MAP_SHARED` mappings: the children they fork
@@ -135,6 +136,7 @@ impl<'a> Recorder<'a> {
             },
             fast_path: true,
             spaces: std::collections::HashMap::new(),
+            last_signal: std::collections::HashMap::new(),
             vfork_children: std::collections::HashMap::new(),
             shared_memory: HashSet::new(),
             gates: None,
@@ -172,9 +174,23 @@ impl<'a> Recorder<'a> {
     }
 
     pub(crate) fn push(&mut self, kind: EventKind) -> Result<(), RecordError> {
+        if let EventKind::Signal(s) = &kind {
+            self.last_signal.insert(self.t.tgid, (self.t.tid, s.signo));
+        }
         let event = Event {
             seq: self.seq,
             tid: self.t.tid,
+            kind,
+        };
+        self.seq += 1;
+        self.sink.push(event)
+    }
+
+    /// Logs an event as thread `tid`'s (of the current thread's process).
+    pub(crate) fn push_as(&mut self, tid: u32, kind: EventKind) -> Result<(), RecordError> {
+        let event = Event {
+            seq: self.seq,
+            tid,
             kind,
         };
         self.seq += 1;
@@ -224,42 +240,6 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    pub(crate) fn next_stop(&mut self) -> Result<Stop, RecordError> {
-        loop {
-            self.keep_clock()?;
-            let found = match &self.ticker {
-                Some(ticker) => ticker.wait(tracee::wait_any_or_interrupted)?,
-                None => Some(tracee::wait_any()?),
-            };
-            let ticked = crate::timeslice::take_tick();
-            if found.is_none() || ticked {
-                self.on_tick()?;
-            }
-            let Some((pid, status)) = found else {
-                continue;
-            };
-            self.tasks.switch_to(&mut self.t, pid);
-            if let Some(stop) = self.t.tracee.decode(status)? {
-                self.t.running_since = None;
-                return Ok(stop);
-            }
-        }
-    }
-
-    /// The clock runs while some process has several threads (to preempt a spinning
-    /// one) or runs calls in-process (to take its ring's records while it runs).
-    fn keep_clock(&mut self) -> Result<(), RecordError> {
-        let wanted = self.sched.any_threaded()
-            || !self.spaces.is_empty()
-            || !self.holding_for_syscall().is_empty();
-        match (wanted, self.ticker.is_some()) {
-            (true, false) => self.ticker = Some(Ticker::start(TICK)?),
-            (false, true) => self.ticker = None,
-            _ => {}
-        }
-        Ok(())
-    }
-
     /// Handles a stop of the current thread, unless it must first wait for its token.
     pub(crate) fn step(&mut self, stop: Stop) -> Result<(), RecordError> {
         if debug_stops() {
@@ -306,6 +286,19 @@ impl<'a> Recorder<'a> {
     }
 
     fn handle(&mut self, stop: Stop) -> Result<(), RecordError> {
+        match self.handle_stop(stop) {
+            // Killed while its stop was being handled (a SIGKILL from another process, or
+            // its process's end): the kernel reports its end next, which is logged then.
+            Err(RecordError::Tracee(TraceeError::TraceeDied { pid }))
+                if pid == self.t.tid as i32 || pid == self.t.tgid =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn handle_stop(&mut self, stop: Stop) -> Result<(), RecordError> {
         if self.dying_with_process(&stop) {
             return Ok(());
         }
@@ -355,25 +348,6 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
-    fn on_thread_end(&mut self, exit: ExitStatus) -> Result<(), RecordError> {
-        let (tgid, tid) = (self.t.tgid, self.t.tid);
-        let logged = self.t.exit_logged || self.sched.exiting(tgid);
-        if !logged {
-            self.push(EventKind::Exit(exit))?;
-        }
-        if !logged && self.sched.threaded(tgid) && matches!(exit, ExitStatus::Killed { .. }) {
-            // A fatal signal takes every thread: one end is logged for the process. (A
-            // thread whose own exit was logged at its call may still be reported killed,
-            // when the fatal signal came before it was gone: that is not the process's end.)
-            self.sched.set_exiting(tgid);
-        }
-        self.sched.remove(tgid, tid as i32);
-        self.tasks.ended(tid, exit);
-        self.t.ended = true;
-        self.end_output_turn();
-        self.release_vfork_parent()
-    }
-
     pub(crate) fn resume_current(&mut self) -> Result<(), RecordError> {
         self.set_gate_floor();
         let deliver = std::mem::take(&mut self.t.deliver);
@@ -391,8 +365,7 @@ impl<'a> Recorder<'a> {
     }
 
     pub(crate) fn kill_all(&mut self) {
-        self.t.tracee.kill();
-        self.tasks.kill_all();
+        self.tasks.kill_all(&mut self.t);
     }
 
     fn on_stop(&mut self, stop: Stop) -> Result<Option<ExitStatus>, RecordError> {
@@ -476,13 +449,7 @@ impl<'a> Recorder<'a> {
             .filter(|_| nr == libc::SYS_restart_syscall as u64);
         let execs = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
         let threaded = self.sched.threaded(self.t.tgid);
-        let rule = match restart_of {
-            Some(orig) => rule_for_call(orig, &args),
-            _ if execs && threaded && self.t.tid as i32 != self.t.tgid => Rule::Refuse(
-                "execve from a thread other than the main one, while others run, is not recorded yet",
-            ),
-            _ => rule_for_call(nr, &args),
-        };
+        let rule = self.rule_at_entry(nr, &args, restart_of);
         if execs && threaded && !matches!(rule, Rule::Refuse(_)) {
             // The exec ends every other thread; replay ends them at the exec too.
             self.tasks.end_silently(self.t.tgid);
@@ -725,7 +692,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// A vfork child that execs or ends lets its parent go on.
-    fn release_vfork_parent(&mut self) -> Result<(), RecordError> {
+    pub(crate) fn release_vfork_parent(&mut self) -> Result<(), RecordError> {
         if let Some(parent) = self.t.vfork_parent.take() {
             if let Some(tgid) = self.task_mut(parent).map(|t| t.tgid) {
                 if let Some(n) = self.vfork_children.get_mut(&tgid) {
@@ -746,6 +713,7 @@ impl<'a> Recorder<'a> {
         if let Some(p) = self.t.pending.take() {
             self.log_syscall(p, 0)?;
         }
+        self.become_leader_after_exec();
         let exe_link = format!("/proc/{}/exe", self.t.tracee.pid());
         let shown = std::fs::read_link(&exe_link).unwrap_or_default();
         use std::os::unix::ffi::OsStrExt;

@@ -163,6 +163,16 @@ impl Tasks {
         }
     }
 
+    /// Takes waiting thread `tid` out of the waiting set.
+    pub fn take(&mut self, tid: i32) -> Option<Task> {
+        self.waiting.remove(&tid)
+    }
+
+    /// The process of waiting thread `tid`.
+    pub fn tgid_of(&self, tid: i32) -> Option<i32> {
+        self.waiting.get(&tid).map(|t| t.tgid)
+    }
+
     pub fn get_mut(&mut self, tid: i32) -> Option<&mut Task> {
         self.waiting.get_mut(&tid)
     }
@@ -244,9 +254,20 @@ impl Tasks {
         (!alive.is_empty() && alive.iter().all(daemon)).then(|| alive.iter().map(|a| a.0).collect())
     }
 
-    pub fn kill_all(&mut self) {
-        for t in self.waiting.values_mut() {
-            t.tracee.kill();
+    /// Ends every traced thread after a failure: all are sent SIGKILL first, then the
+    /// threads that are not their process's leader are collected before the leaders (the
+    /// kernel reports a leader's end only once its other threads are gone).
+    pub fn kill_all(&mut self, current: &mut Task) {
+        let mut all: Vec<&mut Task> = self.waiting.values_mut().collect();
+        if !current.ended {
+            all.push(current);
+        }
+        for t in &all {
+            let _ = t.tracee.send_signal(libc::SIGKILL);
+        }
+        all.sort_by_key(|t| t.tid as i32 == t.tgid);
+        for t in all {
+            t.tracee.reap();
         }
     }
 }

@@ -6,6 +6,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tracee::{PtraceEvent, Stop, TraceeError};
+
 use crate::RecordError;
 
 /// A tick came (the timer, or a runtime's doorbell: see `output_gate`) and was not yet
@@ -122,6 +124,59 @@ impl Drop for Ticker {
         }
         // SIGALRM stays blocked: a tick still pending (or a doorbell) is taken at the
         // next wait, and interrupts no other call.
+    }
+}
+
+/// The recording thread's wait for the next stop, with the clock.
+impl crate::session::Recorder<'_> {
+    pub(crate) fn next_stop(&mut self) -> Result<Stop, RecordError> {
+        loop {
+            self.keep_clock()?;
+            let found = match &self.ticker {
+                Some(ticker) => ticker.wait(tracee::wait_any_or_interrupted)?,
+                None => Some(tracee::wait_any()?),
+            };
+            let ticked = crate::timeslice::take_tick();
+            if found.is_none() || ticked {
+                self.on_tick()?;
+            }
+            let Some((pid, status)) = found else {
+                continue;
+            };
+            self.tasks.switch_to(&mut self.t, pid);
+            let decoded = match self.t.tracee.decode(status) {
+                // Killed right after this stop: its end is reported next.
+                Err(TraceeError::TraceeDied { .. }) => continue,
+                other => other?,
+            };
+            if let Some(stop) = decoded {
+                if matches!(
+                    stop,
+                    Stop::Event {
+                        event: PtraceEvent::Exec,
+                        ..
+                    }
+                ) {
+                    self.take_over_leader_at_exec()?;
+                }
+                self.t.running_since = None;
+                return Ok(stop);
+            }
+        }
+    }
+
+    /// The clock runs while some process has several threads (to preempt a spinning
+    /// one) or runs calls in-process (to take its ring's records while it runs).
+    fn keep_clock(&mut self) -> Result<(), RecordError> {
+        let wanted = self.sched.any_threaded()
+            || !self.spaces.is_empty()
+            || !self.holding_for_syscall().is_empty();
+        match (wanted, self.ticker.is_some()) {
+            (true, false) => self.ticker = Some(Ticker::start(crate::session::TICK)?),
+            (false, true) => self.ticker = None,
+            _ => {}
+        }
+        Ok(())
     }
 }
 

@@ -311,6 +311,7 @@ impl<'a> Replayer<'a> {
                     })
                 }
             };
+            self.exec_in_place_of_leader(next)?;
             self.tasks.switch_to(&mut self.t, next)?;
             if let Some(nr) = self.t.parked_entry.take() {
                 // Its syscall goes on now that its event is next; like any entry, the rest
@@ -717,6 +718,25 @@ impl<'a> Replayer<'a> {
                 got: "an exec".to_string(),
             }),
         }
+    }
+}
+
+impl Replayer<'_> {
+    /// The next event is an exec of process leader `next` while the current thread of its
+    /// process is in an execve: that thread made the exec in place of the leader and has
+    /// the leader's id from now on (the leader is gone, with nothing to collect).
+    fn exec_in_place_of_leader(&mut self, next: u32) -> Result<(), ReplayError> {
+        if next == self.t.tid || self.t.ended {
+            return Ok(());
+        }
+        let in_execve = matches!(&self.t.pending, Some(Pending::Run(s))
+            if [libc::SYS_execve as u64, libc::SYS_execveat as u64].contains(&s.number));
+        let exec_next = matches!(self.peek()?.map(|e| &e.kind), Some(EventKind::Exec(_)));
+        if in_execve && exec_next && self.tasks.tgid_of(next) == Some(self.t.tgid) {
+            self.tasks.forget(next);
+            self.t.tid = next;
+        }
+        Ok(())
     }
 }
 

@@ -115,6 +115,12 @@ impl Tasks {
         Ok(())
     }
 
+    /// Forgets waiting thread `tid` (recorded id), which is gone without an end to
+    /// collect: a leader whose id another thread took over at an exec.
+    pub fn forget(&mut self, tid: u32) {
+        self.waiting.remove(&tid);
+    }
+
     /// A waiting thread, by recorded id.
     pub fn get_mut(&mut self, tid: u32) -> Option<&mut Task> {
         self.waiting.get_mut(&tid)
@@ -216,6 +222,14 @@ impl Stash {
                 Some(status) => status,
                 None => {
                     let (from, status) = tracee::wait_any()?;
+                    if from != pid && exec_made_by(from, &status) == Some(pid) {
+                        // Its exec, made in place of its process's leader, whose id it
+                        // has from now on.
+                        tracee.took_over_leader(from);
+                        return tracee
+                            .decode(status)?
+                            .ok_or(TraceeError::TraceeDied { pid });
+                    }
                     if from != pid {
                         self.statuses.entry(from).or_default().push_back(status);
                         continue;
@@ -245,5 +259,15 @@ impl Stash {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// For an exec stop of `pid`: the id of the thread that made the exec.
+fn exec_made_by(pid: i32, status: &WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::PtraceEvent { event, .. } if *event == libc::PTRACE_EVENT_EXEC => {
+            tracee::former_tid_at_exec(pid)
+        }
+        _ => None,
     }
 }

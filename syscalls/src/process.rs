@@ -103,13 +103,16 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         SYS_perf_event_open,
         Refuse("performance counters cannot be replayed"),
     ),
+    // The bytes read land in the caller's own iovecs, whoever they came from.
     (
         SYS_process_vm_readv,
-        Refuse("cross-process memory access is not recorded"),
+        EmulateSpecial(Special::Iov { iov: 1, cnt: 2 }),
     ),
+    // Into the caller's own process: the bytes written are kept; into a process outside
+    // the recording they leave it. (Into another recorded process the recorder refuses it.)
     (
         SYS_process_vm_writev,
-        Refuse("cross-process memory access is not recorded"),
+        EmulateSpecial(Special::ProcessVmWritev),
     ),
     (SYS_bpf, Refuse("bpf is not recorded")),
     (SYS_setfsuid, CREDENTIALS),
@@ -143,6 +146,7 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_add_key, NONE),
     (SYS_request_key, NONE),
     (SYS_keyctl, EmulateSpecial(Special::Keyctl)),
+    // Which namespaces: `unshare_rule` (by its flags).
     (SYS_unshare, NAMESPACES),
     (SYS_setns, NAMESPACES),
     (470, NAMESPACES), // listns
@@ -182,3 +186,44 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_security, GONE),
     (SYS_vserver, GONE),
 ];
+
+/// `unshare` flags whose new copy the recording follows: replay makes the same call, and
+/// everything the program sees through them (files, hostnames, sockets, IPC objects) is
+/// recorded as usual.
+const UNSHARE_FOLLOWED: i32 = CLONE_FILES
+    | CLONE_FS
+    | CLONE_SYSVSEM
+    | CLONE_NEWNS
+    | CLONE_NEWUTS
+    | CLONE_NEWIPC
+    | CLONE_NEWNET
+    | CLONE_NEWCGROUP;
+
+/// `CLONE_NEWTIME` (not in every libc).
+const CLONE_NEWTIME_FLAG: i32 = 0x80;
+
+/// The rule of `unshare(flags)`: run at recording and at replay for the namespaces the
+/// recording can follow, refused with the reason for the others.
+pub fn unshare_rule(flags: i32) -> Rule {
+    if flags & CLONE_NEWPID != 0 {
+        return Refuse(
+            "a new pid namespace is not recorded (its children's pids differ from the ones \
+             the recorder follows)",
+        );
+    }
+    if flags & CLONE_NEWUSER != 0 {
+        return Refuse(
+            "a new user namespace is not recorded (its id mappings and capabilities would \
+             have to be made again at replay)",
+        );
+    }
+    if flags & CLONE_NEWTIME_FLAG != 0 {
+        return Refuse(
+            "a new time namespace is not recorded (its clocks differ from the recorded ones)",
+        );
+    }
+    if flags & !UNSHARE_FOLLOWED != 0 {
+        return Refuse("unshare with flags the recorder does not know is not recorded");
+    }
+    SAME
+}

@@ -47,6 +47,9 @@ pub enum Special {
     MsgRcv,
     /// `keyctl`: the describe, read and security commands fill a buffer.
     Keyctl,
+    /// `process_vm_writev`: into the caller's own process, the remote iovecs at
+    /// `args[3]`/`args[4]` are filled up to the result.
+    ProcessVmWritev,
 }
 
 /// The SysV IPC object a control call is about.

@@ -132,6 +132,9 @@ pub fn rule_for_call(nr: u64, args: &[u64; 6]) -> Rule {
         // since the kernel enforces it (a smaller stack overflows sooner).
         return Rule::Execute { same_result: true };
     }
+    if nr == libc::SYS_unshare as u64 {
+        return crate::process::unshare_rule(args[0] as i32);
+    }
     rule_for(nr)
 }
 

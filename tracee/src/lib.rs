@@ -23,5 +23,5 @@ pub use regs::{regs_from_words, regs_hash, regs_words, Regs};
 pub use siginfo::{is_synchronous, siginfo_code, RawSiginfo};
 pub use spawn::{resolve_program, spawn_traced, ResolveError, SpawnSpec};
 pub use stop::{PtraceEvent, Stop};
-pub use tracee::{wait_any, wait_any_or_interrupted, Resume, Tracee};
+pub use tracee::{former_tid_at_exec, wait_any, wait_any_or_interrupted, Resume, Tracee};
 pub use wait::WaitStatus;

@@ -270,6 +270,13 @@ impl Tracee {
         Ok(msg)
     }
 
+    /// An exec by a thread other than its process's leader: the kernel gives the thread
+    /// the leader's id (`leader`), under which its exec stop and every later stop come.
+    pub fn took_over_leader(&mut self, leader: i32) {
+        self.pid = Pid::from_raw(leader);
+        self.mem = None;
+    }
+
     fn poke_debugreg(&self, n: usize, value: u64) -> Result<(), TraceeError> {
         self.ptrace(
             "PTRACE_POKEUSER(debugreg)",
@@ -314,6 +321,15 @@ impl Tracee {
             return;
         }
         let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        self.reap();
+    }
+
+    /// Waits until the tracee is gone (it was sent SIGKILL), or until it cannot be waited
+    /// for any more.
+    pub fn reap(&mut self) {
+        if self.pid.as_raw() <= 0 {
+            return;
+        }
         while let Ok(stop) = self.wait() {
             if stop.is_gone() {
                 break;
@@ -328,12 +344,16 @@ impl Tracee {
                 .read(true)
                 .write(true)
                 .open(&path)
-                .map_err(|source| TraceeError::Memory {
-                    op: "open /proc/PID/mem",
-                    pid: self.pid(),
-                    addr: 0,
-                    len: 0,
-                    source,
+                .map_err(|source| match source.raw_os_error() {
+                    // Gone already (killed, and its end not collected yet, or reaped).
+                    Some(libc::ESRCH | libc::ENOENT) => TraceeError::TraceeDied { pid: self.pid() },
+                    _ => TraceeError::Memory {
+                        op: "open /proc/PID/mem",
+                        pid: self.pid(),
+                        addr: 0,
+                        len: 0,
+                        source,
+                    },
                 })?;
             self.mem = Some(file);
         }
@@ -390,6 +410,22 @@ pub fn wait_any() -> Result<(i32, WaitStatus), TraceeError> {
             return Ok(found);
         }
     }
+}
+
+/// At an exec stop reported for `pid`: the id the thread that made the exec had before
+/// (another than `pid` when it was not its process's leader).
+pub fn former_tid_at_exec(pid: i32) -> Option<i32> {
+    let mut msg: libc::c_ulong = 0;
+    // SAFETY: PTRACE_GETEVENTMSG writes one c_ulong at the address given, ours.
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETEVENTMSG,
+            pid,
+            0usize,
+            &mut msg as *mut libc::c_ulong,
+        )
+    };
+    (ret == 0).then_some(msg as i32)
 }
 
 /// Like `wait_any`, but returns `None` when a signal handler interrupted the wait (a timer
