@@ -33,7 +33,14 @@ fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let src = dir.join("runtime/runtime.rs");
     let script = dir.join("runtime/link.ld");
-    for f in [&src, &script, &dir.join("src/layout.rs")] {
+    let modules = [dir.join("runtime/gate.rs"), dir.join("runtime/vector.rs")];
+    for f in [
+        &src,
+        &script,
+        &dir.join("src/layout.rs"),
+        &modules[0],
+        &modules[1],
+    ] {
         println!("cargo:rerun-if-changed={}", f.display());
     }
     let obj = out.join("runtime.o");
