@@ -203,6 +203,18 @@ fn status_tells_dead_reused_and_silent_entries_from_live_ones() {
         text.contains("stale: not updated") && text.contains("protected: no"),
         "{text}"
     );
+    // A remote follower's own directory: whether its primary's outputs are acknowledged is
+    // known only there.
+    let mut follower = section(live, start_time(live), now_ms());
+    follower["role"] = "follower".into();
+    write(serde_json::json!({ "follower": follower }));
+    let text = Command::new(ftrun_bin())
+        .arg("status")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("protected: not known here"), "{text}");
     let _ = sleeper.kill();
     let _ = sleeper.wait();
 }
@@ -381,6 +393,44 @@ fn a_server_killed_from_outside_ends_both_sides_plainly() {
         "{log}"
     );
     assert!(Kv::connect(ft.port, Duration::from_millis(300)).is_none());
+}
+
+#[test]
+fn status_to_a_reader_that_has_gone_is_no_error() {
+    // `ftrun status --json | grep -q …`: grep leaves at its first match.
+    let tmp = TempDir::new("ft-status-pipe");
+    let me = std::process::id() as i32;
+    let section = serde_json::json!({
+        "role": "primary", "epoch": 1, "pid": me, "pid_start": start_time(me),
+        "server_pid": me, "server_start": start_time(me), "timeout_ms": 500,
+        "peer_heard_ms": now_ms(), "gate_waiting_since_ms": null, "updated_ms": now_ms(),
+    });
+    std::fs::create_dir_all(tmp.join(".ftrun")).unwrap();
+    std::fs::write(
+        tmp.join(".ftrun/status.json"),
+        serde_json::json!({ "primary": section }).to_string(),
+    )
+    .unwrap();
+    for json in [true, false] {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into the array we pass.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: the read end is ours and used nowhere else: every write to the pipe
+        // fails with EPIPE from now on.
+        unsafe { libc::close(fds[0]) };
+        use std::os::fd::FromRawFd;
+        // SAFETY: the write end is ours; the Stdio takes it over.
+        let closed = unsafe { Stdio::from_raw_fd(fds[1]) };
+        let mut cmd = Command::new(ftrun_bin());
+        cmd.arg("status").current_dir(tmp.path());
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.stdout(closed).stderr(Stdio::piped()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "json {json}: {:?} {err}", out.status);
+        assert!(err.is_empty(), "json {json}: {err}");
+    }
 }
 
 #[test]
