@@ -396,6 +396,34 @@ fn a_server_killed_from_outside_ends_both_sides_plainly() {
 }
 
 #[test]
+fn a_server_killed_from_outside_while_its_primary_runs_alone_says_no_follower_had_it() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut ft = FtServer::start("ft-server-killed-alone", &[]);
+    let mut kv = ft.client();
+    assert!(kv.set("a", "1"));
+    kill9(ft.follower_pid().expect("follower.pid"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let doc = loop {
+        let doc = status_json(Some(&ft.state), ft.tmp.path());
+        if doc["primary"]["role"] == "alone" || std::time::Instant::now() > deadline {
+            break doc;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(doc["primary"]["role"], "alone", "{doc}\n{}", ft.log_text());
+    kill9(doc["primary"]["server_pid"].as_i64().unwrap() as i32);
+    let status = ft.primary.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{}", ft.log_text());
+    let log = ft.log_text();
+    assert!(
+        log.contains("the program was killed by signal 9 (SIGKILL) from outside")
+            && log.contains("no follower had the whole log"),
+        "{log}"
+    );
+    assert!(!log.contains("the follower has the whole log"), "{log}");
+}
+
+#[test]
 fn status_to_a_reader_that_has_gone_is_no_error() {
     // `ftrun status --json | grep -q …`: grep leaves at its first match.
     let tmp = TempDir::new("ft-status-pipe");

@@ -154,6 +154,8 @@ pub struct FtSink {
     /// Outputs that waited for a follower too far behind, and how long in total.
     pub throttled: u64,
     pub throttle_wait: Duration,
+    /// Set at the end: a follower acknowledged the whole log, the program's end included.
+    pub follower_has_end: bool,
 }
 
 impl FtSink {
@@ -285,6 +287,7 @@ impl FtSink {
             max_lag,
             throttled: 0,
             throttle_wait: Duration::ZERO,
+            follower_has_end: false,
         })
     }
 
@@ -676,6 +679,7 @@ impl EventSink for FtSink {
         let mut st = self
             .shared
             .wait_until_acked(footer.event_count, Some(Duration::from_secs(5)));
+        self.follower_has_end = st.acked.is_some_and(|a| a + 1 >= footer.event_count);
         st.finished = true;
         drop(st);
         self.tx = None;
@@ -763,13 +767,15 @@ fn monitor_loop(shared: &Shared, cfg: Monitor) {
                 );
             }
             Ok(false) | Err(_) => {
-                eprintln!(
-                    "ftrun: the follower is unreachable and epoch {next_epoch} is taken ({}): this primary lost epoch {next_epoch}; stopping the server",
-                    match won {
-                        Err(e) => format!("arbiter error: {e}"),
-                        _ => format!("at {}", cfg.arbiter.describe()),
-                    }
-                );
+                match won {
+                    Err(e) => eprintln!(
+                        "ftrun: the follower is unreachable and the arbiter could not be asked ({e}): this primary does not go on alone; it lost epoch {next_epoch}; stopping the server"
+                    ),
+                    _ => eprintln!(
+                        "ftrun: the follower is unreachable and epoch {next_epoch} is taken at {}: this primary lost epoch {next_epoch}; stopping the server",
+                        cfg.arbiter.describe()
+                    ),
+                }
                 shared.lose(&mut st, next_epoch);
             }
         }
