@@ -248,20 +248,15 @@ fn a_follower_cut_off_from_etcd_does_not_go_live_and_the_primary_serves() {
     let tmp = TempDir::new("ft-etcd-partition-follower");
     let etcd = Etcd::start(tmp.path(), Some(&net.a), &net.addr_a);
     let arbiter = format!("etcd://{}/cutf", etcd.endpoint);
-    let (mut follower, mut primary, sport) = start_kv_pair(&net, tmp.path(), &arbiter, &[]);
+    let (follower, primary, sport) = start_kv_pair(&net, tmp.path(), &arbiter, &[]);
+    // Both sides and their servers go at the end, whether the test passes or not.
+    let mut sides = Sides(primary, follower, sport);
     let logs = || {
         format!(
             "primary:\n{}\nfollower:\n{}",
             std::fs::read_to_string(tmp.join("primary.log")).unwrap_or_default(),
             std::fs::read_to_string(tmp.join("follower.log")).unwrap_or_default()
         )
-    };
-    let cleanup = |primary: &mut std::process::Child, follower: &mut std::process::Child| {
-        let _ = primary.kill();
-        let _ = follower.kill();
-        for p in pids_matching(&format!("kv_server {sport}")) {
-            kill9(p);
-        }
     };
     assert!(wait_for_server(&net.a, sport), "no server\n{}", logs());
     assert!(set_twenty_in_ns(&net.a, sport), "{}", logs());
@@ -270,11 +265,10 @@ fn a_follower_cut_off_from_etcd_does_not_go_live_and_the_primary_serves() {
     let start = Instant::now();
     let mut f_exit = None;
     while start.elapsed() < Duration::from_secs(20) && f_exit.is_none() {
-        f_exit = follower.try_wait().unwrap();
+        f_exit = sides.1.try_wait().unwrap();
         std::thread::sleep(Duration::from_millis(50));
     }
     let Some(f_exit) = f_exit else {
-        cleanup(&mut primary, &mut follower);
         panic!("the follower cut off from etcd goes on\n{}", logs());
     };
     assert!(!f_exit.success(), "{}", logs());
@@ -290,7 +284,7 @@ fn a_follower_cut_off_from_etcd_does_not_go_live_and_the_primary_serves() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
-        primary.try_wait().unwrap().is_none(),
+        sides.0.try_wait().unwrap().is_none(),
         "the primary stopped\n{}",
         logs()
     );
@@ -314,5 +308,19 @@ fn a_follower_cut_off_from_etcd_does_not_go_live_and_the_primary_serves() {
         "{}",
         logs()
     );
-    cleanup(&mut primary, &mut follower);
+}
+
+/// The primary, the follower and the server's port: all killed on drop.
+struct Sides(std::process::Child, std::process::Child, u16);
+
+impl Drop for Sides {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.1.kill();
+        let _ = self.0.wait();
+        let _ = self.1.wait();
+        for p in pids_matching(&format!("kv_server {}", self.2)) {
+            kill9(p);
+        }
+    }
 }

@@ -461,6 +461,23 @@ fn status_to_a_reader_that_has_gone_is_no_error() {
     }
 }
 
+/// The child's exit within `limit`; else it is killed and None.
+fn ended_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
 #[test]
 fn primary_and_follower_with_different_arbiters_both_refuse_and_with_one_they_work() {
     let tmp = TempDir::new("ft-arbiters");
@@ -496,8 +513,23 @@ fn primary_and_follower_with_different_arbiters_both_refuse_and_with_one_they_wo
     let (fport, sport) = (free_port(), free_port());
     let mut f = follow(fport, &[], "f1.log");
     std::thread::sleep(Duration::from_millis(300));
-    let p = primary(fport, sport, &[], "p1.log").wait().unwrap();
-    let f_status = f.wait().unwrap();
+    let mut p = primary(fport, sport, &[], "p1.log");
+    // Both must refuse by themselves: one that runs on (a check gone) fails the test
+    // instead of hanging it.
+    let (p_status, f_status) = (
+        ended_within(&mut p, Duration::from_secs(20)),
+        ended_within(&mut f, Duration::from_secs(20)),
+    );
+    let (Some(p), Some(f_status)) = (p_status, f_status) else {
+        for pid in pids_matching(&format!("kv_server {sport}")) {
+            kill9(pid);
+        }
+        panic!(
+            "with two arbiters a side went on\n{}\n{}",
+            read("p1.log"),
+            read("f1.log")
+        );
+    };
     let (plog, flog) = (read("p1.log"), read("f1.log"));
     assert!(!p.success(), "{plog}");
     assert!(!f_status.success(), "{flog}");
