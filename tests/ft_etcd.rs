@@ -1,6 +1,6 @@
 //! The etcd arbiter (`--arbiter etcd://HOST:PORT/PREFIX`) against a local etcd started for
-//! each test: a takeover, many claimants of one epoch, tokens, and a partition in which
-//! only the follower reaches etcd.
+//! each test: a takeover, many claimants of one epoch, tokens, and partitions in which only
+//! one side reaches etcd (the follower, then the primary).
 
 mod common;
 mod ft_support;
@@ -234,4 +234,93 @@ fn a_primary_cut_off_from_etcd_stops_and_the_follower_serves() {
     let holder = etcd.value("cut/epoch-2").unwrap_or_default();
     assert!(holder.contains("follower"), "epoch 2 is held by {holder:?}");
     cleanup(&mut primary, &mut follower);
+}
+
+/// etcd runs in the primary's namespace: when the link is cut, the follower reaches neither
+/// its primary nor the arbiter. It must not go live (its claim cannot be made, which counts
+/// as lost); the primary wins epoch 2 and goes on serving alone.
+#[test]
+fn a_follower_cut_off_from_etcd_does_not_go_live_and_the_primary_serves() {
+    if !can_make_namespaces() || !etcd_installed() {
+        return;
+    }
+    let net = Net::new().expect("creating the network namespaces");
+    let tmp = TempDir::new("ft-etcd-partition-follower");
+    let etcd = Etcd::start(tmp.path(), Some(&net.a), &net.addr_a);
+    let arbiter = format!("etcd://{}/cutf", etcd.endpoint);
+    let (follower, primary, sport) = start_kv_pair(&net, tmp.path(), &arbiter, &[]);
+    // Both sides and their servers go at the end, whether the test passes or not.
+    let mut sides = Sides(primary, follower, sport);
+    let logs = || {
+        format!(
+            "primary:\n{}\nfollower:\n{}",
+            std::fs::read_to_string(tmp.join("primary.log")).unwrap_or_default(),
+            std::fs::read_to_string(tmp.join("follower.log")).unwrap_or_default()
+        )
+    };
+    assert!(wait_for_server(&net.a, sport), "no server\n{}", logs());
+    assert!(set_twenty_in_ns(&net.a, sport), "{}", logs());
+
+    net.cut();
+    let start = Instant::now();
+    let mut f_exit = None;
+    while start.elapsed() < Duration::from_secs(20) && f_exit.is_none() {
+        f_exit = sides.1.try_wait().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let Some(f_exit) = f_exit else {
+        panic!("the follower cut off from etcd goes on\n{}", logs());
+    };
+    assert!(!f_exit.success(), "{}", logs());
+    assert!(
+        logs().contains("the arbiter could not be asked")
+            && logs().contains("this follower does not go on alone"),
+        "{}",
+        logs()
+    );
+    assert!(!logs().contains("live as epoch"), "{}", logs());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !logs().contains("goes on alone\n") {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        sides.0.try_wait().unwrap().is_none(),
+        "the primary stopped\n{}",
+        logs()
+    );
+    let holder = etcd.value("cutf/epoch-2").unwrap_or_default();
+    assert!(holder.contains("primary"), "epoch 2 is held by {holder:?}");
+    // Still serving, with every acknowledged write, and taking new ones.
+    let mut gets: Vec<String> = (0..20).map(|i| format!("GET k{i}")).collect();
+    gets.push("SET after-cut yes".into());
+    let replies = kv_in_ns(&net.a, sport, &gets);
+    for i in 0..20 {
+        assert_eq!(
+            replies.get(i).map(String::as_str),
+            Some(format!("VALUE v{i}").as_str()),
+            "acknowledged key k{i} lost\n{}",
+            logs()
+        );
+    }
+    assert_eq!(
+        replies.get(20).map(String::as_str),
+        Some("OK"),
+        "{}",
+        logs()
+    );
+}
+
+/// The primary, the follower and the server's port: all killed on drop.
+struct Sides(std::process::Child, std::process::Child, u16);
+
+impl Drop for Sides {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.1.kill();
+        let _ = self.0.wait();
+        let _ = self.1.wait();
+        for p in pids_matching(&format!("kv_server {}", self.2)) {
+            kill9(p);
+        }
+    }
 }

@@ -203,6 +203,18 @@ fn status_tells_dead_reused_and_silent_entries_from_live_ones() {
         text.contains("stale: not updated") && text.contains("protected: no"),
         "{text}"
     );
+    // A remote follower's own directory: whether its primary's outputs are acknowledged is
+    // known only there.
+    let mut follower = section(live, start_time(live), now_ms());
+    follower["role"] = "follower".into();
+    write(serde_json::json!({ "follower": follower }));
+    let text = Command::new(ftrun_bin())
+        .arg("status")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("protected: not known here"), "{text}");
     let _ = sleeper.kill();
     let _ = sleeper.wait();
 }
@@ -384,6 +396,89 @@ fn a_server_killed_from_outside_ends_both_sides_plainly() {
 }
 
 #[test]
+fn a_server_killed_from_outside_while_its_primary_runs_alone_says_no_follower_had_it() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut ft = FtServer::start("ft-server-killed-alone", &[]);
+    let mut kv = ft.client();
+    assert!(kv.set("a", "1"));
+    kill9(ft.follower_pid().expect("follower.pid"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let doc = loop {
+        let doc = status_json(Some(&ft.state), ft.tmp.path());
+        if doc["primary"]["role"] == "alone" || std::time::Instant::now() > deadline {
+            break doc;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(doc["primary"]["role"], "alone", "{doc}\n{}", ft.log_text());
+    kill9(doc["primary"]["server_pid"].as_i64().unwrap() as i32);
+    let status = ft.primary.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{}", ft.log_text());
+    let log = ft.log_text();
+    assert!(
+        log.contains("the program was killed by signal 9 (SIGKILL) from outside")
+            && log.contains("no follower had the whole log"),
+        "{log}"
+    );
+    assert!(!log.contains("the follower has the whole log"), "{log}");
+}
+
+#[test]
+fn status_to_a_reader_that_has_gone_is_no_error() {
+    // `ftrun status --json | grep -q …`: grep leaves at its first match.
+    let tmp = TempDir::new("ft-status-pipe");
+    let me = std::process::id() as i32;
+    let section = serde_json::json!({
+        "role": "primary", "epoch": 1, "pid": me, "pid_start": start_time(me),
+        "server_pid": me, "server_start": start_time(me), "timeout_ms": 500,
+        "peer_heard_ms": now_ms(), "gate_waiting_since_ms": null, "updated_ms": now_ms(),
+    });
+    std::fs::create_dir_all(tmp.join(".ftrun")).unwrap();
+    std::fs::write(
+        tmp.join(".ftrun/status.json"),
+        serde_json::json!({ "primary": section }).to_string(),
+    )
+    .unwrap();
+    for json in [true, false] {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into the array we pass.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: the read end is ours and used nowhere else: every write to the pipe
+        // fails with EPIPE from now on.
+        unsafe { libc::close(fds[0]) };
+        use std::os::fd::FromRawFd;
+        // SAFETY: the write end is ours; the Stdio takes it over.
+        let closed = unsafe { Stdio::from_raw_fd(fds[1]) };
+        let mut cmd = Command::new(ftrun_bin());
+        cmd.arg("status").current_dir(tmp.path());
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.stdout(closed).stderr(Stdio::piped()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "json {json}: {:?} {err}", out.status);
+        assert!(err.is_empty(), "json {json}: {err}");
+    }
+}
+
+/// The child's exit within `limit`; else it is killed and None.
+fn ended_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
 fn primary_and_follower_with_different_arbiters_both_refuse_and_with_one_they_work() {
     let tmp = TempDir::new("ft-arbiters");
     let follow = |port: u16, extra: &[String], log: &str| {
@@ -418,8 +513,23 @@ fn primary_and_follower_with_different_arbiters_both_refuse_and_with_one_they_wo
     let (fport, sport) = (free_port(), free_port());
     let mut f = follow(fport, &[], "f1.log");
     std::thread::sleep(Duration::from_millis(300));
-    let p = primary(fport, sport, &[], "p1.log").wait().unwrap();
-    let f_status = f.wait().unwrap();
+    let mut p = primary(fport, sport, &[], "p1.log");
+    // Both must refuse by themselves: one that runs on (a check gone) fails the test
+    // instead of hanging it.
+    let (p_status, f_status) = (
+        ended_within(&mut p, Duration::from_secs(20)),
+        ended_within(&mut f, Duration::from_secs(20)),
+    );
+    let (Some(p), Some(f_status)) = (p_status, f_status) else {
+        for pid in pids_matching(&format!("kv_server {sport}")) {
+            kill9(pid);
+        }
+        panic!(
+            "with two arbiters a side went on\n{}\n{}",
+            read("p1.log"),
+            read("f1.log")
+        );
+    };
     let (plog, flog) = (read("p1.log"), read("f1.log"));
     assert!(!p.success(), "{plog}");
     assert!(!f_status.success(), "{flog}");

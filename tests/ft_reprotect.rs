@@ -609,3 +609,69 @@ fn a_follower_that_never_had_the_whole_log_does_not_take_over() {
         "the follower claimed an epoch without the whole log"
     );
 }
+
+#[test]
+fn a_primary_alone_whose_epoch_was_overtaken_is_fenced_off_when_a_follower_comes() {
+    // Epochs are fencing tokens: a primary that went on alone in epoch 2 while the shared
+    // arbiter came to hold a later epoch (another side took over meanwhile) must not be
+    // protected again as if it were current — the follower it finds answers with the later
+    // epoch, and the primary stops its server.
+    let tmp = TempDir::new("ft-reprotect-fenced");
+    let (fport, sport) = (free_port(), free_port());
+    let listen = vec!["--listen".to_string(), format!("127.0.0.1:{fport}")];
+    let mut procs = Killer(vec![follower(&tmp, "f", &listen)], sport);
+    std::thread::sleep(Duration::from_millis(300));
+    procs.0.push(
+        Command::new(ftrun_bin())
+            .args(["--follower", &format!("127.0.0.1:{fport}")])
+            .arg("--state-dir")
+            .arg(tmp.join("p"))
+            .arg("--arbiter")
+            .arg(format!("file:{}", tmp.join("arbiter").display()))
+            .arg("--")
+            .arg(testprog("kv_server"))
+            .arg(sport.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(tmp.join("p.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let all = ["p", "f", "f2"];
+    let mut kv = Kv::connect(sport, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("no server\n{}", logs(&tmp, &all)));
+    assert!(kv.set("before", "1"));
+    let _ = procs.0[0].kill();
+    let _ = procs.0[0].wait();
+    assert!(kv.set("alone", "2"), "{}", logs(&tmp, &all));
+    let doc = wait_status(&tmp.join("p"), |doc| doc["primary"]["role"] == "alone");
+    assert_eq!(doc["primary"]["role"], "alone", "{doc}");
+    assert_eq!(doc["primary"]["epoch"], 2, "{doc}");
+    let server = doc["primary"]["server_pid"].as_i64().unwrap() as i32;
+    // Someone else wins epoch 3 at the shared arbiter.
+    std::fs::write(tmp.join("arbiter/epoch-3"), "another side").unwrap();
+    procs.0.push(follower(&tmp, "f2", &listen));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ended = loop {
+        if let Some(status) = procs.0[1].try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = logs(&tmp, &all);
+    let status = ended.unwrap_or_else(|| panic!("the overtaken primary goes on\n{text}"));
+    assert!(!status.success(), "{text}");
+    assert!(
+        logs(&tmp, &["p"]).contains("epoch 3 was claimed")
+            && !logs(&tmp, &["p"]).contains("protected again"),
+        "{text}"
+    );
+    assert!(
+        wait_gone(server, Duration::from_secs(5)),
+        "the overtaken primary's server {server} still runs\n{text}"
+    );
+    assert!(!logs(&tmp, &["f2"]).contains("live as epoch"), "{text}");
+}

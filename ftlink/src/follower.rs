@@ -68,6 +68,8 @@ pub(crate) struct FollowState {
     /// Won the next epoch: replay what is on disk, then go live.
     takeover: Option<Instant>,
     lost: Option<u64>,
+    /// Why the claim was lost when the arbiter could not be asked (it counts as lost).
+    arbiter_error: Option<String>,
     /// The primary has sent the whole log before this link (a follower that has not had
     /// it cannot take over).
     synced: bool,
@@ -164,6 +166,7 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
             epoch: hello.epoch,
             takeover: None,
             lost: None,
+            arbiter_error: None,
             synced: false,
             gave_up: false,
             finished: false,
@@ -520,8 +523,13 @@ fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter, state_di
                 crate::takeover::stop_lost_primary(state_dir, next);
                 shared.changed.notify_all();
             }
-            _ => {
+            Ok(false) => {
                 st.lost = Some(next);
+                shared.changed.notify_all();
+            }
+            Err(e) => {
+                st.lost = Some(next);
+                st.arbiter_error = Some(e.to_string());
                 shared.changed.notify_all();
             }
         }
@@ -618,6 +626,7 @@ fn replay_live(
     let st = shared.state.lock().expect("follow state");
     let (lost, takeover, epoch, silent) = (st.lost, st.takeover, st.epoch, st.silent_for);
     let (gave_up, received) = (st.gave_up, st.received);
+    let arbiter_error = st.arbiter_error.clone();
     drop(st);
     match end {
         Ok(ReplayEnd::Exited(status)) => {
@@ -627,9 +636,14 @@ fn replay_live(
         Ok(ReplayEnd::LogEnded(mut handoff)) => {
             if let Some(epoch) = lost {
                 handoff.kill();
-                return Err(LinkError::Other(format!(
-                    "the primary is unreachable but epoch {epoch} is taken: this follower lost epoch {epoch} and stops"
-                )));
+                return Err(LinkError::Other(match arbiter_error {
+                    Some(e) => format!(
+                        "the primary is unreachable and the arbiter could not be asked ({e}): this follower does not go on alone; it lost epoch {epoch} and stops"
+                    ),
+                    None => format!(
+                        "the primary is unreachable but epoch {epoch} is taken: this follower lost epoch {epoch} and stops"
+                    ),
+                }));
             }
             if gave_up {
                 handoff.kill();

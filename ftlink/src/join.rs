@@ -137,13 +137,28 @@ fn exchange_hellos(
     })
     .write_to(stream)?;
     // The follower may look for the token a while (shared storage can be slow to show it).
+    let wait = timing.timeout.max(Duration::from_secs(4));
     stream
-        .set_read_timeout(Some(timing.timeout.max(Duration::from_secs(4))))
+        .set_read_timeout(Some(wait))
         .map_err(|source| LinkError::Io {
             what: "configuring the link".into(),
             source,
         })?;
-    match Message::read_from(stream)? {
+    let answer = Message::read_from(stream).map_err(|e| match e {
+        LinkError::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            LinkError::Other(format!(
+                "the follower did not answer this primary's greeting within {} s",
+                wait.as_secs()
+            ))
+        }
+        other => other,
+    })?;
+    match answer {
         Message::Hello(h) if h.epoch == epoch => Ok(h),
         Message::Hello(h) if h.epoch > epoch => Err(LinkError::Other(format!(
             "epoch {} was claimed at {} after this primary's epoch {epoch}: this primary is fenced off",

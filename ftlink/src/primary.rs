@@ -163,6 +163,8 @@ pub struct FtSink {
     pub throttle_wait: Duration,
     /// The in-process gate holds outputs for a follower too far behind, since then.
     throttle_since: Option<Instant>,
+    /// Set at the end: a follower acknowledged the whole log, the program's end included.
+    pub follower_has_end: bool,
 }
 
 impl FtSink {
@@ -310,6 +312,7 @@ impl FtSink {
             throttled: 0,
             throttle_wait: Duration::ZERO,
             throttle_since: None,
+            follower_has_end: false,
         })
     }
 
@@ -765,6 +768,7 @@ impl EventSink for FtSink {
         let mut st = self
             .shared
             .wait_until_acked(footer.event_count, Some(Duration::from_secs(5)));
+        self.follower_has_end = st.acked.is_some_and(|a| a + 1 >= footer.event_count);
         st.finished = true;
         drop(st);
         self.tx = None;

@@ -96,13 +96,15 @@ pub(super) fn monitor_loop(shared: &Shared, cfg: Monitor) {
                 );
             }
             Ok(false) | Err(_) => {
-                eprintln!(
-                    "ftrun: the follower is unreachable and epoch {next_epoch} is taken ({}): this primary lost epoch {next_epoch}; stopping the server",
-                    match won {
-                        Err(e) => format!("arbiter error: {e}"),
-                        _ => format!("at {}", cfg.arbiter.describe()),
-                    }
-                );
+                match won {
+                    Err(e) => eprintln!(
+                        "ftrun: the follower is unreachable and the arbiter could not be asked ({e}): this primary does not go on alone; it lost epoch {next_epoch}; stopping the server"
+                    ),
+                    _ => eprintln!(
+                        "ftrun: the follower is unreachable and epoch {next_epoch} is taken at {}: this primary lost epoch {next_epoch}; stopping the server",
+                        cfg.arbiter.describe()
+                    ),
+                }
                 shared.lose(&mut st, next_epoch);
             }
         }

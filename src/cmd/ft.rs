@@ -314,10 +314,12 @@ fn primary_ended(
         }
     }
     let status = result.with_context(|| "recording the server failed")?;
-    if let Some(msg) = exit::killed_message(
-        status,
-        "the follower has the whole log and ends the same way; this primary ends too",
-    ) {
+    let ending = if sink.follower_has_end {
+        "the follower has the whole log and ends the same way; this primary ends too"
+    } else {
+        "no follower had the whole log (this primary ran alone); this primary ends too"
+    };
+    if let Some(msg) = exit::killed_message(status, ending) {
         eprintln!("ftrun: {msg}");
     }
     Ok(exit::exit_like(status))
@@ -396,8 +398,16 @@ pub fn run_after_takeover(
             Ok(l) => {
                 let at = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
                 let _ = std::fs::write(state.join("primary.addr"), &at);
+                // Listening on every address (0.0.0.0, ::): a follower elsewhere names one
+                // of this host's.
+                let join = match l.local_addr() {
+                    Ok(a) if a.ip().is_unspecified() => {
+                        format!("HOST:{} (HOST: a name or address of this host)", a.port())
+                    }
+                    _ => at.clone(),
+                };
                 eprintln!(
-                    "ftrun: a new follower joins this primary with `ftrun follow --join {at}` (with the same --arbiter)"
+                    "ftrun: a new follower joins this primary with `ftrun follow --join {join}` (with the same --arbiter)"
                 );
                 Recruit::Accept(l)
             }

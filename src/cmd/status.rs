@@ -65,22 +65,43 @@ pub fn run(args: StatusArgs) -> anyhow::Result<i32> {
         );
     };
     let doc = ftlink::status::assess(doc);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(0);
-    }
+    let text = if args.json {
+        format!("{}\n", serde_json::to_string_pretty(&doc)?)
+    } else {
+        report(&doc)
+    };
+    print_all(&text)
+}
+
+/// The sections and the verdict, one line each.
+fn report(doc: &Value) -> String {
+    let mut text = String::new();
     for side in ["primary", "follower"] {
         if let Some(s) = doc.get(side) {
-            println!("{}", describe(side, s));
+            text += &describe(side, s);
+            text.push('\n');
         }
     }
-    println!(
-        "{}",
-        if doc["protected"] == true {
-            "protected: yes (a follower is connected and acknowledging)"
-        } else {
-            "protected: no (no follower is connected and acknowledging)"
-        }
-    );
-    Ok(0)
+    text += if doc["protected"] == true {
+        "protected: yes (a follower is connected and acknowledging)\n"
+    } else if doc.get("primary").is_none() {
+        // A remote follower's own directory: only the primary knows whether its outputs
+        // are acknowledged.
+        "protected: not known here (no primary in this state directory: ask the primary's)\n"
+    } else {
+        "protected: no (no follower is connected and acknowledging)\n"
+    };
+    text
+}
+
+/// Writes to stdout; a reader that has gone (`ftrun status | grep -q`, `| head`) has what it
+/// wanted, which is no error.
+fn print_all(text: &str) -> anyhow::Result<i32> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(anyhow::anyhow!("writing the status to stdout: {e}")),
+    }
 }
