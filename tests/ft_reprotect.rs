@@ -452,12 +452,13 @@ fn followers_started_anywhere_join_the_primary_that_took_over() {
     );
 }
 
-#[test]
-fn a_follower_restarted_at_its_address_rejoins_its_primary() {
-    let tmp = TempDir::new("ft-reprotect-restart");
+/// A primary (`p`, on a KV server) with a follower (`f`, listening) on a shared file
+/// arbiter; one write, then the follower killed and one more write, which the primary,
+/// alone now, serves. Returns the processes, the client and the follower's `--listen`.
+fn primary_left_alone(tmp: &TempDir) -> (Killer, Kv, Vec<String>) {
     let (fport, sport) = (free_port(), free_port());
     let listen = vec!["--listen".to_string(), format!("127.0.0.1:{fport}")];
-    let mut procs = Killer(vec![follower(&tmp, "f", &listen)], sport);
+    let mut procs = Killer(vec![follower(tmp, "f", &listen)], sport);
     std::thread::sleep(Duration::from_millis(300));
     procs.0.push(
         Command::new(ftrun_bin())
@@ -475,13 +476,21 @@ fn a_follower_restarted_at_its_address_rejoins_its_primary() {
             .spawn()
             .unwrap(),
     );
-    let all = ["p", "f", "f2"];
+    let all = ["p", "f"];
     let mut kv = Kv::connect(sport, Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("no server\n{}", logs(&tmp, &all)));
+        .unwrap_or_else(|| panic!("no server\n{}", logs(tmp, &all)));
     assert!(kv.set("before", "1"));
     let _ = procs.0[0].kill();
     let _ = procs.0[0].wait();
-    assert!(kv.set("alone", "2"), "{}", logs(&tmp, &all));
+    assert!(kv.set("alone", "2"), "{}", logs(tmp, &all));
+    (procs, kv, listen)
+}
+
+#[test]
+fn a_follower_restarted_at_its_address_rejoins_its_primary() {
+    let tmp = TempDir::new("ft-reprotect-restart");
+    let all = ["p", "f", "f2"];
+    let (mut procs, mut kv, listen) = primary_left_alone(&tmp);
     // Restarted where it was: the primary finds it there and sends it the whole log.
     procs.0.push(follower(&tmp, "f2", &listen));
     let doc = wait_protected(&tmp.join("p"));
@@ -490,7 +499,7 @@ fn a_follower_restarted_at_its_address_rejoins_its_primary() {
     assert!(kv.set("after", "3"));
     let _ = procs.0[1].kill();
     let _ = procs.0[1].wait();
-    let mut kv = Kv::connect(sport, Duration::from_secs(30))
+    let mut kv = Kv::connect(procs.1, Duration::from_secs(30))
         .unwrap_or_else(|| panic!("no takeover\n{}", logs(&tmp, &all)));
     for (k, v) in [("before", "1"), ("alone", "2"), ("after", "3")] {
         assert_eq!(
@@ -617,33 +626,8 @@ fn a_primary_alone_whose_epoch_was_overtaken_is_fenced_off_when_a_follower_comes
     // protected again as if it were current — the follower it finds answers with the later
     // epoch, and the primary stops its server.
     let tmp = TempDir::new("ft-reprotect-fenced");
-    let (fport, sport) = (free_port(), free_port());
-    let listen = vec!["--listen".to_string(), format!("127.0.0.1:{fport}")];
-    let mut procs = Killer(vec![follower(&tmp, "f", &listen)], sport);
-    std::thread::sleep(Duration::from_millis(300));
-    procs.0.push(
-        Command::new(ftrun_bin())
-            .args(["--follower", &format!("127.0.0.1:{fport}")])
-            .arg("--state-dir")
-            .arg(tmp.join("p"))
-            .arg("--arbiter")
-            .arg(format!("file:{}", tmp.join("arbiter").display()))
-            .arg("--")
-            .arg(testprog("kv_server"))
-            .arg(sport.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(tmp.join("p.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
     let all = ["p", "f", "f2"];
-    let mut kv = Kv::connect(sport, Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("no server\n{}", logs(&tmp, &all)));
-    assert!(kv.set("before", "1"));
-    let _ = procs.0[0].kill();
-    let _ = procs.0[0].wait();
-    assert!(kv.set("alone", "2"), "{}", logs(&tmp, &all));
+    let (mut procs, _kv, listen) = primary_left_alone(&tmp);
     let doc = wait_status(&tmp.join("p"), |doc| doc["primary"]["role"] == "alone");
     assert_eq!(doc["primary"]["role"], "alone", "{doc}");
     assert_eq!(doc["primary"]["epoch"], 2, "{doc}");

@@ -152,8 +152,20 @@ impl Recorder<'_> {
             return Ok(());
         }
         let (bytes, count) = space.take_records(true).map_err(|e| failure(tgid, me, e))?;
-        if count == 0 && bytes.is_empty() {
-            return Ok(());
+        self.log_taken(tgid, tid, bytes, count).map(|_| ())
+    }
+
+    /// Logs `count` records just taken from process `tgid`'s ring, made by thread `tid`;
+    /// returns whether there were any.
+    pub(crate) fn log_taken(
+        &mut self,
+        tgid: i32,
+        tid: u32,
+        bytes: Vec<u8>,
+        count: u64,
+    ) -> Result<bool, RecordError> {
+        if count == 0 {
+            return Ok(false);
         }
         let count = u32::try_from(count).map_err(|_| {
             RecordError::Other(format!("process {tgid}: the ring counts {count} records"))
@@ -164,7 +176,8 @@ impl Recorder<'_> {
             bytes,
             self.echo_targets(),
             tgid,
-        ))
+        ))?;
+        Ok(true)
     }
 
     /// While the programs run (at a tick): takes the records each process's token holder
@@ -192,20 +205,7 @@ impl Recorder<'_> {
             let (bytes, count) = space
                 .take_records(false)
                 .map_err(|e| failure(tgid, holder, e))?;
-            if count == 0 {
-                continue;
-            }
-            let count = u32::try_from(count).map_err(|_| {
-                RecordError::Other(format!("process {tgid}: the ring holds {count} records"))
-            })?;
-            self.push_ring(RingRecords::taken(
-                holder as u32,
-                count,
-                bytes,
-                self.echo_targets(),
-                tgid,
-            ))?;
-            streamed = true;
+            streamed |= self.log_taken(tgid, holder as u32, bytes, count)?;
         }
         if streamed {
             self.sink.streamed()?;

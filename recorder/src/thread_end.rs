@@ -3,7 +3,6 @@
 
 use schema::{EventKind, ExitStatus};
 
-use crate::ring_records::RingRecords;
 use crate::session::Recorder;
 use crate::RecordError;
 
@@ -73,18 +72,7 @@ impl Recorder<'_> {
                 "process {tgid}: reading the in-process calls of its killed thread {holder}: {e}"
             ))
         })?;
-        if count == 0 {
-            return Ok(());
-        }
-        let count = u32::try_from(count).map_err(|_| {
-            RecordError::Other(format!("process {tgid}: the ring holds {count} records"))
-        })?;
-        self.push_ring(RingRecords::taken(
-            holder as u32,
-            count,
-            bytes,
-            self.echo_targets(),
-            tgid,
-        ))
+        self.log_taken(tgid, holder as u32, bytes, count)
+            .map(|_| ())
     }
 }
