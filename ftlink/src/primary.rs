@@ -690,15 +690,14 @@ impl EventSink for FtSink {
         &mut self,
         records: recorder::ring_records::RingRecords,
     ) -> Result<(), RecordError> {
-        let (first, inputs, before) = (records.first_seq, records.inputs, self.inputs_through);
-        let calls = records.pack()?;
+        let (first, before) = (records.first_seq, self.inputs_through);
+        let (calls, inputs) = records.pack_counting_inputs()?;
         self.push_buffered(calls)?;
         // The outputs the runtime's gate let through after the last input are not inputs.
-        match inputs {
-            Some(0) => self.inputs_through = before,
-            Some(k) => self.inputs_through = first + u64::from(k),
-            None => {}
-        }
+        self.inputs_through = match inputs {
+            0 => before,
+            k => first + u64::from(k),
+        };
         Ok(())
     }
 

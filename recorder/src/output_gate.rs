@@ -104,6 +104,12 @@ impl OutputGates {
     }
 }
 
+/// `FTRUN_DEBUG_GATE=1` prints the gate's state at every tick (for debugging ftrun itself).
+fn debug_gate() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("FTRUN_DEBUG_GATE").is_some())
+}
+
 /// The gate words for a clearance.
 fn acknowledged(clear: Clearance) -> Acknowledged {
     let open = clear.acked_events == u64::MAX;
@@ -211,12 +217,18 @@ impl Recorder<'_> {
                 ring.set_gate_need(req, need);
             }
         }
-        let rings: Vec<Arc<Ring>> = self
-            .spaces
-            .values()
-            .filter_map(|s| s.gate_ring().cloned())
-            .collect();
-        *gates.board.lock().expect("gate board") = rings;
+        {
+            // The board follows the spaces (rebuilt only when a ring came or went).
+            let mut board = gates.board.lock().expect("gate board");
+            let rings = self.spaces.values().filter_map(|s| s.gate_ring());
+            let same = board.len() == rings.clone().count()
+                && rings
+                    .clone()
+                    .all(|r| board.iter().any(|b| Arc::ptr_eq(b, r)));
+            if !same {
+                *board = rings.cloned().collect();
+            }
+        }
         let clear = self.sink.clearance();
         let mut waiting = false;
         for (&tgid, space) in &self.spaces {
@@ -232,7 +244,7 @@ impl Recorder<'_> {
                 book.batches.pop_front();
             }
             let open = clear.acked_events == u64::MAX;
-            if std::env::var_os("FTRUN_DEBUG_GATE").is_some() {
+            if debug_gate() {
                 eprintln!(
                     "ftrun: [gate {tgid}] acked {} records {} pending {:?} logged {}",
                     clear.acked_events, book.acked_records, book.pending, self.seq

@@ -44,10 +44,6 @@ pub struct RingRecords {
     pub echo: EchoTargets,
     /// The process, for messages.
     pub tgid: i32,
-    /// Under the Output Rule: how many of the records, from the first, end with the last
-    /// input among them (the rest are outputs the runtime's gate let through); `None`: all
-    /// count as inputs.
-    pub inputs: Option<u32>,
 }
 
 impl RingRecords {
@@ -61,21 +57,7 @@ impl RingRecords {
             bytes,
             echo,
             tgid,
-            inputs: None,
         }
-    }
-
-    /// Counts `inputs` (a pass over the records' headers).
-    pub fn count_inputs(&mut self) {
-        let mut last = 0;
-        for (i, record) in fastpath::records(&self.bytes).enumerate() {
-            match record {
-                Ok(r) if r.gated_output => {}
-                // A corrupt record is reported when the records are packed.
-                _ => last = i as u32 + 1,
-            }
-        }
-        self.inputs = Some(last);
     }
 }
 
@@ -83,11 +65,21 @@ impl RingRecords {
     /// Checks the records and packs them; a corrupt record, or a count that is not the
     /// ring's, is an error naming the ring offset.
     pub fn pack(&self) -> Result<BufferedCalls, RecordError> {
+        self.pack_counting_inputs().map(|(calls, _)| calls)
+    }
+
+    /// `pack`, and how many of the records, from the first, end with the last input among
+    /// them (the rest are outputs the runtime's Output Rule gate let through).
+    pub fn pack_counting_inputs(&self) -> Result<(BufferedCalls, u32), RecordError> {
         let mut packed = Packer::default();
+        let mut inputs = 0;
         let bad =
             |e: fastpath::FastPathError| RecordError::Other(format!("process {}: {e}", self.tgid));
         for record in fastpath::records(&self.bytes) {
             let record = record.map_err(bad)?;
+            if !record.gated_output {
+                inputs = packed.count() + 1;
+            }
             let (mut output_hash, mut echo) = (0, Echo::None);
             if let Rule::Output { fd, .. } = rule_for(u64::from(record.nr)) {
                 if record.result > 0 {
@@ -112,6 +104,6 @@ impl RingRecords {
                 ),
             }));
         }
-        Ok(packed.finish(self.first_seq, self.tid))
+        Ok((packed.finish(self.first_seq, self.tid), inputs))
     }
 }

@@ -160,9 +160,6 @@ impl<'a> Recorder<'a> {
     pub(crate) fn push_ring(&mut self, mut records: RingRecords) -> Result<(), RecordError> {
         records.first_seq = self.seq;
         self.seq += u64::from(records.count);
-        if self.gates.is_some() {
-            records.count_inputs();
-        }
         let tgid = records.tgid;
         self.sink.push_ring(records)?;
         self.note_shipped(tgid);
