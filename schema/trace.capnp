@@ -165,6 +165,14 @@ struct ForcedSwitch {
   landmark @0 :Landmark;
   regs @1 :List(UInt64);   # 27 words, user_regs_struct order
   fpregs @2 :Data;         # 512 bytes, the FXSAVE area
+  # Memory words the loop changed between the two passes before, with their values at
+  # this one, as (address, value) pairs: with the registers, what replay's in-process
+  # filter compares at each pass (empty: the registers alone, or no filter).
+  watchedWords @3 :List(UInt64);
+  # The general-purpose registers that changed between those passes, one bit each in the
+  # order rax rbx rcx rdx rsi rdi rbp rsp r8..r15: the filter checks one of them (or else
+  # a watched word) before anything else.
+  changedRegs @4 :UInt32;
 }
 
 # A rewritten syscall site: the bytes written at the site and at the stub, and the stub page

@@ -22,6 +22,9 @@ pub const RING_MAP_SIZE: u64 = RING_HEADER_SIZE + RING_DATA_SIZE;
 /// never use it, so the program's own stack looks the same in every mode.
 pub const STACK_BASE: u64 = RING_BASE + RING_MAP_SIZE;
 pub const STACK_SIZE: u64 = 0x1_0000;
+/// Replay never runs on the runtime's stack: a landmark filter (`landmark.rs`) keeps its
+/// registers, the state it looks for and a stack of its own there.
+pub const FILTER_DATA: u64 = STACK_BASE;
 /// Stub pages for syscall sites within reach of the runtime (non-PIE executables).
 pub const NEAR_STUBS_BASE: u64 = RUNTIME_BASE + 0x20_0000;
 

@@ -6,9 +6,11 @@
 //! filter lets only the runtime's own `syscall` instruction through untraced.
 //!
 //! This crate owns the layout both sides agree on (`layout`), the filter (`seccomp`), the
-//! records (`ring`), rewriting (`patch`) and one address space's state (`space`).
+//! records (`ring`), rewriting (`patch`), one address space's state (`space`) and replay's
+//! in-process search for a preempted loop's pass (`landmark`).
 
 pub mod gate;
+pub mod landmark;
 pub mod layout;
 pub mod patch;
 pub mod ring;

@@ -13,6 +13,7 @@ mod inproc;
 pub mod machine;
 mod output_gate;
 mod output_order;
+mod preempt;
 pub mod probe;
 pub mod rdtsc;
 pub mod ring_records;

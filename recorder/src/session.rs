@@ -755,7 +755,7 @@ impl<'a> Recorder<'a> {
 }
 
 /// `FTRUN_DEBUG_STOPS=1` prints every ptrace stop (for debugging ftrun itself).
-fn debug_stops() -> bool {
+pub(crate) fn debug_stops() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("FTRUN_DEBUG_STOPS").is_some())
 }

@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use schema::{EventKind, ForcedSwitch, Landmark, RdtscEvent, SignalEvent, SignalPlacement};
+use schema::{EventKind, Landmark, RdtscEvent, SignalEvent, SignalPlacement};
 use tracee::landmark::{self, landmark_regs_hash};
-use tracee::{is_synchronous, rdtsc, regs_hash, siginfo_code, PtraceEvent, Regs, Stop};
+use tracee::{is_synchronous, rdtsc, regs_hash, siginfo_code, Regs};
 
+use crate::preempt::TIMESLICE;
 use crate::session::{HeldSignal, Recorder, SpinWatch};
 use crate::RecordError;
 
@@ -35,10 +36,6 @@ fn delivery_does_nothing(pid: i32, signo: i32) -> bool {
 const SPIN_HIT_LIMIT: u32 = 8;
 const SI_KERNEL: i32 = 0x80;
 const TRAP_HWBKPT: i32 = 4;
-/// How long a thread runs its own code while others wait before it is looked at as a
-/// possible spin; doubled after every look that found it making progress.
-const TIMESLICE: Duration = Duration::from_millis(10);
-const MAX_BACKOFF: u32 = 6;
 /// How long a held signal waits for the next syscall of a loop that makes progress before
 /// the loop is watched again and the signal delivered in it.
 const HELD_PATIENCE: Duration = Duration::from_secs(1);
@@ -252,7 +249,10 @@ impl Recorder<'_> {
             }
             t.interrupting = true;
             // It may have stopped meanwhile: the interrupt then comes later and is ignored.
-            let _ = t.tracee.interrupt();
+            let r = t.tracee.interrupt();
+            if crate::session::debug_stops() {
+                eprintln!("ftrun: [record] {tid} interrupted for its slice: {r:?}");
+            }
         }
         for (tid, since) in self.holding_for_syscall() {
             let Some(t) = self.task_mut(tid) else {
@@ -296,109 +296,12 @@ impl Recorder<'_> {
                 return Ok(());
             }
         }
-        let watching = self.t.spin.is_some() || self.t.sched_watch.is_some();
-        if watching || !self.sched.holds(tgid, tid) || !self.sched.others_ready(tgid) {
+        // A watch that saw too few passes in a whole slice watches a point the thread left
+        // (the loop it computes in now does not pass there): it starts again from here.
+        self.end_sched_watch()?;
+        if self.t.spin.is_some() || !self.sched.holds(tgid, tid) || !self.sched.others_ready(tgid) {
             return Ok(());
         }
-        let regs = self.t.tracee.regs()?;
-        // A thread running calls in-process gives the token up at its next one.
-        self.t.yield_wanted = true;
-        if self.in_runtime_code(regs.rip) {
-            return Ok(());
-        }
-        self.t.tracee.set_exec_breakpoint(regs.rip)?;
-        self.t.sched_watch = Some(SpinWatch {
-            rip: regs.rip,
-            last_regs: landmark_regs_hash(&self.t.tracee, &regs)?,
-            last_mem: None,
-            hits: 0,
-        });
-        Ok(())
-    }
-
-    /// Logs the preemption and parks the thread behind the others waiting for the token.
-    fn preempt_here(&mut self, event: EventKind) -> Result<(), RecordError> {
-        self.t.tracee.clear_breakpoints()?;
-        self.push(event)?;
-        let (tgid, tid) = (self.t.tgid, self.t.tid as i32);
-        self.sched.preempt(tgid, tid);
-        self.t.preempted = true;
-        self.t.slice_backoff = 0;
-        // When its turn comes again it just goes on from here.
-        self.t.parked = Some(Stop::Event {
-            event: PtraceEvent::Stop,
-            signo: 0,
-        });
-        Ok(())
-    }
-
-    pub(crate) fn end_sched_watch(&mut self) -> Result<(), RecordError> {
-        if self.t.sched_watch.take().is_some() {
-            self.t.tracee.clear_breakpoints()?;
-        }
-        Ok(())
-    }
-
-    /// A pass of a watched thread through the point where it was interrupted: if its whole
-    /// state is the same as on the pass before, it spins and waits for another thread, so
-    /// it is preempted here.
-    fn on_sched_hit(&mut self, regs: &Regs) -> Result<(), RecordError> {
-        let Some(mut watch) = self.t.sched_watch.take() else {
-            return Ok(());
-        };
-        watch.hits += 1;
-        let now = landmark_regs_hash(&self.t.tracee, regs)?;
-        if now == watch.last_regs {
-            let mem = landmark::memory_hash(&mut self.t.tracee)?;
-            if watch.last_mem == Some(mem) {
-                return self.preempt_here(EventKind::Sched(Landmark {
-                    rip: watch.rip,
-                    regs_hash: now,
-                    mem_hash: mem,
-                }));
-            }
-            watch.last_mem = Some(mem);
-        } else {
-            watch.last_regs = now;
-            watch.last_mem = None;
-        }
-        if !self.sched.others_ready(self.t.tgid) {
-            self.t.tracee.clear_breakpoints()?;
-            return Ok(());
-        }
-        if watch.hits >= SPIN_HIT_LIMIT {
-            if self.t.slice_backoff >= MAX_BACKOFF {
-                // It has computed for seconds while others wait, and may wait for them
-                // itself: preempted at this exact state rather than let the recording stall.
-                // Replay finds the state by stopping at each pass through this point.
-                self.warn_once(format!(
-                    "thread {} computed without syscalls at {:#x} while other threads waited; \
-                     it was preempted there, at a state replay finds from its memory (quick \
-                     when the loop counts in registers) or else by stopping at every pass \
-                     through that point (a hardware tick counter would avoid this)",
-                    self.t.tid, watch.rip
-                ));
-                let mem = landmark::memory_hash(&mut self.t.tracee)?;
-                let switch = ForcedSwitch {
-                    landmark: Landmark {
-                        rip: watch.rip,
-                        regs_hash: now,
-                        mem_hash: mem,
-                    },
-                    regs: tracee::regs_words(regs).to_vec(),
-                    fpregs: self.t.tracee.fpregs_bytes()?.to_vec(),
-                };
-                self.preempt_here(EventKind::SchedAtState(switch))?;
-                // Still computing when it runs again: switched at the next long slice.
-                self.t.slice_backoff = MAX_BACKOFF;
-                return Ok(());
-            }
-            // Making progress: it runs on, and is looked at again after a longer slice.
-            self.t.tracee.clear_breakpoints()?;
-            self.t.slice_backoff += 1;
-            return Ok(());
-        }
-        self.t.sched_watch = Some(watch);
-        Ok(())
+        self.start_sched_watch()
     }
 }

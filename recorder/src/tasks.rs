@@ -26,7 +26,7 @@ pub(crate) struct Task {
     /// How many times its timeslice has been doubled since its last syscall.
     pub slice_backoff: u32,
     /// Watching it for a spin in which to preempt it.
-    pub sched_watch: Option<SpinWatch>,
+    pub sched_watch: Option<crate::preempt::SchedWatch>,
     /// Preempted at the stop just handled: it stays stopped until its turn.
     pub preempted: bool,
     /// The syscall at the stop just handled went into the kernel.

@@ -160,6 +160,17 @@ impl crate::session::Recorder<'_> {
                     self.take_over_leader_at_exec()?;
                 }
                 self.t.running_since = None;
+                if !matches!(
+                    stop,
+                    Stop::Event {
+                        event: PtraceEvent::Stop,
+                        ..
+                    }
+                ) {
+                    // Any other stop takes the place of an interrupt sent meanwhile: the
+                    // kernel reports no interrupt stop after it, so none is awaited.
+                    self.t.interrupting = false;
+                }
                 return Ok(stop);
             }
         }

@@ -10,6 +10,7 @@ pub mod fdtable;
 pub mod golive;
 mod inproc;
 pub mod kept;
+mod landmark_filter;
 pub mod landmark_search;
 mod mem;
 mod pi;

@@ -380,7 +380,10 @@ impl<'a> Replayer<'a> {
     pub(crate) fn on_stop(&mut self, stop: Stop) -> Result<Option<ExitStatus>, ReplayError> {
         match stop {
             Stop::SyscallEntry { nr } => self.on_entry(nr)?,
-            Stop::SyscallExit { ret } => self.on_exit(ret)?,
+            Stop::SyscallExit { ret } => {
+                self.on_exit(ret)?;
+                self.arm_deferred_filter()?;
+            }
             Stop::Signal { signo } => self.on_signal(signo)?,
             Stop::Event {
                 event: PtraceEvent::Exec,
@@ -770,7 +773,7 @@ pub(crate) fn describe(kind: &EventKind) -> String {
 }
 
 /// `FTRUN_DEBUG_STOPS=1` prints every ptrace stop (for debugging ftrun itself).
-fn debug_stops() -> bool {
+pub(crate) fn debug_stops() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("FTRUN_DEBUG_STOPS").is_some())
 }

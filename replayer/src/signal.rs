@@ -44,7 +44,8 @@ impl Replayer<'_> {
         if self.t.landmark_armed {
             return Ok(());
         }
-        let rip = match self.peek()?.map(|e| &e.kind) {
+        let next = self.peek()?.map(|e| e.kind.clone());
+        let rip = match &next {
             Some(EventKind::Signal(s)) => landmark_of(s).map(|lm| lm.rip),
             Some(EventKind::Sched(lm)) => Some(lm.rip),
             Some(EventKind::SchedAtState(f)) => Some(f.landmark.rip),
@@ -52,6 +53,12 @@ impl Replayer<'_> {
         };
         self.t.landmark_mem = None;
         self.t.landmark_search.finish();
+        if let Some(EventKind::SchedAtState(switch)) = &next {
+            if self.arm_filter(switch)? {
+                self.t.landmark_armed = true;
+                return Ok(());
+            }
+        }
         if let Some(rip) = rip {
             self.t.tracee.set_exec_breakpoint(rip)?;
             self.t.landmark_armed = true;
@@ -105,6 +112,9 @@ impl Replayer<'_> {
             if let Some(insn) = rdtsc::decode(&mut self.t.tracee, regs.rip)? {
                 return self.replay_rdtsc(&mut regs, insn);
             }
+        }
+        if signo == libc::SIGTRAP && self.trapped_at_filter(regs.rip) {
+            return self.on_filter_trap(&regs);
         }
         if signo == libc::SIGTRAP && self.t.landmark_armed && siginfo_code(&info) == TRAP_HWBKPT {
             return self.on_landmark_hit(&regs);
@@ -179,7 +189,12 @@ impl Replayer<'_> {
 
     /// A pass through a landmark without its recorded state: counted and shown; the end of
     /// the replay, with a divergence, when the state cannot come (see `landmark_search`).
-    fn landmark_missed(&mut self, regs: &Regs, rip: u64, what: String) -> Result<(), ReplayError> {
+    pub(crate) fn landmark_missed(
+        &mut self,
+        regs: &Regs,
+        rip: u64,
+        what: String,
+    ) -> Result<(), ReplayError> {
         let replayed = self.replayed;
         if let Some(gave_up) = self
             .t

@@ -213,6 +213,7 @@ impl Replayer<'_> {
         for &tid in &tids {
             self.tasks.switch_to(&mut self.t, tid)?;
             self.settle()?;
+            self.drop_filter_here()?;
             self.t.tracee.clear_breakpoints()?;
             self.t.landmark_armed = false;
             self.t.landmark_mem = None;

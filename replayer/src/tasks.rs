@@ -33,6 +33,10 @@ pub(crate) struct Task {
     /// A signal sent to the process whose delivery stop we are waiting for.
     pub injecting: Option<SignalEvent>,
     pub landmark_armed: bool,
+    /// The in-process filter that looks for its forced switch's pass, if one is armed.
+    pub filter: Option<fastpath::landmark::ArmedFilter>,
+    /// Its filter waits for the exit of the syscall it was stopped at the entry of.
+    pub filter_deferred: bool,
     pub deliver: i32,
     /// The descriptor table, shared by the threads of a process.
     pub fds: Rc<RefCell<FdTable>>,
@@ -61,6 +65,8 @@ impl Task {
             pending: None,
             injecting: None,
             landmark_armed: false,
+            filter: None,
+            filter_deferred: false,
             deliver: 0,
             fds,
             syscall_insn: 0,

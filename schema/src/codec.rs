@@ -246,8 +246,9 @@ pub fn estimated_size(e: &Event) -> usize {
         EventKind::Exit(_) => 24,
         EventKind::SyscallEntry { .. } => 24,
         EventKind::Sched(_) => 32,
-        EventKind::SchedAtState(f) => 48usize
+        EventKind::SchedAtState(f) => 56usize
             .saturating_add(f.regs.len().saturating_mul(8))
+            .saturating_add(f.words.len().saturating_mul(16))
             .saturating_add(pad(f.fpregs.len())),
         EventKind::RuntimeMapped => 16,
         EventKind::SitePatched(p) => 64usize
@@ -368,6 +369,13 @@ fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecErr
                 regs.set(i, *w);
             }
             b.set_fpregs(checked_data(&f.fpregs, "fp registers")?);
+            let n = len32(f.words.len().saturating_mul(2), "watched words")?;
+            let mut words = b.reborrow().init_watched_words(n);
+            for (i, &(addr, value)) in (0u32..).step_by(2).zip(&f.words) {
+                words.set(i, addr);
+                words.set(i + 1, value);
+            }
+            b.set_changed_regs(f.changed_regs);
         }
         EventKind::RuntimeMapped => kind.set_runtime_mapped(()),
         EventKind::SitePatched(p) => {
@@ -693,6 +701,15 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
                     .iter()
                     .collect(),
                 fpregs: data(f.get_fpregs(), "forced switch fp registers")?,
+                words: {
+                    let w: Vec<u64> = f
+                        .get_watched_words()
+                        .ctx("forced switch watched words")?
+                        .iter()
+                        .collect();
+                    w.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+                },
+                changed_regs: f.get_changed_regs(),
             })
         }
         K::RuntimeMapped(()) => EventKind::RuntimeMapped,

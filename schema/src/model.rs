@@ -270,6 +270,12 @@ pub struct ForcedSwitch {
     pub regs: Vec<u64>,
     /// The x87/SSE registers (FXSAVE area, 512 bytes).
     pub fpregs: Vec<u8>,
+    /// Memory words the loop changed between the two passes before, with their values at
+    /// this one (address, value).
+    pub words: Vec<(u64, u64)>,
+    /// The general-purpose registers that changed between those passes (bit i: the i-th
+    /// of rax rbx rcx rdx rsi rdi rbp rsp r8..r15).
+    pub changed_regs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

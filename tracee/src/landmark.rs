@@ -81,3 +81,70 @@ pub fn memory_hash(tracee: &mut Tracee) -> Result<u64, TraceeError> {
     }
     Ok(h.digest())
 }
+
+/// A copy of every writable byte of a process, to tell which words a loop changes from
+/// one pass to the next.
+pub struct MemorySnapshot {
+    ranges: Vec<(u64, Vec<u8>)>,
+}
+
+/// Copies every writable byte of the process, unless there are more than `limit` of them.
+pub fn memory_snapshot(
+    tracee: &mut Tracee,
+    limit: u64,
+) -> Result<Option<MemorySnapshot>, TraceeError> {
+    let ranges = writable_ranges(tracee.pid()).map_err(|source| TraceeError::Memory {
+        op: "read /proc/PID/maps",
+        pid: tracee.pid(),
+        addr: 0,
+        len: 0,
+        source,
+    })?;
+    if ranges.iter().map(|(a, b)| b - a).sum::<u64>() > limit {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(ranges.len());
+    for (start, end) in ranges {
+        out.push((
+            start,
+            tracee.read_mem_partial(start, (end - start) as usize)?,
+        ));
+    }
+    Ok(Some(MemorySnapshot { ranges: out }))
+}
+
+impl MemorySnapshot {
+    /// The 8-byte words whose value differs from `earlier`'s (addresses both copies hold),
+    /// with their value now: the first `max` of them.
+    pub fn changed_since(&self, earlier: &MemorySnapshot, max: usize) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        for (start, now) in &self.ranges {
+            let Some((old_start, old)) = earlier
+                .ranges
+                .iter()
+                .find(|(s, o)| *s <= *start && *start < *s + o.len() as u64)
+            else {
+                continue;
+            };
+            let skip = (*start - *old_start) as usize;
+            let old = &old[skip..];
+            let n = now.len().min(old.len()) / 8 * 8;
+            for page in (0..n).step_by(4096) {
+                let end = (page + 4096).min(n);
+                if now[page..end] == old[page..end] {
+                    continue;
+                }
+                for off in (page..end).step_by(8) {
+                    if now[off..off + 8] != old[off..off + 8] {
+                        if out.len() == max {
+                            return out;
+                        }
+                        let word = now[off..off + 8].try_into().expect("8 bytes");
+                        out.push((start + off as u64, u64::from_le_bytes(word)));
+                    }
+                }
+            }
+        }
+        out
+    }
+}

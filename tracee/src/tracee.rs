@@ -203,6 +203,11 @@ impl Tracee {
         })
     }
 
+    /// True while stopped at a syscall's entry (or its seccomp stop), before its exit.
+    pub fn at_syscall_entry(&self) -> bool {
+        self.in_syscall
+    }
+
     pub fn regs(&self) -> Result<Regs, TraceeError> {
         nix::sys::ptrace::getregs(self.pid)
             .map_err(|e| TraceeError::from_errno("PTRACE_GETREGS", self.pid(), e))

@@ -272,9 +272,13 @@ pub fn render(ev: &Event, at: &SignalPoint, mem: &mut KnownMemory) -> (String, V
             put("rip", json!(l.rip));
             put("regs_hash", json!(l.regs_hash));
             put("mem_hash", json!(l.mem_hash));
+            put("watched_words", json!(f.words.len()));
             format!(
-                "preempted computing, rip {:#x} (registers {:#x}, memory {:#x})",
-                l.rip, l.regs_hash, l.mem_hash
+                "preempted computing, rip {:#x} (registers {:#x}, memory {:#x}, {} watched words)",
+                l.rip,
+                l.regs_hash,
+                l.mem_hash,
+                f.words.len()
             )
         }
     };
