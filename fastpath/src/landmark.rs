@@ -468,22 +468,7 @@ impl ArmedFilter {
 /// Whether `addr` is in an executable mapping that is not writable (code nothing rewrites
 /// at run time, whose bytes landmark hashes leave out).
 pub fn in_read_only_code(pid: i32, addr: u64) -> bool {
-    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
-        return false;
-    };
-    maps.lines().any(|line| {
-        let mut parts = line.split_whitespace();
-        let (Some(range), Some(perms)) = (parts.next(), parts.next()) else {
-            return false;
-        };
-        let Some((a, b)) = range.split_once('-') else {
-            return false;
-        };
-        let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else {
-            return false;
-        };
-        a <= addr && addr + 16 <= b && perms.starts_with("r-x")
-    })
+    crate::space::in_code(pid, addr, 16, false)
 }
 
 #[cfg(test)]

@@ -595,6 +595,12 @@ fn stub_page_candidate(site: u64) -> u64 {
 /// Whether `[addr, addr+len)` lies in one executable, non-writable mapping of a file (code
 /// that nothing rewrites at run time, unlike a JIT's).
 fn in_file_code(pid: i32, addr: u64, len: u64) -> bool {
+    in_code(pid, addr, len, true)
+}
+
+/// Whether `[addr, addr+len)` lies in one executable, non-writable mapping (of a file only,
+/// if `file_only`).
+pub(crate) fn in_code(pid: i32, addr: u64, len: u64, file_only: bool) -> bool {
     let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
         return false;
     };
@@ -610,6 +616,6 @@ fn in_file_code(pid: i32, addr: u64, len: u64) -> bool {
         let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else {
             return false;
         };
-        a <= addr && addr + len <= b && perms.starts_with("r-x") && inode != "0"
+        a <= addr && addr + len <= b && perms.starts_with("r-x") && (!file_only || inode != "0")
     })
 }

@@ -13,7 +13,7 @@ use schema::{EventKind, ForcedSwitch};
 use tracee::Regs;
 
 use crate::session::Replayer;
-use crate::signal::at_landmark;
+use crate::signal::{at_landmark, preempted_state};
 use crate::ReplayError;
 
 fn filter_error(e: FastPathError) -> ReplayError {
@@ -117,10 +117,7 @@ impl Replayer<'_> {
             self.take()?;
             return Ok(());
         }
-        let what = format!(
-            "the state in which thread {} was preempted at {:#x} (registers {:#x}, memory {:#x})",
-            self.t.tid, lm.rip, lm.regs_hash, lm.mem_hash
-        );
+        let what = preempted_state(self.t.tid, lm);
         // It goes on in the stub, where the pass is let through.
         self.landmark_missed(&program, lm.rip, what)
     }

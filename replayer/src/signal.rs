@@ -27,6 +27,14 @@ pub fn at_landmark(tracee: &mut Tracee, regs: &Regs, lm: &Landmark) -> Result<bo
     Ok(mem == lm.mem_hash)
 }
 
+/// What a search for a forced switch's state looks for, for its progress and divergence.
+pub fn preempted_state(tid: u32, lm: &Landmark) -> String {
+    format!(
+        "the state in which thread {tid} was preempted at {:#x} (registers {:#x}, memory {:#x})",
+        lm.rip, lm.regs_hash, lm.mem_hash
+    )
+}
+
 /// The raw siginfo of a recorded signal, checked for size.
 pub fn raw_siginfo(ev: &SignalEvent) -> Result<tracee::RawSiginfo, ReplayError> {
     ev.siginfo.as_slice().try_into().map_err(|_| {
@@ -44,17 +52,16 @@ impl Replayer<'_> {
         if self.t.landmark_armed {
             return Ok(());
         }
-        let next = self.peek()?.map(|e| e.kind.clone());
-        let rip = match &next {
-            Some(EventKind::Signal(s)) => landmark_of(s).map(|lm| lm.rip),
-            Some(EventKind::Sched(lm)) => Some(lm.rip),
-            Some(EventKind::SchedAtState(f)) => Some(f.landmark.rip),
-            _ => None,
+        let (rip, switch) = match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::Signal(s)) => (landmark_of(s).map(|lm| lm.rip), None),
+            Some(EventKind::Sched(lm)) => (Some(lm.rip), None),
+            Some(EventKind::SchedAtState(f)) => (Some(f.landmark.rip), Some(f.clone())),
+            _ => (None, None),
         };
         self.t.landmark_mem = None;
         self.t.landmark_search.finish();
-        if let Some(EventKind::SchedAtState(switch)) = &next {
-            if self.arm_filter(switch)? {
+        if let Some(switch) = switch {
+            if self.arm_filter(&switch)? {
                 self.t.landmark_armed = true;
                 return Ok(());
             }
@@ -245,10 +252,7 @@ impl Replayer<'_> {
             self.take()?;
             return Ok(());
         }
-        let what = format!(
-            "the state in which thread {} was preempted at {:#x} (registers {:#x}, memory {:#x})",
-            self.t.tid, lm.rip, lm.regs_hash, lm.mem_hash
-        );
+        let what = preempted_state(self.t.tid, lm);
         self.landmark_missed(regs, lm.rip, what)
     }
 

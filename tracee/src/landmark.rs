@@ -56,15 +56,19 @@ fn writable_ranges(pid: i32) -> std::io::Result<Vec<(u64, u64)>> {
     Ok(out)
 }
 
-/// Hashes every writable byte of the process.
-pub fn memory_hash(tracee: &mut Tracee) -> Result<u64, TraceeError> {
-    let ranges = writable_ranges(tracee.pid()).map_err(|source| TraceeError::Memory {
+fn writable_ranges_of(tracee: &Tracee) -> Result<Vec<(u64, u64)>, TraceeError> {
+    writable_ranges(tracee.pid()).map_err(|source| TraceeError::Memory {
         op: "read /proc/PID/maps",
         pid: tracee.pid(),
         addr: 0,
         len: 0,
         source,
-    })?;
+    })
+}
+
+/// Hashes every writable byte of the process.
+pub fn memory_hash(tracee: &mut Tracee) -> Result<u64, TraceeError> {
+    let ranges = writable_ranges_of(tracee)?;
     let mut h = Xxh3::new();
     for (start, end) in ranges {
         let mut at = start;
@@ -93,13 +97,7 @@ pub fn memory_snapshot(
     tracee: &mut Tracee,
     limit: u64,
 ) -> Result<Option<MemorySnapshot>, TraceeError> {
-    let ranges = writable_ranges(tracee.pid()).map_err(|source| TraceeError::Memory {
-        op: "read /proc/PID/maps",
-        pid: tracee.pid(),
-        addr: 0,
-        len: 0,
-        source,
-    })?;
+    let ranges = writable_ranges_of(tracee)?;
     if ranges.iter().map(|(a, b)| b - a).sum::<u64>() > limit {
         return Ok(None);
     }
