@@ -16,7 +16,7 @@ mod reverse;
 mod step_trace;
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -156,9 +156,11 @@ pub struct Engine {
     scan_from: ScanFrom,
     /// The code pages followed since the last checkpoint (see `pages`).
     pages: Option<pages::PageTracker>,
-    /// The first anchor where a checkpoint was due but the replay had several threads or
-    /// processes, and whether the user was told that going back past it costs more.
-    several_threads_at: Option<u64>,
+    /// The first anchor of each stretch where a checkpoint was due but the replay had
+    /// several threads or processes, whether the last checkpoint due was in such a stretch,
+    /// and whether the user was told that going back into one costs more.
+    several_threads_from: BTreeSet<u64>,
+    in_several_threads: bool,
     told_several_threads: bool,
     /// The last step search's steps, and the way to reach one of them that the goal uses.
     step_trace: Option<step_trace::StepTrace>,
@@ -224,7 +226,8 @@ impl Engine {
             scan_back: 0,
             scan_from: ScanFrom::Latest,
             pages: None,
-            several_threads_at: None,
+            several_threads_from: BTreeSet::new(),
+            in_several_threads: false,
             told_several_threads: false,
             step_trace: None,
             fast_step: None,
@@ -255,6 +258,7 @@ impl Engine {
         self.fast_step = None;
         self.pulled.set(0);
         self.pages = None;
+        self.in_several_threads = false;
         let from = self.restore_point();
         self.resumed_at = from.map(|i| self.checkpoints[i].stop);
         self.tell_several_threads();

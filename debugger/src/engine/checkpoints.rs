@@ -94,6 +94,7 @@ impl Engine {
         }
         match r.checkpoint(self.quiet_stop)? {
             Ok(cp) => {
+                self.in_several_threads = false;
                 if debug_on() {
                     eprintln!("ftrun: [gdb] checkpoint at stop {}", self.stops);
                 }
@@ -118,9 +119,11 @@ impl Engine {
                 }
             }
             Err(why) => {
-                if why == replayer::SEVERAL_THREADS {
-                    self.several_threads_at.get_or_insert(self.stops);
+                let several = why == replayer::SEVERAL_THREADS;
+                if several && !self.in_several_threads {
+                    self.several_threads_from.insert(self.stops);
                 }
+                self.in_several_threads = several;
                 if debug_on() {
                     eprintln!("ftrun: [gdb] no checkpoint at stop {}: {why}", self.stops);
                 }
@@ -187,12 +190,9 @@ impl Engine {
         self.checkpoints = kept;
     }
 
-    /// Going back to a moment past where the replay had several threads, from a point
-    /// before it: says once that this costs a replay of the whole stretch.
+    /// Going back to a moment in a stretch where the replay had several threads, from a
+    /// checkpoint before that stretch: says once that this costs a replay of the stretch.
     pub(super) fn tell_several_threads(&mut self) {
-        let Some(threads_at) = self.several_threads_at else {
-            return;
-        };
         let goal_stop = match &self.goal {
             Goal::RunTo {
                 target: Moment::At { stop, .. },
@@ -202,7 +202,13 @@ impl Engine {
             _ => return,
         };
         let from = self.resumed_at.unwrap_or(0);
-        if self.told_several_threads || from >= threads_at || goal_stop < threads_at {
+        let crossed = from < goal_stop
+            && self
+                .several_threads_from
+                .range(from + 1..=goal_stop)
+                .next()
+                .is_some();
+        if self.told_several_threads || !crossed {
             return;
         }
         self.told_several_threads = true;
