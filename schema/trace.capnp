@@ -173,6 +173,10 @@ struct ForcedSwitch {
   # order rax rbx rcx rdx rsi rdi rbp rsp r8..r15: the filter checks one of them (or else
   # a watched word) before anything else.
   changedRegs @4 :UInt32;
+  # The bytes of the instructions replay's filter replaces when they are several (the
+  # first instructions of a loop's body, where no branch lands after the first), 0 for
+  # one instruction.
+  runLen @5 :UInt8;
 }
 
 # A rewritten syscall site: the bytes written at the site and at the stub, and the stub page

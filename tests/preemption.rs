@@ -54,3 +54,33 @@ fn a_computing_thread_is_preempted_for_a_ticking_one_and_replay_finds_each_switc
         );
     }
 }
+
+#[test]
+fn a_loop_of_short_instructions_in_registers_is_preempted_at_its_head() {
+    // No instruction of the loop can carry a filter alone: the filter replaces the first
+    // two at the loop's head, which the whole function's branches never land between.
+    let rec = record_fresh(
+        testprog("compute_in_registers_beside_ticker"),
+        ["150000000"],
+    );
+    rec.assert_exit(Exit::Code(0));
+    rec.assert_stdout_contains(&["the ticker woke meanwhile"]);
+    let dump = text(&dump(&rec.dir, false).stdout);
+    let runs = dump
+        .lines()
+        .filter(|l| {
+            l.contains("preempted computing") && l.contains("a filter over the loop's first")
+        })
+        .count();
+    assert!(
+        runs >= 3,
+        "the computing thread should be preempted at its loop's head several times ({runs}):\n{dump}"
+    );
+    let out = spawn_ftrun_with(
+        None,
+        &[("FTRUN_LANDMARK_PASSES", OsStr::new("2000"))],
+        [OsStr::new("replay"), rec.dir.as_os_str()],
+    )
+    .wait();
+    assert_same_run(&rec.output, &out, "replay of the loop in registers");
+}

@@ -11,25 +11,24 @@
 //! and jumps back. At the trap the tracer checks the whole state (register and memory
 //! hashes), and takes the filter out once it is found.
 //!
-//! The carrier is one instruction of at least 5 bytes, so that the `jmp` covers no other
-//! instruction a branch could land on; it must not depend on where it runs beyond what
+//! The carrier (`crate::carrier`) is one instruction of at least 5 bytes, or the first
+//! instructions of a loop's body where no branch lands after the first, so that the `jmp`
+//! covers nothing a branch could land on; it must not depend on where it runs beyond what
 //! relocating a `rip`-relative operand fixes (no branch, no call). The stub
 //! keeps its registers and its stack in the runtime's stack, which replay never uses and
 //! landmark hashes leave out; the stub's own page is read-only, so hashes leave it out too.
 
 use iced_x86::code_asm::*;
-use iced_x86::{BlockEncoderOptions, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic};
+use iced_x86::{BlockEncoderOptions, Instruction};
 use tracee::{Regs, Tracee};
 
+use crate::carrier::{carrier_instructions, JMP_LEN};
 use crate::layout::FILTER_DATA;
 use crate::runtime_syms::UNTRACED_INSN;
 use crate::FastPathError;
 
 /// Memory words a filter compares, at most.
 pub const MAX_WORDS: usize = 16;
-/// Straight-line instructions looked at for a carrier after the one a thread was stopped at.
-const CARRIER_LOOKAHEAD: usize = 24;
-const JMP_LEN: usize = 5;
 /// The flags a program's code can see change: CF, PF, AF, ZF, SF, DF, OF.
 const FLAGS_MASK: u64 = 0xcd5;
 
@@ -79,43 +78,6 @@ pub fn changed_regs(before: &Regs, now: &Regs) -> u32 {
     (0..16).filter(|&i| a[i] != b[i]).map(|i| 1 << i).sum()
 }
 
-/// The length of the instruction at the start of `code` (at `ip`) if it can carry a filter.
-pub fn carrier_len(code: &[u8], ip: u64) -> Option<usize> {
-    let mut decoder = Decoder::with_ip(64, code, ip, DecoderOptions::NONE);
-    let ins = decoder.decode();
-    can_carry(&ins).then_some(ins.len())
-}
-
-fn can_carry(ins: &Instruction) -> bool {
-    !ins.is_invalid()
-        && ins.len() >= JMP_LEN
-        && ins.flow_control() == FlowControl::Next
-        && !matches!(
-            ins.mnemonic(),
-            Mnemonic::Syscall | Mnemonic::Sysenter | Mnemonic::Int | Mnemonic::Int3
-        )
-}
-
-/// The first instruction from `ip` on, in straight line (no branch before it, so that it
-/// runs whenever the one at `ip` does), that can carry a filter. `code` holds the bytes
-/// from `ip`.
-pub fn carrier_from(code: &[u8], ip: u64) -> Option<u64> {
-    let mut decoder = Decoder::with_ip(64, code, ip, DecoderOptions::NONE);
-    for _ in 0..CARRIER_LOOKAHEAD {
-        if !decoder.can_decode() {
-            return None;
-        }
-        let ins = decoder.decode();
-        if can_carry(&ins) {
-            return Some(ins.ip());
-        }
-        if ins.is_invalid() || ins.flow_control() != FlowControl::Next {
-            return None;
-        }
-    }
-    None
-}
-
 /// The one value a filter checks first, without touching the flags or the stack, before
 /// it saves and compares everything (most passes differ there, and go on at once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,20 +111,24 @@ pub struct FilterPlan {
     pub trapped_at: u64,
 }
 
-/// Plans the filter of the carrier at `site` (`code` holds its bytes) with its stub at
-/// `stub`; `None` if it cannot carry one or the stub is out of reach.
-pub fn plan(code: &[u8], site: u64, stub: u64, key: Option<Key>) -> Option<FilterPlan> {
-    let mut decoder = Decoder::with_ip(64, code, site, DecoderOptions::NONE);
-    let carrier = decoder.decode();
-    if !can_carry(&carrier) {
-        return None;
-    }
+/// Plans the filter of the carrier at `site` (`code` holds its bytes; `run_len`: the
+/// bytes of a run, 0 for one instruction) with its stub at `stub`; `None` if it cannot
+/// carry one or the stub is out of reach.
+pub fn plan(
+    code: &[u8],
+    site: u64,
+    run_len: u8,
+    stub: u64,
+    key: Option<Key>,
+) -> Option<FilterPlan> {
+    let carrier = carrier_instructions(code, site, run_len)?;
     let (stub_bytes, trapped_at) = assemble_stub(&carrier, stub, key).ok()?;
     let rel = i32::try_from(stub.wrapping_sub(site + JMP_LEN as u64) as i64).ok()?;
     let mut site_bytes = vec![0xe9];
     site_bytes.extend_from_slice(&rel.to_le_bytes());
-    // Never executed: nothing jumps into the middle of one instruction.
-    site_bytes.resize(carrier.len(), 0xcc);
+    // Never executed: nothing jumps past the carrier's start (checked for a run).
+    let len = carrier.iter().map(|i| i.len()).sum();
+    site_bytes.resize(len, 0xcc);
     Some(FilterPlan {
         site,
         site_bytes,
@@ -171,6 +137,28 @@ pub fn plan(code: &[u8], site: u64, stub: u64, key: Option<Key>) -> Option<Filte
         trapped_at,
     })
 }
+
+/// Adds the carrier's instructions and the `jmp` back after them. `copy`: a second copy
+/// in one stub (the encoder wants each instruction's address once; a `rip`-relative
+/// operand keeps its target whatever the copy's address).
+fn run_carrier(
+    a: &mut CodeAssembler,
+    carrier: &[Instruction],
+    copy: bool,
+) -> Result<(), IcedError> {
+    for ins in carrier {
+        let mut ins = *ins;
+        if copy {
+            ins.set_ip(ins.ip() | COPY_BIT);
+        }
+        a.add_instruction(ins)?;
+    }
+    let end = carrier.last().map_or(0, |i| i.next_ip());
+    a.jmp(end)
+}
+
+/// Marks the addresses of a carrier's second copy (no user address has it).
+const COPY_BIT: u64 = 1 << 62;
 
 fn at(addr: u64) -> AsmMemoryOperand {
     qword_ptr(addr)
@@ -181,7 +169,7 @@ fn at(addr: u64) -> AsmMemoryOperand {
 fn check_key(
     a: &mut CodeAssembler,
     key: Key,
-    carrier: &Instruction,
+    carrier: &[Instruction],
     full: CodeLabel,
 ) -> Result<(), IcedError> {
     let slot = |reg: AsmRegister64| {
@@ -206,17 +194,11 @@ fn check_key(
     a.jrcxz(full)?;
     a.mov(rcx, slot(rcx))?;
     a.mov(rax, slot(rax))?;
-    // A second copy of the carrier (the encoder wants each instruction's address once;
-    // a `rip`-relative operand keeps its target whatever the copy's address).
-    let mut copy = *carrier;
-    copy.set_ip(carrier.ip() + 1);
-    a.add_instruction(copy)?;
-    a.jmp(carrier.next_ip())?;
-    Ok(())
+    run_carrier(a, carrier, true)
 }
 
 fn assemble_stub(
-    carrier: &Instruction,
+    carrier: &[Instruction],
     stub: u64,
     key: Option<Key>,
 ) -> Result<(Vec<u8>, u64), IcedError> {
@@ -279,8 +261,7 @@ fn assemble_stub(
         a.mov(reg, at(SAVED + 8 * i))?;
     }
     a.mov(rsp, at(SAVED + 7 * 8))?;
-    a.add_instruction(*carrier)?;
-    a.jmp(carrier.next_ip())?;
+    run_carrier(&mut a, carrier, false)?;
     let out = a.assemble_options(stub, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
     let trapped_at = out.label_ip(&hit)? + 1;
     Ok((out.inner.code_buffer, trapped_at))
@@ -294,6 +275,8 @@ pub struct Wanted<'a> {
     pub words: &'a [(u64, u64)],
     /// The registers that changed between the two passes before (see `Key::of`).
     pub changed_regs: u32,
+    /// The bytes of the carrier's run (0: one instruction; see `carrier`).
+    pub run_len: u8,
 }
 
 fn wanted_block(w: &Wanted<'_>) -> Vec<u8> {
@@ -336,11 +319,16 @@ pub fn arm(
     if wanted.words.len() > MAX_WORDS || !in_read_only_code(tracee.pid(), site) {
         return Ok(None);
     }
-    let code = tracee.read_mem(site, 16)?;
-    if carrier_len(&code, site).is_none() {
+    let code = tracee.read_mem_partial(site, 32)?;
+    let Some(carrier) = carrier_instructions(&code, site, wanted.run_len) else {
+        return Ok(None);
+    };
+    let end = carrier.last().map_or(site, |i| i.next_ip());
+    if (site + 1..end).contains(&regs.rip) {
+        // The thread would go on inside the `jmp`.
         return Ok(None);
     }
-    let Some((page, plan)) = map_stub_page(tracee, regs, &code, site, Key::of(wanted))? else {
+    let Some((page, plan)) = map_stub_page(tracee, regs, &code, site, wanted)? else {
         return Ok(None);
     };
     let mut data = vec![0u8; (WANTED - SAVED) as usize];
@@ -402,8 +390,9 @@ fn map_stub_page(
     regs: &Regs,
     code: &[u8],
     site: u64,
-    key: Option<Key>,
+    wanted: &Wanted<'_>,
 ) -> Result<Option<(u64, FilterPlan)>, FastPathError> {
+    let key = Key::of(wanted);
     let prot = (libc::PROT_READ | libc::PROT_EXEC) as u64;
     let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64 | MAP_FIXED_NOREPLACE;
     let mut found = None;
@@ -411,7 +400,7 @@ fn map_stub_page(
         .into_iter()
         .take(PAGE_TRIES)
     {
-        let Some(plan) = plan(code, site, page, key) else {
+        let Some(plan) = plan(code, site, wanted.run_len, page, key) else {
             continue;
         };
         let args = [page, PAGE, prot, flags, u64::MAX, 0];
@@ -474,13 +463,14 @@ pub fn in_read_only_code(pid: i32, addr: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iced_x86::{Decoder, DecoderOptions, Mnemonic};
 
     #[test]
     fn a_long_store_carries_a_filter_and_moves_into_the_stub() {
         // mov %rax,0x2e49(%rip)
         let code = [0x48, 0x89, 0x05, 0x49, 0x2e, 0x00, 0x00, 0x90, 0x90];
         let (site, stub) = (0x5555_5555_51f8, 0x5555_5545_5000);
-        let p = plan(&code, site, stub, None).unwrap();
+        let p = plan(&code, site, 0, stub, None).unwrap();
         assert_eq!(p.site_bytes.len(), 7);
         assert_eq!(p.site_bytes[0], 0xe9);
         assert_eq!(&p.site_bytes[5..], &[0xcc, 0xcc]);
@@ -496,8 +486,8 @@ mod tests {
     fn a_key_is_checked_first_without_the_flags() {
         let code = [0x48, 0x89, 0x05, 0x49, 0x2e, 0x00, 0x00];
         let (site, stub) = (0x5555_5555_51f8, 0x5555_5545_5000);
-        let keyed = plan(&code, site, stub, Some(Key::Reg(3, 5))).unwrap();
-        let plain = plan(&code, site, stub, None).unwrap();
+        let keyed = plan(&code, site, 0, stub, Some(Key::Reg(3, 5))).unwrap();
+        let plain = plan(&code, site, 0, stub, None).unwrap();
         assert!(keyed.stub_bytes.len() > plain.stub_bytes.len());
         let mut d = Decoder::with_ip(64, &keyed.stub_bytes, stub, DecoderOptions::NONE);
         let first: Vec<Mnemonic> = (0..7).map(|_| d.decode().mnemonic()).collect();
@@ -536,6 +526,7 @@ mod tests {
             fpregs: &[],
             words: &words,
             changed_regs,
+            run_len: 0,
         };
         assert_eq!(Key::of(&w(1 << 3)), Some(Key::Reg(3, 42)));
         assert_eq!(Key::of(&w(0)), Some(Key::Word(0x4048, 9)));
@@ -556,26 +547,33 @@ mod tests {
     }
 
     #[test]
-    fn short_or_branching_instructions_carry_none() {
-        assert_eq!(carrier_len(&[0x48, 0x83, 0xc2, 0x01], 0x1000), None); // add $1,%rdx
-        assert_eq!(carrier_len(&[0xe9, 0, 0, 0, 0], 0x1000), None); // jmp
-        assert_eq!(carrier_len(&[0xe8, 0, 0, 0, 0], 0x1000), None); // call
-        assert_eq!(carrier_len(&[0x0f, 0x85, 0, 0, 0, 0], 0x1000), None); // jne
-        assert_eq!(carrier_len(&[0xb8, 1, 0, 0, 0], 0x1000), Some(5)); // mov $1,%eax
-    }
-
-    #[test]
-    fn the_carrier_is_found_in_straight_line_only() {
-        // add $1,%rdx; cmp %rbx,%rdx; mov 0x2e57(%rip),%rax
+    fn a_run_of_short_instructions_moves_whole_and_the_stub_goes_on_after_it() {
+        // imul %rcx,%rax; add %rdx,%rax; add $1,%rdx
         let code = [
-            0x48, 0x83, 0xc2, 0x01, 0x48, 0x39, 0xda, 0x48, 0x8b, 0x05, 0x57, 0x2e, 0, 0,
+            0x48, 0x0f, 0xaf, 0xc1, 0x48, 0x01, 0xd0, 0x48, 0x83, 0xc2, 0x01,
         ];
-        assert_eq!(carrier_from(&code, 0x1000), Some(0x1007));
-        // add $1,%rdx; jne back; mov 0x2e57(%rip),%rax
-        let code = [
-            0x48, 0x83, 0xc2, 0x01, 0x75, 0xe2, 0x48, 0x8b, 0x05, 0x57, 0x2e, 0, 0,
-        ];
-        assert_eq!(carrier_from(&code, 0x1000), None);
+        let (site, stub) = (0x5555_5555_5100, 0x5555_5545_5000);
+        assert!(plan(&code, site, 0, stub, None).is_none());
+        let p = plan(&code, site, 7, stub, Some(Key::Reg(0, 1))).unwrap();
+        assert_eq!(p.site_bytes.len(), 7);
+        let mut d = Decoder::with_ip(64, &p.stub_bytes, stub, DecoderOptions::NONE);
+        let all: Vec<Instruction> =
+            std::iter::from_fn(|| d.can_decode().then(|| d.decode())).collect();
+        let imuls = all
+            .iter()
+            .filter(|i| i.mnemonic() == Mnemonic::Imul)
+            .count();
+        assert_eq!(
+            imuls, 2,
+            "the run in the key's miss path and in the full check's"
+        );
+        let back: Vec<u64> = all
+            .iter()
+            .filter(|i| i.mnemonic() == Mnemonic::Jmp)
+            .map(|i| i.near_branch_target())
+            .filter(|&t| t == site + 7)
+            .collect();
+        assert_eq!(back.len(), 2);
     }
 
     #[test]
@@ -593,6 +591,7 @@ mod tests {
             fpregs: &fp,
             words: &[],
             changed_regs: 0,
+            run_len: 0,
         });
         let word = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
         assert_eq!(b.len(), COMPARED_WORDS as usize * 8);

@@ -9,6 +9,8 @@
 //! records (`ring`), rewriting (`patch`), one address space's state (`space`) and replay's
 //! in-process search for a preempted loop's pass (`landmark`).
 
+pub mod carrier;
+pub mod functions;
 pub mod gate;
 pub mod landmark;
 pub mod layout;

@@ -8,13 +8,16 @@
 //! on an instruction that can carry one (`fastpath::landmark`): so the breakpoint goes on
 //! the first such instruction in straight line from where the thread was stopped, and the
 //! memory words the loop changes between two passes are logged with the state, for the
-//! filter to compare. Such a loop is preempted within a slice or two. A loop with no such
-//! instruction (or a process without the runtime, or with too much memory to copy) runs
+//! filter to compare; failing one in straight line, the loop's head in its function
+//! (`fastpath::carrier::loop_carrier`), whose first instructions carry a filter together.
+//! Such a loop is preempted within a slice or two. A loop with no carrier
+//! (or a process without the runtime, or with too much memory to copy) runs
 //! on through slices twice as long each time, as a spin may still show, and is preempted
 //! at an exact state after about 0.6 s, which replay finds by stopping at each pass.
 
 use std::time::Duration;
 
+use fastpath::carrier::Carrier;
 use schema::{EventKind, ForcedSwitch, Landmark};
 use tracee::landmark::{self, landmark_regs_hash, MemorySnapshot};
 use tracee::{PtraceEvent, Regs, Stop};
@@ -38,6 +41,8 @@ pub(crate) struct SchedWatch {
     pub rip: u64,
     /// `rip` can carry a replay filter: the thread is preempted at its second pass.
     carrier: bool,
+    /// The bytes of the carrier's run (0: one instruction).
+    run_len: u8,
     last_regs: u64,
     last_mem: Option<u64>,
     /// The registers and writable memory at the pass before (carrier watches).
@@ -56,7 +61,7 @@ impl Recorder<'_> {
             return Ok(());
         }
         let carrier = self.filter_carrier(regs.rip)?;
-        let rip = carrier.unwrap_or(regs.rip);
+        let rip = carrier.map_or(regs.rip, |c| c.at);
         if crate::session::debug_stops() {
             eprintln!(
                 "ftrun: [record] {} watched for preemption at {rip:#x} (stopped at {:#x}, filter {})",
@@ -74,6 +79,7 @@ impl Recorder<'_> {
         self.t.sched_watch = Some(SchedWatch {
             rip,
             carrier: carrier.is_some(),
+            run_len: carrier.filter(|c| c.run).map_or(0, |c| c.len),
             last_regs,
             last_mem: None,
             before: None,
@@ -83,14 +89,23 @@ impl Recorder<'_> {
     }
 
     /// Where, from `rip` on, the thread can be preempted at a pass replay finds with an
-    /// in-process filter: only in a process with the runtime, in code nothing rewrites.
-    fn filter_carrier(&mut self, rip: u64) -> Result<Option<u64>, RecordError> {
+    /// in-process filter: only in a process with the runtime, in code nothing rewrites; in
+    /// straight line from `rip`, or else through the loop's branches in its function.
+    fn filter_carrier(&mut self, rip: u64) -> Result<Option<Carrier>, RecordError> {
         if !self.spaces.get(&self.t.tgid).is_some_and(|s| s.active()) {
             return Ok(None);
         }
         let code = self.t.tracee.read_mem_partial(rip, 128)?;
-        let carrier = fastpath::landmark::carrier_from(&code, rip);
-        Ok(carrier.filter(|&at| fastpath::landmark::in_read_only_code(self.t.tracee.pid(), at)))
+        let carrier = fastpath::carrier::carrier_from(&code, rip).or_else(|| {
+            let (start, end) = fastpath::functions::function_around(&mut self.t.tracee, rip)?;
+            if end - start > fastpath::carrier::FUNCTION_MOST {
+                return None;
+            }
+            let code = self.t.tracee.read_mem(start, (end - start) as usize).ok()?;
+            fastpath::carrier::loop_carrier(&code, start, rip)
+        });
+        let pid = self.t.tracee.pid();
+        Ok(carrier.filter(|c| fastpath::landmark::in_read_only_code(pid, c.at)))
     }
 
     /// Logs the preemption and parks the thread behind the others waiting for the token.
@@ -184,7 +199,7 @@ impl Recorder<'_> {
              instruction there can carry replay's in-process filter)",
             self.t.tid, watch.rip
         ));
-        self.preempt_at_state(watch.rip, regs, now, Vec::new(), 0)?;
+        self.preempt_at_state(watch.rip, regs, now, Vec::new(), 0, 0)?;
         // Still computing when it runs again: switched at the next long slice.
         self.t.slice_backoff = MAX_BACKOFF;
         Ok(())
@@ -211,7 +226,7 @@ impl Recorder<'_> {
                 mem_hash: mem,
             }));
         }
-        self.preempt_at_state(watch.rip, regs, now, words, changed_regs)?;
+        self.preempt_at_state(watch.rip, regs, now, words, changed_regs, watch.run_len)?;
         self.t.slice_backoff = CARRIER_BACKOFF;
         Ok(())
     }
@@ -223,6 +238,7 @@ impl Recorder<'_> {
         regs_hash: u64,
         words: Vec<(u64, u64)>,
         changed_regs: u32,
+        run_len: u8,
     ) -> Result<(), RecordError> {
         let mem_hash = landmark::memory_hash(&mut self.t.tracee)?;
         let switch = ForcedSwitch {
@@ -235,6 +251,7 @@ impl Recorder<'_> {
             fpregs: self.t.tracee.fpregs_bytes()?.to_vec(),
             words,
             changed_regs,
+            run_len,
         };
         self.preempt_here(EventKind::SchedAtState(switch))
     }

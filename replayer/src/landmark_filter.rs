@@ -47,6 +47,7 @@ impl Replayer<'_> {
             fpregs: &switch.fpregs,
             words: &switch.words,
             changed_regs: switch.changed_regs,
+            run_len: switch.run_len,
         };
         let armed = landmark::arm(&mut self.t.tracee, &regs, switch.landmark.rip, &wanted)
             .map_err(filter_error)?;

@@ -376,6 +376,7 @@ fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecErr
                 words.set(i + 1, value);
             }
             b.set_changed_regs(f.changed_regs);
+            b.set_run_len(f.run_len);
         }
         EventKind::RuntimeMapped => kind.set_runtime_mapped(()),
         EventKind::SitePatched(p) => {
@@ -710,6 +711,7 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
                     w.chunks_exact(2).map(|p| (p[0], p[1])).collect()
                 },
                 changed_regs: f.get_changed_regs(),
+                run_len: f.get_run_len(),
             })
         }
         K::RuntimeMapped(()) => EventKind::RuntimeMapped,

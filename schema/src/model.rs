@@ -276,6 +276,9 @@ pub struct ForcedSwitch {
     /// The general-purpose registers that changed between those passes (bit i: the i-th
     /// of rax rbx rcx rdx rsi rdi rbp rsp r8..r15).
     pub changed_regs: u32,
+    /// The bytes of the instructions the filter's `jmp` replaces when they are several
+    /// (the head of a loop), 0 for one instruction.
+    pub run_len: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

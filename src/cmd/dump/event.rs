@@ -273,8 +273,13 @@ pub fn render(ev: &Event, at: &SignalPoint, mem: &mut KnownMemory) -> (String, V
             put("regs_hash", json!(l.regs_hash));
             put("mem_hash", json!(l.mem_hash));
             put("watched_words", json!(f.words.len()));
+            put("filter_run", json!(f.run_len));
+            let run = match f.run_len {
+                0 => String::new(),
+                n => format!(", a filter over the loop's first {n} bytes"),
+            };
             format!(
-                "preempted computing, rip {:#x} (registers {:#x}, memory {:#x}, {} watched words)",
+                "preempted computing, rip {:#x} (registers {:#x}, memory {:#x}, {} watched words{run})",
                 l.rip,
                 l.regs_hash,
                 l.mem_hash,
