@@ -177,6 +177,10 @@ struct ForcedSwitch {
   # first instructions of a loop's body, where no branch lands after the first), 0 for
   # one instruction.
   runLen @5 :UInt8;
+  # Memory other threads' finished calls had written while this one computed, whose
+  # results the log gives only after this switch, as (address, length) pairs: left out
+  # of the memory hash and of the watched words (replay writes it later).
+  unloggedWrites @6 :List(UInt64);
 }
 
 # A rewritten syscall site: the bytes written at the site and at the stub, and the stub page

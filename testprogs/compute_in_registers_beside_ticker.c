@@ -1,15 +1,19 @@
 /* One thread computes in registers only, in a loop of short instructions that writes no
- * memory, while another thread wakes every 2 ms and counts its wake-ups. */
+ * memory, while another thread wakes every 2 ms, reads the clock into its stack (a call
+ * that may finish while the first thread computes) and counts its wake-ups. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 static volatile int done;
 static void *ticker(void *a)
 {
 	unsigned long *wakes = a;
+	struct timespec t;
 	while (!done) {
 		usleep(2000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
 		++*wakes;
 	}
 	return NULL;

@@ -199,7 +199,12 @@ impl Recorder<'_> {
              instruction there can carry replay's in-process filter)",
             self.t.tid, watch.rip
         ));
-        self.preempt_at_state(watch.rip, regs, now, Vec::new(), 0, 0)?;
+        let holes = self.unlogged_writes()?;
+        let found = FoundState {
+            holes,
+            ..FoundState::default()
+        };
+        self.preempt_at_state(watch.rip, regs, now, found)?;
         // Still computing when it runs again: switched at the next long slice.
         self.t.slice_backoff = MAX_BACKOFF;
         Ok(())
@@ -215,7 +220,8 @@ impl Recorder<'_> {
         snapshot: MemorySnapshot,
         (regs_before, before): &(Regs, MemorySnapshot),
     ) -> Result<(), RecordError> {
-        let words = snapshot.changed_since(before, fastpath::landmark::MAX_WORDS);
+        let holes = self.unlogged_writes()?;
+        let words = snapshot.changed_since(before, fastpath::landmark::MAX_WORDS, &holes);
         drop(snapshot);
         let changed_regs = fastpath::landmark::changed_regs(regs_before, regs);
         if words.is_empty() && now == watch.last_regs {
@@ -226,7 +232,13 @@ impl Recorder<'_> {
                 mem_hash: mem,
             }));
         }
-        self.preempt_at_state(watch.rip, regs, now, words, changed_regs, watch.run_len)?;
+        let found = FoundState {
+            words,
+            changed_regs,
+            run_len: watch.run_len,
+            holes,
+        };
+        self.preempt_at_state(watch.rip, regs, now, found)?;
         self.t.slice_backoff = CARRIER_BACKOFF;
         Ok(())
     }
@@ -236,11 +248,9 @@ impl Recorder<'_> {
         rip: u64,
         regs: &Regs,
         regs_hash: u64,
-        words: Vec<(u64, u64)>,
-        changed_regs: u32,
-        run_len: u8,
+        found: FoundState,
     ) -> Result<(), RecordError> {
-        let mem_hash = landmark::memory_hash(&mut self.t.tracee)?;
+        let mem_hash = landmark::memory_hash_without(&mut self.t.tracee, &found.holes)?;
         let switch = ForcedSwitch {
             landmark: Landmark {
                 rip,
@@ -249,10 +259,46 @@ impl Recorder<'_> {
             },
             regs: tracee::regs_words(regs).to_vec(),
             fpregs: self.t.tracee.fpregs_bytes()?.to_vec(),
-            words,
-            changed_regs,
-            run_len,
+            words: found.words,
+            changed_regs: found.changed_regs,
+            run_len: found.run_len,
+            unlogged_writes: found.holes,
         };
         self.preempt_here(EventKind::SchedAtState(switch))
     }
+
+    /// The memory that calls of this process's other threads wrote, which the log gives
+    /// only at their exits, after the switch: calls that finished while this thread
+    /// computed (their thread stands in its exit stop, parked or not yet reported; one
+    /// still blocked in the kernel has written nothing yet).
+    fn unlogged_writes(&mut self) -> Result<Vec<(u64, u64)>, RecordError> {
+        let mut holes = Vec::new();
+        for t in self.tasks.of_process(self.t.tgid) {
+            let Some(p) = t.pending.as_ref().filter(|p| p.instead.is_none()) else {
+                continue;
+            };
+            let ret = match t.parked {
+                Some(Stop::SyscallExit { ret }) => ret,
+                Some(_) => continue,
+                None => match t.tracee.regs() {
+                    Ok(r) => r.rax as i64,
+                    // Running in the kernel still.
+                    Err(_) => continue,
+                },
+            };
+            let writes =
+                crate::effects::capture_writes(&mut t.tracee, p.rule, &p.args, ret, &p.snap)?;
+            holes.extend(writes.iter().map(|w| (w.addr, w.data.len() as u64)));
+        }
+        Ok(holes)
+    }
+}
+
+/// What a forced switch logs beside the state itself (see `ForcedSwitch`).
+#[derive(Default)]
+struct FoundState {
+    words: Vec<(u64, u64)>,
+    changed_regs: u32,
+    run_len: u8,
+    holes: Vec<(u64, u64)>,
 }

@@ -50,12 +50,12 @@ fn needs_token(stop: &Stop) -> bool {
 
 pub(crate) struct Pending {
     nr: u64,
-    args: [u64; 6],
+    pub(crate) args: [u64; 6],
     entry_regs: Regs,
-    rule: Rule,
-    snap: EntrySnapshot,
+    pub(crate) rule: Rule,
+    pub(crate) snap: EntrySnapshot,
     /// The syscall was not run: the tracee gets this result.
-    instead: Option<i64>,
+    pub(crate) instead: Option<i64>,
     /// For `restart_syscall`: the call it goes on with (which a signal may interrupt again).
     restart_of: Option<u64>,
 }

@@ -177,6 +177,11 @@ impl Tasks {
         self.waiting.get_mut(&tid)
     }
 
+    /// The waiting threads of process `tgid`.
+    pub fn of_process(&mut self, tgid: i32) -> impl Iterator<Item = &mut Task> {
+        self.waiting.values_mut().filter(move |t| t.tgid == tgid)
+    }
+
     /// Lets a vfork parent run again (its child has exec'd or ended).
     pub fn release_vfork_parent(&mut self, pid: i32) -> Result<(), tracee::TraceeError> {
         if let Some(t) = self.waiting.get_mut(&pid) {

@@ -111,7 +111,7 @@ impl Replayer<'_> {
             }
         };
         let lm = &switch.landmark;
-        if at_landmark(&mut self.t.tracee, &program, lm)? {
+        if at_landmark(&mut self.t.tracee, &program, lm, &switch.unlogged_writes)? {
             self.drop_filter(&program)?;
             self.t.landmark_search.finish();
             self.t.landmark_armed = false;

@@ -1,7 +1,7 @@
 //! Signals at replay: found at the same point they were delivered when recording.
 
 use schema::{EventKind, ForcedSwitch, Landmark, SignalEvent, SignalPlacement};
-use tracee::landmark::{landmark_regs_hash, memory_hash};
+use tracee::landmark::{landmark_regs_hash, memory_hash, memory_hash_without};
 use tracee::{is_synchronous, rdtsc, siginfo_code, Regs, Tracee};
 
 use crate::session::{describe, Pending, Replayer};
@@ -18,12 +18,18 @@ pub fn landmark_of(ev: &SignalEvent) -> Option<&Landmark> {
     }
 }
 
-/// True when the tracee, stopped at the landmark's breakpoint, is in the recorded state.
-pub fn at_landmark(tracee: &mut Tracee, regs: &Regs, lm: &Landmark) -> Result<bool, ReplayError> {
+/// True when the tracee, stopped at the landmark's breakpoint, is in the recorded state
+/// (`holes`: memory left out of its hash, see `ForcedSwitch::unlogged_writes`).
+pub fn at_landmark(
+    tracee: &mut Tracee,
+    regs: &Regs,
+    lm: &Landmark,
+    holes: &[(u64, u64)],
+) -> Result<bool, ReplayError> {
     if regs.rip != lm.rip || landmark_regs_hash(tracee, regs)? != lm.regs_hash {
         return Ok(false);
     }
-    let mem = memory_hash(tracee)?;
+    let mem = memory_hash_without(tracee, holes)?;
     Ok(mem == lm.mem_hash)
 }
 
@@ -178,7 +184,7 @@ impl Replayer<'_> {
             _ => return Ok(()),
         };
         let lm = landmark_of(&sig).expect("checked");
-        if at_landmark(&mut self.t.tracee, regs, lm)? {
+        if at_landmark(&mut self.t.tracee, regs, lm, &[])? {
             self.t.landmark_search.finish();
             self.t.tracee.clear_breakpoints()?;
             self.t.landmark_armed = false;
@@ -229,9 +235,10 @@ impl Replayer<'_> {
     ) -> Result<(), ReplayError> {
         let lm = &switch.landmark;
         let pass = self.t.landmark_search.passes + 1;
-        let found = if at_landmark(&mut self.t.tracee, regs, lm)? {
+        let holes = &switch.unlogged_writes;
+        let found = if at_landmark(&mut self.t.tracee, regs, lm, holes)? {
             true
-        } else if pass <= 2 && memory_hash(&mut self.t.tracee)? == lm.mem_hash {
+        } else if pass <= 2 && memory_hash_without(&mut self.t.tracee, holes)? == lm.mem_hash {
             let recorded = tracee::regs_from_words(&switch.regs);
             let fpregs: Option<&[u8; 512]> = switch.fpregs.as_slice().try_into().ok();
             match (recorded, fpregs) {

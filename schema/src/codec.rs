@@ -249,6 +249,7 @@ pub fn estimated_size(e: &Event) -> usize {
         EventKind::SchedAtState(f) => 56usize
             .saturating_add(f.regs.len().saturating_mul(8))
             .saturating_add(f.words.len().saturating_mul(16))
+            .saturating_add(f.unlogged_writes.len().saturating_mul(16))
             .saturating_add(pad(f.fpregs.len())),
         EventKind::RuntimeMapped => 16,
         EventKind::SitePatched(p) => 64usize
@@ -370,13 +371,11 @@ fn encode_event(mut b: tc::event::Builder<'_>, e: &Event) -> Result<(), CodecErr
             }
             b.set_fpregs(checked_data(&f.fpregs, "fp registers")?);
             let n = len32(f.words.len().saturating_mul(2), "watched words")?;
-            let mut words = b.reborrow().init_watched_words(n);
-            for (i, &(addr, value)) in (0u32..).step_by(2).zip(&f.words) {
-                words.set(i, addr);
-                words.set(i + 1, value);
-            }
+            set_pairs(b.reborrow().init_watched_words(n), &f.words);
             b.set_changed_regs(f.changed_regs);
             b.set_run_len(f.run_len);
+            let n = len32(f.unlogged_writes.len().saturating_mul(2), "unlogged writes")?;
+            set_pairs(b.reborrow().init_unlogged_writes(n), &f.unlogged_writes);
         }
         EventKind::RuntimeMapped => kind.set_runtime_mapped(()),
         EventKind::SitePatched(p) => {
@@ -702,16 +701,13 @@ fn decode_kind(r: tc::event::kind::Reader<'_>) -> Result<EventKind, CodecError> 
                     .iter()
                     .collect(),
                 fpregs: data(f.get_fpregs(), "forced switch fp registers")?,
-                words: {
-                    let w: Vec<u64> = f
-                        .get_watched_words()
-                        .ctx("forced switch watched words")?
-                        .iter()
-                        .collect();
-                    w.chunks_exact(2).map(|p| (p[0], p[1])).collect()
-                },
+                words: pairs(f.get_watched_words().ctx("forced switch watched words")?),
                 changed_regs: f.get_changed_regs(),
                 run_len: f.get_run_len(),
+                unlogged_writes: pairs(
+                    f.get_unlogged_writes()
+                        .ctx("forced switch unlogged writes")?,
+                ),
             })
         }
         K::RuntimeMapped(()) => EventKind::RuntimeMapped,
@@ -779,4 +775,18 @@ fn decode_syscall(r: tc::syscall_event::Reader<'_>) -> Result<SyscallEvent, Code
         },
         mapping,
     })
+}
+
+/// A list of words read back as the pairs it holds flat (an odd last word is dropped).
+fn pairs(list: capnp::primitive_list::Reader<'_, u64>) -> Vec<(u64, u64)> {
+    let w: Vec<u64> = list.iter().collect();
+    w.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// Pairs written flat into a list of words.
+fn set_pairs(mut list: capnp::primitive_list::Builder<'_, u64>, pairs: &[(u64, u64)]) {
+    for (i, &(a, b)) in (0u32..).step_by(2).zip(pairs) {
+        list.set(i, a);
+        list.set(i + 1, b);
+    }
 }

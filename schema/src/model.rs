@@ -279,6 +279,9 @@ pub struct ForcedSwitch {
     /// The bytes of the instructions the filter's `jmp` replaces when they are several
     /// (the head of a loop), 0 for one instruction.
     pub run_len: u8,
+    /// Memory other threads' finished calls had written, whose results come later in the
+    /// log (address, length): left out of the memory hash.
+    pub unlogged_writes: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

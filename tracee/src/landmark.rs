@@ -68,13 +68,20 @@ fn writable_ranges_of(tracee: &Tracee) -> Result<Vec<(u64, u64)>, TraceeError> {
 
 /// Hashes every writable byte of the process.
 pub fn memory_hash(tracee: &mut Tracee) -> Result<u64, TraceeError> {
+    memory_hash_without(tracee, &[])
+}
+
+/// `memory_hash`, with the bytes of `holes` (address, length) hashed as zeros: memory
+/// that the kernel wrote for another thread whose call the log completes only later.
+pub fn memory_hash_without(tracee: &mut Tracee, holes: &[(u64, u64)]) -> Result<u64, TraceeError> {
     let ranges = writable_ranges_of(tracee)?;
     let mut h = Xxh3::new();
     for (start, end) in ranges {
         let mut at = start;
         while at < end {
             let n = ((end - at) as usize).min(1 << 20);
-            let data = tracee.read_mem_partial(at, n)?;
+            let mut data = tracee.read_mem_partial(at, n)?;
+            clear_holes(&mut data, at, holes);
             h.update(&at.to_le_bytes());
             h.update(&data);
             if data.len() < n {
@@ -84,6 +91,17 @@ pub fn memory_hash(tracee: &mut Tracee) -> Result<u64, TraceeError> {
         }
     }
     Ok(h.digest())
+}
+
+/// Zeroes the parts of `data` (the bytes from `at`) that fall in `holes`.
+fn clear_holes(data: &mut [u8], at: u64, holes: &[(u64, u64)]) {
+    let end = at + data.len() as u64;
+    for &(addr, len) in holes {
+        let (from, to) = (addr.max(at), addr.saturating_add(len).min(end));
+        if from < to {
+            data[(from - at) as usize..(to - at) as usize].fill(0);
+        }
+    }
 }
 
 /// A copy of every writable byte of a process, to tell which words a loop changes from
@@ -114,7 +132,12 @@ pub fn memory_snapshot(
 impl MemorySnapshot {
     /// The 8-byte words whose value differs from `earlier`'s (addresses both copies hold),
     /// with their value now: the first `max` of them.
-    pub fn changed_since(&self, earlier: &MemorySnapshot, max: usize) -> Vec<(u64, u64)> {
+    pub fn changed_since(
+        &self,
+        earlier: &MemorySnapshot,
+        max: usize,
+        holes: &[(u64, u64)],
+    ) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
         for (start, now) in &self.ranges {
             let Some((old_start, old)) = earlier
@@ -133,16 +156,56 @@ impl MemorySnapshot {
                     continue;
                 }
                 for off in (page..end).step_by(8) {
-                    if now[off..off + 8] != old[off..off + 8] {
+                    let addr = start + off as u64;
+                    let in_hole = holes
+                        .iter()
+                        .any(|&(a, len)| addr < a.saturating_add(len) && a < addr + 8);
+                    if now[off..off + 8] != old[off..off + 8] && !in_hole {
                         if out.len() == max {
                             return out;
                         }
                         let word = now[off..off + 8].try_into().expect("8 bytes");
-                        out.push((start + off as u64, u64::from_le_bytes(word)));
+                        out.push((addr, u64::from_le_bytes(word)));
                     }
                 }
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holes_are_cleared_where_they_overlap_and_nowhere_else() {
+        let mut data = vec![0xffu8; 32];
+        clear_holes(&mut data, 0x1000, &[(0xff8, 12), (0x1010, 4), (0x2000, 8)]);
+        assert_eq!(&data[..4], &[0; 4]);
+        assert_eq!(&data[4..16], &[0xff; 12]);
+        assert_eq!(&data[16..20], &[0; 4]);
+        assert_eq!(&data[20..], &[0xff; 12]);
+    }
+
+    #[test]
+    fn changed_words_in_holes_are_not_watched() {
+        let before = MemorySnapshot {
+            ranges: vec![(0x1000, vec![0u8; 64])],
+        };
+        let mut now = vec![0u8; 64];
+        now[8] = 1;
+        now[40] = 2;
+        let now = MemorySnapshot {
+            ranges: vec![(0x1000, now)],
+        };
+        assert_eq!(
+            now.changed_since(&before, 16, &[]),
+            [(0x1008, 1), (0x1028, 2)]
+        );
+        assert_eq!(
+            now.changed_since(&before, 16, &[(0x1024, 16)]),
+            [(0x1008, 1)]
+        );
     }
 }

@@ -274,10 +274,15 @@ pub fn render(ev: &Event, at: &SignalPoint, mem: &mut KnownMemory) -> (String, V
             put("mem_hash", json!(l.mem_hash));
             put("watched_words", json!(f.words.len()));
             put("filter_run", json!(f.run_len));
-            let run = match f.run_len {
+            let unlogged: u64 = f.unlogged_writes.iter().map(|w| w.1).sum();
+            put("unlogged_bytes", json!(unlogged));
+            let mut run = match f.run_len {
                 0 => String::new(),
                 n => format!(", a filter over the loop's first {n} bytes"),
             };
+            if unlogged > 0 {
+                run += &format!(", {unlogged} bytes other threads' calls wrote left out");
+            }
             format!(
                 "preempted computing, rip {:#x} (registers {:#x}, memory {:#x}, {} watched words{run})",
                 l.rip,
