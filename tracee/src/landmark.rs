@@ -23,47 +23,124 @@ pub fn landmark_regs_hash(tracee: &Tracee, r: &Regs) -> Result<u64, TraceeError>
 /// between recording and replay by design): never part of a landmark's memory.
 pub const RUNTIME_RESERVED: std::ops::Range<u64> = 0x7000_0000..0x7020_0000;
 
-/// Writable mappings of the process, from `/proc/PID/maps` (the kernel's vvar and
+/// The writable memory of a process, from `/proc/PID/maps` (the kernel's vvar and
 /// vsyscall pages excluded: they change without the process doing anything; ftrun's
 /// runtime too).
-fn writable_ranges(pid: i32) -> std::io::Result<Vec<(u64, u64)>> {
+struct Writable {
+    /// Adjacent mappings are one range: replay rebuilds file mappings as anonymous memory,
+    /// which the kernel may merge where the recording had two mappings.
+    ranges: Vec<(u64, u64)>,
+    /// The private anonymous mappings among them, where a page never touched (neither in
+    /// memory nor swapped out) reads as zeros without being read.
+    anonymous: Vec<(u64, u64)>,
+}
+
+fn writable_memory(pid: i32) -> std::io::Result<Writable> {
     let f = std::fs::File::open(format!("/proc/{pid}/maps"))?;
-    let mut out = Vec::new();
+    let mut out = Writable {
+        ranges: Vec::new(),
+        anonymous: Vec::new(),
+    };
     for line in std::io::BufReader::new(f).lines() {
         let line = line?;
         let mut parts = line.split_whitespace();
         let (Some(range), Some(perms)) = (parts.next(), parts.next()) else {
             continue;
         };
-        let name = parts.nth(3).unwrap_or("");
+        let inode = parts.nth(2).unwrap_or("0");
+        let name = parts.next().unwrap_or("");
         if !perms.starts_with("rw") || name.starts_with("[vvar") || name == "[vsyscall]" {
             continue;
         }
-        if let Some((a, b)) = range.split_once('-') {
-            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
-                if RUNTIME_RESERVED.start <= a && b <= RUNTIME_RESERVED.end {
-                    continue;
-                }
-                // Adjacent mappings are one range: replay rebuilds file mappings as anonymous
-                // memory, which the kernel may merge where the recording had two mappings.
-                match out.last_mut() {
-                    Some((_, end)) if *end == a => *end = b,
-                    _ => out.push((a, b)),
-                }
-            }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else {
+            continue;
+        };
+        if RUNTIME_RESERVED.start <= a && b <= RUNTIME_RESERVED.end {
+            continue;
+        }
+        match out.ranges.last_mut() {
+            Some((_, end)) if *end == a => *end = b,
+            _ => out.ranges.push((a, b)),
+        }
+        if perms == "rw-p" && inode == "0" && (name.is_empty() || name.starts_with('[')) {
+            out.anonymous.push((a, b));
         }
     }
     Ok(out)
 }
 
-fn writable_ranges_of(tracee: &Tracee) -> Result<Vec<(u64, u64)>, TraceeError> {
-    writable_ranges(tracee.pid()).map_err(|source| TraceeError::Memory {
+fn writable_memory_of(tracee: &Tracee) -> Result<Writable, TraceeError> {
+    writable_memory(tracee.pid()).map_err(|source| TraceeError::Memory {
         op: "read /proc/PID/maps",
         pid: tracee.pid(),
         addr: 0,
         len: 0,
         source,
     })
+}
+
+const PAGE: u64 = 4096;
+/// `/proc/PID/pagemap`: the page is in memory, or swapped out.
+const PAGE_PRESENT: u64 = 1 << 63;
+const PAGE_SWAPPED: u64 = 1 << 62;
+
+/// Which pages of `[start, start + len)` a read must copy: all but the untouched pages of
+/// private anonymous mappings (`None`: all, the page map being unreadable).
+fn touched_pages(pid: i32, w: &Writable, start: u64, len: u64) -> Option<Vec<bool>> {
+    use std::os::unix::fs::FileExt;
+    let pages = len.div_ceil(PAGE) as usize;
+    let mut raw = vec![0u8; pages * 8];
+    let f = std::fs::File::open(format!("/proc/{pid}/pagemap")).ok()?;
+    f.read_exact_at(&mut raw, start / PAGE * 8).ok()?;
+    Some(
+        raw.chunks_exact(8)
+            .enumerate()
+            .map(|(i, e)| {
+                let entry = u64::from_le_bytes(e.try_into().expect("8 bytes"));
+                let at = start + i as u64 * PAGE;
+                let anonymous = w.anonymous.iter().any(|&(a, b)| a <= at && at < b);
+                !anonymous || entry & (PAGE_PRESENT | PAGE_SWAPPED) != 0
+            })
+            .collect(),
+    )
+}
+
+/// The bytes of `[start, start + len)` (page-aligned), as `read_mem_partial` gives them
+/// (up to the first that cannot be read), without reading the pages no one has touched.
+fn read_writable(
+    tracee: &mut Tracee,
+    w: &Writable,
+    start: u64,
+    len: usize,
+) -> Result<Vec<u8>, TraceeError> {
+    let Some(touched) = touched_pages(tracee.pid(), w, start, len as u64) else {
+        return tracee.read_mem_partial(start, len);
+    };
+    let mut out = vec![0u8; len];
+    let mut page = 0;
+    while page < touched.len() {
+        let run = touched[page..]
+            .iter()
+            .take_while(|&&t| t == touched[page])
+            .count();
+        let (from, to) = (
+            page * PAGE as usize,
+            ((page + run) * PAGE as usize).min(len),
+        );
+        if touched[page] {
+            let data = tracee.read_mem_partial(start + from as u64, to - from)?;
+            out[from..from + data.len()].copy_from_slice(&data);
+            if data.len() < to - from {
+                out.truncate(from + data.len());
+                return Ok(out);
+            }
+        }
+        page += run;
+    }
+    Ok(out)
 }
 
 /// Hashes every writable byte of the process.
@@ -74,13 +151,13 @@ pub fn memory_hash(tracee: &mut Tracee) -> Result<u64, TraceeError> {
 /// `memory_hash`, with the bytes of `holes` (address, length) hashed as zeros: memory
 /// that the kernel wrote for another thread whose call the log completes only later.
 pub fn memory_hash_without(tracee: &mut Tracee, holes: &[(u64, u64)]) -> Result<u64, TraceeError> {
-    let ranges = writable_ranges_of(tracee)?;
+    let w = writable_memory_of(tracee)?;
     let mut h = Xxh3::new();
-    for (start, end) in ranges {
+    for &(start, end) in &w.ranges {
         let mut at = start;
         while at < end {
             let n = ((end - at) as usize).min(1 << 20);
-            let mut data = tracee.read_mem_partial(at, n)?;
+            let mut data = read_writable(tracee, &w, at, n)?;
             clear_holes(&mut data, at, holes);
             h.update(&at.to_le_bytes());
             h.update(&data);
@@ -115,15 +192,15 @@ pub fn memory_snapshot(
     tracee: &mut Tracee,
     limit: u64,
 ) -> Result<Option<MemorySnapshot>, TraceeError> {
-    let ranges = writable_ranges_of(tracee)?;
-    if ranges.iter().map(|(a, b)| b - a).sum::<u64>() > limit {
+    let w = writable_memory_of(tracee)?;
+    if w.ranges.iter().map(|(a, b)| b - a).sum::<u64>() > limit {
         return Ok(None);
     }
-    let mut out = Vec::with_capacity(ranges.len());
-    for (start, end) in ranges {
+    let mut out = Vec::with_capacity(w.ranges.len());
+    for &(start, end) in &w.ranges {
         out.push((
             start,
-            tracee.read_mem_partial(start, (end - start) as usize)?,
+            read_writable(tracee, &w, start, (end - start) as usize)?,
         ));
     }
     Ok(Some(MemorySnapshot { ranges: out }))
@@ -186,6 +263,32 @@ mod tests {
         assert_eq!(&data[4..16], &[0xff; 12]);
         assert_eq!(&data[16..20], &[0; 4]);
         assert_eq!(&data[20..], &[0xff; 12]);
+    }
+
+    #[test]
+    fn pages_of_anonymous_memory_no_one_touched_are_not_read() {
+        let len = 4 * PAGE as usize;
+        // SAFETY: a fresh private anonymous mapping, unmapped below; nothing else uses it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        // SAFETY: inside the mapping made above.
+        unsafe { *(p as *mut u8).add(PAGE as usize + 5) = 7 };
+        let at = p as u64;
+        let pid = std::process::id() as i32;
+        let w = writable_memory(pid).unwrap();
+        let touched = touched_pages(pid, &w, at, len as u64).unwrap();
+        // SAFETY: the mapping made above, no longer used.
+        unsafe { libc::munmap(p, len) };
+        assert_eq!(touched, [false, true, false, false]);
     }
 
     #[test]
