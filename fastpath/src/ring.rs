@@ -21,6 +21,8 @@ pub struct RecordRef<'a> {
     nwrites: u32,
     /// An output let through the in-process gate (`RECORD_GATED_OUTPUT`).
     pub gated_output: bool,
+    /// A call replay makes again (`RECORD_RUN_AT_REPLAY`).
+    pub run_at_replay: bool,
     /// Bytes an output call sent.
     pub sent: &'a [u8],
 }
@@ -107,9 +109,34 @@ fn record_at(bytes: &[u8], at: usize) -> Result<(RecordRef<'_>, usize), FastPath
         writes: &body[..off],
         nwrites,
         gated_output: flags & RECORD_GATED_OUTPUT != 0,
+        run_at_replay: flags & RECORD_RUN_AT_REPLAY != 0,
         sent: &body[off..off + sent_len as usize],
     };
     Ok((record, size))
+}
+
+/// Replay: how the runtime makes a recorded call again itself (`RECORD_RUN_AT_REPLAY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAgain {
+    /// The arguments it makes the call with (an `mmap` at its recorded address).
+    pub args: [u64; 6],
+    /// Its result must be the recorded one (else it may differ, and the recorded one is
+    /// handed back).
+    pub same_result: bool,
+}
+
+/// Replay: a recorded call to load into the ring, and whether the runtime makes it again.
+#[derive(Debug, Clone, Copy)]
+pub struct ToLoad<'a> {
+    pub call: &'a schema::SyscallEvent,
+    pub run: Option<RunAgain>,
+}
+
+/// A call the runtime made again at replay that returned something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Diverged {
+    pub nr: u64,
+    pub result: i64,
 }
 
 /// The tracer's mapping of one process's ring (the memfd the runtime writes).
@@ -187,10 +214,10 @@ impl Ring {
 
     /// Replay: puts recorded calls into the ring, from its start, for the runtime to hand
     /// back; returns, for each one that fit, where its sent bytes will be and how many.
-    pub fn load(&self, calls: &[&schema::SyscallEvent]) -> Vec<(u64, u64)> {
+    pub fn load(&self, calls: &[ToLoad]) -> Vec<(u64, u64)> {
         let mut at = 0u64;
         let mut sent = Vec::new();
-        for call in calls {
+        for &ToLoad { call, run } in calls {
             let sent_len = match call.number as libc::c_long {
                 libc::SYS_write | libc::SYS_writev | libc::SYS_sendto | libc::SYS_sendmsg
                     if call.result > 0 =>
@@ -204,15 +231,21 @@ impl Ring {
                 .iter()
                 .map(|w| WRITE_HEADER_SIZE + pad8(w.data.len() as u64))
                 .sum();
-            let size = RECORD_HEADER_SIZE + writes + pad8(sent_len);
+            let run_size = if run.is_some() { RUN_ARGS_SIZE } else { 0 };
+            let size = RECORD_HEADER_SIZE + run_size + writes + pad8(sent_len);
             if at + size > RING_DATA_SIZE || size > u32::MAX as u64 {
                 break;
             }
+            let flags = match run {
+                Some(r) if r.same_result => RECORD_RUN_AT_REPLAY,
+                Some(_) => RECORD_RUN_AT_REPLAY | RECORD_ANY_RESULT,
+                None => 0,
+            };
             let mut h = Vec::with_capacity(RECORD_HEADER_SIZE as usize);
             for w in [
                 size as u32,
                 call.number as u32,
-                call.writes.len() as u32,
+                (call.writes.len() as u32 & 0xffff) | (flags as u32) << 16,
                 sent_len as u32,
             ] {
                 h.extend_from_slice(&w.to_le_bytes());
@@ -225,6 +258,11 @@ impl Ring {
             let base = RING_HEADER_SIZE + at;
             self.write(base, &h);
             let mut off = RECORD_HEADER_SIZE;
+            if let Some(r) = run {
+                let words: Vec<u8> = r.args.iter().flat_map(|a| a.to_le_bytes()).collect();
+                self.write(base + off, &words);
+                off += RUN_ARGS_SIZE;
+            }
             for w in &call.writes {
                 let mut wh = w.addr.to_le_bytes().to_vec();
                 wh.extend_from_slice(&(w.data.len() as u64).to_le_bytes());
@@ -240,6 +278,7 @@ impl Ring {
             (RING_READ_POS, 0),
             (RING_CONSUMED, 0),
             (RING_MISMATCH, 0),
+            (RING_DIVERGED_NR, 0),
             (RING_WRITE_POS, at),
         ] {
             self.write_u64(field, v);
@@ -258,6 +297,17 @@ impl Ring {
         (self.read_u64(RING_CONSUMED), self.read_u64(RING_MISMATCH))
     }
 
+    /// Replay: the call the runtime made again and found returning another result, if any.
+    pub fn diverged(&self) -> Option<Diverged> {
+        match self.read_u64(RING_DIVERGED_NR) {
+            0 => None,
+            nr => Some(Diverged {
+                nr: nr - 1,
+                result: self.read_u64(RING_DIVERGED_RESULT) as i64,
+            }),
+        }
+    }
+
     /// Replay: the bytes the runtime kept from an output call's buffer.
     pub fn sent_at(&self, (offset, len): (u64, u64)) -> Vec<u8> {
         let mut out = vec![0u8; len as usize];
@@ -273,6 +323,7 @@ impl Ring {
             RING_READ_POS,
             RING_CONSUMED,
             RING_MISMATCH,
+            RING_DIVERGED_NR,
             RING_SHIP_POS,
             RING_SHIPPED,
         ] {
