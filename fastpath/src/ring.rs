@@ -132,6 +132,32 @@ pub struct ToLoad<'a> {
     pub run: Option<RunAgain>,
 }
 
+impl ToLoad<'_> {
+    /// The bytes its record takes in the ring.
+    pub fn size(&self) -> u64 {
+        let writes: u64 = self
+            .call
+            .writes
+            .iter()
+            .map(|w| WRITE_HEADER_SIZE + pad8(w.data.len() as u64))
+            .sum();
+        let run_size = if self.run.is_some() { RUN_ARGS_SIZE } else { 0 };
+        RECORD_HEADER_SIZE + run_size + writes + pad8(sent_len(self.call))
+    }
+}
+
+/// The bytes an output call sent, which the runtime keeps for the tracer to check.
+fn sent_len(call: &schema::SyscallEvent) -> u64 {
+    match call.number as libc::c_long {
+        libc::SYS_write | libc::SYS_writev | libc::SYS_sendto | libc::SYS_sendmsg
+            if call.result > 0 =>
+        {
+            call.result as u64
+        }
+        _ => 0,
+    }
+}
+
 /// A call the runtime made again at replay that returned something else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Diverged {
@@ -217,22 +243,10 @@ impl Ring {
     pub fn load(&self, calls: &[ToLoad]) -> Vec<(u64, u64)> {
         let mut at = 0u64;
         let mut sent = Vec::new();
-        for &ToLoad { call, run } in calls {
-            let sent_len = match call.number as libc::c_long {
-                libc::SYS_write | libc::SYS_writev | libc::SYS_sendto | libc::SYS_sendmsg
-                    if call.result > 0 =>
-                {
-                    call.result as u64
-                }
-                _ => 0,
-            };
-            let writes: u64 = call
-                .writes
-                .iter()
-                .map(|w| WRITE_HEADER_SIZE + pad8(w.data.len() as u64))
-                .sum();
-            let run_size = if run.is_some() { RUN_ARGS_SIZE } else { 0 };
-            let size = RECORD_HEADER_SIZE + run_size + writes + pad8(sent_len);
+        for load in calls {
+            let ToLoad { call, run } = *load;
+            let sent_len = sent_len(call);
+            let size = load.size();
             if at + size > RING_DATA_SIZE || size > u32::MAX as u64 {
                 break;
             }

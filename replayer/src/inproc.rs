@@ -33,13 +33,31 @@ fn replay_setup(install_filter: bool) -> Setup {
     }
 }
 
-/// Most calls a ring is loaded with at once, unless a debugger asks for fewer.
-pub(crate) const RING_BATCH: usize = 4096;
+/// Most calls a ring is loaded with at once, unless a debugger asks for fewer: as many as
+/// fit (the smallest record is a header), so that a load costs a stop as rarely as it can.
+pub(crate) const RING_BATCH: usize =
+    (fastpath::layout::RING_DATA_SIZE / fastpath::layout::RECORD_HEADER_SIZE) as usize;
 
 fn setup_error(e: fastpath::FastPathError) -> ReplayError {
     match e {
         fastpath::FastPathError::Tracee(e) => e.into(),
         other => ReplayError::Setup(other.to_string()),
+    }
+}
+
+fn run_again(how: InRing) -> Option<fastpath::RunAgain> {
+    match how {
+        InRing::MadeAgain(run) => Some(run),
+        _ => None,
+    }
+}
+
+/// A result as a divergence message shows it: an error as its negative number, else hex.
+fn result_text(r: i64) -> String {
+    if r < 0 {
+        r.to_string()
+    } else {
+        format!("{r:#x}")
     }
 }
 
@@ -134,6 +152,7 @@ impl Replayer<'_> {
         let mut run = 0;
         let mut stops_by_itself = false;
         let mut to_load = Vec::new();
+        let mut bytes = 0u64;
         loop {
             if run == self.ahead.len() {
                 match self.events.next_event()? {
@@ -153,8 +172,17 @@ impl Replayer<'_> {
                         && run < most
                         && in_ring(s, filtered) != InRing::Traced =>
                 {
+                    let how = in_ring(s, filtered);
+                    bytes += ToLoad {
+                        call: s,
+                        run: run_again(how),
+                    }
+                    .size();
+                    if bytes > fastpath::layout::RING_DATA_SIZE {
+                        break;
+                    }
                     run += 1;
-                    to_load.push(in_ring(s, filtered));
+                    to_load.push(how);
                 }
                 EventKind::Syscall(_)
                 | EventKind::SyscallEntry { .. }
@@ -187,10 +215,7 @@ impl Replayer<'_> {
             .filter_map(|(e, how)| match &e.kind {
                 EventKind::Syscall(call) => Some(ToLoad {
                     call,
-                    run: match how {
-                        InRing::MadeAgain(run) => Some(*run),
-                        _ => None,
-                    },
+                    run: run_again(*how),
                 }),
                 _ => None,
             })
@@ -240,12 +265,15 @@ impl Replayer<'_> {
                     Some(Event {
                         kind: EventKind::Syscall(s),
                         ..
-                    }) => format!("{:#x}", s.result),
+                    }) => result_text(s.result),
                     _ => "another result".into(),
                 };
                 Err(self.divergence(
                     format!("{} to return {recorded}", syscall_name(d.nr)),
-                    format!("{:#x} (made again in-process at replay)", d.result),
+                    format!(
+                        "{} (made again in-process at replay)",
+                        result_text(d.result)
+                    ),
                 ))
             }
             None => Ok(()),
