@@ -520,6 +520,73 @@ mod tests {
     }
 
     #[test]
+    fn a_call_replay_makes_again_is_loaded_marked_with_its_replay_arguments() {
+        use std::os::unix::fs::FileExt as _;
+        let (f, path) = ring_file("run-again");
+        let ring = Ring::map(&f).unwrap();
+        let call = schema::SyscallEvent {
+            number: libc::SYS_mprotect as u64,
+            args: [0x1000, 4096, 0, 0, 0, 0],
+            result: 0,
+            mode: schema::SyscallMode::Buffered,
+            writes: Vec::new(),
+            rip: 0,
+            regs_hash: 0,
+            output_hash: 0,
+            echo: schema::Echo::None,
+            mapping: None,
+        };
+        let run = RunAgain {
+            args: [7, 8, 9, 10, 11, 12],
+            same_result: true,
+        };
+        let loads = [
+            ToLoad {
+                call: &call,
+                run: Some(run),
+            },
+            ToLoad {
+                call: &call,
+                run: None,
+            },
+        ];
+        assert_eq!(loads[0].size(), RECORD_HEADER_SIZE + RUN_ARGS_SIZE);
+        assert_eq!(ring.load(&loads).len(), 2);
+        let mut header = [0u8; 12];
+        f.read_exact_at(&mut header, RING_HEADER_SIZE).unwrap();
+        let word =
+            |h: &[u8; 12], i: usize| u32::from_le_bytes(h[i * 4..i * 4 + 4].try_into().unwrap());
+        assert_eq!(word(&header, 0) as u64, loads[0].size());
+        assert_eq!((word(&header, 2) >> 16) as u16, RECORD_RUN_AT_REPLAY);
+        let mut args = [0u8; 8];
+        f.read_exact_at(&mut args, RING_HEADER_SIZE + RECORD_HEADER_SIZE)
+            .unwrap();
+        assert_eq!(
+            u64::from_le_bytes(args),
+            7,
+            "the replay arguments follow the header"
+        );
+        f.read_exact_at(&mut header, RING_HEADER_SIZE + loads[0].size())
+            .unwrap();
+        assert_eq!(
+            word(&header, 2) >> 16,
+            0,
+            "a call handed back is not marked"
+        );
+        assert_eq!(ring.diverged(), None);
+        set(&f, RING_DIVERGED_RESULT, (-12i64) as u64);
+        set(&f, RING_DIVERGED_NR, libc::SYS_mprotect as u64 + 1);
+        assert_eq!(
+            ring.diverged(),
+            Some(Diverged {
+                nr: libc::SYS_mprotect as u64,
+                result: -12
+            })
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
     fn a_corrupt_record_is_refused_with_its_offset() {
         let (f, path) = ring_file("bad");
         let mut good = record(110, 42, None);

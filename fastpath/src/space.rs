@@ -254,8 +254,8 @@ impl Space {
 
     /// A replayed process that went live is recorded from here (the new primary after a
     /// takeover): its ring, emptied, records again, and the seccomp filter is installed
-    /// in every one of its threads at once (`SECCOMP_FILTER_FLAG_TSYNC`; replay ran without
-    /// one). `tracee` is one of its threads, stopped. An error before the filter is in
+    /// in every one of its threads at once (`SECCOMP_FILTER_FLAG_TSYNC`), unless the replay
+    /// ran under it already. `tracee` is one of its threads, stopped. An error before the filter is in
     /// place leaves the runtime off, every call traced as before.
     pub fn record_from_here(
         &mut self,
@@ -274,7 +274,11 @@ impl Space {
         let mut sys = |t: &mut Tracee, nr: libc::c_long, args: &[u64]| {
             t.inject_syscall(&regs, insn, nr, args)
         };
-        let filtered = Self::install_filter(tracee, &mut sys, SECCOMP_FILTER_FLAG_TSYNC);
+        let filtered = if tracee.is_filtered() {
+            Ok(())
+        } else {
+            Self::install_filter(tracee, &mut sys, SECCOMP_FILTER_FLAG_TSYNC)
+        };
         tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
         tracee.set_regs(&regs)?;
         tracee.resend_deferred_signals()?;
