@@ -278,6 +278,8 @@ struct Record {
     at: u64,
     limit: u64,
     nwrites: u32,
+    /// `RECORD_RUN_AT_REPLAY` for a call replay makes again, or 0.
+    flags: u16,
 }
 
 impl Record {
@@ -316,6 +318,7 @@ impl Record {
             at: RECORD_HEADER_SIZE,
             limit: need,
             nwrites: 0,
+            flags: 0,
         })
     }
 
@@ -379,7 +382,7 @@ impl Record {
             size: self.at as u32,
             nr: nr as u32,
             nwrites: self.nwrites as u16,
-            flags: if input { 0 } else { RECORD_GATED_OUTPUT },
+            flags: self.flags | if input { 0 } else { RECORD_GATED_OUTPUT },
             sent_len,
             result,
             args,
@@ -407,7 +410,20 @@ impl Record {
 
 /// Runs `nr` and records it with one memory write of `len(result)` bytes at `addr`.
 unsafe fn with_write(nr: u64, a: [u64; 6], max: u64, addr: u64, len: impl Fn(i64) -> u64) -> Option<i64> {
+    with_write_marked(nr, a, max, addr, len, 0)
+}
+
+/// `with_write`, the record's flags `flags`.
+unsafe fn with_write_marked(
+    nr: u64,
+    a: [u64; 6],
+    max: u64,
+    addr: u64,
+    len: impl Fn(i64) -> u64,
+    flags: u16,
+) -> Option<i64> {
     let mut rec = Record::begin(WRITE_HEADER_SIZE + max)?;
+    rec.flags = flags;
     let r = sys(nr, a);
     if r >= 0 {
         rec.write(addr, len(r).min(max));
@@ -417,6 +433,14 @@ unsafe fn with_write(nr: u64, a: [u64; 6], max: u64, addr: u64, len: impl Fn(i64
 
 unsafe fn plain(nr: u64, a: [u64; 6]) -> Option<i64> {
     let rec = Record::begin(0)?;
+    let r = sys(nr, a);
+    Some(rec.commit(nr, a, r, 0))
+}
+
+/// A call without memory effects that replay makes again (marked so in its record).
+unsafe fn run_at_replay(nr: u64, a: [u64; 6]) -> Option<i64> {
+    let mut rec = Record::begin(0)?;
+    rec.flags = RECORD_RUN_AT_REPLAY;
     let r = sys(nr, a);
     Some(rec.commit(nr, a, r, 0))
 }
@@ -569,8 +593,10 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         // Memory calls replay makes again itself (the log has their results to compare):
         // run here they keep the thread's turn and cost no stop. A file mapping stays
         // traced: the recorder keeps the file's bytes.
-        nr::MPROTECT | nr::MUNMAP | nr::BRK | nr::MADVISE => plain(n, a),
-        nr::MMAP if a[3] & MAP_ANONYMOUS != 0 && a[3] & MAP_TYPE == MAP_PRIVATE => plain(n, a),
+        nr::MPROTECT | nr::MUNMAP | nr::BRK | nr::MADVISE => run_at_replay(n, a),
+        nr::MMAP if a[3] & MAP_ANONYMOUS != 0 && a[3] & MAP_TYPE == MAP_PRIVATE => {
+            run_at_replay(n, a)
+        }
         nr::GETPID | nr::GETPPID | nr::GETTID | nr::GETUID | nr::GETEUID | nr::GETGID
         | nr::GETEGID | nr::GETPGRP | nr::LSEEK | nr::ACCESS | nr::FACCESSAT
         | nr::FACCESSAT2 | nr::CLOSE => plain(n, a),
@@ -593,9 +619,11 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         // Signal state: queries, new dispositions, and masks that only block more (replay
         // makes those itself). A mask that may unblock stays traced: a pending signal it
         // unblocks must be delivered before the call returns, which the tracer does.
-        nr::RT_SIGACTION => with_write(n, a, 32, a[2], fixed(24 + a[3].min(8))),
+        nr::RT_SIGACTION => {
+            with_write_marked(n, a, 32, a[2], fixed(24 + a[3].min(8)), RECORD_RUN_AT_REPLAY)
+        }
         nr::RT_SIGPROCMASK if a[1] == 0 || a[0] == SIG_BLOCK => {
-            with_write(n, a, 8, a[2], fixed(a[3].min(8)))
+            with_write_marked(n, a, 8, a[2], fixed(a[3].min(8)), RECORD_RUN_AT_REPLAY)
         }
         nr::SIGALTSTACK if a[0] == 0 => with_write(n, a, 24, a[1], fixed(24)),
         // Reading a descriptor's flags changes nothing (the runtime asks the same itself).
@@ -694,8 +722,10 @@ fn same_args(x: &[u64; 6], y: &[u64; 6]) -> bool {
 }
 
 /// Replay: hands back the next record the tracer put in the ring, if it is this call's:
+/// makes the call first if the record says replay runs it (and compares the results),
 /// writes its memory effects, keeps the bytes an output sends (the tracer checks them), and
-/// returns its result. `None` (the traced path) when the ring is empty or holds another call.
+/// returns its result. `None` (the traced path) when the ring is empty or holds another
+/// call, or when a call made here returned something else (the tracer reports it).
 unsafe fn replay(n: u64, a: [u64; 6]) -> Option<i64> {
     let r = ring();
     let pos = read_volatile(&(*r).read_pos);
@@ -710,6 +740,20 @@ unsafe fn replay(n: u64, a: [u64; 6]) -> Option<i64> {
         return None;
     }
     let mut at = RECORD_HEADER_SIZE;
+    if h.flags & RECORD_RUN_AT_REPLAY != 0 {
+        if (h.size as u64) < RECORD_HEADER_SIZE + RUN_ARGS_SIZE {
+            write_volatile(&mut (*r).mismatch_nr, n + 1);
+            return None;
+        }
+        let run = read_volatile(start.add(at as usize) as *const [u64; 6]);
+        at += RUN_ARGS_SIZE;
+        let made = sys(n, run);
+        if h.flags & RECORD_ANY_RESULT == 0 && made != h.result {
+            write_volatile(&mut (*r).diverged_result, made);
+            write_volatile(&mut (*r).diverged_nr, n + 1);
+            return None;
+        }
+    }
     for _ in 0..h.nwrites {
         let w = read_volatile(start.add(at as usize) as *const WriteHeader);
         at += WRITE_HEADER_SIZE;

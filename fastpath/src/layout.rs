@@ -149,6 +149,10 @@ pub struct RingHeader {
     /// The last request the runtime stopped waiting for (let through, or sent to the
     /// traced path).
     pub gate_done: u64,
+    /// Replay: a call the runtime made itself (`RECORD_RUN_AT_REPLAY`) returned something
+    /// else than the recorded result: its number plus one (0: none), and what it returned.
+    pub diverged_nr: u64,
+    pub diverged_result: i64,
 }
 
 /// The `nr` of a marker that fills the ring's data to its end (its `size` says how much).
@@ -173,6 +177,8 @@ pub const RING_GATED_OUTPUTS: u64 = 120;
 pub const RING_GATE_NEED: u64 = 128;
 pub const RING_GATE_NEED_REQ: u64 = 136;
 pub const RING_GATE_DONE: u64 = 144;
+pub const RING_DIVERGED_NR: u64 = 152;
+pub const RING_DIVERGED_RESULT: u64 = 160;
 
 /// One record: this header, `nwrites` memory writes (`WriteHeader` then the bytes, padded
 /// to 8), then `sent_len` bytes that an output call sent (padded to 8).
@@ -182,7 +188,7 @@ pub struct RecordHeader {
     pub size: u32,
     pub nr: u32,
     pub nwrites: u16,
-    /// `RECORD_GATED_OUTPUT`, or 0.
+    /// `RECORD_GATED_OUTPUT`, `RECORD_RUN_AT_REPLAY`, `RECORD_ANY_RESULT`, or 0.
     pub flags: u16,
     pub sent_len: u32,
     pub result: i64,
@@ -202,6 +208,16 @@ pub struct WriteHeader {
 /// An output the runtime let through the Output Rule's gate (not an input a later
 /// output must wait for).
 pub const RECORD_GATED_OUTPUT: u16 = 1;
+/// A call replay must make again (it changes the address space or the signal state): the
+/// recording marks it, and replay's runtime makes it itself, from the `[u64; 6]` arguments
+/// the tracer put right after the header (an `mmap` placed at its recorded address), and
+/// compares its result with the recorded one.
+pub const RECORD_RUN_AT_REPLAY: u16 = 2;
+/// Replay, with `RECORD_RUN_AT_REPLAY`: the result may differ (an id); the recorded one
+/// is handed back.
+pub const RECORD_ANY_RESULT: u16 = 4;
+/// The replay arguments of a `RECORD_RUN_AT_REPLAY` record.
+pub const RUN_ARGS_SIZE: u64 = 48;
 
 pub const RECORD_HEADER_SIZE: u64 = core::mem::size_of::<RecordHeader>() as u64;
 pub const WRITE_HEADER_SIZE: u64 = core::mem::size_of::<WriteHeader>() as u64;
@@ -238,4 +254,6 @@ const _: () = {
     assert!(offset_of!(RingHeader, gate_need) as u64 == RING_GATE_NEED);
     assert!(offset_of!(RingHeader, gate_need_req) as u64 == RING_GATE_NEED_REQ);
     assert!(offset_of!(RingHeader, gate_done) as u64 == RING_GATE_DONE);
+    assert!(offset_of!(RingHeader, diverged_nr) as u64 == RING_DIVERGED_NR);
+    assert!(offset_of!(RingHeader, diverged_result) as u64 == RING_DIVERGED_RESULT);
 };

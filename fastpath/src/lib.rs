@@ -21,8 +21,8 @@ pub mod space;
 pub mod unwind;
 
 pub use gate::Acknowledged;
-pub use ring::{records, RecordRef};
-pub use space::{in_runtime, in_runtime_code, Setup, Space};
+pub use ring::{records, Diverged, RecordRef, RunAgain, ToLoad};
+pub use space::{in_runtime, in_runtime_code, Refusal, Setup, Space};
 
 pub mod runtime_syms {
     //! Addresses in the runtime image, read off its symbol table when it was built.

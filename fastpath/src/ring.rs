@@ -21,6 +21,8 @@ pub struct RecordRef<'a> {
     nwrites: u32,
     /// An output let through the in-process gate (`RECORD_GATED_OUTPUT`).
     pub gated_output: bool,
+    /// A call replay makes again (`RECORD_RUN_AT_REPLAY`).
+    pub run_at_replay: bool,
     /// Bytes an output call sent.
     pub sent: &'a [u8],
 }
@@ -107,9 +109,60 @@ fn record_at(bytes: &[u8], at: usize) -> Result<(RecordRef<'_>, usize), FastPath
         writes: &body[..off],
         nwrites,
         gated_output: flags & RECORD_GATED_OUTPUT != 0,
+        run_at_replay: flags & RECORD_RUN_AT_REPLAY != 0,
         sent: &body[off..off + sent_len as usize],
     };
     Ok((record, size))
+}
+
+/// Replay: how the runtime makes a recorded call again itself (`RECORD_RUN_AT_REPLAY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAgain {
+    /// The arguments it makes the call with (an `mmap` at its recorded address).
+    pub args: [u64; 6],
+    /// Its result must be the recorded one (else it may differ, and the recorded one is
+    /// handed back).
+    pub same_result: bool,
+}
+
+/// Replay: a recorded call to load into the ring, and whether the runtime makes it again.
+#[derive(Debug, Clone, Copy)]
+pub struct ToLoad<'a> {
+    pub call: &'a schema::SyscallEvent,
+    pub run: Option<RunAgain>,
+}
+
+impl ToLoad<'_> {
+    /// The bytes its record takes in the ring.
+    pub fn size(&self) -> u64 {
+        let writes: u64 = self
+            .call
+            .writes
+            .iter()
+            .map(|w| WRITE_HEADER_SIZE + pad8(w.data.len() as u64))
+            .sum();
+        let run_size = if self.run.is_some() { RUN_ARGS_SIZE } else { 0 };
+        RECORD_HEADER_SIZE + run_size + writes + pad8(sent_len(self.call))
+    }
+}
+
+/// The bytes an output call sent, which the runtime keeps for the tracer to check.
+fn sent_len(call: &schema::SyscallEvent) -> u64 {
+    match call.number as libc::c_long {
+        libc::SYS_write | libc::SYS_writev | libc::SYS_sendto | libc::SYS_sendmsg
+            if call.result > 0 =>
+        {
+            call.result as u64
+        }
+        _ => 0,
+    }
+}
+
+/// A call the runtime made again at replay that returned something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Diverged {
+    pub nr: u64,
+    pub result: i64,
 }
 
 /// The tracer's mapping of one process's ring (the memfd the runtime writes).
@@ -187,32 +240,26 @@ impl Ring {
 
     /// Replay: puts recorded calls into the ring, from its start, for the runtime to hand
     /// back; returns, for each one that fit, where its sent bytes will be and how many.
-    pub fn load(&self, calls: &[&schema::SyscallEvent]) -> Vec<(u64, u64)> {
+    pub fn load(&self, calls: &[ToLoad]) -> Vec<(u64, u64)> {
         let mut at = 0u64;
         let mut sent = Vec::new();
-        for call in calls {
-            let sent_len = match call.number as libc::c_long {
-                libc::SYS_write | libc::SYS_writev | libc::SYS_sendto | libc::SYS_sendmsg
-                    if call.result > 0 =>
-                {
-                    call.result as u64
-                }
-                _ => 0,
-            };
-            let writes: u64 = call
-                .writes
-                .iter()
-                .map(|w| WRITE_HEADER_SIZE + pad8(w.data.len() as u64))
-                .sum();
-            let size = RECORD_HEADER_SIZE + writes + pad8(sent_len);
+        for load in calls {
+            let ToLoad { call, run } = *load;
+            let sent_len = sent_len(call);
+            let size = load.size();
             if at + size > RING_DATA_SIZE || size > u32::MAX as u64 {
                 break;
             }
+            let flags = match run {
+                Some(r) if r.same_result => RECORD_RUN_AT_REPLAY,
+                Some(_) => RECORD_RUN_AT_REPLAY | RECORD_ANY_RESULT,
+                None => 0,
+            };
             let mut h = Vec::with_capacity(RECORD_HEADER_SIZE as usize);
             for w in [
                 size as u32,
                 call.number as u32,
-                call.writes.len() as u32,
+                (call.writes.len() as u32 & 0xffff) | (flags as u32) << 16,
                 sent_len as u32,
             ] {
                 h.extend_from_slice(&w.to_le_bytes());
@@ -225,6 +272,11 @@ impl Ring {
             let base = RING_HEADER_SIZE + at;
             self.write(base, &h);
             let mut off = RECORD_HEADER_SIZE;
+            if let Some(r) = run {
+                let words: Vec<u8> = r.args.iter().flat_map(|a| a.to_le_bytes()).collect();
+                self.write(base + off, &words);
+                off += RUN_ARGS_SIZE;
+            }
             for w in &call.writes {
                 let mut wh = w.addr.to_le_bytes().to_vec();
                 wh.extend_from_slice(&(w.data.len() as u64).to_le_bytes());
@@ -240,6 +292,7 @@ impl Ring {
             (RING_READ_POS, 0),
             (RING_CONSUMED, 0),
             (RING_MISMATCH, 0),
+            (RING_DIVERGED_NR, 0),
             (RING_WRITE_POS, at),
         ] {
             self.write_u64(field, v);
@@ -258,6 +311,17 @@ impl Ring {
         (self.read_u64(RING_CONSUMED), self.read_u64(RING_MISMATCH))
     }
 
+    /// Replay: the call the runtime made again and found returning another result, if any.
+    pub fn diverged(&self) -> Option<Diverged> {
+        match self.read_u64(RING_DIVERGED_NR) {
+            0 => None,
+            nr => Some(Diverged {
+                nr: nr - 1,
+                result: self.read_u64(RING_DIVERGED_RESULT) as i64,
+            }),
+        }
+    }
+
     /// Replay: the bytes the runtime kept from an output call's buffer.
     pub fn sent_at(&self, (offset, len): (u64, u64)) -> Vec<u8> {
         let mut out = vec![0u8; len as usize];
@@ -273,6 +337,7 @@ impl Ring {
             RING_READ_POS,
             RING_CONSUMED,
             RING_MISMATCH,
+            RING_DIVERGED_NR,
             RING_SHIP_POS,
             RING_SHIPPED,
         ] {
@@ -451,6 +516,73 @@ mod tests {
             }
             other => panic!("expected a bad marker, got {other:?}"),
         }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_call_replay_makes_again_is_loaded_marked_with_its_replay_arguments() {
+        use std::os::unix::fs::FileExt as _;
+        let (f, path) = ring_file("run-again");
+        let ring = Ring::map(&f).unwrap();
+        let call = schema::SyscallEvent {
+            number: libc::SYS_mprotect as u64,
+            args: [0x1000, 4096, 0, 0, 0, 0],
+            result: 0,
+            mode: schema::SyscallMode::Buffered,
+            writes: Vec::new(),
+            rip: 0,
+            regs_hash: 0,
+            output_hash: 0,
+            echo: schema::Echo::None,
+            mapping: None,
+        };
+        let run = RunAgain {
+            args: [7, 8, 9, 10, 11, 12],
+            same_result: true,
+        };
+        let loads = [
+            ToLoad {
+                call: &call,
+                run: Some(run),
+            },
+            ToLoad {
+                call: &call,
+                run: None,
+            },
+        ];
+        assert_eq!(loads[0].size(), RECORD_HEADER_SIZE + RUN_ARGS_SIZE);
+        assert_eq!(ring.load(&loads).len(), 2);
+        let mut header = [0u8; 12];
+        f.read_exact_at(&mut header, RING_HEADER_SIZE).unwrap();
+        let word =
+            |h: &[u8; 12], i: usize| u32::from_le_bytes(h[i * 4..i * 4 + 4].try_into().unwrap());
+        assert_eq!(word(&header, 0) as u64, loads[0].size());
+        assert_eq!((word(&header, 2) >> 16) as u16, RECORD_RUN_AT_REPLAY);
+        let mut args = [0u8; 8];
+        f.read_exact_at(&mut args, RING_HEADER_SIZE + RECORD_HEADER_SIZE)
+            .unwrap();
+        assert_eq!(
+            u64::from_le_bytes(args),
+            7,
+            "the replay arguments follow the header"
+        );
+        f.read_exact_at(&mut header, RING_HEADER_SIZE + loads[0].size())
+            .unwrap();
+        assert_eq!(
+            word(&header, 2) >> 16,
+            0,
+            "a call handed back is not marked"
+        );
+        assert_eq!(ring.diverged(), None);
+        set(&f, RING_DIVERGED_RESULT, (-12i64) as u64);
+        set(&f, RING_DIVERGED_NR, libc::SYS_mprotect as u64 + 1);
+        assert_eq!(
+            ring.diverged(),
+            Some(Diverged {
+                nr: libc::SYS_mprotect as u64,
+                result: -12
+            })
+        );
         std::fs::remove_file(path).unwrap();
     }
 

@@ -5,12 +5,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 
-use schema::{SitePatch, SyscallEvent};
+use schema::SitePatch;
 use tracee::{Regs, Tracee};
 
 use crate::layout::*;
 use crate::patch::{self, PatchPlan, BEFORE, SITE_WINDOW};
-use crate::ring::Ring;
+use crate::ring::{Diverged, Ring, ToLoad};
 use crate::runtime_syms::ENTRY;
 use crate::{seccomp, FastPathError};
 
@@ -57,6 +57,15 @@ pub struct Space {
     taken: usize,
     /// A forked child's: the code is its parent's, the ring not yet its own.
     needs_ring: bool,
+}
+
+/// Why the runtime at replay stopped short of the next loaded record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The program made another call (its number).
+    OtherCall(u64),
+    /// The runtime made the recorded call again and it returned another result.
+    Diverged(Diverged),
 }
 
 /// A recorded call the runtime handed back in replay.
@@ -245,8 +254,8 @@ impl Space {
 
     /// A replayed process that went live is recorded from here (the new primary after a
     /// takeover): its ring, emptied, records again, and the seccomp filter is installed
-    /// in every one of its threads at once (`SECCOMP_FILTER_FLAG_TSYNC`; replay ran without
-    /// one). `tracee` is one of its threads, stopped. An error before the filter is in
+    /// in every one of its threads at once (`SECCOMP_FILTER_FLAG_TSYNC`), unless the replay
+    /// ran under it already. `tracee` is one of its threads, stopped. An error before the filter is in
     /// place leaves the runtime off, every call traced as before.
     pub fn record_from_here(
         &mut self,
@@ -265,7 +274,11 @@ impl Space {
         let mut sys = |t: &mut Tracee, nr: libc::c_long, args: &[u64]| {
             t.inject_syscall(&regs, insn, nr, args)
         };
-        let filtered = Self::install_filter(tracee, &mut sys, SECCOMP_FILTER_FLAG_TSYNC);
+        let filtered = if tracee.is_filtered() {
+            Ok(())
+        } else {
+            Self::install_filter(tracee, &mut sys, SECCOMP_FILTER_FLAG_TSYNC)
+        };
         tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
         tracee.set_regs(&regs)?;
         tracee.resend_deferred_signals()?;
@@ -343,7 +356,7 @@ impl Space {
     }
 
     /// Replay: puts recorded calls into the ring; returns how many fit.
-    pub fn load(&mut self, calls: &[&SyscallEvent]) -> usize {
+    pub fn load(&mut self, calls: &[ToLoad]) -> usize {
         let Some(ring) = &self.ring else {
             return 0;
         };
@@ -352,9 +365,9 @@ impl Space {
         self.loaded.len()
     }
 
-    /// Replay: the calls handed back since the last look, and the call the runtime met
-    /// instead of the next loaded one, if it refused one (`Some(nr)`).
-    pub fn handed_back(&mut self) -> (Vec<HandedBack>, Option<u64>) {
+    /// Replay: the calls handed back since the last look, and how the runtime stopped
+    /// short of the next loaded one, if it did.
+    pub fn handed_back(&mut self) -> (Vec<HandedBack>, Option<Refusal>) {
         let Some(ring) = &self.ring else {
             return (Vec::new(), None);
         };
@@ -367,7 +380,11 @@ impl Space {
             })
             .collect();
         self.taken = consumed;
-        let refused = (mismatch != 0 && consumed < self.loaded.len()).then(|| mismatch - 1);
+        let short = consumed < self.loaded.len();
+        let refused = match ring.diverged() {
+            Some(d) if short => Some(Refusal::Diverged(d)),
+            _ => (mismatch != 0 && short).then(|| Refusal::OtherCall(mismatch - 1)),
+        };
         if self.taken == self.loaded.len() || refused.is_some() {
             ring.reset();
             self.loaded.clear();

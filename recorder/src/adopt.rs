@@ -56,6 +56,8 @@ impl<'a> Recorder<'a> {
         rec.t.tgid = tgid;
         rec.t.deliver = first.deliver;
         rec.tasks = Tasks::new(tgid);
+        // A follower's replay ran under the seccomp filter: its threads keep it.
+        rec.tasks.filtered = rec.t.tracee.is_filtered();
         rec.sched = Scheduler::default();
         rec.sched.add_thread(tgid, rec.t.tid as i32);
         rec.seq = first_seq;

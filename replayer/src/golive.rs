@@ -110,6 +110,14 @@ impl Injector<'_> {
 /// Makes every descriptor of the table real, untraps rdtsc in every thread and detaches
 /// them all. Returns the pid.
 pub fn go_live(mut h: LiveHandoff) -> Result<(i32, GoLiveReport), ReplayError> {
+    if h.threads.iter().any(|t| t.tracee.is_filtered()) {
+        // Untraced, the filter's traced calls would fail with ENOSYS.
+        return Err(ReplayError::Setup(
+            "going live untraced: the replay runs under ftrun's seccomp filter, which a \
+             process cannot shed (a debugger's replay runs without it)"
+                .into(),
+        ));
+    }
     let report = make_real(&mut h, true)?;
     let pid = h.threads[0].tracee.pid();
     for thread in &mut h.threads {

@@ -10,31 +10,54 @@
 use std::io::Write;
 
 use fastpath::layout::{MODE_OFF, MODE_REPLAY};
-use fastpath::{Setup, Space};
+use fastpath::{Refusal, Setup, Space, ToLoad};
 use schema::{Echo, Event, EventKind, SignalPlacement, SyscallEvent, SyscallMode};
 use tracee::Regs;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::run_again::{in_ring, InRing};
 use crate::session::Replayer;
 use crate::ReplayError;
-use syscalls::{rule_for, syscall_name};
+use syscalls::syscall_name;
 
-/// The runtime in replay: it hands back what the ring holds; no filter (a follower that goes
-/// live could not shed one).
-const REPLAY: Setup = Setup {
-    mode: MODE_REPLAY,
-    flags: 0,
-    install_filter: false,
-    echo: [0; 4],
-};
+/// The runtime in replay: it hands back what the ring holds, and makes again itself the
+/// calls replay runs for real. Without a debugger the process gets the recording's seccomp
+/// filter at the same point (its first runtime), so that the runtime's own syscalls make no
+/// stop; a debugger's replay goes without, those calls made at ptrace stops.
+fn replay_setup(install_filter: bool) -> Setup {
+    Setup {
+        mode: MODE_REPLAY,
+        flags: 0,
+        install_filter,
+        echo: [0; 4],
+    }
+}
 
-/// Most calls a ring is loaded with at once, unless a debugger asks for fewer.
-pub(crate) const RING_BATCH: usize = 4096;
+/// Most calls a ring is loaded with at once, unless a debugger asks for fewer: as many as
+/// fit (the smallest record is a header), so that a load costs a stop as rarely as it can.
+pub(crate) const RING_BATCH: usize =
+    (fastpath::layout::RING_DATA_SIZE / fastpath::layout::RECORD_HEADER_SIZE) as usize;
 
 fn setup_error(e: fastpath::FastPathError) -> ReplayError {
     match e {
         fastpath::FastPathError::Tracee(e) => e.into(),
         other => ReplayError::Setup(other.to_string()),
+    }
+}
+
+fn run_again(how: InRing) -> Option<fastpath::RunAgain> {
+    match how {
+        InRing::MadeAgain(run) => Some(run),
+        _ => None,
+    }
+}
+
+/// A result as a divergence message shows it: an error as its negative number, else hex.
+fn result_text(r: i64) -> String {
+    if r < 0 {
+        r.to_string()
+    } else {
+        format!("{r:#x}")
     }
 }
 
@@ -52,7 +75,12 @@ impl Replayer<'_> {
             return Ok(());
         }
         self.take()?;
-        let space = Space::install(&mut self.t.tracee, &REPLAY).map_err(setup_error)?;
+        let filter = self.hook.is_none() && !self.t.tracee.is_filtered();
+        let space =
+            Space::install(&mut self.t.tracee, &replay_setup(filter)).map_err(setup_error)?;
+        if filter {
+            self.t.tracee.set_filtered(true);
+        }
         self.spaces.insert(tgid, space);
         Ok(())
     }
@@ -70,7 +98,7 @@ impl Replayer<'_> {
         self.take()?;
         let space = self.spaces.get_mut(&tgid).expect("checked");
         space
-            .give_ring(&mut self.t.tracee, &REPLAY)
+            .give_ring(&mut self.t.tracee, &replay_setup(false))
             .map_err(setup_error)
     }
 
@@ -120,8 +148,11 @@ impl Replayer<'_> {
         if !self.spaces.get(&tgid).is_some_and(|s| s.can_load()) {
             return Ok(());
         }
+        let filtered = self.t.tracee.is_filtered();
         let mut run = 0;
         let mut stops_by_itself = false;
+        let mut to_load = Vec::new();
+        let mut bytes = 0u64;
         loop {
             if run == self.ahead.len() {
                 match self.events.next_event()? {
@@ -134,15 +165,24 @@ impl Replayer<'_> {
                 break;
             }
             match &ev.kind {
-                // A memory call the runtime ran while recording is made at a stop here
-                // (replay runs it for real): the thread stops there by itself, its ring
-                // empty.
+                // A call replay runs for real that the runtime cannot make itself here is
+                // made at a stop (the thread stops there by itself, its ring empty).
                 EventKind::Syscall(s)
                     if s.mode == SyscallMode::Buffered
                         && run < most
-                        && !rule_for(s.number).runs_at_replay() =>
+                        && in_ring(s, filtered) != InRing::Traced =>
                 {
-                    run += 1
+                    let how = in_ring(s, filtered);
+                    bytes += ToLoad {
+                        call: s,
+                        run: run_again(how),
+                    }
+                    .size();
+                    if bytes > fastpath::layout::RING_DATA_SIZE {
+                        break;
+                    }
+                    run += 1;
+                    to_load.push(how);
                 }
                 EventKind::Syscall(_)
                 | EventKind::SyscallEntry { .. }
@@ -167,17 +207,23 @@ impl Replayer<'_> {
         if run == 0 {
             return Ok(());
         }
-        let calls: Vec<&SyscallEvent> = self
+        let calls: Vec<ToLoad> = self
             .ahead
             .iter()
             .take(run)
-            .filter_map(|e| match &e.kind {
-                EventKind::Syscall(s) => Some(s),
+            .zip(&to_load)
+            .filter_map(|(e, how)| match &e.kind {
+                EventKind::Syscall(call) => Some(ToLoad {
+                    call,
+                    run: run_again(*how),
+                }),
                 _ => None,
             })
             .collect();
         if let Some(space) = self.spaces.get_mut(&tgid) {
-            space.load(&calls);
+            let loaded = space.load(&calls);
+            self.stats.ring_loads += 1;
+            self.stats.calls_loaded += loaded as u64;
         }
         Ok(())
     }
@@ -189,26 +235,49 @@ impl Replayer<'_> {
             return Ok(());
         };
         let (done, refused) = space.handed_back();
+        let filtered = self.t.tracee.is_filtered();
         for call in done {
             let EventKind::Syscall(s) = self.take()?.kind else {
                 return Err(self.divergence("an in-process call", "another event"));
             };
+            self.stats.in_process += 1;
+            if matches!(in_ring(&s, filtered), InRing::MadeAgain(_)) {
+                self.stats.made_again += 1;
+            }
             if s.output_hash != 0 || s.echo != Echo::None {
                 self.check_sent(&s, &call.sent)?;
             }
             self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
         }
-        if let Some(nr) = refused {
-            let expected = match self.peek()? {
-                Some(ev) => crate::session::describe(&ev.kind),
-                None => "the end of the log".into(),
-            };
-            return Err(self.divergence(
-                expected,
-                format!("in-process call {} ({nr})", syscall_name(nr)),
-            ));
+        match refused {
+            Some(Refusal::OtherCall(nr)) => {
+                let expected = match self.peek()? {
+                    Some(ev) => crate::session::describe(&ev.kind),
+                    None => "the end of the log".into(),
+                };
+                Err(self.divergence(
+                    expected,
+                    format!("in-process call {} ({nr})", syscall_name(nr)),
+                ))
+            }
+            Some(Refusal::Diverged(d)) => {
+                let recorded = match self.peek()? {
+                    Some(Event {
+                        kind: EventKind::Syscall(s),
+                        ..
+                    }) => result_text(s.result),
+                    _ => "another result".into(),
+                };
+                Err(self.divergence(
+                    format!("{} to return {recorded}", syscall_name(d.nr)),
+                    format!(
+                        "{} (made again in-process at replay)",
+                        result_text(d.result)
+                    ),
+                ))
+            }
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The bytes an output sent must be the recorded ones; they are echoed where they went

@@ -46,6 +46,16 @@ fn filled_writable(ev: &SyscallEvent) -> bool {
         && (is_shared(ev.args[3]) || prot & (libc::PROT_READ | libc::PROT_WRITE) == 0)
 }
 
+/// The arguments replay makes an anonymous `mmap` with: `prepare_mmap`'s.
+pub fn mmap_replay_args(ev: &SyscallEvent) -> [u64; 6] {
+    let mut regs = tracee::regs_from_words(&[0; 27]).expect("27 words");
+    (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9) = (
+        ev.args[0], ev.args[1], ev.args[2], ev.args[3], ev.args[4], ev.args[5],
+    );
+    prepare_mmap(&mut regs, ev);
+    [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9]
+}
+
 /// Puts back the arguments `prepare_mmap` changed: the program sees its registers as it left them.
 pub fn restore_args(regs: &mut Regs, ev: &SyscallEvent) {
     regs.rdi = ev.args[0];

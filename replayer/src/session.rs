@@ -65,6 +65,8 @@ pub struct Replayer<'a> {
     pub(crate) ring_loaded_fresh: bool,
     /// At the last load of a ring: the events replayed, and the calls loaded.
     pub(crate) ring_load_mark: Option<(u64, usize)>,
+    /// What the replay cost (`FTRUN_REPLAY_STATS`).
+    pub(crate) stats: crate::stats::ReplayStats,
     /// Most in-process calls put into a ring at once (a debugger asks for fewer, so that a
     /// thread living on in-process calls still stops now and then).
     pub(crate) ring_batch: usize,
@@ -144,6 +146,7 @@ impl<'a> Replayer<'a> {
             ring_loaded_fresh: true,
             ring_load_mark: None,
             ring_batch: crate::inproc::RING_BATCH,
+            stats: Default::default(),
         }
     }
 
@@ -231,7 +234,11 @@ impl<'a> Replayer<'a> {
     /// Replays to the end of the log; returns how the program ended, or the stopped
     /// process if the log ended first.
     pub fn run(mut self) -> Result<ReplayEnd, ReplayError> {
-        match self.run_loop() {
+        let ran = self.run_loop();
+        if crate::stats::wanted() {
+            eprintln!("{}", self.stats.line());
+        }
+        match ran {
             Ok(Some(status)) => Ok(ReplayEnd::Exited(status)),
             Ok(None) => match self.handoff() {
                 Ok(h) => Ok(ReplayEnd::LogEnded(h)),
@@ -267,7 +274,9 @@ impl<'a> Replayer<'a> {
                 self.t.tgid = first;
                 self.tasks.root = first;
             }
-            self.stash.wait(&mut self.t.tracee)?
+            let stop = self.stash.wait(&mut self.t.tracee)?;
+            self.stats.stopped(&stop);
+            stop
         };
         loop {
             if debug_stops() {
@@ -344,6 +353,7 @@ impl<'a> Replayer<'a> {
                 match resumed {
                     Ok(()) | Err(TraceeError::TraceeDied { .. }) => {
                         let stop = self.stash.wait(&mut self.t.tracee)?;
+                        self.stats.stopped(&stop);
                         if self.hook_after_stop(&stop)? == crate::debug::StopVerdict::Swallow {
                             continue;
                         }

@@ -39,6 +39,8 @@ impl Replayer<'_> {
             Rc::new(RefCell::new(self.t.fds.borrow().clone()))
         };
         let mut child = Task::new(Tracee::attached(real), recorded, tgid, fds);
+        // The seccomp filter is inherited.
+        child.tracee.set_filtered(self.t.tracee.is_filtered());
         // Its first stop (the attach) comes at once, after the kernel set its tid words.
         self.stash.wait(&mut child.tracee)?;
         let id = recorded.to_le_bytes();
