@@ -207,9 +207,14 @@ impl LogSender {
         }
     }
 
-    fn send_events(&mut self, batch: &mut Vec<u8>) {
+    /// The frames batched since the last message, with the events the log holds after them.
+    fn send_frames(&mut self, batch: &mut Vec<u8>) {
         if !batch.is_empty() {
-            self.send(&Message::Events(std::mem::take(batch)));
+            let bytes = std::mem::take(batch);
+            self.send(&Message::Frames {
+                events: self.events,
+                bytes,
+            });
         }
     }
 
@@ -349,22 +354,22 @@ pub(crate) fn send_loop(mut s: LogSender, rx: Receiver<Outgoing>) {
                     if s.link.is_some() {
                         batch.extend_from_slice(&bytes);
                         if batch.len() >= BATCH_BYTES {
-                            s.send_events(&mut batch);
+                            s.send_frames(&mut batch);
                         }
                     }
                 }
                 Outgoing::File { name, data } => {
-                    s.send_events(&mut batch);
+                    s.send_frames(&mut batch);
                     s.send(&Message::File { name, data });
                 }
                 Outgoing::Link { stream, gen } => {
-                    s.send_events(&mut batch);
+                    s.send_frames(&mut batch);
                     s.link = None;
                     s.attach(stream, gen);
                 }
             }
         }
-        s.send_events(&mut batch);
+        s.send_frames(&mut batch);
     }
 }
 
