@@ -150,6 +150,18 @@ impl Message {
         }
     }
 
+    /// The bytes on the wire of `Frames` with these frames (without copying them twice).
+    pub fn frames_bytes(events: u64, frames: &[u8]) -> Vec<u8> {
+        let len = 8 + frames.len();
+        let mut out = Vec::with_capacity(12 + len);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&[9, 0, 0, 0]);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.extend_from_slice(&events.to_le_bytes());
+        out.extend_from_slice(frames);
+        out
+    }
+
     /// The message as bytes on the wire.
     pub fn encode(&self) -> Vec<u8> {
         let (head, body) = self.payload();
@@ -322,6 +334,14 @@ mod tests {
                 lag_ms: 12,
             },
         ];
+        assert_eq!(
+            Message::frames_bytes(41, &[7; 50]),
+            Message::Frames {
+                events: 41,
+                bytes: vec![7; 50]
+            }
+            .encode()
+        );
         for m in msgs {
             let bytes = m.encode();
             assert_eq!(Message::read_from(&mut bytes.as_slice()).unwrap(), m);
