@@ -161,6 +161,11 @@ fn exchange_hellos(
                 wait.as_secs()
             ))
         }
+        // A follower refuses a greeting it cannot take (another link protocol version
+        // among them) by closing: its own message says why.
+        LinkError::Closed => LinkError::Other(format!(
+            "the follower closed the connection instead of answering this primary's greeting (link protocol version {PROTOCOL_VERSION}); a follower of another ftrun version refuses it — its own message names the version it speaks"
+        )),
         other => other,
     })?;
     match answer {
