@@ -255,6 +255,36 @@ fn a_primary_whose_follower_speaks_garbage_does_not_start_the_server() {
 }
 
 #[test]
+fn a_primary_whose_follower_closes_at_its_greeting_says_the_versions_may_differ() {
+    // What a follower of another link protocol version does: it reads the hello and closes.
+    let tmp = TempDir::new("ft-closing-follower");
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    let fport = fake.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in fake.incoming().flatten() {
+            let mut head = [0u8; 12];
+            if std::io::Read::read_exact(&mut s, &mut head).is_ok() {
+                let len = u32::from_le_bytes(head[8..12].try_into().unwrap()) as usize;
+                let _ = std::io::Read::read_exact(&mut s, &mut vec![0u8; len]);
+            }
+        }
+    });
+    let sport = free_port();
+    let out = spawn_primary(&tmp, fport, sport, "primary.log")
+        .wait_with_output()
+        .unwrap();
+    let log = std::fs::read_to_string(tmp.join("primary.log")).unwrap();
+    assert!(!out.status.success());
+    let version = format!("link protocol version {}", ftlink::PROTOCOL_VERSION);
+    assert!(
+        log.contains("closed the connection instead of answering")
+            && log.contains(&version)
+            && log.contains("not started"),
+        "{log}"
+    );
+}
+
+#[test]
 fn follower_started_after_the_primary() {
     let tmp = TempDir::new("ft-late-follower");
     let (fport, sport) = (free_port(), free_port());

@@ -19,10 +19,14 @@ use replayer::{EventSource, ReaderSource, ReplayEnd, ReplayError, ReplayOptions,
 use schema::{Event, ExitStatus, StreamDecoder, TraceReader, EVENTS_FILE};
 
 use crate::lag::Arrivals;
-use crate::message::{is_timeout, Hello, LinkError, Message, PROTOCOL_VERSION};
+use crate::message::{Hello, LinkError, Message, PROTOCOL_VERSION};
 use crate::status::{self, RoleStatus};
 pub use crate::takeover::LiveServer;
 use crate::{Arbiter, Timing};
+
+#[path = "follower_receive.rs"]
+mod receive;
+use receive::receive_loop;
 
 pub struct FollowerConfig {
     /// `HOST:PORT`, a host name or an IP address (the first address it resolves to that
@@ -123,6 +127,33 @@ pub(crate) struct Shared {
     pub(crate) reporting: Mutex<()>,
 }
 
+impl Shared {
+    /// A follower of a primary in `epoch` that has received nothing yet.
+    fn new(epoch: u64) -> Shared {
+        Shared {
+            state: Mutex::new(FollowState {
+                received: 0,
+                last_heard: Instant::now(),
+                epoch,
+                takeover: None,
+                lost: None,
+                arbiter_error: None,
+                synced: false,
+                gave_up: false,
+                finished: false,
+                silent_for: Duration::ZERO,
+                role: "follower",
+                server_pid: 0,
+                server_start: None,
+                replayed: Arc::new(AtomicU64::new(0)),
+                arrivals: Arrivals::default(),
+            }),
+            changed: Condvar::new(),
+            reporting: Mutex::new(()),
+        }
+    }
+}
+
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LinkError {
     let what = what.into();
     move |source| LinkError::Io { what, source }
@@ -159,27 +190,7 @@ pub fn follow(cfg: FollowerConfig) -> Result<FollowOutcome, LinkError> {
     log.write_all(&hello.trace_start)
         .map_err(io("writing the log copy"))?;
     log.sync_data().map_err(io("writing the log copy"))?;
-    let shared = Arc::new(Shared {
-        state: Mutex::new(FollowState {
-            received: 0,
-            last_heard: Instant::now(),
-            epoch: hello.epoch,
-            takeover: None,
-            lost: None,
-            arbiter_error: None,
-            synced: false,
-            gave_up: false,
-            finished: false,
-            silent_for: Duration::ZERO,
-            role: "follower",
-            server_pid: 0,
-            server_start: None,
-            replayed: Arc::new(AtomicU64::new(0)),
-            arrivals: Arrivals::default(),
-        }),
-        changed: Condvar::new(),
-        reporting: Mutex::new(()),
-    });
+    let shared = Arc::new(Shared::new(hello.epoch));
     // `status` shows this follower from the moment it may acknowledge.
     let report = shared
         .state
@@ -393,101 +404,6 @@ fn start_threads(
     let state_dir = cfg.state_dir.clone();
     thread::spawn(move || monitor_loop(&shared, timing, arbiter.as_ref(), &state_dir));
     Ok(())
-}
-
-/// Bytes of a received piece of the log decoded before its events are acknowledged.
-const ACK_SLICE: usize = 128 << 10;
-
-/// Appends received frames to the log copy (and syncs them, when acknowledgements are
-/// durable), and acknowledges complete events.
-fn receive_loop(
-    reader: &mut TcpStream,
-    mut log: File,
-    log_dir: &Path,
-    mut decoder: StreamDecoder,
-    writer: &Mutex<TcpStream>,
-    shared: &Shared,
-    ack: AckMode,
-) {
-    loop {
-        let message = Message::read_from(reader);
-        if message.is_ok() {
-            // The primary spoke: however long this message takes to digest, it is alive.
-            shared.state.lock().expect("follow state").last_heard = Instant::now();
-        }
-        match message {
-            Ok(Message::Events(bytes)) => {
-                let stored = log.write_all(&bytes).and_then(|_| match ack {
-                    AckMode::Durable => log.sync_data(),
-                    AckMode::Received => Ok(()),
-                });
-                if stored.is_err() {
-                    eprintln!(
-                        "ftrun: cannot write the log copy in {}; no more acknowledgements",
-                        log_dir.display()
-                    );
-                    return;
-                }
-                // A long piece (a joining follower's catch-up) is counted and acknowledged
-                // a slice at a time, so that acknowledgements keep coming while it is read.
-                for slice in bytes.chunks(ACK_SLICE) {
-                    decoder.push(slice);
-                    while let Ok(Some(_)) = decoder.next_event() {}
-                    let received = decoder.events_decoded();
-                    let finished = decoder.footer().is_some();
-                    {
-                        let mut st = shared.state.lock().expect("follow state");
-                        // Decided (taking over, or lost): acknowledge nothing more. What was
-                        // acknowledged is on disk before the decision, so the takeover
-                        // replays it; anything later must not let the primary release an
-                        // output.
-                        if st.takeover.is_some() || st.lost.is_some() {
-                            return;
-                        }
-                        let progress = received > st.received;
-                        st.received = received;
-                        st.arrivals.arrived(received, Instant::now());
-                        st.last_heard = Instant::now();
-                        st.finished |= finished;
-                        shared.changed.notify_all();
-                        if !progress {
-                            continue;
-                        }
-                    }
-                    let _ = Message::Ack(received - 1).write_to(&mut *writer.lock().expect("link"));
-                }
-            }
-            Ok(Message::File { name, data }) => {
-                let tmp = log_dir.join("files").join(format!(".{name}.partial"));
-                let ok = std::fs::write(&tmp, &data)
-                    .and_then(|_| std::fs::rename(&tmp, log_dir.join("files").join(&name)));
-                if ok.is_err() {
-                    eprintln!("ftrun: cannot store {name} in {}", log_dir.display());
-                }
-                shared.state.lock().expect("follow state").last_heard = Instant::now();
-            }
-            Ok(Message::Synced(events)) => {
-                let mut st = shared.state.lock().expect("follow state");
-                st.last_heard = Instant::now();
-                if st.received >= events {
-                    st.synced = true;
-                    shared.changed.notify_all();
-                } else {
-                    eprintln!(
-                        "ftrun: the primary says it sent {events} events, but {} arrived; this follower cannot take over",
-                        st.received
-                    );
-                }
-            }
-            Ok(_) => shared.state.lock().expect("follow state").last_heard = Instant::now(),
-            Err(e) if is_timeout(&e) => {}
-            Err(LinkError::Closed) => return,
-            Err(e) => {
-                eprintln!("ftrun: the link to the primary broke: {e}");
-                return;
-            }
-        }
-    }
 }
 
 /// Declares the primary dead after `timeout` of silence; the arbiter says who goes on.

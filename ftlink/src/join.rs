@@ -5,15 +5,15 @@
 //! it connects to a follower's address again and again, or accepts `ftrun follow --join`.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::message::{is_timeout, Hello, LinkError, Message, PROTOCOL_VERSION};
+use crate::outbox::Outbox;
 use crate::primary::Shared;
 use crate::{Arbiter, Timing};
 
@@ -40,6 +40,11 @@ pub(crate) enum Outgoing {
     Link {
         stream: TcpStream,
         gen: Option<u64>,
+    },
+    /// The rest of a message the recording thread began to write on link `gen`.
+    Rest {
+        bytes: Vec<u8>,
+        gen: u64,
     },
 }
 
@@ -156,6 +161,11 @@ fn exchange_hellos(
                 wait.as_secs()
             ))
         }
+        // A follower refuses a greeting it cannot take (another link protocol version
+        // among them) by closing: its own message says why.
+        LinkError::Closed => LinkError::Other(format!(
+            "the follower closed the connection instead of answering this primary's greeting (link protocol version {PROTOCOL_VERSION}); a follower of another ftrun version refuses it — its own message names the version it speaks"
+        )),
         other => other,
     })?;
     match answer {
@@ -177,12 +187,14 @@ fn exchange_hellos(
 
 /// Ships the log in order to the follower of the moment; heartbeats when idle.
 pub(crate) struct LogSender {
-    ctx: LinkCtx,
+    pub(crate) ctx: LinkCtx,
     /// Bytes of the log file handled so far (sent, or written while no follower listened),
     /// and the events they hold.
-    offset: u64,
-    events: u64,
-    link: Option<(TcpStream, u64)>,
+    pub(crate) offset: u64,
+    pub(crate) events: u64,
+    pub(crate) link: Option<(TcpStream, u64)>,
+    /// When a message last went out (heartbeats fill silences only).
+    pub(crate) last_sent: Instant,
 }
 
 /// Larger batches of frames go out as several messages (a catch-up in pieces of this size).
@@ -195,26 +207,37 @@ impl LogSender {
             offset,
             events,
             link: None,
+            last_sent: Instant::now(),
         }
     }
 
-    fn send(&mut self, msg: &Message) {
+    pub(crate) fn send(&mut self, msg: &Message) {
+        self.send_bytes(&msg.encode());
+    }
+
+    fn send_bytes(&mut self, bytes: &[u8]) {
         if let Some((stream, _)) = self.link.as_mut() {
-            if msg.write_to(stream).is_err() {
+            if stream.write_all(bytes).is_err() {
                 // The monitor decides what a silent follower means.
                 self.link = None;
             }
+            self.last_sent = Instant::now();
         }
     }
 
-    fn send_events(&mut self, batch: &mut Vec<u8>) {
+    /// The frames batched since the last message, with the events the log holds after them.
+    pub(crate) fn send_frames(&mut self, batch: &mut Vec<u8>) {
         if !batch.is_empty() {
-            self.send(&Message::Events(std::mem::take(batch)));
+            let bytes = std::mem::take(batch);
+            self.send(&Message::Frames {
+                events: self.events,
+                bytes,
+            });
         }
     }
 
     /// A link the monitor gave up on (or replaced) is closed.
-    fn drop_stale_link(&mut self) {
+    pub(crate) fn drop_stale_link(&mut self) {
         if let Some((stream, gen)) = &self.link {
             if self.ctx.shared.state.lock().expect("link state").link != *gen {
                 let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -274,6 +297,38 @@ impl LogSender {
         shared.synced(gen, &peer, self.events, bytes, files, started.elapsed());
     }
 
+    /// Sends (or batches, for frames) one queued item.
+    pub(crate) fn take(&mut self, item: Outgoing, batch: &mut Vec<u8>) {
+        match item {
+            Outgoing::Frame(bytes, events) => {
+                self.offset += bytes.len() as u64;
+                self.events = events;
+                if self.link.is_some() {
+                    batch.extend_from_slice(&bytes);
+                    if batch.len() >= BATCH_BYTES {
+                        self.send_frames(batch);
+                    }
+                }
+            }
+            Outgoing::Rest { bytes, gen } => {
+                self.send_frames(batch);
+                // Only on the link it began on: a new one starts with its own greeting.
+                if self.link.as_ref().is_some_and(|(_, g)| *g == gen) {
+                    self.send_bytes(&bytes);
+                }
+            }
+            Outgoing::File { name, data } => {
+                self.send_frames(batch);
+                self.send(&Message::File { name, data });
+            }
+            Outgoing::Link { stream, gen } => {
+                self.send_frames(batch);
+                self.link = None;
+                self.attach(stream, gen);
+            }
+        }
+    }
+
     /// Every mapped-file copy of the log, in name order.
     fn send_files(&mut self) -> usize {
         let Ok(dir) = std::fs::read_dir(&self.ctx.files_dir) else {
@@ -326,48 +381,6 @@ impl LogSender {
     }
 }
 
-/// The sender's thread.
-pub(crate) fn send_loop(mut s: LogSender, rx: Receiver<Outgoing>) {
-    let heartbeat = s.ctx.timing.heartbeat;
-    loop {
-        s.drop_stale_link();
-        let first = match rx.recv_timeout(heartbeat) {
-            Ok(item) => item,
-            Err(RecvTimeoutError::Timeout) => {
-                s.send(&Message::Heartbeat);
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let mut batch = Vec::new();
-        let mut next = Some(first);
-        while let Some(item) = next.take().or_else(|| rx.try_recv().ok()) {
-            match item {
-                Outgoing::Frame(bytes, events) => {
-                    s.offset += bytes.len() as u64;
-                    s.events = events;
-                    if s.link.is_some() {
-                        batch.extend_from_slice(&bytes);
-                        if batch.len() >= BATCH_BYTES {
-                            s.send_events(&mut batch);
-                        }
-                    }
-                }
-                Outgoing::File { name, data } => {
-                    s.send_events(&mut batch);
-                    s.send(&Message::File { name, data });
-                }
-                Outgoing::Link { stream, gen } => {
-                    s.send_events(&mut batch);
-                    s.link = None;
-                    s.attach(stream, gen);
-                }
-            }
-        }
-        s.send_events(&mut batch);
-    }
-}
-
 /// Acknowledgements and heartbeats of link `gen`; ends once that link is not the current one.
 pub(crate) fn receive_loop(reader: &mut TcpStream, shared: &Shared, gen: u64) {
     loop {
@@ -389,7 +402,7 @@ pub(crate) fn receive_loop(reader: &mut TcpStream, shared: &Shared, gen: u64) {
 }
 
 /// Finds a new follower whenever this primary is alone and nobody is joining.
-pub(crate) fn recruit_loop(shared: Arc<Shared>, recruit: Recruit, tx: Sender<Outgoing>) {
+pub(crate) fn recruit_loop(shared: Arc<Shared>, recruit: Recruit, outbox: Arc<Outbox>) {
     match recruit {
         Recruit::Never => {}
         Recruit::Connect { addr, again } => {
@@ -402,9 +415,7 @@ pub(crate) fn recruit_loop(shared: Arc<Shared>, recruit: Recruit, tx: Sender<Out
                     Ok(stream) => {
                         tries = 0;
                         shared.joining();
-                        if tx.send(Outgoing::Link { stream, gen: None }).is_err() {
-                            return;
-                        }
+                        outbox.push(Outgoing::Link { stream, gen: None });
                     }
                     Err(_) => {
                         tries += 1;
@@ -424,11 +435,7 @@ pub(crate) fn recruit_loop(shared: Arc<Shared>, recruit: Recruit, tx: Sender<Out
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 match shared.take_vacancy() {
-                    Some(true) => {
-                        if tx.send(Outgoing::Link { stream, gen: None }).is_err() {
-                            return;
-                        }
-                    }
+                    Some(true) => outbox.push(Outgoing::Link { stream, gen: None }),
                     // It has a follower, or one is joining: the newcomer is turned away.
                     Some(false) => drop(stream),
                     None => return,

@@ -10,6 +10,7 @@ mod lag;
 pub mod lock;
 pub mod log;
 pub mod message;
+mod outbox;
 mod outputs;
 pub mod primary;
 pub mod status;

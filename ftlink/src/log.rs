@@ -273,11 +273,11 @@ impl Drop for LogWriter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use schema::{EventKind, TraceReader};
 
-    fn header() -> Header {
+    pub(crate) fn header() -> Header {
         Header {
             format_version: schema::FORMAT_VERSION,
             recorder_version: "test".into(),
@@ -297,7 +297,7 @@ mod tests {
         }
     }
 
-    fn event(seq: u64) -> Event {
+    pub(crate) fn event(seq: u64) -> Event {
         Event {
             seq,
             tid: 7,

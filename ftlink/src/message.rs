@@ -3,7 +3,9 @@
 
 use std::io::{Read, Write};
 
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: live frames go as `Frames`, with the events the log holds after them, so the
+/// follower acknowledges them without decoding them.
+pub const PROTOCOL_VERSION: u32 = 4;
 const MAGIC: &[u8; 4] = b"FTLK";
 /// Largest payload accepted (an Events batch of big chunks, a mapped file).
 const MAX_PAYLOAD: usize = 512 << 20;
@@ -67,8 +69,16 @@ fn take_str(p: &[u8], at: &mut usize, what: &str) -> Result<String, LinkError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     Hello(Hello),
-    /// Trace frames, byte for byte as in the primary's trace file.
+    /// A piece of the primary's trace file, byte for byte (a catch-up sends the log in
+    /// pieces that may end inside a frame): the follower decodes it to count its events.
     Events(Vec<u8>),
+    /// Whole trace frames written to the primary's log since the last message, byte for
+    /// byte, and the events the log holds after them: the follower stores them and
+    /// acknowledges `events - 1` without decoding them.
+    Frames {
+        events: u64,
+        bytes: Vec<u8>,
+    },
     /// Highest sequence number received and written to the follower's disk, with no gap.
     Ack(u64),
     Heartbeat,
@@ -103,50 +113,66 @@ impl Message {
             Message::Takeovers(_) => 6,
             Message::Synced(_) => 7,
             Message::Progress { .. } => 8,
+            Message::Frames { .. } => 9,
         }
     }
 
-    fn payload(&self) -> Vec<u8> {
+    /// The payload in two parts: a small head it builds, and the bytes it carries, borrowed
+    /// (so that `encode` copies a large batch of frames once).
+    fn payload(&self) -> (Vec<u8>, &[u8]) {
         match self {
             Message::Hello(h) => {
-                let mut p = Vec::with_capacity(20 + h.trace_start.len());
+                let mut p = Vec::with_capacity(20);
                 p.extend_from_slice(&h.protocol.to_le_bytes());
                 p.extend_from_slice(&h.epoch.to_le_bytes());
                 p.extend_from_slice(&h.first_seq.to_le_bytes());
                 put_str(&mut p, &h.arbiter);
                 put_str(&mut p, &h.token);
                 put_str(&mut p, &h.proof);
-                p.extend_from_slice(&h.trace_start);
-                p
+                (p, &h.trace_start)
             }
-            Message::Events(b) => b.clone(),
-            Message::Ack(seq) => seq.to_le_bytes().to_vec(),
-            Message::Heartbeat => Vec::new(),
+            Message::Events(b) => (Vec::new(), b),
+            Message::Frames { events, bytes } => (events.to_le_bytes().to_vec(), bytes),
+            Message::Ack(seq) => (seq.to_le_bytes().to_vec(), &[]),
+            Message::Heartbeat => (Vec::new(), &[]),
             Message::File { name, data } => {
                 let mut p = (name.len() as u32).to_le_bytes().to_vec();
                 p.extend_from_slice(name.as_bytes());
-                p.extend_from_slice(data);
-                p
+                (p, data)
             }
-            Message::Takeovers(text) => text.as_bytes().to_vec(),
-            Message::Synced(events) => events.to_le_bytes().to_vec(),
+            Message::Takeovers(text) => (Vec::new(), text.as_bytes()),
+            Message::Synced(events) => (events.to_le_bytes().to_vec(), &[]),
             Message::Progress { replayed, lag_ms } => {
                 let mut p = replayed.to_le_bytes().to_vec();
                 p.extend_from_slice(&lag_ms.to_le_bytes());
-                p
+                (p, &[])
             }
         }
     }
 
+    /// The bytes on the wire of `Frames` with these frames (without copying them twice).
+    pub fn frames_bytes(events: u64, frames: &[u8]) -> Vec<u8> {
+        let len = 8 + frames.len();
+        let mut out = Vec::with_capacity(12 + len);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&[9, 0, 0, 0]);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.extend_from_slice(&events.to_le_bytes());
+        out.extend_from_slice(frames);
+        out
+    }
+
     /// The message as bytes on the wire.
     pub fn encode(&self) -> Vec<u8> {
-        let payload = self.payload();
-        let mut out = Vec::with_capacity(12 + payload.len());
+        let (head, body) = self.payload();
+        let len = head.len() + body.len();
+        let mut out = Vec::with_capacity(12 + len);
         out.extend_from_slice(MAGIC);
         out.push(self.kind());
         out.extend_from_slice(&[0, 0, 0]);
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&payload);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(body);
         out
     }
 
@@ -203,6 +229,12 @@ impl Message {
                 })
             }
             2 => Message::Events(p),
+            9 if p.len() >= 8 => {
+                let events = u64_at(0);
+                let mut bytes = p;
+                bytes.drain(..8);
+                Message::Frames { events, bytes }
+            }
             3 if p.len() == 8 => Message::Ack(u64_at(0)),
             4 if p.is_empty() => Message::Heartbeat,
             8 if p.len() == 16 => Message::Progress {
@@ -285,6 +317,10 @@ mod tests {
                 trace_start: vec![1, 2, 3],
             }),
             Message::Events(vec![9; 100]),
+            Message::Frames {
+                events: 41,
+                bytes: vec![7; 50],
+            },
             Message::Ack(77),
             Message::Heartbeat,
             Message::File {
@@ -298,6 +334,14 @@ mod tests {
                 lag_ms: 12,
             },
         ];
+        assert_eq!(
+            Message::frames_bytes(41, &[7; 50]),
+            Message::Frames {
+                events: 41,
+                bytes: vec![7; 50]
+            }
+            .encode()
+        );
         for m in msgs {
             let bytes = m.encode();
             assert_eq!(Message::read_from(&mut bytes.as_slice()).unwrap(), m);

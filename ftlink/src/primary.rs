@@ -11,7 +11,6 @@
 use std::collections::{HashSet, VecDeque};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -30,6 +29,7 @@ pub use crate::join::Recruit;
 use crate::join::{self, LinkCtx, LogSender, Outgoing};
 use crate::log::LogWriter;
 use crate::message::LinkError;
+use crate::outbox::Outbox;
 use crate::status;
 use crate::{Arbiter, Timing};
 
@@ -146,7 +146,8 @@ pub struct FtSink {
     handed_over: Arc<Mutex<Instant>>,
     arbiter: Arc<dyn Arbiter>,
     timing: Timing,
-    tx: Option<Sender<Outgoing>>,
+    /// What goes to the follower (closed at the end).
+    outbox: Arc<Outbox>,
     trace_dir: PathBuf,
     state_dir: PathBuf,
     sent_files: HashSet<String>,
@@ -189,12 +190,10 @@ impl FtSink {
         )?;
         let sink = FtSink::start(writer, cfg, epoch, false)?;
         let gen = sink.shared.start_link(&stream, sink.timing)?;
-        if let Some(tx) = &sink.tx {
-            let _ = tx.send(Outgoing::Link {
-                stream,
-                gen: Some(gen),
-            });
-        }
+        sink.outbox.push(Outgoing::Link {
+            stream,
+            gen: Some(gen),
+        });
         Ok(sink)
     }
 
@@ -215,8 +214,6 @@ impl FtSink {
             .parent()
             .map(PathBuf::from)
             .unwrap_or_default();
-        let (tx, rx) = mpsc::channel::<Outgoing>();
-        let frame_tx = tx.clone();
         let handed_over = Arc::new(Mutex::new(Instant::now()));
         let frame_time = handed_over.clone();
         let shared = Arc::new(Shared {
@@ -252,18 +249,6 @@ impl FtSink {
             handovers: Mutex::new(VecDeque::new()),
             gate_hooks: Mutex::new(None),
         });
-        let frame_shared = shared.clone();
-        writer.set_frame_sink(Box::new(move |bytes: &[u8], events: u64| {
-            let now = Instant::now();
-            *frame_time.lock().expect("hand-over time") = now;
-            let mut handovers = frame_shared.handovers.lock().expect("hand-overs");
-            if handovers.len() >= HANDOVERS_KEPT {
-                handovers.pop_front();
-            }
-            handovers.push_back((events, now));
-            drop(handovers);
-            let _ = frame_tx.send(Outgoing::Frame(bytes.to_vec(), events));
-        }));
         let ctx = LinkCtx {
             shared: shared.clone(),
             arbiter: cfg.arbiter.clone(),
@@ -273,8 +258,25 @@ impl FtSink {
             prelude: writer.prelude().to_vec(),
             takeovers: format_takeovers(&cfg.takeovers),
         };
-        let sender = LogSender::new(ctx, writer.len(), writer.events_written());
-        thread::spawn(move || join::send_loop(sender, rx));
+        let outbox = Arc::new(Outbox::new(LogSender::new(
+            ctx,
+            writer.len(),
+            writer.events_written(),
+        )));
+        let (frame_shared, frame_outbox) = (shared.clone(), outbox.clone());
+        writer.set_frame_sink(Box::new(move |bytes: &[u8], events: u64| {
+            let now = Instant::now();
+            *frame_time.lock().expect("hand-over time") = now;
+            let mut handovers = frame_shared.handovers.lock().expect("hand-overs");
+            if handovers.len() >= HANDOVERS_KEPT {
+                handovers.pop_front();
+            }
+            handovers.push_back((events, now));
+            drop(handovers);
+            frame_outbox.frame(bytes, events);
+        }));
+        let send_outbox = outbox.clone();
+        thread::spawn(move || send_outbox.send_loop());
         let PrimaryConfig {
             timing,
             arbiter,
@@ -283,8 +285,8 @@ impl FtSink {
             max_lag,
             ..
         } = cfg;
-        let (recruit_shared, recruit_tx) = (shared.clone(), tx.clone());
-        thread::spawn(move || join::recruit_loop(recruit_shared, recruit, recruit_tx));
+        let (recruit_shared, recruit_outbox) = (shared.clone(), outbox.clone());
+        thread::spawn(move || join::recruit_loop(recruit_shared, recruit, recruit_outbox));
         let monitor = Monitor {
             timing,
             arbiter: arbiter.clone(),
@@ -300,7 +302,7 @@ impl FtSink {
             handed_over,
             arbiter,
             timing,
-            tx: Some(tx),
+            outbox,
             trace_dir,
             state_dir,
             sent_files: HashSet::new(),
@@ -662,14 +664,14 @@ impl Shared {
 impl EventSink for FtSink {
     fn push(&mut self, event: Event) -> Result<(), RecordError> {
         if let EventKind::Syscall(s) = &event.kind {
-            if let (Some(m), Some(tx)) = (&s.mapping, &self.tx) {
+            if let Some(m) = &s.mapping {
                 if self.sent_files.insert(m.stored_as.clone()) {
                     let path = self.trace_dir.join("files").join(&m.stored_as);
                     let data = std::fs::read(&path).map_err(|source| RecordError::Io {
                         what: format!("reading {} to send it to the follower", path.display()),
                         source,
                     })?;
-                    let _ = tx.send(Outgoing::File {
+                    self.outbox.push(Outgoing::File {
                         name: m.stored_as.clone(),
                         data,
                     });
@@ -770,7 +772,14 @@ impl EventSink for FtSink {
         self.follower_has_end = st.acked.is_some_and(|a| a + 1 >= footer.event_count);
         st.finished = true;
         drop(st);
-        self.tx = None;
+        self.outbox.close();
         Ok(())
+    }
+}
+
+impl Drop for FtSink {
+    /// The sender's thread ends once it has sent what was queued.
+    fn drop(&mut self) {
+        self.outbox.close();
     }
 }

@@ -101,6 +101,52 @@ pub fn encode_frame(kind: FrameKind, message: &[u8]) -> Result<Vec<u8>, String> 
     Ok(out)
 }
 
+/// What [`check_whole_frames`] found in a run of frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WholeFrames {
+    pub frames: usize,
+    /// The last frame is the trace's footer.
+    pub ends_with_footer: bool,
+}
+
+/// Checks that `bytes` are whole frames, one after another, each with a known kind, zero
+/// padding, lengths within the limits and its crc32 — without decompressing or decoding
+/// them (a follower storing frames it is told the event count of).
+pub fn check_whole_frames(bytes: &[u8]) -> Result<WholeFrames, String> {
+    let mut at = 0;
+    let mut found = WholeFrames {
+        frames: 0,
+        ends_with_footer: false,
+    };
+    while at < bytes.len() {
+        let head = bytes
+            .get(at..at + FRAME_HEADER_LEN)
+            .ok_or_else(|| format!("a frame header cut short at byte {at}"))?;
+        let kind = FrameKind::from_byte(head[0])
+            .ok_or_else(|| format!("unknown frame kind {} at byte {at}", head[0]))?;
+        let (payload_len, raw_len) = (le32(&head[4..8]) as usize, le32(&head[8..12]) as usize);
+        if head[1..4] != [0, 0, 0] || payload_len > MAX_PAYLOAD_LEN || raw_len > MAX_RAW_LEN {
+            return Err(format!(
+                "a damaged {} frame header at byte {at}",
+                kind.name()
+            ));
+        }
+        let payload = bytes
+            .get(at + FRAME_HEADER_LEN..at + FRAME_HEADER_LEN + payload_len)
+            .ok_or_else(|| format!("a {} frame cut short at byte {at}", kind.name()))?;
+        if crc32fast::hash(payload) != le32(&head[12..16]) {
+            return Err(format!(
+                "a {} frame at byte {at} fails its crc32",
+                kind.name()
+            ));
+        }
+        found.frames += 1;
+        found.ends_with_footer = kind == FrameKind::Footer;
+        at += FRAME_HEADER_LEN + payload_len;
+    }
+    Ok(found)
+}
+
 /// One complete, checked frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
@@ -307,8 +353,7 @@ fn decompress(payload: &[u8], raw_len: usize) -> Result<Vec<u8>, String> {
         }
         _ => return Err("chunk payload does not declare its size".to_string()),
     }
-    let out = zstd::bulk::decompress(payload, raw_len)
-        .map_err(|e| format!("chunk does not decompress: {e}"))?;
+    let out = decompress_chunk(payload, raw_len)?;
     if out.len() != raw_len {
         return Err(format!(
             "chunk decompresses to {} bytes but its frame says {raw_len}",
@@ -317,6 +362,29 @@ fn decompress(payload: &[u8], raw_len: usize) -> Result<Vec<u8>, String> {
     }
     Ok(out)
 }
+/// Decompresses with one decompression context per thread: making a context costs more
+/// than decompressing a chunk of small events (a follower decompresses one every few
+/// requests of its primary's server).
+fn decompress_chunk(payload: &[u8], raw_len: usize) -> Result<Vec<u8>, String> {
+    thread_local! {
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| format!("cannot make a decompressor: {e}"))?,
+            );
+        }
+        d.as_mut()
+            .expect("just made")
+            .decompress(payload, raw_len)
+            .map_err(|e| format!("chunk does not decompress: {e}"))
+    })
+}
+
 /// Compresses a chunk with one compression context per thread: making a context costs more
 /// than compressing a chunk of small events.
 fn compress_chunk(message: &[u8]) -> Result<Vec<u8>, String> {
