@@ -60,6 +60,7 @@ fn a_threaded_program_that_crashes_goes_back_the_same_way_every_time() {
                 &[
                     ("FTRUN_GDB_CHECKPOINT_MS", OsStr::new("0")),
                     ("FTRUN_GDB_RING_BATCH", one),
+                    ("FTRUN_DEBUG_GDB", one),
                 ],
             ),
             (
@@ -95,13 +96,39 @@ fn a_threaded_program_that_crashes_goes_back_the_same_way_every_time() {
             "received signal SIGKILL",
         ],
     );
-    // Checkpoints copy one thread: going back into the stretch with threads replays from
-    // the last point before them, and ftrun says so.
+    // Checkpoints copy every thread: the ways back into the stretch with threads go on
+    // from checkpoints taken while the workers lived, and none of them fails.
     assert!(
-        errs[3].contains("the last checkpoint before the program had several threads"),
+        restored_with_threads(&errs[3]) > 0,
+        "no way back went on from a checkpoint with several threads:\n{}",
+        errs[3]
+    );
+    assert!(
+        !errs[3].contains("going back without checkpoints"),
         "{}",
         errs[3]
     );
+    assert!(!errs[0].contains("several processes"), "{}", errs[0]);
+}
+
+/// How many times the debug output says a way back went on from a checkpoint that was
+/// taken while the program had several threads.
+fn restored_with_threads(debug: &str) -> usize {
+    let mut threads_at = std::collections::HashMap::new();
+    for line in debug.lines() {
+        let Some(rest) = line.strip_prefix("ftrun: [gdb] checkpoint at stop ") else {
+            continue;
+        };
+        let mut words = rest.split(|c: char| c == ' ' || c == '(');
+        let stop = words.next().unwrap_or_default().to_string();
+        let count: usize = words.find_map(|w| w.parse().ok()).unwrap_or(0);
+        threads_at.insert(stop, count);
+    }
+    debug
+        .lines()
+        .filter_map(|l| l.strip_prefix("ftrun: [gdb] going on from the checkpoint at stop "))
+        .filter(|stop| threads_at.get(stop.trim()).is_some_and(|&n| n > 1))
+        .count()
 }
 
 #[test]
