@@ -379,3 +379,39 @@ fn reverse_continue_passes_over_stretches_that_never_ran_the_breakpoints_page() 
         ],
     );
 }
+
+#[test]
+fn going_back_sees_a_shared_mapping_as_it_was_at_the_checkpoint() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-shared");
+    let (dir, printed) = recorded_printing(&tmp, "gdb_shared", "slot 10 ");
+    let at_10 = printed_number(&printed, "slot 10 ");
+    let at_50 = printed_number(&printed, "slot 50 ");
+    // At round 50 slot 50 is written; back at round 10 it is not yet.
+    let script = "break mark if i == 50\ncontinue\nprint slots[50]\ndelete\n\
+                  break mark if i == 10\nreverse-continue\nprint slots[10]\nprint slots[50]\n";
+    let one = OsStr::new("1");
+    let (t, _) = same_everywhere(
+        &tmp,
+        &dir,
+        script,
+        &[
+            ("without checkpoints", &[("FTRUN_GDB_NO_CHECKPOINTS", one)]),
+            (
+                "with a checkpoint at every quiet stop",
+                &[("FTRUN_GDB_CHECKPOINT_MS", OsStr::new("0"))],
+            ),
+        ],
+    );
+    assert_has(
+        &t,
+        &[
+            &format!("$1 = {at_50}"),
+            "i=10",
+            &format!("$2 = {at_10}"),
+            "$3 = 0",
+        ],
+    );
+}
