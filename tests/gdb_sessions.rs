@@ -119,7 +119,7 @@ fn restored_with_threads(debug: &str) -> usize {
         let Some(rest) = line.strip_prefix("ftrun: [gdb] checkpoint at stop ") else {
             continue;
         };
-        let mut words = rest.split(|c: char| c == ' ' || c == '(');
+        let mut words = rest.split([' ', '(']);
         let stop = words.next().unwrap_or_default().to_string();
         let count: usize = words.find_map(|w| w.parse().ok()).unwrap_or(0);
         threads_at.insert(stop, count);
