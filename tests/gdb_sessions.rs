@@ -331,9 +331,9 @@ fn reverse_continue_passes_over_stretches_that_never_ran_the_breakpoints_page() 
     let total_at = |round: i64| printed_number(&printed, &format!("rare {round}: ")) - round;
     // rare(), alone on its code page, runs in rounds 0, 1500 and 3000 of 4000, the last two
     // in a thread; in round 3000 the thread mprotects that page first (the stretch around
-    // it must be scanned: it makes no fault). The stretches with a thread have no
-    // checkpoint inside them. done() shares a page with the thread's code: its breakpoint
-    // goes before going back.
+    // it must be scanned: it makes no fault). The stretches with a thread have
+    // checkpoints inside them too. done() shares a page with the thread's code: its
+    // breakpoint goes before going back.
     let script =
         "break done\ncontinue\ndelete\nbreak rare\nreverse-continue\nprint round\nprint total\n\
                   reverse-continue\nprint round\nprint total\nreverse-continue\nprint round\n\
