@@ -60,6 +60,7 @@ fn a_threaded_program_that_crashes_goes_back_the_same_way_every_time() {
                 &[
                     ("FTRUN_GDB_CHECKPOINT_MS", OsStr::new("0")),
                     ("FTRUN_GDB_RING_BATCH", one),
+                    ("FTRUN_DEBUG_GDB", one),
                 ],
             ),
             (
@@ -95,13 +96,39 @@ fn a_threaded_program_that_crashes_goes_back_the_same_way_every_time() {
             "received signal SIGKILL",
         ],
     );
-    // Checkpoints copy one thread: going back into the stretch with threads replays from
-    // the last point before them, and ftrun says so.
+    // Checkpoints copy every thread: the ways back into the stretch with threads go on
+    // from checkpoints taken while the workers lived, and none of them fails.
     assert!(
-        errs[3].contains("the last checkpoint before the program had several threads"),
+        restored_with_threads(&errs[3]) > 0,
+        "no way back went on from a checkpoint with several threads:\n{}",
+        errs[3]
+    );
+    assert!(
+        !errs[3].contains("going back without checkpoints"),
         "{}",
         errs[3]
     );
+    assert!(!errs[0].contains("several processes"), "{}", errs[0]);
+}
+
+/// How many times the debug output says a way back went on from a checkpoint that was
+/// taken while the program had several threads.
+fn restored_with_threads(debug: &str) -> usize {
+    let mut threads_at = std::collections::HashMap::new();
+    for line in debug.lines() {
+        let Some(rest) = line.strip_prefix("ftrun: [gdb] checkpoint at stop ") else {
+            continue;
+        };
+        let mut words = rest.split([' ', '(']);
+        let stop = words.next().unwrap_or_default().to_string();
+        let count: usize = words.find_map(|w| w.parse().ok()).unwrap_or(0);
+        threads_at.insert(stop, count);
+    }
+    debug
+        .lines()
+        .filter_map(|l| l.strip_prefix("ftrun: [gdb] going on from the checkpoint at stop "))
+        .filter(|stop| threads_at.get(stop.trim()).is_some_and(|&n| n > 1))
+        .count()
 }
 
 #[test]
@@ -304,9 +331,9 @@ fn reverse_continue_passes_over_stretches_that_never_ran_the_breakpoints_page() 
     let total_at = |round: i64| printed_number(&printed, &format!("rare {round}: ")) - round;
     // rare(), alone on its code page, runs in rounds 0, 1500 and 3000 of 4000, the last two
     // in a thread; in round 3000 the thread mprotects that page first (the stretch around
-    // it must be scanned: it makes no fault). The stretches with a thread have no
-    // checkpoint inside them. done() shares a page with the thread's code: its breakpoint
-    // goes before going back.
+    // it must be scanned: it makes no fault). The stretches with a thread have
+    // checkpoints inside them too. done() shares a page with the thread's code: its
+    // breakpoint goes before going back.
     let script =
         "break done\ncontinue\ndelete\nbreak rare\nreverse-continue\nprint round\nprint total\n\
                   reverse-continue\nprint round\nprint total\nreverse-continue\nprint round\n\
@@ -349,6 +376,42 @@ fn reverse_continue_passes_over_stretches_that_never_ran_the_breakpoints_page() 
             "No more reverse-execution history.",
             "Breakpoint 2, rare (round=0)",
             "$7 = 0",
+        ],
+    );
+}
+
+#[test]
+fn going_back_sees_a_shared_mapping_as_it_was_at_the_checkpoint() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-shared");
+    let (dir, printed) = recorded_printing(&tmp, "gdb_shared", "slot 10 ");
+    let at_10 = printed_number(&printed, "slot 10 ");
+    let at_50 = printed_number(&printed, "slot 50 ");
+    // At round 50 slot 50 is written; back at round 10 it is not yet.
+    let script = "break mark if i == 50\ncontinue\nprint slots[50]\ndelete\n\
+                  break mark if i == 10\nreverse-continue\nprint slots[10]\nprint slots[50]\n";
+    let one = OsStr::new("1");
+    let (t, _) = same_everywhere(
+        &tmp,
+        &dir,
+        script,
+        &[
+            ("without checkpoints", &[("FTRUN_GDB_NO_CHECKPOINTS", one)]),
+            (
+                "with a checkpoint at every quiet stop",
+                &[("FTRUN_GDB_CHECKPOINT_MS", OsStr::new("0"))],
+            ),
+        ],
+    );
+    assert_has(
+        &t,
+        &[
+            &format!("$1 = {at_50}"),
+            "i=10",
+            &format!("$2 = {at_10}"),
+            "$3 = 0",
         ],
     );
 }

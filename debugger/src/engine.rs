@@ -157,11 +157,11 @@ pub struct Engine {
     /// The code pages followed since the last checkpoint (see `pages`).
     pages: Option<pages::PageTracker>,
     /// The first anchor of each stretch where a checkpoint was due but the replay had
-    /// several threads or processes, whether the last checkpoint due was in such a stretch,
+    /// several processes, whether the last checkpoint due was in such a stretch,
     /// and whether the user was told that going back into one costs more.
-    several_threads_from: BTreeSet<u64>,
-    in_several_threads: bool,
-    told_several_threads: bool,
+    several_processes_from: BTreeSet<u64>,
+    in_several_processes: bool,
+    told_several_processes: bool,
     /// The last step search's steps, and the way to reach one of them that the goal uses.
     step_trace: Option<step_trace::StepTrace>,
     fast_step: Option<step_trace::FastStep>,
@@ -226,9 +226,9 @@ impl Engine {
             scan_back: 0,
             scan_from: ScanFrom::Latest,
             pages: None,
-            several_threads_from: BTreeSet::new(),
-            in_several_threads: false,
-            told_several_threads: false,
+            several_processes_from: BTreeSet::new(),
+            in_several_processes: false,
+            told_several_processes: false,
             step_trace: None,
             fast_step: None,
         }
@@ -258,10 +258,10 @@ impl Engine {
         self.fast_step = None;
         self.pulled.set(0);
         self.pages = None;
-        self.in_several_threads = false;
+        self.in_several_processes = false;
         let from = self.restore_point();
         self.resumed_at = from.map(|i| self.checkpoints[i].stop);
-        self.tell_several_threads();
+        self.tell_several_processes();
         if let Some(i) = from {
             if debug_on() {
                 eprintln!(

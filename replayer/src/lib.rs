@@ -3,6 +3,8 @@
 //! signals and rdtsc values exactly where they were — checking itself at every event.
 
 pub mod checkpoint;
+mod checkpoint_shared;
+mod checkpoint_threads;
 pub mod debug;
 mod divergence;
 mod elf;
@@ -26,7 +28,7 @@ pub mod takeover;
 mod tasks;
 mod threads;
 
-pub use checkpoint::{ReplayCheckpoint, SEVERAL_THREADS};
+pub use checkpoint::{ReplayCheckpoint, SEVERAL_PROCESSES};
 pub use debug::{DebugHook, DebugThread, HookResume, StopVerdict};
 pub use divergence::ReplayError;
 pub use golive::{go_live, go_live_traced, GoLiveReport, LiveHandoff, TracedLive, TracedThread};

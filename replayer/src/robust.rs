@@ -14,7 +14,7 @@ const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 const ROBUST_LIST_LIMIT: usize = 2048;
 
 /// The robust list head each thread registered (`set_robust_list`), by recorded id.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct RobustLists {
     heads: HashMap<u32, (u32, u64)>,
 }

@@ -70,6 +70,9 @@ pub struct Replayer<'a> {
     /// Most in-process calls put into a ring at once (a debugger asks for fewer, so that a
     /// thread living on in-process calls still stops now and then).
     pub(crate) ring_batch: usize,
+    /// A thread set an alternate signal stack (which a checkpoint's re-created threads
+    /// would not have).
+    pub(crate) alt_stack_set: bool,
 }
 
 enum Turn {
@@ -147,6 +150,7 @@ impl<'a> Replayer<'a> {
             ring_load_mark: None,
             ring_batch: crate::inproc::RING_BATCH,
             stats: Default::default(),
+            alt_stack_set: false,
         }
     }
 
@@ -526,6 +530,7 @@ impl<'a> Replayer<'a> {
                         .before_exec(&mut self.t.tracee, &s, next.as_ref())?;
                 }
                 self.t.creating_child = is_new_process(nr) && s.result > 0;
+                self.note_thread_state(nr, &args);
                 self.t.pending = Some(Pending::Run(s));
                 // A signal that ended this blocking call is sent now; the call sets its own
                 // mask and is interrupted just as when recording.

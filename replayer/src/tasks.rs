@@ -49,6 +49,9 @@ pub(crate) struct Task {
     pub exec_exit_pending: bool,
     /// Its executed call was interrupted by a stray signal: the kernel runs it again.
     pub restarting: bool,
+    /// Where the kernel clears the thread's id when it ends (`CLONE_CHILD_CLEARTID`,
+    /// `set_tid_address`; 0: nowhere): a checkpoint's re-created thread gets the same.
+    pub clear_tid: u64,
     pub ended: bool,
 }
 
@@ -73,6 +76,7 @@ impl Task {
             creating_child: false,
             exec_exit_pending: false,
             restarting: false,
+            clear_tid: 0,
             ended: false,
         }
     }

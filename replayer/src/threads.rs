@@ -50,6 +50,9 @@ impl Replayer<'_> {
         if flags & libc::CLONE_CHILD_SETTID != 0 {
             child.tracee.write_mem(s.args[3], &id)?;
         }
+        if flags & libc::CLONE_CHILD_CLEARTID != 0 {
+            child.clear_tid = s.args[3];
+        }
         // A fork's child inherits the rewritten code; a vfork's runs in its parent's memory.
         let vfork = s.number == libc::SYS_vfork as u64 || flags & libc::CLONE_VM != 0;
         if tgid != self.t.tgid && !vfork {
@@ -58,6 +61,16 @@ impl Replayer<'_> {
         self.tasks.add(child);
         self.t.creating_child = false;
         Ok(())
+    }
+
+    /// Notes the thread state an executed call sets that a checkpoint must give back:
+    /// where the thread's id is cleared at its end, an alternate signal stack.
+    pub(crate) fn note_thread_state(&mut self, nr: u64, args: &[u64; 6]) {
+        if nr == libc::SYS_set_tid_address as u64 {
+            self.t.clear_tid = args[0];
+        } else if nr == libc::SYS_sigaltstack as u64 && args[0] != 0 {
+            self.alt_stack_set = true;
+        }
     }
 
     /// A thread enters exit or exit_group while its process has other threads: the end

@@ -12,6 +12,7 @@ mod memory;
 pub mod rdtsc;
 mod regs;
 mod siginfo;
+mod sigmask;
 mod spawn;
 mod stop;
 mod tracee;

@@ -69,7 +69,7 @@ impl Tracee {
         self.pid.as_raw()
     }
 
-    fn ptrace(
+    pub(crate) fn ptrace(
         &self,
         op: &'static str,
         req: libc::c_uint,

@@ -94,9 +94,13 @@ impl Engine {
         }
         match r.checkpoint(self.quiet_stop)? {
             Ok(cp) => {
-                self.in_several_threads = false;
+                self.in_several_processes = false;
                 if debug_on() {
-                    eprintln!("ftrun: [gdb] checkpoint at stop {}", self.stops);
+                    eprintln!(
+                        "ftrun: [gdb] checkpoint at stop {} ({} threads)",
+                        self.stops,
+                        cp.thread_count()
+                    );
                 }
                 self.checkpoints.insert(
                     at,
@@ -119,11 +123,11 @@ impl Engine {
                 }
             }
             Err(why) => {
-                let several = why == replayer::SEVERAL_THREADS;
-                if several && !self.in_several_threads {
-                    self.several_threads_from.insert(self.stops);
+                let several = why == replayer::SEVERAL_PROCESSES;
+                if several && !self.in_several_processes {
+                    self.several_processes_from.insert(self.stops);
                 }
-                self.in_several_threads = several;
+                self.in_several_processes = several;
                 if debug_on() {
                     eprintln!("ftrun: [gdb] no checkpoint at stop {}: {why}", self.stops);
                 }
@@ -190,9 +194,9 @@ impl Engine {
         self.checkpoints = kept;
     }
 
-    /// Going back to a moment in a stretch where the replay had several threads, from a
+    /// Going back to a moment in a stretch where the replay had several processes, from a
     /// checkpoint before that stretch: says once that this costs a replay of the stretch.
-    pub(super) fn tell_several_threads(&mut self) {
+    pub(super) fn tell_several_processes(&mut self) {
         let goal_stop = match &self.goal {
             Goal::RunTo {
                 target: Moment::At { stop, .. },
@@ -204,18 +208,18 @@ impl Engine {
         let from = self.resumed_at.unwrap_or(0);
         let crossed = from < goal_stop
             && self
-                .several_threads_from
+                .several_processes_from
                 .range(from + 1..=goal_stop)
                 .next()
                 .is_some();
-        if self.told_several_threads || !crossed {
+        if self.told_several_processes || !crossed {
             return;
         }
-        self.told_several_threads = true;
+        self.told_several_processes = true;
         eprintln!(
             "ftrun: going back replays from replay stop {from}, the last checkpoint before the \
-             program had several threads or processes (checkpoints copy one thread); going \
-             back in that stretch takes as long as replaying it"
+             program had several processes (checkpoints copy one process); going back in \
+             that stretch takes as long as replaying it"
         );
     }
 

@@ -252,7 +252,7 @@ impl Engine {
     }
 
     /// Takes `PROT_EXEC` from every executable page of the current process but those
-    /// where the thread stands and the runtime's.
+    /// where its threads stand and the runtime's.
     fn start_following(&mut self, r: &mut Replayer<'_>) -> Result<(), ReplayError> {
         if pages_off() {
             return Ok(());
@@ -283,7 +283,28 @@ impl Engine {
                 exact: true,
             },
         };
-        let standing = [page_of(rip), page_of(rip + MAX_INSN)];
+        // Every thread's, which it runs when it goes on: a checkpoint's restore takes a
+        // thread that waits at a syscall's entry back through its `syscall` instruction.
+        let mut standing = vec![page_of(rip), page_of(rip + MAX_INSN)];
+        for th in r
+            .threads()
+            .iter()
+            .filter(|th| th.tgid == cur.tgid && th.tid != cur.tid)
+        {
+            if let Some(at) = r
+                .tracee_of(th.tid)
+                .and_then(|t| t.regs().ok())
+                .map(|g| g.rip)
+            {
+                standing.extend([
+                    page_of(at.wrapping_sub(2)),
+                    page_of(at),
+                    page_of(at + MAX_INSN),
+                ]);
+            }
+        }
+        standing.sort_unstable();
+        standing.dedup();
         let mut executed = Executed::default();
         let mut newly = BTreeMap::new();
         for m in &maps {
@@ -303,7 +324,7 @@ impl Engine {
                 page += PAGE;
             }
         }
-        for p in standing {
+        for &p in &standing {
             executed.pages.insert(p);
         }
         if super::debug_on() {
@@ -316,7 +337,7 @@ impl Engine {
         // Pages still without `PROT_EXEC` from the last stretch stay so (and ours), but
         // those where the thread stands now get their protection back.
         let mut back = BTreeMap::new();
-        for p in standing {
+        for &p in &standing {
             if let Some(prot) = tracker.protected.remove(&p) {
                 back.insert(p, prot);
             }
