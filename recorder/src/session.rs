@@ -453,6 +453,9 @@ impl<'a> Recorder<'a> {
         }
         let mut instead = None;
         match rule {
+            Rule::Refuse(_) if syscalls::never_a_syscall(nr) => {
+                instead = Some(-(libc::ENOSYS as i64));
+            }
             Rule::Refuse(why) => {
                 self.warn_once(format!(
                     "refused syscall {} ({nr}): {why}; the program was told ENOSYS",
