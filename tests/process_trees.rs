@@ -86,3 +86,18 @@ fn shared_anonymous_memory_stays_shared_between_parent_and_child() {
     let rec = assert_replays_identically(testprog("fork_shared_memory"), NO_ARGS);
     rec.assert_stdout_contains(&["parent sees 42 and "]);
 }
+
+/// clone(CLONE_VFORK) without CLONE_VM holds the parent as vfork does, but the child has its
+/// own memory: replay gives it its own copy too (it execs, and its writes stay its own).
+#[test]
+fn clone_vfork_without_shared_memory() {
+    let rec = assert_replays_identically(testprog("clone_vfork_own_memory"), NO_ARGS);
+    rec.assert_stdout_contains(&[
+        "first child exited 5, global still 1",
+        "second child (exec of /bin/true) exited 0",
+    ]);
+    without_fast_path(|| {
+        assert_replays_identically(testprog("clone_vfork_own_memory"), NO_ARGS)
+            .assert_stdout_contains(&["global still 1"]);
+    });
+}

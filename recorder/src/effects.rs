@@ -12,9 +12,15 @@ use syscalls::{Ipc, Len, Out, Rule, Special};
 pub struct EntrySnapshot {
     /// `(arg index, value)` of `socklen_t` arguments before the call.
     len_at: Vec<(usize, u32)>,
-    /// A msghdr as it was before the call (for recvmsg).
+    /// A msghdr as it was before the call (for recvmsg), or recvmmsg's whole mmsghdr array.
     msghdr: Option<Vec<u8>>,
 }
+
+/// `struct msghdr`, and `struct mmsghdr` (a msghdr and its `msg_len`), on x86-64.
+const MSGHDR: usize = 56;
+const MMSGHDR: usize = 64;
+/// Most mmsghdr entries one recvmmsg fills (the kernel's UIO_MAXIOV).
+const MAX_MMSG: u64 = 1024;
 
 fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
@@ -45,7 +51,11 @@ pub fn snapshot_entry(
             }
         }
         Rule::EmulateSpecial(Special::RecvMsg { msg }) if args[msg] != 0 => {
-            snap.msghdr = Some(tracee.read_mem(args[msg], 56)?);
+            snap.msghdr = Some(tracee.read_mem(args[msg], MSGHDR)?);
+        }
+        Rule::EmulateSpecial(Special::RecvMmsg { vec }) if args[vec] != 0 => {
+            let entries = args[vec + 1].min(MAX_MMSG) as usize;
+            snap.msghdr = Some(tracee.read_mem(args[vec], entries * MMSGHDR)?);
         }
         _ => {}
     }
@@ -117,6 +127,22 @@ fn out_len(
     })
 }
 
+/// What one received message filled, from its msghdr before and after the call: the
+/// sender's name, `received` bytes over the iovecs, and the control data.
+fn capture_received(
+    tracee: &mut Tracee,
+    before: &[u8],
+    after: &[u8],
+    received: usize,
+    w: &mut Vec<MemWrite>,
+) -> Result<(), TraceeError> {
+    let name_len = u32_at(before, 8).min(u32_at(after, 8)) as usize;
+    capture(tracee, u64_at(after, 0), name_len, w)?;
+    capture_iov(tracee, u64_at(after, 16), u64_at(after, 24), received, w)?;
+    let control_len = u64_at(before, 40).min(u64_at(after, 40)) as usize;
+    capture(tracee, u64_at(after, 32), control_len, w)
+}
+
 /// The memory the kernel wrote during the syscall, read back at its exit.
 pub fn capture_writes(
     tracee: &mut Tracee,
@@ -162,14 +188,31 @@ fn special_writes(
             let Some(before) = &snap.msghdr else {
                 return Ok(());
             };
-            let after = tracee.read_mem(args[msg], 56)?;
-            let name_len = u32_at(before, 8).min(u32_at(&after, 8)) as usize;
-            capture(tracee, u64_at(&after, 0), name_len, w)?;
-            capture_iov(tracee, u64_at(&after, 16), u64_at(&after, 24), nret, w)?;
-            let control_len = u64_at(before, 40).min(u64_at(&after, 40)) as usize;
-            capture(tracee, u64_at(&after, 32), control_len, w)?;
+            let after = tracee.read_mem(args[msg], MSGHDR)?;
+            capture_received(tracee, before, &after, nret, w)?;
             w.push(MemWrite {
                 addr: args[msg],
+                data: after,
+            });
+        }
+        Special::RecvMmsg { vec } => {
+            let Some(before) = &snap.msghdr else {
+                return Ok(());
+            };
+            let filled = nret.min(before.len() / MMSGHDR);
+            if filled == 0 {
+                return Ok(());
+            }
+            let after = tracee.read_mem(args[vec], filled * MMSGHDR)?;
+            for (was, now) in before
+                .chunks_exact(MMSGHDR)
+                .zip(after.chunks_exact(MMSGHDR))
+            {
+                let received = u32_at(now, MSGHDR) as usize;
+                capture_received(tracee, was, now, received, w)?;
+            }
+            w.push(MemWrite {
+                addr: args[vec],
                 data: after,
             });
         }

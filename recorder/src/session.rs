@@ -453,6 +453,9 @@ impl<'a> Recorder<'a> {
         }
         let mut instead = None;
         match rule {
+            Rule::Refuse(_) if syscalls::never_a_syscall(nr) => {
+                instead = Some(-(libc::ENOSYS as i64));
+            }
             Rule::Refuse(why) => {
                 self.warn_once(format!(
                     "refused syscall {} ({nr}): {why}; the program was told ENOSYS",
@@ -653,12 +656,17 @@ impl<'a> Recorder<'a> {
     fn on_new_process(&mut self, vfork: bool) -> Result<(), RecordError> {
         let child = self.t.tracee.event_msg()? as i32;
         let mut thread = false;
+        // clone(CLONE_VFORK) without CLONE_VM holds the parent like vfork, but the child
+        // has its own copy of the memory, as after fork.
+        let mut shares_memory = vfork;
         if let Some(p) = self.t.pending.take() {
-            thread = p.nr == libc::SYS_clone as u64 && p.args[0] as i32 & libc::CLONE_THREAD != 0;
+            let clone_flags = (p.nr == libc::SYS_clone as u64).then_some(p.args[0] as i32);
+            thread = clone_flags.is_some_and(|f| f & libc::CLONE_THREAD != 0);
+            shares_memory &= clone_flags.is_none_or(|f| f & libc::CLONE_VM != 0);
             self.log_syscall(p, child as i64)?;
         }
         self.t.held_for_vfork = vfork;
-        if vfork {
+        if shares_memory {
             // The child runs in its parent's memory, runtime and ring included, while the
             // parent's other threads may run on: every call of the process is traced until
             // the child execs or ends, and the child takes turns with those threads, so that
@@ -671,7 +679,7 @@ impl<'a> Recorder<'a> {
             self.fork_space(self.t.tgid, child);
         }
         let tgid = if thread { self.t.tgid } else { child };
-        if !thread && !vfork && self.shared_memory.contains(&self.t.tgid) {
+        if !thread && !shares_memory && self.shared_memory.contains(&self.t.tgid) {
             // The child has the parent's shared mappings: they take turns, and the log
             // orders what each does to the memory they share.
             self.shared_memory.insert(child);

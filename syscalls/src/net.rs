@@ -43,8 +43,10 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         Emulate(&[out(1, Ret), out(4, LenAt(5)), out(5, Fixed(4))]),
     ),
     (SYS_recvmsg, EmulateSpecial(Special::RecvMsg { msg: 1 })),
-    (SYS_sendmmsg, Refuse("sendmmsg is not recorded yet")),
-    (SYS_recvmmsg, Refuse("recvmmsg is not recorded yet")),
+    // Each sent `struct mmsghdr` (64 bytes) gets its `msg_len`; the bytes leave the process
+    // (`leaves_process`), so output waits its turn like sendmsg's.
+    (SYS_sendmmsg, Emulate(&[out(1, RetTimes(64))])),
+    (SYS_recvmmsg, EmulateSpecial(Special::RecvMmsg { vec: 1 })),
     // SysV message queues live in the kernel, outside the process: emulated like sockets.
     (SYS_msgget, NONE),
     (SYS_msgsnd, NONE),

@@ -50,7 +50,8 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         Emulate(&[out(0, Fixed(4)), out(1, Fixed(4)), out(2, Fixed(4))]),
     ),
     (SYS_getgroups, Emulate(&[out(1, RetTimes(4))])),
-    (SYS_capget, Emulate(&[out(1, Fixed(24))])),
+    // The kernel writes its preferred version into the header when the caller's is unknown.
+    (SYS_capget, Emulate(&[out(0, Fixed(8)), out(1, Fixed(24))])),
     (SYS_uname, Emulate(&[out(0, Fixed(390))])),
     (SYS_sethostname, NONE),
     (SYS_getrandom, Emulate(&[out(0, Ret)])),

@@ -31,6 +31,9 @@ pub enum Special {
     Iov { iov: usize, cnt: usize },
     /// `recvmsg`: a msghdr whose iovecs, name and control buffers are filled.
     RecvMsg { msg: usize },
+    /// `recvmmsg`: an array of `struct mmsghdr` at `args[vec]`, the returned count of them
+    /// filled like recvmsg's msghdr, each with its `msg_len`.
+    RecvMmsg { vec: usize },
     /// `select`/`pselect6`: three fd_sets sized by `args[0]`, and a timeout.
     Select { timeout_len: usize },
     /// `ioctl`: the request decides.
