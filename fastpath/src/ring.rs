@@ -238,6 +238,13 @@ impl Ring {
         }
     }
 
+    /// Little-endian words at `offset`, from the stack.
+    fn write_words<const N: usize>(&self, offset: u64, words: &[u64; N]) {
+        for (i, w) in words.iter().enumerate() {
+            self.write(offset + 8 * i as u64, &w.to_le_bytes());
+        }
+    }
+
     /// Replay: puts recorded calls into the ring, from its start, for the runtime to hand
     /// back; returns, for each one that fit, where its sent bytes will be and how many.
     pub fn load(&self, calls: &[ToLoad]) -> Vec<(u64, u64)> {
@@ -255,32 +262,30 @@ impl Ring {
                 Some(_) => RECORD_RUN_AT_REPLAY | RECORD_ANY_RESULT,
                 None => 0,
             };
-            let mut h = Vec::with_capacity(RECORD_HEADER_SIZE as usize);
-            for w in [
+            // Built on the stack and copied whole: no allocation per call.
+            let mut h = [0u8; RECORD_HEADER_SIZE as usize];
+            let words = [
                 size as u32,
                 call.number as u32,
                 (call.writes.len() as u32 & 0xffff) | (flags as u32) << 16,
                 sent_len as u32,
-            ] {
-                h.extend_from_slice(&w.to_le_bytes());
+            ];
+            let quads = std::iter::once(call.result as u64).chain(call.args);
+            for (i, w) in words.into_iter().enumerate() {
+                h[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
             }
-            h.extend_from_slice(&call.result.to_le_bytes());
-            for a in call.args {
-                h.extend_from_slice(&a.to_le_bytes());
+            for (i, q) in quads.enumerate() {
+                h[16 + i * 8..24 + i * 8].copy_from_slice(&q.to_le_bytes());
             }
-            h.resize(RECORD_HEADER_SIZE as usize, 0);
             let base = RING_HEADER_SIZE + at;
             self.write(base, &h);
             let mut off = RECORD_HEADER_SIZE;
             if let Some(r) = run {
-                let words: Vec<u8> = r.args.iter().flat_map(|a| a.to_le_bytes()).collect();
-                self.write(base + off, &words);
+                self.write_words(base + off, &r.args);
                 off += RUN_ARGS_SIZE;
             }
             for w in &call.writes {
-                let mut wh = w.addr.to_le_bytes().to_vec();
-                wh.extend_from_slice(&(w.data.len() as u64).to_le_bytes());
-                self.write(base + off, &wh);
+                self.write_words(base + off, &[w.addr, w.data.len() as u64]);
                 self.write(base + off + WRITE_HEADER_SIZE, &w.data);
                 off += WRITE_HEADER_SIZE + pad8(w.data.len() as u64);
             }

@@ -555,9 +555,8 @@ pub fn decode_chunk(bytes: &[u8]) -> Result<(u64, Vec<Event>), CodecError> {
                 count: calls.get_count(),
                 packed: data(calls.get_packed(), "packed in-process calls")?,
             };
-            let unpacked = packed::unpack(&calls)
+            packed::unpack_into(&calls, &mut events)
                 .map_err(|why| CodecError::new(format!("event {seq}: {why}")))?;
-            events.extend(unpacked);
             continue;
         }
         events.push(decode_event(e)?);

@@ -129,11 +129,30 @@ impl Words<'_> {
 /// The events of packed calls (checked as untrusted input: a count or a length that does
 /// not match the bytes is an error naming the byte).
 pub fn unpack(calls: &BufferedCalls) -> Result<Vec<Event>, String> {
+    let mut events = Vec::new();
+    unpack_into(calls, &mut events)?;
+    Ok(events)
+}
+
+/// Appends the events of packed calls to `events`, each built in place (a chunk's events
+/// are moved once, not gathered per item first); on an error `events` is left as it was.
+pub fn unpack_into(calls: &BufferedCalls, events: &mut Vec<Event>) -> Result<(), String> {
+    let before = events.len();
+    let result = append_calls(calls, events);
+    if result.is_err() {
+        events.truncate(before);
+    }
+    result
+}
+
+fn append_calls(calls: &BufferedCalls, events: &mut Vec<Event>) -> Result<(), String> {
     let mut r = Words {
         bytes: &calls.packed,
         at: 0,
     };
-    let mut events = Vec::with_capacity(calls.count.min(1 << 16) as usize);
+    // A call takes at least its words: a count the bytes cannot hold reserves no more.
+    let most = calls.packed.len() / CALL_BYTES;
+    events.reserve((calls.count as usize).min(most));
     for i in 0..u64::from(calls.count) {
         let head = r.word()?;
         let echo = match head >> 48 {
@@ -182,7 +201,7 @@ pub fn unpack(calls: &BufferedCalls) -> Result<Vec<Event>, String> {
             calls.count
         ));
     }
-    Ok(events)
+    Ok(())
 }
 
 /// A rough upper bound of the bytes packed calls take once encoded in a chunk.
@@ -243,5 +262,23 @@ mod tests {
         calls.packed[CALL_BYTES + 8] = 3;
         calls.packed.extend_from_slice(&[0; 8]);
         assert!(unpack(&calls).unwrap_err().contains("follow the last"));
+    }
+
+    #[test]
+    fn unpacked_calls_follow_the_events_before_them_and_bad_ones_add_none() {
+        let mut p = Packer::default();
+        p.call(39, 1, &[0; 6], 0, Echo::None);
+        p.call(110, 2, &[0; 6], 0, Echo::None);
+        let calls = p.finish(5, 8);
+        let mut events = unpack(&calls).unwrap();
+        events.truncate(1);
+        unpack_into(&calls, &mut events).unwrap();
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![5, 5, 6]);
+        // A count past the bytes: an error, and the events already there stay alone.
+        let mut bad = calls.clone();
+        bad.count = 3;
+        assert!(unpack_into(&bad, &mut events).is_err());
+        assert_eq!(events.len(), 3);
     }
 }

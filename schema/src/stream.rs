@@ -183,7 +183,12 @@ impl StreamDecoder {
                     }
                 }
                 self.next_seq += events.len() as u64;
-                self.pending.extend(events);
+                if self.pending.is_empty() {
+                    // Takes the chunk's buffer as it is, without moving its events again.
+                    self.pending = events.into();
+                } else {
+                    self.pending.extend(events);
+                }
             }
             (FrameKind::Footer, true) => {
                 let footer = codec::decode_footer(&frame.message)
