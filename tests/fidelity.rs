@@ -238,6 +238,21 @@ fn unshare_of_a_user_namespace_replays_with_its_id_maps() {
     replays_both_ways("unshare_user_namespace", &expected);
 }
 
+/// A child cloned into a new user namespace, its id maps written by its parent through
+/// `/proc/PID/`: replay writes them into the replayed child's files.
+#[test]
+fn clone_of_a_user_namespace_replays_the_maps_its_parent_wrote() {
+    let expected = [
+        "parent writes setgroups: 0",
+        "parent writes uid_map: 0",
+        "parent writes gid_map: 0",
+        "child mapped: uid 0 gid 0",
+        "child after execve: uid 0, unshare(CLONE_NEWNS): 0",
+        "child exit 0",
+    ];
+    replays_both_ways("clone_user_namespace_maps", &expected);
+}
+
 /// An exec from a thread other than the main one, in a child and then in the program
 /// itself, twice in a row: the thread takes the leader's id, the other threads end, and
 /// replay follows it through each stage to the exit code of the last.

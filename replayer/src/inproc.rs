@@ -17,7 +17,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::run_again::{in_ring, InRing};
 use crate::session::Replayer;
-use crate::{id_maps, ReplayError};
+use crate::ReplayError;
 use syscalls::syscall_name;
 
 /// The runtime in replay: it hands back what the ring holds, and makes again itself the
@@ -247,14 +247,7 @@ impl Replayer<'_> {
             if s.output_hash != 0 || s.echo != Echo::None {
                 self.check_sent(&s, &call.sent)?;
             }
-            let seq = self.replayed.saturating_sub(1);
-            id_maps::replay_write(
-                &mut self.t.tracee,
-                &self.t.fds.borrow(),
-                &s,
-                Some(&call.sent),
-                seq,
-            )?;
+            self.replay_id_map_write(&s, Some(&call.sent))?;
             self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
         }
         match refused {

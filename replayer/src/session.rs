@@ -17,7 +17,7 @@ use crate::robust::RobustLists;
 use crate::source::EventSource;
 use crate::sysv_shm;
 use crate::tasks::{Stash, Task, Tasks};
-use crate::{id_maps, mem, process, ReplayError};
+use crate::{mem, process, ReplayError};
 const NR_RESTART_SYSCALL: u64 = libc::SYS_restart_syscall as u64;
 
 /// How to replay.
@@ -654,8 +654,7 @@ impl<'a> Replayer<'a> {
                     self.shared_files
                         .write_through(written, &self.opts.trace_dir)?;
                 }
-                let seq = self.replayed.saturating_sub(1);
-                id_maps::replay_write(&mut self.t.tracee, &self.t.fds.borrow(), &s, None, seq)?;
+                self.replay_id_map_write(&s, None)?;
                 self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }
             Pending::Run(s) if is_restart_code(ret) && !is_restart_code(s.result) => {
