@@ -217,6 +217,42 @@ fn unshare_of_followed_namespaces_replays_and_a_pid_namespace_is_refused() {
     );
 }
 
+/// A new user namespace: unshare runs while recording and again at replay, the id maps the
+/// program wrote are written again at replay (without them the execve inside would drop
+/// the namespace's capabilities and the mount namespace made after it would fail).
+#[test]
+fn unshare_of_a_user_namespace_replays_with_its_id_maps() {
+    let expected = [
+        "unshare(CLONE_NEWUSER): 0",
+        "unmapped: uid 65534 gid 65534",
+        "write /proc/self/setgroups: 0",
+        "write /proc/self/uid_map: 0",
+        "write /proc/self/gid_map: 0",
+        "mapped: uid 0 gid 0 euid 0",
+        "/proc/self/uid_map:          0          0          1",
+        "/proc/self/setgroups: deny",
+        "unshare(CLONE_NEWNS) inside: 0",
+        "after execve: uid 0 gid 0",
+        "unshare(CLONE_NEWNS) after execve: 0",
+    ];
+    replays_both_ways("unshare_user_namespace", &expected);
+}
+
+/// A child cloned into a new user namespace, its id maps written by its parent through
+/// `/proc/PID/`: replay writes them into the replayed child's files.
+#[test]
+fn clone_of_a_user_namespace_replays_the_maps_its_parent_wrote() {
+    let expected = [
+        "parent writes setgroups: 0",
+        "parent writes uid_map: 0",
+        "parent writes gid_map: 0",
+        "child mapped: uid 0 gid 0",
+        "child after execve: uid 0, unshare(CLONE_NEWNS): 0",
+        "child exit 0",
+    ];
+    replays_both_ways("clone_user_namespace_maps", &expected);
+}
+
 /// An exec from a thread other than the main one, in a child and then in the program
 /// itself, twice in a row: the thread takes the leader's id, the other threads end, and
 /// replay follows it through each stage to the exit code of the last.

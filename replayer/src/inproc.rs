@@ -247,6 +247,7 @@ impl Replayer<'_> {
             if s.output_hash != 0 || s.echo != Echo::None {
                 self.check_sent(&s, &call.sent)?;
             }
+            self.replay_id_map_write(&s, Some(&call.sent))?;
             self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
         }
         match refused {

@@ -10,6 +10,7 @@ mod divergence;
 mod elf;
 pub mod fdtable;
 pub mod golive;
+mod id_maps;
 mod inproc;
 pub mod kept;
 mod landmark_filter;

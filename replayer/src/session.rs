@@ -654,6 +654,7 @@ impl<'a> Replayer<'a> {
                     self.shared_files
                         .write_through(written, &self.opts.trace_dir)?;
                 }
+                self.replay_id_map_write(&s, None)?;
                 self.t.fds.borrow_mut().observe(&mut self.t.tracee, &s);
             }
             Pending::Run(s) if is_restart_code(ret) && !is_restart_code(s.result) => {

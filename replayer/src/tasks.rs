@@ -136,6 +136,11 @@ impl Tasks {
         self.waiting.get_mut(&tid)
     }
 
+    /// The real pid of a waiting thread, by recorded id.
+    pub fn real_pid_of(&self, tid: u32) -> Option<i32> {
+        self.waiting.get(&tid).map(|t| t.tracee.pid())
+    }
+
     /// The waiting threads.
     pub fn iter(&self) -> impl Iterator<Item = &Task> {
         self.waiting.values()

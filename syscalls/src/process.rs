@@ -189,10 +189,11 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
 ];
 
 /// `unshare` flags whose new copy the recording follows: replay makes the same call, and
-/// everything the program sees through them (files, hostnames, sockets, IPC objects) is
-/// recorded as usual.
+/// everything the program sees through them (files, hostnames, sockets, IPC objects, the
+/// ids and maps of a user namespace) is recorded as usual.
 const UNSHARE_FOLLOWED: i32 = CLONE_FILES
     | CLONE_FS
+    | CLONE_NEWUSER
     | CLONE_SYSVSEM
     | CLONE_NEWNS
     | CLONE_NEWUTS
@@ -210,12 +211,6 @@ pub fn unshare_rule(flags: i32) -> Rule {
         return Refuse(
             "a new pid namespace is not recorded (its children's pids differ from the ones \
              the recorder follows)",
-        );
-    }
-    if flags & CLONE_NEWUSER != 0 {
-        return Refuse(
-            "a new user namespace is not recorded (its id mappings and capabilities would \
-             have to be made again at replay)",
         );
     }
     if flags & CLONE_NEWTIME_FLAG != 0 {
