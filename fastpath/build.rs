@@ -33,7 +33,11 @@ fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let src = dir.join("runtime/runtime.rs");
     let script = dir.join("runtime/link.ld");
-    let modules = [dir.join("runtime/gate.rs"), dir.join("runtime/vector.rs")];
+    let modules = [
+        dir.join("runtime/gate.rs"),
+        dir.join("runtime/ready.rs"),
+        dir.join("runtime/vector.rs"),
+    ];
     for f in [
         &src,
         &script,

@@ -101,7 +101,9 @@ fn touched_pages(pid: i32, w: &Writable, start: u64, len: u64) -> Option<Vec<boo
             .map(|(i, e)| {
                 let entry = u64::from_le_bytes(e.try_into().expect("8 bytes"));
                 let at = start + i as u64 * PAGE;
-                let anonymous = w.anonymous.iter().any(|&(a, b)| a <= at && at < b);
+                // The mappings are in address order, as the maps file lists them.
+                let i = w.anonymous.partition_point(|&(_, end)| end <= at);
+                let anonymous = w.anonymous.get(i).is_some_and(|&(a, _)| a <= at);
                 !anonymous || entry & (PAGE_PRESENT | PAGE_SWAPPED) != 0
             })
             .collect(),
