@@ -131,8 +131,13 @@ fn monotonic_ns(at: Instant) -> u64 {
     // SAFETY: a timespec local; CLOCK_MONOTONIC is the clock `Instant` reads.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     let now = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
-    let ahead = at.saturating_duration_since(Instant::now()).as_nanos() as u64;
-    now.saturating_add(ahead)
+    let now_instant = Instant::now();
+    // A moment already past stays past (it must not become "now": a runtime that read its
+    // clock just before would take an acknowledgement that came too late as fresh).
+    match at.checked_duration_since(now_instant) {
+        Some(ahead) => now.saturating_add(ahead.as_nanos() as u64),
+        None => now.saturating_sub((now_instant - at).as_nanos() as u64),
+    }
 }
 
 impl Recorder<'_> {
