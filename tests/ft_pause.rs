@@ -30,6 +30,20 @@ fn process_gone(pid: i32) -> bool {
     }
 }
 
+/// Every thread of the process is in a stop (state `T`).
+fn all_threads_stopped(pid: i32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            stat.rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().next())
+                .is_some_and(|state| state == "T")
+        })
+    })
+}
+
 fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < within {
@@ -247,6 +261,13 @@ fn an_acknowledgement_that_waited_out_the_pause_releases_nothing() {
                     return false;
                 }
                 signal(primary_pid, libc::SIGSTOP);
+                // A stop takes effect thread by thread: until every thread of the
+                // primary has stopped, an acknowledgement may still be heard and release
+                // the reply before the pause (rightly: that is not this scenario).
+                assert!(
+                    wait_until(Duration::from_secs(5), || all_threads_stopped(primary_pid)),
+                    "the primary's threads did not stop"
+                );
                 signal(follower_pid, libc::SIGCONT);
                 true
             },

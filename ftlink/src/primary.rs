@@ -141,9 +141,6 @@ impl Shared {
 pub struct FtSink {
     writer: Option<LogWriter>,
     shared: Arc<Shared>,
-    /// When the writer last handed a frame to the link: the follower, having acknowledged
-    /// it, heard this primary no earlier than that, and claims no epoch until a timeout later.
-    handed_over: Arc<Mutex<Instant>>,
     arbiter: Arc<dyn Arbiter>,
     timing: Timing,
     /// What goes to the follower (closed at the end).
@@ -214,8 +211,6 @@ impl FtSink {
             .parent()
             .map(PathBuf::from)
             .unwrap_or_default();
-        let handed_over = Arc::new(Mutex::new(Instant::now()));
-        let frame_time = handed_over.clone();
         let shared = Arc::new(Shared {
             state: Mutex::new(LinkState {
                 acked: None,
@@ -266,7 +261,6 @@ impl FtSink {
         let (frame_shared, frame_outbox) = (shared.clone(), outbox.clone());
         writer.set_frame_sink(Box::new(move |bytes: &[u8], events: u64| {
             let now = Instant::now();
-            *frame_time.lock().expect("hand-over time") = now;
             let mut handovers = frame_shared.handovers.lock().expect("hand-overs");
             if handovers.len() >= HANDOVERS_KEPT {
                 handovers.pop_front();
@@ -299,7 +293,6 @@ impl FtSink {
         Ok(FtSink {
             writer: Some(writer),
             shared,
-            handed_over,
             arbiter,
             timing,
             outbox,
@@ -353,14 +346,20 @@ impl FtSink {
         if need == 0 {
             return Ok(());
         }
-        let lease_from = *self.handed_over.lock().expect("hand-over time");
         let start = Instant::now();
         let acked = self.shared.state.lock().expect("link state").acked;
         let waits = acked.is_none_or(|a| a + 1 < need);
         self.shared.state.lock().expect("link state").gate_since = Some(start);
         let mut st = self.shared.wait_until_acked(need, None);
         loop {
-            if st.lost.is_some() || st.ungated() || lease_from.elapsed() < self.timing.timeout / 2 {
+            // The lease runs from the hand-over of the newest frame the follower
+            // acknowledged (it heard this primary no earlier), not from the newest frame
+            // handed over: that one may have gone out after a pause, beside an
+            // acknowledgement sent before the follower took over.
+            let fresh = st
+                .ack_heard
+                .is_some_and(|at| at.elapsed() < self.timing.timeout / 2);
+            if st.lost.is_some() || st.ungated() || fresh {
                 break;
             }
             // The acknowledgement came late (this primary may have been paused): the
@@ -383,7 +382,7 @@ impl FtSink {
                 Ok(l) => {
                     eprintln!(
                         "ftrun: an acknowledgement came {} ms after its events were sent, and epoch {l} was claimed at {} meanwhile: this primary lost epoch {}; stopping the server without releasing its output",
-                        lease_from.elapsed().as_millis(),
+                        st.ack_heard.map_or(0, |at| at.elapsed().as_millis()),
                         self.arbiter.describe(),
                         epoch + 1
                     );
@@ -553,6 +552,10 @@ impl Shared {
         }
         st.acked = Some(st.acked.map_or(seq, |a| a.max(seq)));
         st.last_heard = Instant::now();
+        // Acknowledging `seq` proves the follower has every frame before the first one
+        // that brought the log to `seq + 1` events, and that one; not the frames after it
+        // that added no event (an acknowledgement read late must not vouch for a frame
+        // handed over after it was sent).
         let mut handovers = self.handovers.lock().expect("hand-overs");
         while let Some(&(events, at)) = handovers.front() {
             if events > seq + 1 {
@@ -560,6 +563,9 @@ impl Shared {
             }
             st.ack_heard = Some(at);
             handovers.pop_front();
+            if events == seq + 1 {
+                break;
+            }
         }
         drop(handovers);
         if let Some(need) = st.catching_up {
