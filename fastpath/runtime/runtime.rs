@@ -227,6 +227,7 @@ const S_IFDIR: u32 = 0o040000;
 const S_IFSOCK: u32 = 0o140000;
 const S_IFIFO: u32 = 0o010000;
 const S_IFCHR: u32 = 0o020000;
+const PROT_EXEC: u64 = 4;
 const AT_FDCWD: u64 = -100i64 as u64;
 /// A write this small to a descriptor that polls writable does not block.
 const SMALL_WRITE: u64 = 4096;
@@ -433,6 +434,35 @@ unsafe fn with_write_marked(
     Some(rec.commit(nr, a, r, 0))
 }
 
+/// A time call: the vDSO's function when every thread reads the time-stamp counter
+/// untrapped (`FLAG_TSC_FREE`: the tracer saw to it that nothing else in the process
+/// reads it unrecorded), for the clocks it reads without a syscall of its own; the
+/// syscall otherwise. Either way the record holds what the call wrote.
+unsafe fn time_call(nr: u64, a: [u64; 6]) -> i64 {
+    let c = control();
+    if read_volatile(&(*c).flags) & FLAG_TSC_FREE == 0 {
+        return sys(nr, a);
+    }
+    let vdso = read_volatile(&(*c).vdso);
+    match nr {
+        // REALTIME, MONOTONIC, MONOTONIC_RAW, the coarse ones and BOOTTIME; a null
+        // result pointer gets the syscall's EFAULT.
+        nr::CLOCK_GETTIME if vdso[0] != 0 && a[1] != 0 && matches!(a[0], 0 | 1 | 4 | 5 | 6 | 7) => {
+            let f: extern "C" fn(u64, u64) -> i64 = core::mem::transmute(vdso[0] as usize);
+            f(a[0], a[1])
+        }
+        nr::GETTIMEOFDAY if vdso[1] != 0 => {
+            let f: extern "C" fn(u64, u64) -> i64 = core::mem::transmute(vdso[1] as usize);
+            f(a[0], a[1])
+        }
+        nr::TIME if vdso[2] != 0 => {
+            let f: extern "C" fn(u64) -> i64 = core::mem::transmute(vdso[2] as usize);
+            f(a[0])
+        }
+        _ => sys(nr, a),
+    }
+}
+
 unsafe fn plain(nr: u64, a: [u64; 6]) -> Option<i64> {
     let rec = Record::begin(0)?;
     let r = sys(nr, a);
@@ -532,8 +562,15 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         // Memory calls replay makes again itself (the log has their results to compare):
         // run here they keep the thread's turn and cost no stop. A file mapping stays
         // traced: the recorder keeps the file's bytes.
-        nr::MPROTECT | nr::MUNMAP | nr::BRK | nr::MADVISE => run_at_replay(n, a),
-        nr::MMAP if a[3] & MAP_ANONYMOUS != 0 && a[3] & MAP_TYPE == MAP_PRIVATE => {
+        // Executable memory stays traced: the tracer looks at every piece of code (see
+        // `FLAG_TSC_FREE`).
+        nr::MPROTECT if a[2] & PROT_EXEC == 0 => run_at_replay(n, a),
+        nr::MUNMAP | nr::BRK | nr::MADVISE => run_at_replay(n, a),
+        nr::MMAP
+            if a[3] & MAP_ANONYMOUS != 0
+                && a[3] & MAP_TYPE == MAP_PRIVATE
+                && a[2] & PROT_EXEC == 0 =>
+        {
             run_at_replay(n, a)
         }
         nr::GETPID | nr::GETPPID | nr::GETTID | nr::GETUID | nr::GETEUID | nr::GETGID
@@ -543,11 +580,18 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         // going live rebuilds, reads their paths at the stop.
         nr::OPENAT if opens && opens_now(a[0], a[1], a[2]) => plain(n, a),
         nr::OPEN if opens && opens_now(AT_FDCWD, a[0], a[1]) => plain(n, a),
-        nr::CLOCK_GETTIME => with_write(n, a, 16, a[1], fixed(16)),
-        nr::TIME => with_write(n, a, 8, a[0], fixed(8)),
+        nr::CLOCK_GETTIME | nr::TIME => {
+            let (addr, len) = if n == nr::TIME { (a[0], 8) } else { (a[1], 16) };
+            let mut rec = Record::begin(WRITE_HEADER_SIZE + len)?;
+            let r = time_call(n, a);
+            if r >= 0 {
+                rec.write(addr, len);
+            }
+            Some(rec.commit(n, a, r, 0))
+        }
         nr::GETTIMEOFDAY => {
             let mut rec = Record::begin(2 * WRITE_HEADER_SIZE + 24)?;
-            let r = sys(n, a);
+            let r = time_call(n, a);
             if r == 0 {
                 rec.write(a[0], 16);
                 rec.write(a[1], 8);

@@ -91,6 +91,36 @@ fn eh_frame_hdr(tracee: &mut Tracee, base: u64) -> Option<u64> {
 /// The start and end of the function holding `addr` in the traced process, if its object
 /// has an unwind table in the usual encoding and an entry covers `addr`.
 pub fn function_around(tracee: &mut Tracee, addr: u64) -> Option<(u64, u64)> {
+    match place_of(tracee, addr) {
+        Place::Function(start, end) => Some((start, end)),
+        Place::Between | Place::Unknown => None,
+    }
+}
+
+/// Where an address is, by its object's unwind table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// In the function from the first to the second address.
+    Function(u64, u64),
+    /// The object has a table, and no entry covers the address: bytes between functions
+    /// (padding, or data compilers and assemblers put in the text, such as constant
+    /// tables of hand-written code), not code compiled to run.
+    Between,
+    /// No table in the usual encoding to tell.
+    Unknown,
+}
+
+/// Where `addr` is in the traced process, by its object's unwind table.
+pub fn place_of(tracee: &mut Tracee, addr: u64) -> Place {
+    match table_lookup(tracee, addr) {
+        Some(Some((start, end))) => Place::Function(start, end),
+        Some(None) => Place::Between,
+        None => Place::Unknown,
+    }
+}
+
+/// `None`: no table to tell; `Some(None)`: no entry covers `addr`.
+fn table_lookup(tracee: &mut Tracee, addr: u64) -> Option<Option<(u64, u64)>> {
     let base = object_base(tracee.pid(), addr)?;
     let hdr = eh_frame_hdr(tracee, base)?;
     let head = tracee.read_mem(hdr, 12).ok()?;
@@ -121,7 +151,10 @@ pub fn function_around(tracee: &mut Tracee, addr: u64) -> Option<(u64, u64)> {
             hi = mid;
         }
     }
-    let (start, fde) = entry(lo.checked_sub(1)?);
+    let Some(before) = lo.checked_sub(1) else {
+        return Some(None);
+    };
+    let (start, fde) = entry(before);
     // The entry's FDE: length, CIE pointer, then the start (relative to its own field,
     // which must agree with the table: otherwise the encoding is another) and length.
     let f = tracee.read_mem(fde, 16).ok()?;
@@ -130,5 +163,5 @@ pub fn function_around(tracee: &mut Tracee, addr: u64) -> Option<(u64, u64)> {
         return None;
     }
     let end = start + u32_at(&f, 12)? as u64;
-    (addr < end).then_some((start, end))
+    Some((addr < end).then_some((start, end)))
 }

@@ -68,6 +68,11 @@ pub const FLAG_OUTPUT_GATE: u32 = 32;
 /// first takes every process's records (another process's input may be what it answers).
 pub const FLAG_GATE_ASK: u32 = 64;
 
+/// Every thread of the process reads the time-stamp counter without trapping, and nothing
+/// in its code reads it unrecorded (`recorder::tsc_free`): time calls run the vDSO
+/// functions `Control::vdso` names, in-process, instead of a syscall.
+pub const FLAG_TSC_FREE: u32 = 128;
+
 /// The control page (private to the process).
 #[repr(C)]
 pub struct Control {
@@ -83,11 +88,16 @@ pub struct Control {
     /// The tracer's process and thread that a gated output wakes with `SIGALRM` when it
     /// asks for the gate (0: none; the tracer's clock then finds the request).
     pub doorbell: [u32; 2],
+    /// The vDSO's `clock_gettime`, `gettimeofday` and `time` (0: none), for
+    /// `FLAG_TSC_FREE`.
+    pub vdso: [u64; 3],
 }
 /// Address of `Control::echo`, for the tracer.
 pub const CONTROL_ECHO: u64 = CONTROL_BASE + 32;
 /// Address of `Control::doorbell`, for the tracer.
 pub const CONTROL_DOORBELL: u64 = CONTROL_BASE + 64;
+/// Address of `Control::vdso`, for the tracer.
+pub const CONTROL_VDSO: u64 = CONTROL_BASE + 72;
 /// Addresses of `Control` fields, for the entry's assembly.
 pub const CONTROL_MODE: u64 = CONTROL_BASE + 8;
 pub const CONTROL_SAVED_RSP: u64 = CONTROL_BASE + 16;
@@ -241,6 +251,7 @@ const _: () = {
     use core::mem::offset_of;
     assert!(offset_of!(Control, echo) as u64 == CONTROL_ECHO - CONTROL_BASE);
     assert!(offset_of!(Control, doorbell) as u64 == CONTROL_DOORBELL - CONTROL_BASE);
+    assert!(offset_of!(Control, vdso) as u64 == CONTROL_VDSO - CONTROL_BASE);
     assert!(offset_of!(RingHeader, shipped) as u64 == RING_SHIPPED);
     assert!(offset_of!(RingHeader, gate_floor) as u64 == RING_GATE_FLOOR);
     assert!(offset_of!(RingHeader, acked_events) as u64 == RING_ACKED_EVENTS);

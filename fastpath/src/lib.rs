@@ -18,6 +18,7 @@ pub mod patch;
 pub mod ring;
 pub mod seccomp;
 pub mod space;
+pub mod tsc_sites;
 pub mod unwind;
 
 pub use gate::Acknowledged;

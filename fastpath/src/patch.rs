@@ -49,7 +49,13 @@ fn relocatable(ins: &Instruction) -> bool {
     ins.flow_control() == FlowControl::Next
         && !matches!(
             ins.mnemonic(),
-            Mnemonic::Syscall | Mnemonic::Sysenter | Mnemonic::Int | Mnemonic::Int3
+            Mnemonic::Syscall
+                | Mnemonic::Sysenter
+                | Mnemonic::Int
+                | Mnemonic::Int3
+                // Moved code is not looked at again for time-stamp reads (`tsc_sites`).
+                | Mnemonic::Rdtsc
+                | Mnemonic::Rdtscp
         )
 }
 

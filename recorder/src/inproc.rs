@@ -5,7 +5,7 @@
 
 use fastpath::layout::{
     FLAG_ECHO_TRACED, FLAG_GATE_ASK, FLAG_MAY_BLOCK, FLAG_MAY_BLOCK_UNTIMED, FLAG_OUTPUTS_TRACED,
-    FLAG_OUTPUT_GATE, FLAG_TRACED_NEXT, MODE_RECORD,
+    FLAG_OUTPUT_GATE, FLAG_TRACED_NEXT, FLAG_TSC_FREE, MODE_RECORD,
 };
 use fastpath::{Setup, Space};
 use schema::EventKind;
@@ -19,7 +19,7 @@ use crate::RecordError;
 /// A fast-path failure in process `tgid`. A process that died under us (a SIGKILL, a
 /// SIGPIPE while its site was being rewritten) is not a failure of the recording: its end
 /// comes as its next stop.
-fn failure(tgid: i32, pid: i32, e: fastpath::FastPathError) -> RecordError {
+pub(crate) fn failure(tgid: i32, pid: i32, e: fastpath::FastPathError) -> RecordError {
     let gone = matches!(thread_state(pid), Some('Z' | 'X') | None);
     match e {
         fastpath::FastPathError::Tracee(t) => RecordError::Tracee(t),
@@ -223,6 +223,9 @@ impl Recorder<'_> {
         regs: &mut Regs,
     ) -> Result<(), RecordError> {
         let tgid = self.t.tgid;
+        if ran && crate::tsc_free::changes_code(nr) {
+            self.tsc.mappings_changed(tgid);
+        }
         let Some(space) = self.spaces.get_mut(&tgid) else {
             return Ok(());
         };
@@ -257,6 +260,8 @@ impl Recorder<'_> {
     /// scheduler wants it to yield or a vfork child shares the process's runtime, and lets
     /// it run in-process again otherwise.
     pub(crate) fn sync_traced_next(&mut self) -> Result<(), RecordError> {
+        self.tsc_refresh()?;
+        let tsc_free = self.tsc_flag();
         let outputs = self.output_flags();
         let echo_traced = self.outputs_from_several_processes();
         let Some(space) = self.spaces.get_mut(&self.t.tgid) else {
@@ -277,11 +282,12 @@ impl Recorder<'_> {
                 | FLAG_OUTPUTS_TRACED
                 | FLAG_OUTPUT_GATE
                 | FLAG_GATE_ASK
-                | FLAG_ECHO_TRACED);
+                | FLAG_ECHO_TRACED
+                | FLAG_TSC_FREE);
         if want {
             flags |= FLAG_TRACED_NEXT;
         }
-        flags |= outputs;
+        flags |= outputs | tsc_free;
         if echo_traced {
             // What it prints may come out beside another process's: a write to ftrun's
             // stdout or stderr takes the output turn at its stop. And an output may
@@ -395,6 +401,7 @@ impl Recorder<'_> {
         if let Some(space) = self.spaces.get(&parent) {
             let forked = space.forked();
             self.spaces.insert(child, forked);
+            self.tsc.forked(parent, child);
         }
     }
 }

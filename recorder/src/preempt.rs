@@ -95,10 +95,21 @@ impl Recorder<'_> {
         if !self.spaces.get(&self.t.tgid).is_some_and(|s| s.active()) {
             return Ok(None);
         }
+        // Code with a counter read made to trap does not decode as it was compiled.
+        if self
+            .tsc
+            .has_site_within(self.t.tgid, rip.saturating_sub(16), rip + 128)
+        {
+            return Ok(None);
+        }
         let code = self.t.tracee.read_mem_partial(rip, 128)?;
+        let tsc = &self.tsc;
+        let tgid = self.t.tgid;
         let carrier = fastpath::carrier::carrier_from(&code, rip).or_else(|| {
             let (start, end) = fastpath::functions::function_around(&mut self.t.tracee, rip)?;
-            if end - start > fastpath::carrier::FUNCTION_MOST {
+            if end - start > fastpath::carrier::FUNCTION_MOST
+                || tsc.has_site_within(tgid, start, end)
+            {
                 return None;
             }
             let code = self.t.tracee.read_mem(start, (end - start) as usize).ok()?;

@@ -110,6 +110,8 @@ pub struct Recorder<'a> {
     pub(crate) daemons_ended: bool,
     /// Fault tolerance with the fast path: the runtimes' output gates.
     pub(crate) gates: Option<crate::output_gate::OutputGates>,
+    /// Where rdtsc may run untrapped (`tsc_free`).
+    pub(crate) tsc: crate::tsc_free::TscState,
 }
 
 impl<'a> Recorder<'a> {
@@ -140,6 +142,7 @@ impl<'a> Recorder<'a> {
             vfork_children: std::collections::HashMap::new(),
             shared_memory: HashSet::new(),
             gates: None,
+            tsc: crate::tsc_free::TscState::new(true),
         }
     }
 
@@ -153,6 +156,7 @@ impl<'a> Recorder<'a> {
     /// Records with every syscall traced (no in-process runtime).
     pub fn without_fast_path(mut self) -> Self {
         self.fast_path = false;
+        self.tsc = crate::tsc_free::TscState::new(false);
         self
     }
 
@@ -303,6 +307,7 @@ impl<'a> Recorder<'a> {
             self.give_child_ring()?;
         }
         self.drain_buffered()?;
+        self.t.tsc_stop = Some(stop);
         let outcome = self.on_stop(stop);
         if outcome.is_ok() && !stop.is_gone() {
             self.sync_traced_next()?;
@@ -346,6 +351,7 @@ impl<'a> Recorder<'a> {
     }
 
     pub(crate) fn resume_current(&mut self) -> Result<(), RecordError> {
+        self.tsc_before_resume()?;
         self.set_gate_floor();
         let deliver = std::mem::take(&mut self.t.deliver);
         match self.t.tracee.resume(Resume::Syscall, deliver) {
@@ -689,6 +695,11 @@ impl<'a> Recorder<'a> {
         let stopped_first = self
             .tasks
             .adopt(child, tgid, vfork.then_some(self.t.tid as i32));
+        // Trapping rdtsc or not is inherited.
+        let tsc_free = self.t.tsc_free;
+        if let Some(t) = self.tasks.get_mut(child) {
+            t.tsc_free = tsc_free;
+        }
         if stopped_first {
             // Its first stop is parked; it runs once it holds its process's token.
             self.sched.enqueue(tgid, child);
@@ -714,6 +725,7 @@ impl<'a> Recorder<'a> {
         let regs = self.t.tracee.regs()?;
         let facts = auxv::hide_vdso(&mut self.t.tracee, regs.rsp)?;
         let at_random = self.t.tracee.read_mem(facts.at_random_addr, 16)?;
+        self.tsc_exec(facts.vdso_base)?;
         // The execve that got here is logged before the new image, as replay meets them.
         if let Some(p) = self.t.pending.take() {
             self.log_syscall(p, 0)?;

@@ -41,6 +41,24 @@ const TRAP_HWBKPT: i32 = 4;
 const HELD_PATIENCE: Duration = Duration::from_secs(1);
 
 impl Recorder<'_> {
+    /// Completes a trapped `rdtsc`/`rdtscp` at `regs.rip` with the real counter, and logs it.
+    pub(crate) fn complete_rdtsc(
+        &mut self,
+        regs: &mut Regs,
+        insn: rdtsc::TscInsn,
+    ) -> Result<(), RecordError> {
+        let (value, aux) = crate::rdtsc::read_counter(insn);
+        let rip = regs.rip;
+        rdtsc::apply(regs, insn, value, aux);
+        self.t.tracee.set_regs(regs)?;
+        self.push(EventKind::Rdtsc(RdtscEvent {
+            value,
+            aux,
+            is_rdtscp: insn == rdtsc::TscInsn::Rdtscp,
+            rip,
+        }))
+    }
+
     pub(crate) fn on_signal(&mut self, signo: i32) -> Result<(), RecordError> {
         let info = self.t.tracee.siginfo()?;
         if let Some(held) = self.t.injecting.take() {
@@ -68,17 +86,14 @@ impl Recorder<'_> {
         let at_exit = self.t.exit_regs.take() == Some(regs_hash(&regs));
         if signo == libc::SIGSEGV && siginfo_code(&info) == SI_KERNEL {
             if let Some(insn) = rdtsc::decode(&mut self.t.tracee, regs.rip)? {
-                let (value, aux) = crate::rdtsc::read_counter(insn);
-                let rip = regs.rip;
-                rdtsc::apply(&mut regs, insn, value, aux);
-                self.t.tracee.set_regs(&regs)?;
-                return self.push(EventKind::Rdtsc(RdtscEvent {
-                    value,
-                    aux,
-                    is_rdtscp: insn == rdtsc::TscInsn::Rdtscp,
-                    rip,
-                }));
+                return self.complete_rdtsc(&mut regs, insn);
             }
+        }
+        if signo == libc::SIGTRAP
+            && siginfo_code(&info) == SI_KERNEL
+            && self.tsc_trap_hit(&mut regs)?
+        {
+            return Ok(());
         }
         if signo == libc::SIGTRAP && siginfo_code(&info) == TRAP_HWBKPT {
             if self.t.spin.is_some() {

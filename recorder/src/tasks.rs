@@ -69,6 +69,10 @@ pub(crate) struct Task {
     pub unannounced: bool,
     /// At an exec event: its exit stop comes next, where the new image gets its runtime.
     pub exec_exit_pending: bool,
+    /// Reads the time-stamp counter untrapped (see `tsc_free`).
+    pub tsc_free: bool,
+    /// The stop being handled (whether an injected call may be made there).
+    pub tsc_stop: Option<Stop>,
     /// The scheduler wants it to give the token up at its next syscall.
     pub yield_wanted: bool,
 }
@@ -105,6 +109,8 @@ impl Task {
             vfork_parent: None,
             unannounced: false,
             exec_exit_pending: false,
+            tsc_free: false,
+            tsc_stop: None,
             yield_wanted: false,
         }
     }

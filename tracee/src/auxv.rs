@@ -12,6 +12,8 @@ const AT_SYSINFO_EHDR: u64 = 33;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuxvFacts {
     pub at_random_addr: u64,
+    /// Where the kernel mapped the vDSO (0: none), hidden from the program.
+    pub vdso_base: u64,
 }
 
 /// Walks argc/argv/envp at `rsp` to the auxv, hides the vDSO, and reports where the
@@ -33,7 +35,10 @@ pub fn hide_vdso(tracee: &mut Tracee, rsp: u64) -> Result<AuxvFacts, TraceeError
         }
         match key {
             AT_RANDOM => facts.at_random_addr = tracee.read_u64(at + 8)?,
-            AT_SYSINFO_EHDR => tracee.write_mem(at, &AT_IGNORE.to_le_bytes())?,
+            AT_SYSINFO_EHDR => {
+                facts.vdso_base = tracee.read_u64(at + 8)?;
+                tracee.write_mem(at, &AT_IGNORE.to_le_bytes())?
+            }
             _ => {}
         }
         at += 16;

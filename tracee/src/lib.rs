@@ -16,6 +16,7 @@ mod sigmask;
 mod spawn;
 mod stop;
 mod tracee;
+pub mod vdso;
 mod wait;
 
 pub use error::TraceeError;

@@ -1,0 +1,138 @@
+//! rdtsc untrapped where nothing reads it unrecorded: a process whose code is accounted
+//! for stops trapping (its time calls run the vDSO in-process), the counter reads in its
+//! own code still reach the log (made to trap one by one), and code made at run time puts
+//! every thread back to trapping. Each recording replays identically. Without the fast
+//! path, or with `FTRUN_TSC_TRAP=1`, every thread traps all along.
+
+mod common;
+
+use std::ffi::{OsStr, OsString};
+
+use common::*;
+
+/// Records `tsc_untrapped ARGS` (ftrun record's `flags` added) with `FTRUN_DEBUG_TSC=1` (and `extra_env`), checks the
+/// recording replays identically; returns it and ftrun's `[tsc]` lines.
+fn record_tsc(
+    flags: &[&str],
+    args: &[&str],
+    extra_env: &[(&str, &OsStr)],
+) -> (Recording, Vec<String>) {
+    let tmp = TempDir::new("tsc-untrapped");
+    let dir = tmp.join("trace");
+    let mut argv: Vec<OsString> = vec!["record".into(), "-o".into(), dir.clone().into()];
+    argv.extend(flags.iter().map(OsString::from));
+    argv.push("--".into());
+    argv.push(testprog("tsc_untrapped").into());
+    argv.extend(args.iter().map(OsString::from));
+    let mut env = vec![("FTRUN_DEBUG_TSC", OsStr::new("1"))];
+    env.extend_from_slice(extra_env);
+    let output = spawn_ftrun_with(None, &env, &argv).wait();
+    let tsc_lines = ftrun_lines(&output.stderr)
+        .into_iter()
+        .filter(|l| l.contains("[tsc]"))
+        .collect();
+    let rec = Recording::from_parts(
+        tmp,
+        dir,
+        output,
+        format!("record of tsc_untrapped {args:?}"),
+    );
+    rec.assert_exit(Exit::Code(0));
+    rec.assert_replays(2);
+    (rec, tsc_lines)
+}
+
+/// The recorded rdtsc events: value and address.
+fn rdtsc_events(rec: &Recording) -> Vec<(String, String)> {
+    let out = dump(&rec.dir, false);
+    assert!(out.status.success(), "{}", describe(&out));
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(" rdtsc = ").nth(1))
+        .filter_map(|rest| rest.split_once(", rip "))
+        .map(|(v, rip)| (v.trim().to_owned(), rip.trim().to_owned()))
+        .collect()
+}
+
+fn rdtsc_values(rec: &Recording) -> Vec<String> {
+    rdtsc_events(rec).into_iter().map(|(v, _)| v).collect()
+}
+
+/// What the program printed after `label` on its lines.
+fn printed(rec: &Recording, label: &str) -> Vec<String> {
+    rec.stdout()
+        .lines()
+        .filter_map(|l| l.strip_prefix(label).map(|v| v.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_process_with_accounted_code_reads_the_counter_untrapped_and_its_reads_are_logged() {
+    let (rec, lines) = record_tsc(&[], &[], &[]);
+    if lines.is_empty() {
+        // A clock source the vDSO cannot read without a syscall: the fallback (trapping
+        // all along) is what this machine has; the replay above checked it.
+        eprintln!("this machine's clock source keeps rdtsc trapping; checked the fallback");
+        return;
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("reads the counter untrapped")),
+        "{lines:?}"
+    );
+    // Both reads in the program's own code are logged, with the values it printed.
+    let values = rdtsc_values(&rec);
+    for v in printed(&rec, "tsc") {
+        assert!(
+            values.contains(&v),
+            "the printed counter {v} is not in the log: {values:?}"
+        );
+    }
+}
+
+#[test]
+fn code_made_at_run_time_puts_every_thread_back_to_trapping() {
+    let (rec, lines) = record_tsc(&[], &["jit"], &[]);
+    let events = rdtsc_events(&rec);
+    let mut rips = Vec::new();
+    for label in ["main jit", "thread jit"] {
+        let v = printed(&rec, label);
+        assert_eq!(v.len(), 1, "{}", rec.stdout());
+        let event = events.iter().find(|(value, _)| *value == v[0]);
+        let Some((_, rip)) = event else {
+            panic!("{label}: the counter read in code made at run time ({}) is not in the log: {events:?}", v[0]);
+        };
+        rips.push(rip.clone());
+    }
+    assert_eq!(
+        rips[0], rips[1],
+        "both threads read it in the same made code"
+    );
+    if lines.iter().any(|l| l.contains("untrapped")) {
+        let again = lines
+            .iter()
+            .filter(|l| l.contains("traps rdtsc again"))
+            .count();
+        assert!(again >= 2, "both threads must trap again: {lines:?}");
+    }
+}
+
+fn assert_traps_all_along(flags: &[&str], env: &[(&str, &OsStr)]) {
+    let (rec, lines) = record_tsc(flags, &["jit"], env);
+    assert!(lines.is_empty(), "{lines:?}");
+    let values = rdtsc_values(&rec);
+    for v in printed(&rec, "tsc") {
+        assert!(values.contains(&v), "{v} not in {values:?}");
+    }
+}
+
+#[test]
+fn ftrun_tsc_trap_keeps_every_thread_trapping() {
+    assert_traps_all_along(&[], &[("FTRUN_TSC_TRAP", OsStr::new("1"))]);
+}
+
+#[test]
+fn without_the_fast_path_every_thread_traps() {
+    assert_traps_all_along(&["--no-fast-path"], &[]);
+}
