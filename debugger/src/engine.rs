@@ -103,7 +103,7 @@ pub(crate) const SEARCH_STEPS: u64 = 2_000_000;
 pub(crate) const DR6_BS: u64 = 1 << 14;
 
 pub struct Engine {
-    pub sm: Option<GdbStubStateMachine<'static, GdbTarget, std::net::TcpStream>>,
+    pub sm: Option<GdbStubStateMachine<'static, GdbTarget, crate::wire::Wire>>,
     pub t: GdbTarget,
     pub goal: Goal,
     /// Replay stops handled so far in this replay.
@@ -187,7 +187,7 @@ pub(crate) enum Slot {
 impl Engine {
     pub fn new(
         t: GdbTarget,
-        sm: GdbStubStateMachine<'static, GdbTarget, std::net::TcpStream>,
+        sm: GdbStubStateMachine<'static, GdbTarget, crate::wire::Wire>,
         goto: u64,
     ) -> Engine {
         Engine {

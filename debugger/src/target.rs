@@ -87,14 +87,14 @@ impl GdbTarget {
         self.r = std::ptr::null_mut();
     }
 
-    fn replay(&mut self) -> Option<&mut Replayer<'static>> {
+    pub(crate) fn replay(&mut self) -> Option<&mut Replayer<'static>> {
         // SAFETY: `r` is set only for the duration of a hook call that holds the
         // replay mutably and passes it on to no one else meanwhile; it is reset before the
         // call returns, and the target never keeps anything borrowed from it.
         unsafe { self.r.as_mut() }
     }
 
-    fn pid_of(&mut self, tid: u32) -> Option<i32> {
+    pub(crate) fn pid_of(&mut self, tid: u32) -> Option<i32> {
         self.replay()?
             .threads()
             .into_iter()

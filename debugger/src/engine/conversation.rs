@@ -11,6 +11,7 @@ use replayer::{ReplayError, Replayer};
 use super::{debug_on, gdb_error, Engine, Goal, Reason, Report, Then};
 use crate::moment::Moment;
 use crate::target::{tid_of, Request};
+use crate::wire::Incoming;
 
 impl Engine {
     /// Tells gdb of a stop (or, with `None`, lets it look at the first one) and waits for
@@ -65,9 +66,16 @@ impl Engine {
             loop {
                 sm = match sm {
                     GdbStubStateMachine::Idle(mut g) => {
-                        use gdbstub::conn::ConnectionExt;
-                        match g.borrow_conn().read() {
-                            Ok(byte) => g.incoming_data(&mut self.t, byte).map_err(gdb_error)?,
+                        match g.borrow_conn().next_incoming() {
+                            Ok(Incoming::Byte(byte)) => {
+                                g.incoming_data(&mut self.t, byte).map_err(gdb_error)?
+                            }
+                            Ok(Incoming::Own(packet)) => {
+                                let general = g.borrow_conn().general_thread;
+                                let reply = self.t.answer(&packet, general);
+                                g.borrow_conn().reply(&reply).map_err(gdb_error)?;
+                                GdbStubStateMachine::Idle(g)
+                            }
                             Err(_) => {
                                 // gdb went away without a word.
                                 self.goal = Goal::Quit;
