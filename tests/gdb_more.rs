@@ -64,3 +64,38 @@ fn errno_after_going_back() {
     );
     assert_has(&t, &["$1 = 9", "seen (value=2)", "$2 = 2", "$3 = 2"]);
 }
+
+const SIGINFO_SCRIPT: &str = "continue\nprint $_siginfo.si_signo\nprint $_siginfo.si_code\n\
+                              print $_siginfo._sifields._sigfault.si_addr\n\
+                              reverse-stepi\nprint $_siginfo.si_signo\nstepi\n\
+                              print $_siginfo._sifields._sigfault.si_addr\n";
+
+#[test]
+fn siginfo_of_a_crash() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-siginfo");
+    let (dir, out) = recorded_printing(&tmp, "gdb_crash_at", "fault at ");
+    let addr = out.trim().trim_start_matches("fault at ").to_string();
+    assert_eq!(addr, "0x5a5a0000");
+    let t = gdb_session(&tmp, &dir, SIGINFO_SCRIPT);
+    let fault = format!("(void *) {addr}");
+    assert_has(
+        &t,
+        &[
+            "Program received signal SIGSEGV",
+            "$1 = 11",
+            // SEGV_MAPERR: nothing is mapped there.
+            "$2 = 1",
+            &format!("$3 = {fault}"),
+            // One instruction back the thread stands there after a step (SIGTRAP), and
+            // forward again the same fault.
+            "$4 = 5",
+            "Program received signal SIGSEGV",
+            &format!("$5 = {fault}"),
+        ],
+    );
+    let again = gdb_session(&tmp, &dir, SIGINFO_SCRIPT);
+    assert_eq!(t, again, "a second run of the same script differs");
+}

@@ -50,7 +50,7 @@ pub fn fault_info(pid: i32) -> Option<(i32, u64)> {
 }
 
 /// The siginfo of the signal a thread is stopped for.
-fn siginfo(pid: i32) -> Option<[u8; 128]> {
+pub fn siginfo(pid: i32) -> Option<[u8; 128]> {
     let mut info = [0u8; 128];
     // SAFETY: PTRACE_GETSIGINFO fills a 128-byte siginfo.
     let ok = unsafe {

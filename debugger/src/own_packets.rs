@@ -1,13 +1,14 @@
 //! Answers to the packets gdbstub does not serve (see `wire`): the address of a
-//! thread-local variable.
+//! thread-local variable and the siginfo of the signal a thread is stopped for.
 
+use crate::machine;
 use crate::target::GdbTarget;
 use crate::tls;
 use crate::wire::OwnPacket;
 
 impl GdbTarget {
     /// The reply to `p`; `general`: the thread gdb named with `Hg` (0: the stop's).
-    pub fn answer(&mut self, p: &OwnPacket, _general: u32) -> Vec<u8> {
+    pub fn answer(&mut self, p: &OwnPacket, general: u32) -> Vec<u8> {
         match *p {
             OwnPacket::TlsAddr { tid, offset, lm } => {
                 let tid = if tid == 0 { self.stopped } else { tid };
@@ -18,6 +19,20 @@ impl GdbTarget {
                         b"E01".to_vec()
                     }
                 }
+            }
+            OwnPacket::Siginfo { offset, length } => {
+                let tid = if general == 0 { self.stopped } else { general };
+                let Some(pid) = self.pid_of(tid) else {
+                    return b"E01".to_vec();
+                };
+                let Some(info) = machine::siginfo(pid) else {
+                    return b"E01".to_vec();
+                };
+                let start = (offset as usize).min(info.len());
+                let end = (start + length as usize).min(info.len());
+                let mut reply = vec![if end == info.len() { b'l' } else { b'm' }];
+                reply.extend_from_slice(&info[start..end]);
+                reply
             }
         }
     }

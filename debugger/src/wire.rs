@@ -1,5 +1,7 @@
 //! The connection to gdb, between the socket and gdbstub: it takes out the packets gdbstub
-//! does not know (thread-local storage addresses) so that the debugger answers them itself.
+//! does not know (thread-local storage addresses, the siginfo object) so that the debugger
+//! answers them itself, and adds those to the features gdbstub announces in its reply to
+//! `qSupported`.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -7,11 +9,16 @@ use std::net::TcpStream;
 
 use gdbstub::conn::{Connection, ConnectionExt};
 
+/// Features the debugger serves beyond gdbstub's, added to its `qSupported` reply.
+const OWN_FEATURES: &str = ";qXfer:siginfo:read+";
+
 /// A packet from gdb that the debugger answers itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnPacket {
     /// `qGetTLSAddr:THREAD,OFFSET,LM`.
     TlsAddr { tid: u32, offset: u64, lm: u64 },
+    /// `qXfer:siginfo:read::OFFSET,LENGTH`.
+    Siginfo { offset: u64, length: u64 },
 }
 
 /// What comes next from gdb.
@@ -32,6 +39,10 @@ pub struct Wire {
     no_ack: bool,
     /// The thread gdb named with `Hg` (0: any, the one of the stop).
     pub general_thread: u32,
+    /// gdbstub's next packet is its `qSupported` reply, which gets our features.
+    amend_next: bool,
+    /// That reply as it is written, until its checksum.
+    outgoing: Option<Vec<u8>>,
 }
 
 impl Wire {
@@ -42,6 +53,8 @@ impl Wire {
             for_stub: VecDeque::new(),
             no_ack: false,
             general_thread: 0,
+            amend_next: false,
+            outgoing: None,
         }
     }
 
@@ -77,6 +90,8 @@ impl Wire {
     fn note(&mut self, body: &[u8]) {
         if body == b"QStartNoAckMode" {
             self.no_ack = true;
+        } else if body.starts_with(b"qSupported") {
+            self.amend_next = true;
         } else if let Some(id) = body.strip_prefix(b"Hg") {
             self.general_thread = std::str::from_utf8(id)
                 .ok()
@@ -139,6 +154,13 @@ fn parse_own(body: &[u8]) -> Option<OwnPacket> {
         let lm = u64::from_str_radix(parts.next()?, 16).ok()?;
         return Some(OwnPacket::TlsAddr { tid, offset, lm });
     }
+    if let Some(args) = body.strip_prefix("qXfer:siginfo:read::") {
+        let (offset, length) = args.split_once(',')?;
+        return Some(OwnPacket::Siginfo {
+            offset: u64::from_str_radix(offset, 16).ok()?,
+            length: u64::from_str_radix(length, 16).ok()?,
+        });
+    }
     None
 }
 
@@ -150,7 +172,33 @@ impl Connection for Wire {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
-        Write::write_all(&mut self.stream, buf)
+        if !self.amend_next && self.outgoing.is_none() {
+            return Write::write_all(&mut self.stream, buf);
+        }
+        for &b in buf {
+            match self.outgoing.as_mut() {
+                None if b == b'$' => {
+                    self.amend_next = false;
+                    self.outgoing = Some(vec![b]);
+                }
+                None => Write::write_all(&mut self.stream, &[b])?,
+                Some(out) => {
+                    out.push(b);
+                    let n = out.len();
+                    if n >= 4 && out[n - 3] == b'#' {
+                        let mut body = out[1..n - 3].to_vec();
+                        body.extend(OWN_FEATURES.bytes());
+                        let sum = checksum(&body);
+                        let mut packet = vec![b'$'];
+                        packet.extend(body);
+                        packet.extend(format!("#{sum:02x}").bytes());
+                        self.outgoing = None;
+                        Write::write_all(&mut self.stream, &packet)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), Self::Error> {
@@ -203,7 +251,14 @@ mod tests {
                 lm: 0x7ffff7fb7000
             })
         );
-        assert_eq!(parse_own(b"qXfer:siginfo:read::0,fff"), None);
+        assert_eq!(
+            parse_own(b"qXfer:siginfo:read::0,fff"),
+            Some(OwnPacket::Siginfo {
+                offset: 0,
+                length: 0xfff
+            })
+        );
+        assert_eq!(parse_own(b"qXfer:auxv:read::0,fff"), None);
         assert_eq!(parse_thread("p1.-1"), Some(0));
         assert_eq!(parse_thread("2a"), Some(0x2a));
     }
