@@ -99,3 +99,123 @@ fn siginfo_of_a_crash() {
     let again = gdb_session(&tmp, &dir, SIGINFO_SCRIPT);
     assert_eq!(t, again, "a second run of the same script differs");
 }
+
+/// Both writes' entries and returns forward, then back over them, then a second catchpoint.
+const CATCH_WRITE_SCRIPT: &str = "catch syscall write\n\
+    continue\nprint $rdi\nprint $rdx\ncontinue\nprint $rax\n\
+    continue\nprint $rdx\ncontinue\nprint $rax\n\
+    reverse-continue\nprint $rdx\nreverse-continue\nprint $rax\n\
+    reverse-continue\nprint $rdx\nreverse-continue\n\
+    catch syscall getpid\ncontinue\ncontinue\ncontinue\ncontinue\nkill\n";
+
+fn catch_write(dir: &std::path::Path, tmp: &TempDir) {
+    let t = gdb_session(tmp, dir, CATCH_WRITE_SCRIPT);
+    let entry = "Catchpoint 1 (call to syscall write)";
+    let ret = "Catchpoint 1 (returned from syscall write)";
+    assert_has(
+        &t,
+        &[
+            // write(1, "one\n", 4) and write(1, "second\n", 7), as recorded.
+            entry,
+            "$1 = 1",
+            "$2 = 4",
+            ret,
+            "$3 = 4",
+            entry,
+            "$4 = 7",
+            ret,
+            "$5 = 7",
+            // Back: the second entry, the first return, the first entry, the start.
+            entry,
+            "$6 = 7",
+            ret,
+            "$7 = 4",
+            entry,
+            "$8 = 4",
+            "No more reverse-execution history.",
+            // Forward again with getpid caught too: the first write, getpid between.
+            entry,
+            ret,
+            "Catchpoint 2 (call to syscall getpid)",
+            "Catchpoint 2 (returned from syscall getpid)",
+        ],
+    );
+    let again = gdb_session(tmp, dir, CATCH_WRITE_SCRIPT);
+    assert_eq!(t, again, "a second run of the same script differs");
+}
+
+#[test]
+fn catch_syscall_forward_and_back_with_calls_in_process() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-catch");
+    let (dir, out) = recorded_printing(&tmp, "gdb_two_writes", "second");
+    assert_eq!(out, "one\nsecond\n");
+    catch_write(&dir, &tmp);
+}
+
+#[test]
+fn catch_syscall_forward_and_back_with_every_call_traced() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-catch-traced");
+    let dir = tmp.join("traced");
+    let out = ftrun([
+        std::ffi::OsStr::new("record"),
+        std::ffi::OsStr::new("--no-fast-path"),
+        std::ffi::OsStr::new("-o"),
+        dir.as_os_str(),
+        std::ffi::OsStr::new("--"),
+        testprog("gdb_two_writes").as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(text(&out.stdout), "one\nsecond\n");
+    catch_write(&dir, &tmp);
+}
+
+/// The 101st catch is the 51st call's entry (i = 50): none is missed or shown twice,
+/// in-process or at the end of a batch of them (made traced from its stub).
+const CATCH_LOOP_SCRIPT: &str = "catch syscall clock_gettime\nignore 1 100\ncontinue\n\
+    print $rdi\ndelete 1\nbreak tick\ncontinue\nprint i\n\
+    catch syscall clock_gettime\nreverse-continue\nprint $rax\nreverse-continue\n\
+    print $rdi\ndelete\nbreak tick\nreverse-continue\nprint i\nkill\n";
+
+#[test]
+fn catch_syscall_counts_every_call_of_a_loop() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-catch-loop");
+    let dir = recorded(&tmp, "gdb_inprocess_loop", "total ");
+    let t = gdb_session(&tmp, &dir, CATCH_LOOP_SCRIPT);
+    assert_has(
+        &t,
+        &[
+            "Catchpoint 1 (call to syscall clock_gettime)",
+            // CLOCK_MONOTONIC
+            "$1 = 1",
+            "tick (i=50,",
+            "$2 = 50",
+            // Back from tick(50): its call's return, then its entry, then tick(49).
+            "Catchpoint 3 (returned from syscall clock_gettime)",
+            "$3 = 0",
+            "Catchpoint 3 (call to syscall clock_gettime)",
+            "$4 = 1",
+            "tick (i=49,",
+            "$5 = 49",
+        ],
+    );
+    let (without, _) = gdb_session_with(
+        &tmp,
+        &dir,
+        CATCH_LOOP_SCRIPT,
+        &[("FTRUN_GDB_NO_CHECKPOINTS", std::ffi::OsStr::new("1"))],
+        &[],
+    );
+    assert_eq!(
+        t, without,
+        "going back from checkpoints differs from the start"
+    );
+}

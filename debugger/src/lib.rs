@@ -6,6 +6,7 @@
 //! as `moment` describes, from the latest checkpoint before it (or from the start).
 
 pub mod arch;
+mod catch;
 mod engine;
 mod machine;
 pub mod moment;

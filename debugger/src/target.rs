@@ -19,12 +19,14 @@ use gdbstub::target::ext::breakpoints::{
     Breakpoints, BreakpointsOps, HwBreakpoint, HwBreakpointOps, HwWatchpoint, HwWatchpointOps,
     SwBreakpoint, SwBreakpointOps, WatchKind,
 };
+use gdbstub::target::ext::catch_syscalls::CatchSyscallsOps;
 use gdbstub::target::ext::exec_file::{ExecFile, ExecFileOps};
 use gdbstub::target::ext::thread_extra_info::{ThreadExtraInfo, ThreadExtraInfoOps};
 use gdbstub::target::{Target, TargetError, TargetResult};
 use replayer::Replayer;
 
 use crate::arch::{X86Regs, X86_64Linux};
+use crate::catch::Catching;
 use crate::engine::Report;
 use crate::machine;
 use crate::moment::Watch;
@@ -55,6 +57,10 @@ pub struct GdbTarget {
     refused_once: bool,
     /// Syscall sites the fast path rewrote: where each starts, and its original bytes.
     pub sites: std::collections::BTreeMap<u64, Vec<u8>>,
+    /// The entries of those sites' stubs (see `catch`).
+    pub stubs: BTreeSet<u64>,
+    /// The calls gdb catches.
+    pub catching: Catching,
 }
 
 pub fn tid_of(tid: u32) -> Tid {
@@ -75,6 +81,8 @@ impl GdbTarget {
             exe,
             refused_once: false,
             sites: std::collections::BTreeMap::new(),
+            stubs: BTreeSet::new(),
+            catching: Catching::Nothing,
         }
     }
 
@@ -100,6 +108,11 @@ impl GdbTarget {
             .into_iter()
             .find(|t| t.tid == tid)
             .map(|t| t.pid)
+    }
+
+    pub(crate) fn rip_of(&mut self, tid: u32) -> Option<u64> {
+        let r = self.replay()?;
+        r.tracee_of(tid)?.regs().ok().map(|g| g.rip)
     }
 
     fn refuse(&mut self, what: &str) {
@@ -129,6 +142,10 @@ impl Target for GdbTarget {
     }
 
     fn support_exec_file(&mut self) -> Option<ExecFileOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_catch_syscalls(&mut self) -> Option<CatchSyscallsOps<'_, Self>> {
         Some(self)
     }
 

@@ -11,7 +11,9 @@ use crate::moment::{Moment, Trigger, Watch, WatchKindKey};
 
 impl Engine {
     pub(super) fn user_exec(&self) -> BTreeSet<u64> {
-        self.t.sw_bps.union(&self.t.hw_bps).copied().collect()
+        let mut exec: BTreeSet<u64> = self.t.sw_bps.union(&self.t.hw_bps).copied().collect();
+        exec.extend(self.t.catch_points());
+        exec
     }
 
     /// Whether gdb's breakpoints and watchpoints are armed now.

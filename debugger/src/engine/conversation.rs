@@ -6,6 +6,7 @@ use gdbstub::stub::state_machine::GdbStubStateMachine;
 use gdbstub::stub::MultiThreadStopReason;
 use gdbstub::target::ext::base::reverse_exec::ReplayLogPosition;
 use gdbstub::target::ext::breakpoints::WatchKind;
+use gdbstub::target::ext::catch_syscalls::CatchSyscallPosition;
 use replayer::{ReplayError, Replayer};
 
 use super::{debug_on, gdb_error, Engine, Goal, Reason, Report, Then};
@@ -51,6 +52,14 @@ impl Engine {
         loop {
             let mut sm = self.sm.take().expect("a gdb connection");
             if let Some(rep) = report.take() {
+                if let Reason::Syscall(call) = rep.reason {
+                    // The entry of a stub: its return is this call's.
+                    if let Some(entry) = self.t.rip_of(rep.tid).filter(|_| call.entry) {
+                        if self.t.stubs.contains(&entry) {
+                            self.stub_nr.insert(rep.tid, (entry, call.nr));
+                        }
+                    }
+                }
                 self.t.stopped = rep.tid;
                 self.t.last_report = Some(rep);
                 sm = match sm {
@@ -213,6 +222,15 @@ fn stop_reason(rep: Report) -> MultiThreadStopReason<u64> {
         Reason::Begin => MultiThreadStopReason::ReplayLog {
             tid: Some(tid),
             pos: ReplayLogPosition::Begin,
+        },
+        Reason::Syscall(call) => MultiThreadStopReason::CatchSyscall {
+            tid: Some(tid),
+            number: call.nr,
+            position: if call.entry {
+                CatchSyscallPosition::Entry
+            } else {
+                CatchSyscallPosition::Return
+            },
         },
     }
 }
