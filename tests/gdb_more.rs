@@ -32,9 +32,12 @@ fn errno_of_each_thread(prog: &str) {
             "* 2    Thread",
             "hit Breakpoint 1, seen (value=2)",
             "$3 = 2",
+            // `kill` ends the session without an error.
+            "[Inferior 1 (process 1) killed]",
         ],
     );
-    let again = gdb_session(&tmp, &dir, ERRNO_SCRIPT);
+    let (again, stderr) = gdb_session_with(&tmp, &dir, ERRNO_SCRIPT, &[], &[]);
+    assert!(!stderr.contains("Remote connection closed"), "{stderr}");
     assert_eq!(t, again, "a second run of the same script differs");
 }
 

@@ -82,6 +82,14 @@ impl Wire {
                 }
                 return Ok(Incoming::Own(own));
             }
+            if body.starts_with(b"vKill") {
+                // gdbstub (without extended mode) ends the session on it without the `OK`
+                // gdb waits for, and gdb then reports the closed connection as an error.
+                if !self.no_ack {
+                    Write::write_all(&mut self.stream, b"+")?;
+                }
+                self.reply(b"OK")?;
+            }
             self.for_stub.extend(packet);
         }
     }
