@@ -69,12 +69,12 @@ impl GdbTarget {
     /// made, if any.
     pub fn stub_of_return(&self, rip: u64) -> Option<u64> {
         let entry = rip.checked_sub(STUB_RETURN_OFFSET)?;
-        self.stubs.contains(&entry).then_some(entry)
+        self.stubs.contains_key(&entry).then_some(entry)
     }
 
     /// Whether `a` is a stub's entry or return while gdb catches calls.
     pub fn is_catch_point(&self, a: u64) -> bool {
-        self.catching.any() && (self.stubs.contains(&a) || self.stub_of_return(a).is_some())
+        self.catching.any() && (self.stubs.contains_key(&a) || self.stub_of_return(a).is_some())
     }
 
     /// The call an arrival at `a` (an int3 of ours) enters or returns from; `rax` is the
@@ -83,7 +83,7 @@ impl GdbTarget {
         if !self.catching.any() {
             return None;
         }
-        if self.stubs.contains(&a) {
+        if self.stubs.contains_key(&a) {
             return Some(CaughtCall {
                 nr: rax,
                 entry: true,
@@ -94,13 +94,21 @@ impl GdbTarget {
         (at == entry).then_some(CaughtCall { nr, entry: false })
     }
 
+    /// Where gdb is shown a thread standing at a stub's entry or return: right after the
+    /// site's `syscall`, as at a traced call's stops (gdb names the function and unwinds
+    /// from there; the stub is ftrun's code, unknown to it).
+    pub fn shown_rip(&self, rip: u64) -> u64 {
+        let entry = self.stub_of_return(rip).unwrap_or(rip);
+        self.stubs.get(&entry).map_or(rip, |&site| site + 2)
+    }
+
     /// The int3 addresses of `catch syscall`: every stub's entry and return.
     pub fn catch_points(&self) -> Vec<u64> {
         if !self.catching.any() {
             return Vec::new();
         }
         self.stubs
-            .iter()
+            .keys()
             .flat_map(|&e| [e, e + STUB_RETURN_OFFSET])
             .collect()
     }

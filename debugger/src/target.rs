@@ -57,8 +57,9 @@ pub struct GdbTarget {
     refused_once: bool,
     /// Syscall sites the fast path rewrote: where each starts, and its original bytes.
     pub sites: std::collections::BTreeMap<u64, Vec<u8>>,
-    /// The entries of those sites' stubs (see `catch`).
-    pub stubs: BTreeSet<u64>,
+    /// The entries of those sites' stubs, and the address of each site's `syscall` (see
+    /// `catch`).
+    pub stubs: std::collections::BTreeMap<u64, u64>,
     /// The calls gdb catches.
     pub catching: Catching,
 }
@@ -81,7 +82,7 @@ impl GdbTarget {
             exe,
             refused_once: false,
             sites: std::collections::BTreeMap::new(),
-            stubs: BTreeSet::new(),
+            stubs: std::collections::BTreeMap::new(),
             catching: Catching::Nothing,
         }
     }
@@ -161,6 +162,7 @@ impl MultiThreadBase for GdbTarget {
         let g = t.regs().map_err(|_| TargetError::NonFatal)?;
         let fx = t.fpregs_bytes().map_err(|_| TargetError::NonFatal)?;
         *regs = X86Regs::from_ptrace(&g, &fx);
+        regs.rip = self.shown_rip(g.rip);
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 //! original bytes of rewritten sites) is kept with it, and so are the code pages the
 //! stretch from it to the next checkpoint ran (see `pages`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use replayer::{ReplayCheckpoint, ReplayError, Replayer};
@@ -58,7 +58,7 @@ pub struct Saved {
     /// A call's return at this very anchor (its exit was the stop before).
     pending_return: Option<Report>,
     sites: BTreeMap<u64, Vec<u8>>,
-    stubs: BTreeSet<u64>,
+    stubs: BTreeMap<u64, u64>,
     /// The code pages the stretch from here to the next checkpoint may have run (`None`:
     /// not known), and the pages followed as the copy was taken.
     pub executed: Option<Executed>,

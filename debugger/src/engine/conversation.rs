@@ -55,7 +55,7 @@ impl Engine {
                 if let Reason::Syscall(call) = rep.reason {
                     // The entry of a stub: its return is this call's.
                     if let Some(entry) = self.t.rip_of(rep.tid).filter(|_| call.entry) {
-                        if self.t.stubs.contains(&entry) {
+                        if self.t.stubs.contains_key(&entry) {
                             self.stub_nr.insert(rep.tid, (entry, call.nr));
                         }
                     }

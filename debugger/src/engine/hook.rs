@@ -181,7 +181,7 @@ impl DebugHook for Engine {
                         self.t.sites.insert(start, bytes);
                     }
                     if let Some(entry) = catch::stub_entry(p.stub, &p.stub_bytes) {
-                        self.t.stubs.insert(entry);
+                        self.t.stubs.insert(entry, p.site);
                     }
                 }
             }
