@@ -82,9 +82,9 @@ impl DebugHook for Engine {
                 && (exec.contains(&rip) || hw.contains(&rip)))
                 || (self.just_returned.contains(&tid) && self.t.is_catch_point(rip)))
         {
-            // (A call that just returned to a stub's return, traced or moved there by a
-            // site rewrite, is caught at its exit stop.)
-            // Its arrival here was counted: it goes on past this instruction first.
+            // Its arrival here was counted, or it stands at a stub's return after a call
+            // caught at its exit stop (the rewrite of a site moves a thread that just left
+            // its `syscall` there): it goes on past this instruction first.
             skip = Some(rip);
             if !machine::at_syscall_insn(pid, rip) {
                 mode = HookResume::Step;
