@@ -271,6 +271,56 @@ mod tests {
         assert_eq!(parse_thread("2a"), Some(0x2a));
     }
 
+    fn packet(body: &str) -> Vec<u8> {
+        format!("${body}#{:02x}", checksum(body.as_bytes())).into_bytes()
+    }
+
+    #[test]
+    fn packets_are_split_between_gdbstub_and_us() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut gdb = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let mut wire = Wire::new(listener.accept().unwrap().0);
+        let mut sent = packet("qSupported:multiprocess+");
+        sent.extend(packet("qGetTLSAddr:p1.2a,10,1000"));
+        sent.extend(packet("vKill;1"));
+        Write::write_all(&mut gdb, &sent).unwrap();
+        let mut stub = Vec::new();
+        let mut own = Vec::new();
+        while stub.len() < packet("qSupported:multiprocess+").len() + packet("vKill;1").len() {
+            match wire.next_incoming().unwrap() {
+                Incoming::Byte(b) => stub.push(b),
+                Incoming::Own(p) => own.push(p),
+            }
+        }
+        let mut expected = packet("qSupported:multiprocess+");
+        expected.extend(packet("vKill;1"));
+        assert_eq!(stub, expected);
+        assert_eq!(
+            own,
+            [OwnPacket::TlsAddr {
+                tid: 0x2a,
+                offset: 0x10,
+                lm: 0x1000
+            }]
+        );
+        // gdbstub's reply to qSupported gets our features.
+        Connection::write_all(&mut wire, b"+").unwrap();
+        Connection::write_all(&mut wire, &packet("PacketSize=1000")).unwrap();
+        Connection::flush(&mut wire).unwrap();
+        drop(wire);
+        let mut got = Vec::new();
+        gdb.read_to_end(&mut got).unwrap();
+        let mut replies = b"+".to_vec(); // the acknowledgement of qGetTLSAddr
+        replies.extend(b"+"); // and of vKill, answered for gdbstub
+        replies.extend(packet("OK"));
+        replies.extend(b"+");
+        replies.extend(packet(&format!("PacketSize=1000{OWN_FEATURES}")));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&replies)
+        );
+    }
+
     #[test]
     fn checksums_are_mod_256() {
         assert_eq!(checksum(b"OK"), 0x9a);
