@@ -16,7 +16,7 @@ mod reverse;
 mod step_trace;
 
 use std::cell::Cell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -27,6 +27,7 @@ use replayer::{HookResume, ReplayError};
 
 pub use checkpoints::ring_batch;
 
+use crate::catch::CaughtCall;
 use crate::moment::{Hop, Moment, Trigger, Watch};
 use crate::target::GdbTarget;
 
@@ -41,6 +42,16 @@ pub enum Reason {
     Interrupt,
     End,
     Begin,
+    /// A call gdb catches, at its entry or return.
+    Syscall(CaughtCall),
+}
+
+/// What a stop's triggers come with: the signal of a fault, the call of a syscall stop or
+/// of a stub's entry or return.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StopInfo {
+    pub signal: Option<u8>,
+    pub call: Option<CaughtCall>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +114,7 @@ pub(crate) const SEARCH_STEPS: u64 = 2_000_000;
 pub(crate) const DR6_BS: u64 = 1 << 14;
 
 pub struct Engine {
-    pub sm: Option<GdbStubStateMachine<'static, GdbTarget, std::net::TcpStream>>,
+    pub sm: Option<GdbStubStateMachine<'static, GdbTarget, crate::wire::Wire>>,
     pub t: GdbTarget,
     pub goal: Goal,
     /// Replay stops handled so far in this replay.
@@ -123,6 +134,13 @@ pub struct Engine {
     /// A thread whose last stop was its counted arrival at this address.
     arrived: HashMap<u32, u64>,
     in_syscall: HashMap<u32, bool>,
+    /// The number of each thread's last syscall entry stop, and of its last stub entry.
+    syscall_nr: HashMap<u32, u64>,
+    stub_nr: HashMap<u32, (u64, u64)>,
+    /// Threads whose last stop was a syscall exit.
+    just_returned: HashSet<u32>,
+    /// A traced call's return, shown at the anchor after its exit (if gdb catches it).
+    pending_return: Option<Report>,
     /// A thread stepped through a rewritten syscall site: where it comes back.
     site_return: HashMap<u32, u64>,
     /// int3s written before the resume: (pid, addr, original byte).
@@ -187,7 +205,7 @@ pub(crate) enum Slot {
 impl Engine {
     pub fn new(
         t: GdbTarget,
-        sm: GdbStubStateMachine<'static, GdbTarget, std::net::TcpStream>,
+        sm: GdbStubStateMachine<'static, GdbTarget, crate::wire::Wire>,
         goto: u64,
     ) -> Engine {
         Engine {
@@ -206,6 +224,10 @@ impl Engine {
             goto,
             arrived: HashMap::new(),
             in_syscall: HashMap::new(),
+            syscall_nr: HashMap::new(),
+            stub_nr: HashMap::new(),
+            just_returned: HashSet::new(),
+            pending_return: None,
             site_return: HashMap::new(),
             inserted: Vec::new(),
             last_mode: HookResume::Syscall,
@@ -245,6 +267,10 @@ impl Engine {
         self.ready = false;
         self.arrived.clear();
         self.in_syscall.clear();
+        self.syscall_nr.clear();
+        self.stub_nr.clear();
+        self.just_returned.clear();
+        self.pending_return = None;
         self.site_return.clear();
         self.inserted.clear();
         self.last_mode = HookResume::Syscall;
@@ -252,6 +278,7 @@ impl Engine {
         self.dr_dirty.clear();
         self.step_done = None;
         self.t.sites.clear();
+        self.t.stubs.clear();
         self.passes += 1;
         self.echo = false;
         self.quiet_stop = false;

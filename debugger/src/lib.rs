@@ -6,10 +6,14 @@
 //! as `moment` describes, from the latest checkpoint before it (or from the start).
 
 pub mod arch;
+mod catch;
 mod engine;
 mod machine;
 pub mod moment;
+mod own_packets;
 mod target;
+mod tls;
+mod wire;
 
 use std::cell::Cell;
 use std::net::TcpStream;
@@ -70,7 +74,7 @@ pub fn serve(dir: &Path, stream: TcpStream, goto: u64) -> Result<SessionEnd, Str
         .header()
         .clone();
     let mut target = target::GdbTarget::new(header.exe.clone());
-    let sm = GdbStub::new(stream)
+    let sm = GdbStub::new(wire::Wire::new(stream))
         .run_state_machine(&mut target)
         .map_err(|e| format!("gdb connection: {e:?}"))?;
     let mut engine = Engine::new(target, sm, goto);

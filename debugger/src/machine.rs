@@ -50,7 +50,7 @@ pub fn fault_info(pid: i32) -> Option<(i32, u64)> {
 }
 
 /// The siginfo of the signal a thread is stopped for.
-fn siginfo(pid: i32) -> Option<[u8; 128]> {
+pub fn siginfo(pid: i32) -> Option<[u8; 128]> {
     let mut info = [0u8; 128];
     // SAFETY: PTRACE_GETSIGINFO fills a 128-byte siginfo.
     let ok = unsafe {
@@ -64,32 +64,49 @@ fn siginfo(pid: i32) -> Option<[u8; 128]> {
     ok.then_some(info)
 }
 
+/// A process's memory, opened once for several reads and writes (int3s at many places).
+pub struct Memory(File);
+
+impl Memory {
+    pub fn open(pid: i32) -> Option<Memory> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(format!("/proc/{pid}/mem"))
+            .ok()
+            .map(Memory)
+    }
+
+    pub fn read(&self, addr: u64, len: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; len];
+        let mut got = 0;
+        while got < len {
+            match self.0.read_at(&mut buf[got..], addr + got as u64) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        buf.truncate(got);
+        buf
+    }
+
+    pub fn write(&self, addr: u64, data: &[u8]) -> bool {
+        self.0
+            .write_at(data, addr)
+            .map(|n| n == data.len())
+            .unwrap_or(false)
+    }
+}
+
 pub fn read_mem(pid: i32, addr: u64, len: usize) -> Vec<u8> {
     let Ok(f) = File::open(format!("/proc/{pid}/mem")) else {
         return Vec::new();
     };
-    let mut buf = vec![0u8; len];
-    let mut got = 0;
-    while got < len {
-        match f.read_at(&mut buf[got..], addr + got as u64) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
-        }
-    }
-    buf.truncate(got);
-    buf
+    Memory(f).read(addr, len)
 }
 
 pub fn write_mem(pid: i32, addr: u64, data: &[u8]) -> bool {
-    let Ok(f) = std::fs::OpenOptions::new()
-        .write(true)
-        .open(format!("/proc/{pid}/mem"))
-    else {
-        return false;
-    };
-    f.write_at(data, addr)
-        .map(|n| n == data.len())
-        .unwrap_or(false)
+    Memory::open(pid).is_some_and(|m| m.write(addr, data))
 }
 
 /// One line of /proc/PID/maps.

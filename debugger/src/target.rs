@@ -19,12 +19,14 @@ use gdbstub::target::ext::breakpoints::{
     Breakpoints, BreakpointsOps, HwBreakpoint, HwBreakpointOps, HwWatchpoint, HwWatchpointOps,
     SwBreakpoint, SwBreakpointOps, WatchKind,
 };
+use gdbstub::target::ext::catch_syscalls::CatchSyscallsOps;
 use gdbstub::target::ext::exec_file::{ExecFile, ExecFileOps};
 use gdbstub::target::ext::thread_extra_info::{ThreadExtraInfo, ThreadExtraInfoOps};
 use gdbstub::target::{Target, TargetError, TargetResult};
 use replayer::Replayer;
 
 use crate::arch::{X86Regs, X86_64Linux};
+use crate::catch::Catching;
 use crate::engine::Report;
 use crate::machine;
 use crate::moment::Watch;
@@ -55,6 +57,11 @@ pub struct GdbTarget {
     refused_once: bool,
     /// Syscall sites the fast path rewrote: where each starts, and its original bytes.
     pub sites: std::collections::BTreeMap<u64, Vec<u8>>,
+    /// The entries of those sites' stubs, and the address of each site's `syscall` (see
+    /// `catch`).
+    pub stubs: std::collections::BTreeMap<u64, u64>,
+    /// The calls gdb catches.
+    pub catching: Catching,
 }
 
 pub fn tid_of(tid: u32) -> Tid {
@@ -75,6 +82,8 @@ impl GdbTarget {
             exe,
             refused_once: false,
             sites: std::collections::BTreeMap::new(),
+            stubs: std::collections::BTreeMap::new(),
+            catching: Catching::Nothing,
         }
     }
 
@@ -87,19 +96,24 @@ impl GdbTarget {
         self.r = std::ptr::null_mut();
     }
 
-    fn replay(&mut self) -> Option<&mut Replayer<'static>> {
+    pub(crate) fn replay(&mut self) -> Option<&mut Replayer<'static>> {
         // SAFETY: `r` is set only for the duration of a hook call that holds the
         // replay mutably and passes it on to no one else meanwhile; it is reset before the
         // call returns, and the target never keeps anything borrowed from it.
         unsafe { self.r.as_mut() }
     }
 
-    fn pid_of(&mut self, tid: u32) -> Option<i32> {
+    pub(crate) fn pid_of(&mut self, tid: u32) -> Option<i32> {
         self.replay()?
             .threads()
             .into_iter()
             .find(|t| t.tid == tid)
             .map(|t| t.pid)
+    }
+
+    pub(crate) fn rip_of(&mut self, tid: u32) -> Option<u64> {
+        let r = self.replay()?;
+        r.tracee_of(tid)?.regs().ok().map(|g| g.rip)
     }
 
     fn refuse(&mut self, what: &str) {
@@ -132,6 +146,10 @@ impl Target for GdbTarget {
         Some(self)
     }
 
+    fn support_catch_syscalls(&mut self) -> Option<CatchSyscallsOps<'_, Self>> {
+        Some(self)
+    }
+
     fn use_fork_stop_reason(&self) -> bool {
         false
     }
@@ -144,6 +162,7 @@ impl MultiThreadBase for GdbTarget {
         let g = t.regs().map_err(|_| TargetError::NonFatal)?;
         let fx = t.fpregs_bytes().map_err(|_| TargetError::NonFatal)?;
         *regs = X86Regs::from_ptrace(&g, &fx);
+        regs.rip = self.shown_rip(g.rip);
         Ok(())
     }
 

@@ -11,7 +11,9 @@ use crate::moment::{Moment, Trigger, Watch, WatchKindKey};
 
 impl Engine {
     pub(super) fn user_exec(&self) -> BTreeSet<u64> {
-        self.t.sw_bps.union(&self.t.hw_bps).copied().collect()
+        let mut exec: BTreeSet<u64> = self.t.sw_bps.union(&self.t.hw_bps).copied().collect();
+        exec.extend(self.t.catch_points());
+        exec
     }
 
     /// Whether gdb's breakpoints and watchpoints are armed now.
@@ -122,9 +124,16 @@ impl Engine {
     }
 
     pub(super) fn insert(&mut self, pid: i32, addrs: impl IntoIterator<Item = u64>) {
+        let mut addrs = addrs.into_iter().peekable();
+        if addrs.peek().is_none() {
+            return;
+        }
+        let Some(mem) = machine::Memory::open(pid) else {
+            return;
+        };
         for a in addrs {
-            let old = machine::read_mem(pid, a, 1);
-            if old.len() == 1 && machine::write_mem(pid, a, &[0xcc]) {
+            let old = mem.read(a, 1);
+            if old.len() == 1 && mem.write(a, &[0xcc]) {
                 self.inserted.push((pid, a, old[0]));
             }
         }
@@ -132,8 +141,13 @@ impl Engine {
 
     pub(super) fn remove_inserted(&mut self, r: &mut Replayer<'_>, also: Option<i32>) {
         let threads = r.threads();
+        let mut open: Option<(i32, Option<machine::Memory>)> = None;
         for (pid, a, byte) in std::mem::take(&mut self.inserted) {
-            let mut done = machine::write_mem(pid, a, &[byte]);
+            if open.as_ref().is_none_or(|(p, _)| *p != pid) {
+                open = Some((pid, machine::Memory::open(pid)));
+            }
+            let mem = open.as_ref().and_then(|(_, m)| m.as_ref());
+            let mut done = mem.is_some_and(|m| m.write(a, &[byte]));
             if !done {
                 // The thread is gone: any other thread of its process will do.
                 let tgid = threads.iter().find(|t| t.pid == pid).map(|t| t.tgid);

@@ -5,13 +5,13 @@
 //! original bytes of rewritten sites) is kept with it, and so are the code pages the
 //! stretch from it to the next checkpoint ran (see `pages`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use replayer::{ReplayCheckpoint, ReplayError, Replayer};
 
 use super::pages::{Executed, PageTracker};
-use super::{debug_on, Engine, Goal, ScanFrom, Then};
+use super::{debug_on, Engine, Goal, Report, ScanFrom, Then};
 use crate::moment::Moment;
 
 /// Replay time between two checkpoints (`FTRUN_GDB_CHECKPOINT_MS` sets another, for tests:
@@ -52,7 +52,13 @@ pub struct Saved {
     exec_seen: bool,
     ready: bool,
     in_syscall: HashMap<u32, bool>,
+    syscall_nr: HashMap<u32, u64>,
+    stub_nr: HashMap<u32, (u64, u64)>,
+    just_returned: HashSet<u32>,
+    /// A call's return at this very anchor (its exit was the stop before).
+    pending_return: Option<Report>,
     sites: BTreeMap<u64, Vec<u8>>,
+    stubs: BTreeMap<u64, u64>,
     /// The code pages the stretch from here to the next checkpoint may have run (`None`:
     /// not known), and the pages followed as the copy was taken.
     pub executed: Option<Executed>,
@@ -111,7 +117,12 @@ impl Engine {
                         exec_seen: self.exec_seen,
                         ready: self.ready,
                         in_syscall: self.in_syscall.clone(),
+                        syscall_nr: self.syscall_nr.clone(),
+                        stub_nr: self.stub_nr.clone(),
+                        just_returned: self.just_returned.clone(),
+                        pending_return: self.pending_return,
                         sites: self.t.sites.clone(),
+                        stubs: self.t.stubs.clone(),
                         executed: inherited,
                         closed: false,
                         pages: self.pages.clone(),
@@ -230,7 +241,12 @@ impl Engine {
         self.exec_seen = c.exec_seen;
         self.ready = c.ready;
         self.in_syscall = c.in_syscall.clone();
+        self.syscall_nr = c.syscall_nr.clone();
+        self.stub_nr = c.stub_nr.clone();
+        self.just_returned = c.just_returned.clone();
+        self.pending_return = c.pending_return;
         self.t.sites = c.sites.clone();
+        self.t.stubs = c.stubs.clone();
         self.pages = c.pages.clone();
         self.quiet_stop = true;
         self.last_checkpoint = Instant::now();

@@ -6,11 +6,13 @@ use gdbstub::stub::state_machine::GdbStubStateMachine;
 use gdbstub::stub::MultiThreadStopReason;
 use gdbstub::target::ext::base::reverse_exec::ReplayLogPosition;
 use gdbstub::target::ext::breakpoints::WatchKind;
+use gdbstub::target::ext::catch_syscalls::CatchSyscallPosition;
 use replayer::{ReplayError, Replayer};
 
 use super::{debug_on, gdb_error, Engine, Goal, Reason, Report, Then};
 use crate::moment::Moment;
 use crate::target::{tid_of, Request};
+use crate::wire::Incoming;
 
 impl Engine {
     /// Tells gdb of a stop (or, with `None`, lets it look at the first one) and waits for
@@ -50,6 +52,14 @@ impl Engine {
         loop {
             let mut sm = self.sm.take().expect("a gdb connection");
             if let Some(rep) = report.take() {
+                if let Reason::Syscall(call) = rep.reason {
+                    // The entry of a stub: its return is this call's.
+                    if let Some(entry) = self.t.rip_of(rep.tid).filter(|_| call.entry) {
+                        if self.t.stubs.contains_key(&entry) {
+                            self.stub_nr.insert(rep.tid, (entry, call.nr));
+                        }
+                    }
+                }
                 self.t.stopped = rep.tid;
                 self.t.last_report = Some(rep);
                 sm = match sm {
@@ -65,9 +75,16 @@ impl Engine {
             loop {
                 sm = match sm {
                     GdbStubStateMachine::Idle(mut g) => {
-                        use gdbstub::conn::ConnectionExt;
-                        match g.borrow_conn().read() {
-                            Ok(byte) => g.incoming_data(&mut self.t, byte).map_err(gdb_error)?,
+                        match g.borrow_conn().next_incoming() {
+                            Ok(Incoming::Byte(byte)) => {
+                                g.incoming_data(&mut self.t, byte).map_err(gdb_error)?
+                            }
+                            Ok(Incoming::Own(packet)) => {
+                                let general = g.borrow_conn().general_thread;
+                                let reply = self.t.answer(&packet, general);
+                                g.borrow_conn().reply(&reply).map_err(gdb_error)?;
+                                GdbStubStateMachine::Idle(g)
+                            }
                             Err(_) => {
                                 // gdb went away without a word.
                                 self.goal = Goal::Quit;
@@ -205,6 +222,15 @@ fn stop_reason(rep: Report) -> MultiThreadStopReason<u64> {
         Reason::Begin => MultiThreadStopReason::ReplayLog {
             tid: Some(tid),
             pos: ReplayLogPosition::Begin,
+        },
+        Reason::Syscall(call) => MultiThreadStopReason::CatchSyscall {
+            tid: Some(tid),
+            number: call.nr,
+            position: if call.entry {
+                CatchSyscallPosition::Entry
+            } else {
+                CatchSyscallPosition::Return
+            },
         },
     }
 }

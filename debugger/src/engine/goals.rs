@@ -4,7 +4,7 @@
 use gdbstub::stub::state_machine::GdbStubStateMachine;
 use replayer::{ReplayError, Replayer};
 
-use super::{Engine, Goal, Reason, Report, Then, SEARCH_STEPS};
+use super::{Engine, Goal, Reason, Report, StopInfo, Then, SEARCH_STEPS};
 use crate::machine;
 use crate::moment::{Hop, Moment, Trigger};
 
@@ -19,7 +19,7 @@ impl Engine {
     }
 
     /// The goal's moment is reached again: do what comes then.
-    pub(super) fn user_reason(&self, trig: Trigger, signal: Option<u8>) -> Option<Reason> {
+    pub(super) fn user_reason(&self, trig: Trigger, info: StopInfo) -> Option<Reason> {
         if !self.user_armed() {
             return None;
         }
@@ -27,8 +27,13 @@ impl Engine {
             Trigger::Exec(a) if self.t.sw_bps.contains(&a) => Some(Reason::SwBreak),
             Trigger::Exec(a) if self.t.hw_bps.contains(&a) => Some(Reason::HwBreak),
             Trigger::Watch(w) if self.t.watches.contains(&w) => Some(Reason::Watch(w)),
+            Trigger::Exec(_) | Trigger::ReplayStop
+                if info.call.is_some_and(|c| self.t.catching.catches(c.nr)) =>
+            {
+                info.call.map(Reason::Syscall)
+            }
             Trigger::ReplayStop if matches!(self.goal, Goal::Gdb { .. }) => {
-                signal.map(Reason::Signal)
+                info.signal.map(Reason::Signal)
             }
             _ => None,
         }
@@ -39,14 +44,14 @@ impl Engine {
         &mut self,
         r: &mut Replayer<'_>,
         list: &[(Trigger, u32)],
-        signal: Option<u8>,
+        info: StopInfo,
     ) -> Result<(), ReplayError> {
         let moments: Vec<(Trigger, u32, Moment)> = list
             .iter()
             .map(|&(trig, tid)| (trig, tid, self.count(trig, tid)))
             .collect();
         let user_hit = moments.iter().find_map(|(trig, tid, m)| {
-            self.user_reason(*trig, signal)
+            self.user_reason(*trig, info)
                 .map(|reason| (m.clone(), Report { tid: *tid, reason }))
         });
         match self.goal.clone() {
@@ -241,8 +246,30 @@ impl Engine {
         if !matches!(self.goal, Goal::Detached | Goal::Quit) {
             self.maybe_checkpoint(r)?;
         }
+        // A traced call gdb catches returned at the stop just handled.
+        let returned = self.pending_return.take().filter(|rep| {
+            self.user_armed()
+                && matches!(rep.reason, Reason::Syscall(c) if self.t.catching.catches(c.nr))
+        });
+        if let (
+            Some(rep),
+            Goal::RunTo {
+                target,
+                then: Then::Scan(hits),
+                ..
+            },
+        ) = (returned, &mut self.goal)
+        {
+            if *target != here {
+                hits.push((here.clone(), rep));
+            }
+        }
         match self.goal.clone() {
             Goal::Gdb { .. } => {
+                if let Some(rep) = returned {
+                    self.step_done = None;
+                    return self.stop_here(r, here, rep);
+                }
                 if let Some(tid) = self.step_done.take() {
                     return self.stop_here(
                         r,

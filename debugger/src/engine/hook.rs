@@ -4,7 +4,8 @@
 use replayer::{DebugHook, HookResume, ReplayError, Replayer, StopVerdict};
 use tracee::{PtraceEvent, Stop};
 
-use super::{debug_on, Engine, Goal, Slot, DR6_BS};
+use super::{debug_on, Engine, Goal, Reason, Report, Slot, StopInfo, DR6_BS};
+use crate::catch::{self, CaughtCall};
 use crate::machine;
 use crate::moment::Trigger;
 
@@ -25,7 +26,12 @@ impl DebugHook for Engine {
                 Some(schema::EventKind::Exit(schema::ExitStatus::Exited(_)))
             );
             let tid = r.current_thread().tid;
-            if !exits_itself || self.in_syscall.get(&tid) == Some(&true) {
+            // (A call whose event was the last before the exit is still to return.)
+            let exiting = self.in_syscall.get(&tid) == Some(&true)
+                && self.syscall_nr.get(&tid).is_some_and(|&nr| {
+                    nr == libc::SYS_exit_group as u64 || nr == libc::SYS_exit as u64
+                });
+            if !exits_itself || exiting {
                 self.end_reached(r)?;
             }
         }
@@ -66,12 +72,19 @@ impl DebugHook for Engine {
                 mode = HookResume::Step;
                 skip = Some(rip);
             }
+            if self.t.is_catch_point(rip) {
+                // The call gdb stopped at here was caught already.
+                skip = Some(rip);
+            }
         } else if !in_sys
             && extra.is_none()
-            && self.arrived.get(&tid) == Some(&rip)
-            && (exec.contains(&rip) || hw.contains(&rip))
+            && ((self.arrived.get(&tid) == Some(&rip)
+                && (exec.contains(&rip) || hw.contains(&rip)))
+                || (self.just_returned.contains(&tid) && self.t.is_catch_point(rip)))
         {
-            // Its arrival here was counted: it goes on past this instruction first.
+            // Its arrival here was counted, or it stands at a stub's return after a call
+            // caught at its exit stop (the rewrite of a site moves a thread that just left
+            // its `syscall` there): it goes on past this instruction first.
             skip = Some(rip);
             if !machine::at_syscall_insn(pid, rip) {
                 mode = HookResume::Step;
@@ -113,6 +126,7 @@ impl DebugHook for Engine {
             } => {
                 self.inserted.clear();
                 self.t.sites.clear();
+                self.t.stubs.clear();
                 self.exec_seen = true;
                 self.dr_dirty.clear();
             }
@@ -135,13 +149,24 @@ impl DebugHook for Engine {
             self.pages_at_entry(r, *nr)?;
         }
         match stop {
-            Stop::SyscallEntry { .. } => {
+            Stop::SyscallEntry { nr } => {
                 self.in_syscall.insert(tid, true);
+                self.syscall_nr.insert(tid, *nr);
             }
             Stop::Event { .. } => {}
             _ => {
                 self.in_syscall.insert(tid, false);
             }
+        }
+        // A call from a stub returns by its arrival at the stub's return (the thread goes
+        // on there); any other is caught at its exit stop (and may be moved into a stub
+        // there, by the rewrite of its site).
+        if matches!(stop, Stop::SyscallExit { .. })
+            && self.t.stub_of_return(rip_of(r, tid)).is_none()
+        {
+            self.just_returned.insert(tid);
+        } else {
+            self.just_returned.remove(&tid);
         }
         if matches!(stop, Stop::SyscallExit { .. }) {
             self.ready = true;
@@ -155,6 +180,9 @@ impl DebugHook for Engine {
                     if let Some((start, bytes)) = machine::original_site_bytes(pid, p) {
                         self.t.sites.insert(start, bytes);
                     }
+                    if let Some(entry) = catch::stub_entry(p.stub, &p.stub_bytes) {
+                        self.t.stubs.insert(entry, p.site);
+                    }
                 }
             }
         }
@@ -162,7 +190,7 @@ impl DebugHook for Engine {
         let mut triggers: Vec<(Trigger, u32)> = Vec::new();
         let mut mine = false;
         let mut landmark = false;
-        let mut signal = None;
+        let mut info = StopInfo::default();
         let mut arrived_at = None;
         if live {
             match *stop {
@@ -191,6 +219,11 @@ impl DebugHook for Engine {
                             if exec.contains(&a) {
                                 triggers.push((Trigger::Exec(a), tid));
                                 arrived_at = Some(a);
+                                let entered = self.stub_nr.get(&tid).copied();
+                                info.call = self.t.stub_call(a, g.rax, entered);
+                                if let Some(c) = info.call.filter(|c| c.entry) {
+                                    self.stub_nr.insert(tid, (a, c.nr));
+                                }
                             }
                         }
                         if dr6 & DR6_BS != 0 && self.last_mode == HookResume::Step {
@@ -233,6 +266,17 @@ impl DebugHook for Engine {
                 {
                     self.end_reached(r)?;
                 }
+                // A call made from a stub is caught at the stub's entry and return.
+                Stop::SyscallEntry { nr } if self.t.stub_of_return(rip_of(r, tid)).is_none() => {
+                    triggers.push((Trigger::ReplayStop, tid));
+                    info.call = Some(CaughtCall { nr, entry: true });
+                }
+                Stop::SyscallExit { .. } if self.t.stub_of_return(rip_of(r, tid)).is_none() => {
+                    self.pending_return = self.syscall_nr.get(&tid).map(|&nr| Report {
+                        tid,
+                        reason: Reason::Syscall(CaughtCall { nr, entry: false }),
+                    });
+                }
                 Stop::Signal { signo }
                     if matches!(
                         signo,
@@ -241,7 +285,7 @@ impl DebugHook for Engine {
                         && machine::si_code(pid) != 0x80 =>
                 {
                     triggers.push((Trigger::ReplayStop, tid));
-                    signal = Some(signo as u8);
+                    info.signal = Some(signo as u8);
                 }
                 _ => {}
             }
@@ -262,7 +306,7 @@ impl DebugHook for Engine {
                     self.last_mode
                 );
             }
-            self.on_triggers(r, &triggers, signal)?;
+            self.on_triggers(r, &triggers, info)?;
         }
         if mine && !landmark {
             return Ok(StopVerdict::Swallow);

@@ -226,7 +226,8 @@ impl Engine {
     /// breakpoints or watchpoints: unless it is known not to have run the page of any
     /// breakpoint (watched writes are not followed).
     fn may_hold_hit(&self, i: usize) -> bool {
-        if !self.t.watches.is_empty() {
+        if !self.t.watches.is_empty() || self.t.catching.any() {
+            // Watched writes are not followed, and every stretch makes calls.
             return true;
         }
         match &self.checkpoints[i].executed {
