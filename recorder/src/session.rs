@@ -649,7 +649,7 @@ impl<'a> Recorder<'a> {
             regs_hash: regs_hash(&p.entry_regs),
             output_hash,
             echo,
-            mapping,
+            mapping: mapping.map(Box::new),
         }))
     }
 

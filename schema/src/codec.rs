@@ -448,24 +448,45 @@ fn encode_file_mapping(
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-/// Reads one message that must span `bytes` exactly, with limits scaled to its size.
-fn read_message(bytes: &[u8]) -> Result<message::Reader<serialize::OwnedSegments>, CodecError> {
+/// Limits for reading a message of `len` bytes: a message that is decoded once reads each
+/// word about once; twice its size plus some slack is plenty, and bounds what a forged
+/// list of empty structs can cost.
+fn reader_options(len: usize) -> ReaderOptions {
     let mut options = ReaderOptions::new();
-    // A message that is decoded once reads each word about once; twice its size plus some
-    // slack is plenty, and bounds what a forged list of empty structs can cost.
     options
-        .traversal_limit_in_words(Some(
-            (bytes.len() / 8).saturating_mul(2).saturating_add(1024),
-        ))
+        .traversal_limit_in_words(Some((len / 8).saturating_mul(2).saturating_add(1024)))
         .nesting_limit(32);
-    let mut rest = bytes;
-    let msg = serialize::read_message(&mut rest, options).ctx("undecodable message")?;
+    options
+}
+
+fn no_bytes_after(rest: &[u8]) -> Result<(), CodecError> {
     if !rest.is_empty() {
         return Err(CodecError::new(format!(
             "{} bytes after the end of the message",
             rest.len()
         )));
     }
+    Ok(())
+}
+
+/// Reads one message that must span `bytes` exactly, with limits scaled to its size.
+fn read_message(bytes: &[u8]) -> Result<message::Reader<serialize::OwnedSegments>, CodecError> {
+    let mut rest = bytes;
+    let msg = serialize::read_message(&mut rest, reader_options(bytes.len()))
+        .ctx("undecodable message")?;
+    no_bytes_after(rest)?;
+    Ok(msg)
+}
+
+/// `read_message` where the bytes lie, without copying them into segments of its own
+/// (capnp reads words in place only from 8-byte aligned memory).
+fn read_message_in_place(
+    bytes: &[u8],
+) -> Result<message::Reader<serialize::BufferSegments<&[u8]>>, CodecError> {
+    let mut rest = bytes;
+    let msg = serialize::read_message_from_flat_slice(&mut rest, reader_options(bytes.len()))
+        .ctx("undecodable message")?;
+    no_bytes_after(rest)?;
     Ok(msg)
 }
 
@@ -541,27 +562,47 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, CodecError> {
 /// Decodes a chunk message into its first seq and its events (their seq numbers are not
 /// checked here; see `stream.rs`).
 pub fn decode_chunk(bytes: &[u8]) -> Result<(u64, Vec<Event>), CodecError> {
-    let msg = read_message(bytes)?;
+    let mut events = Vec::new();
+    let first_seq = decode_chunk_into(bytes, &mut events)?;
+    Ok((first_seq, events))
+}
+
+/// `decode_chunk`, appending the events to `events` (a reader reuses one buffer, so that
+/// the memory of a chunk's events is not fresh, page by page, for every chunk); returns the
+/// chunk's first seq. On an error `events` holds what was decoded before it.
+pub fn decode_chunk_into(bytes: &[u8], events: &mut Vec<Event>) -> Result<u64, CodecError> {
+    // A chunk is the largest message and read once: in place where it can be.
+    if bytes.as_ptr().align_offset(8) == 0 {
+        chunk_events(&read_message_in_place(bytes)?, events)
+    } else {
+        chunk_events(&read_message(bytes)?, events)
+    }
+}
+
+fn chunk_events<S: capnp::message::ReaderSegments>(
+    msg: &message::Reader<S>,
+    events: &mut Vec<Event>,
+) -> Result<u64, CodecError> {
     let r = msg.get_root::<tc::chunk::Reader>().ctx("chunk")?;
     let list = r.get_events().ctx("chunk events")?;
-    let mut events = Vec::with_capacity(list.len().min(4096) as usize);
+    events.reserve(list.len().min(4096) as usize);
     for e in list.iter() {
         if let Ok(tc::event::kind::Which::BufferedCalls(calls)) = e.get_kind().which() {
             let seq = e.get_seq();
             let calls = calls.ctx("packed in-process calls")?;
-            let calls = BufferedCalls {
+            let calls = packed::PackedView {
                 first_seq: seq,
                 tid: e.get_tid(),
                 count: calls.get_count(),
-                packed: data(calls.get_packed(), "packed in-process calls")?,
+                packed: calls.get_packed().ctx("packed in-process calls")?,
             };
-            packed::unpack_into(&calls, &mut events)
+            packed::unpack_view_into(calls, events)
                 .map_err(|why| CodecError::new(format!("event {seq}: {why}")))?;
             continue;
         }
         events.push(decode_event(e)?);
     }
-    Ok((r.get_first_seq(), events))
+    Ok(r.get_first_seq())
 }
 
 /// Decodes a footer message.
@@ -772,7 +813,7 @@ fn decode_syscall(r: tc::syscall_event::Reader<'_>) -> Result<SyscallEvent, Code
             tc::Echo::Stdout => Echo::Stdout,
             tc::Echo::Stderr => Echo::Stderr,
         },
-        mapping,
+        mapping: mapping.map(Box::new),
     })
 }
 
