@@ -186,7 +186,10 @@ pub fn encode_items(first_seq: u64, items: &[ChunkItem]) -> Result<Vec<u8>, Code
             }
         }
     }
-    Ok(serialize::write_message_to_words(&msg))
+    // Segments appended as they are (`write_message_to_words` zeroes its buffer first).
+    let mut out = Vec::with_capacity(serialize::compute_serialized_size_in_words(&msg) * 8);
+    serialize::write_message(&mut out, &msg).ctx("writing the chunk")?;
+    Ok(out)
 }
 
 /// Encodes a footer as a complete capnp message.

@@ -42,12 +42,16 @@ impl Packer {
         self.current = Some(self.bytes.len());
         self.count += 1;
         let head = u64::from(number) | echo_code(echo) << 48;
-        self.word(head);
-        self.word(result as u64);
-        for a in args {
-            self.word(*a);
+        // Built whole, then appended in one go.
+        let mut words = [0u8; CALL_BYTES];
+        let values = [head, result as u64]
+            .into_iter()
+            .chain(args.iter().copied())
+            .chain([output_hash]);
+        for (slot, w) in words.chunks_exact_mut(8).zip(values) {
+            slot.copy_from_slice(&w.to_le_bytes());
         }
-        self.word(output_hash);
+        self.bytes.extend_from_slice(&words);
     }
 
     /// Bytes the kernel wrote at `addr` during the current call. Calls have at most a few
