@@ -68,6 +68,36 @@ fn racy_counter_with_in_process_syscalls_replays_the_same_counts() {
 }
 
 #[test]
+fn with_the_fast_path_a_traced_query_keeps_the_token_and_a_sleep_hands_it_over() {
+    // The new thread's set_robust_list goes to the tracer (its site is not rewritten yet)
+    // but never waits: its thread keeps the token through it, as through the same kind of
+    // call made in-process, instead of waiting for the computing thread's whole slice.
+    let rec = assert_replays_identically(testprog("compute_beside_ticker"), ["100000000"]);
+    rec.assert_stdout_contains(&["the ticker woke meanwhile"]);
+    let (threads, dump) = threads_in(&rec);
+    assert_eq!(
+        threads, 2,
+        "main and the ticker should have events:\n{dump}"
+    );
+    let robust = dump
+        .lines()
+        .filter(|l| l.contains("set_robust_list(") && l.contains("[executed]"))
+        .count();
+    assert!(
+        robust >= 2,
+        "both threads' set_robust_list should be traced calls:\n{dump}"
+    );
+    assert!(
+        !dump.contains(" enter set_robust_list"),
+        "a call that returns at once should not hand the token over:\n{dump}"
+    );
+    assert!(
+        dump.contains(" enter clock_nanosleep"),
+        "the ticker's sleep should still hand the token over:\n{dump}"
+    );
+}
+
+#[test]
 fn a_thread_spinning_on_a_flag_is_preempted_for_the_thread_that_sets_it() {
     let rec = assert_replays_identically(testprog("threads_spin"), NO_ARGS);
     rec.assert_stdout_contains(&[

@@ -191,6 +191,27 @@ impl Ring {
         u64::from_le(v)
     }
 
+    /// `read` of `len` bytes appended to `out`, without zeroing them first.
+    fn read_append(&self, offset: u64, len: u64, out: &mut Vec<u8>) {
+        let len = len as usize;
+        assert!(
+            offset as usize + len <= self.map.len(),
+            "a read past the ring"
+        );
+        out.reserve(len);
+        // SAFETY: the source range is inside the mapping (asserted); the destination is
+        // the vector's spare capacity, reserved above, and the `len` bytes copied there are
+        // initialized before the length covers them. Copied, never referenced (see `read`).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.map.as_ptr().add(offset as usize),
+                out.as_mut_ptr().add(out.len()),
+                len,
+            );
+            out.set_len(out.len() + len);
+        }
+    }
+
     fn read(&self, offset: u64, out: &mut [u8]) {
         debug_assert!(offset as usize + out.len() <= self.map.len());
         // SAFETY: the range is inside the mapping (checked by every caller against
@@ -374,6 +395,13 @@ impl Ring {
         let mut bytes = Vec::with_capacity((end - start) as usize);
         let mut at = start;
         let mut taken = 0u64;
+        // Records checked one by one, copied a stretch at a time (each wrap ends one).
+        let mut stretch = at;
+        let copy_stretch = |bytes: &mut Vec<u8>, from: u64, to: u64| {
+            if to > from {
+                self.read_append(RING_HEADER_SIZE + from % RING_DATA_SIZE, to - from, bytes);
+            }
+        };
         while at < end {
             let offset = at % RING_DATA_SIZE;
             let mut head = [0u8; 8];
@@ -384,7 +412,9 @@ impl Ring {
                 if offset + size != RING_DATA_SIZE || at + size > end {
                     return Err(corrupt(at, format!("a wrap marker of {size} bytes")));
                 }
+                copy_stretch(&mut bytes, stretch, at);
                 at += size;
+                stretch = at;
                 continue;
             }
             if size < RECORD_HEADER_SIZE
@@ -394,12 +424,15 @@ impl Ring {
             {
                 return Err(corrupt(at, format!("a record of {size} bytes")));
             }
-            let from = bytes.len();
-            bytes.resize(from + size as usize, 0);
-            self.read(RING_HEADER_SIZE + offset, &mut bytes[from..]);
             at += size;
             taken += 1;
+            if at.is_multiple_of(RING_DATA_SIZE) {
+                // A record that ended the data exactly: the next starts at its beginning.
+                copy_stretch(&mut bytes, stretch, at);
+                stretch = at;
+            }
         }
+        copy_stretch(&mut bytes, stretch, at);
         let counted = count.wrapping_sub(shipped);
         if counted < taken || (stopped && counted != taken) {
             return Err(corrupt(
@@ -521,6 +554,36 @@ mod tests {
             }
             other => panic!("expected a bad marker, got {other:?}"),
         }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_record_that_ends_the_data_exactly_is_followed_by_one_at_its_start() {
+        // No marker: the first record fills the data to its last byte, the next begins at
+        // offset 0; each comes out whole, in order.
+        let (f, path) = ring_file("exact-end");
+        let first = record(0, 5, Some((0x3000, b"last bytes")));
+        let taken = 2 * RING_DATA_SIZE - first.len() as u64;
+        f.write_all_at(&first, RING_HEADER_SIZE + taken % RING_DATA_SIZE)
+            .unwrap();
+        let second = record(110, 9, Some((0x4000, b"first")));
+        f.write_all_at(&second, RING_HEADER_SIZE).unwrap();
+        set(&f, RING_SHIP_POS, taken);
+        set(&f, RING_SHIPPED, 10);
+        set(&f, RING_COUNT, 12);
+        set(
+            &f,
+            RING_WRITE_POS,
+            taken + (first.len() + second.len()) as u64,
+        );
+        let ring = Ring::map(&f).unwrap();
+        let (bytes, count) = ring.take(true).unwrap();
+        assert_eq!(count, 2);
+        let calls: Vec<RecordRef> = records(&bytes).map(Result::unwrap).collect();
+        assert_eq!((calls[0].nr, calls[1].nr), (0, 110));
+        let writes: Vec<Vec<(u64, &[u8])>> = calls.iter().map(|c| c.writes().collect()).collect();
+        assert_eq!(writes[0], vec![(0x3000, &b"last bytes"[..])]);
+        assert_eq!(writes[1], vec![(0x4000, &b"first"[..])]);
         std::fs::remove_file(path).unwrap();
     }
 

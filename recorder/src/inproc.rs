@@ -250,6 +250,11 @@ impl Recorder<'_> {
 
     /// Whether `rip` is in the runtime or a stub: no landmark may be placed there (replay
     /// runs other code in the runtime).
+    /// Whether the current thread's process has the runtime, recording in-process.
+    pub(crate) fn runs_in_process(&self) -> bool {
+        self.spaces.get(&self.t.tgid).is_some_and(|s| s.active())
+    }
+
     pub(crate) fn in_runtime_code(&self, rip: u64) -> bool {
         self.spaces
             .get(&self.t.tgid)
@@ -366,7 +371,7 @@ impl Recorder<'_> {
     /// stop this is how a thread blocked in-process while others wait for the token makes
     /// its call again from the stub, in the kernel without the token.
     pub(crate) fn move_blocked_call_to_stub(&mut self, regs: &Regs) -> Result<bool, RecordError> {
-        if !self.spaces.get(&self.t.tgid).is_some_and(|s| s.active()) {
+        if !self.runs_in_process() {
             return Ok(false);
         }
         let (tgid, pid) = (self.t.tgid, self.t.tracee.pid());

@@ -92,7 +92,7 @@ impl Recorder<'_> {
     /// in-process filter: only in a process with the runtime, in code nothing rewrites; in
     /// straight line from `rip`, or else through the loop's branches in its function.
     fn filter_carrier(&mut self, rip: u64) -> Result<Option<Carrier>, RecordError> {
-        if !self.spaces.get(&self.t.tgid).is_some_and(|s| s.active()) {
+        if !self.runs_in_process() {
             return Ok(None);
         }
         // Code with a counter read made to trap does not decode as it was compiled.

@@ -521,11 +521,19 @@ impl<'a> Recorder<'a> {
         keeps_token: bool,
     ) -> Result<(), RecordError> {
         self.t.slice_backoff = 0;
-        if keeps_token || never_blocks(nr, args) || syscalls::changes_address_space(nr) {
+        if keeps_token
+            || never_blocks(nr, args)
+            || syscalls::changes_address_space(nr)
+            || (self.runs_in_process() && syscalls::returns_at_once(nr, args))
+        {
             // A wake or a PI unlock changes futex words and wakes others inside the call,
             // which returns at once: the thread keeps the token, so that nobody runs
             // before the call is done. An mmap or munmap must not run beside another
-            // either: the kernel would place them in an order the log does not show.
+            // either: the kernel would place them in an order the log does not show. With
+            // the fast path, a query that never waits (a clock, an id, its own signal mask)
+            // keeps it too, as the same call does in-process once its site is rewritten:
+            // its thread would otherwise wait a whole slice for the token back at its exit
+            // while another computes. (Without, every such call stays a hand-over point.)
             return Ok(());
         }
         self.t.entered_kernel = true;
@@ -647,7 +655,7 @@ impl<'a> Recorder<'a> {
             regs_hash: regs_hash(&p.entry_regs),
             output_hash,
             echo,
-            mapping,
+            mapping: mapping.map(Box::new),
         }))
     }
 

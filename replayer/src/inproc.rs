@@ -155,9 +155,10 @@ impl Replayer<'_> {
         let mut bytes = 0u64;
         loop {
             if run == self.ahead.len() {
-                match self.events.next_event()? {
-                    Some(ev) => self.ahead.push_back(ev),
-                    None => break,
+                // The batch's events come in at once (one move each), not one per look.
+                let wanted = (most + 1).saturating_sub(run).max(1);
+                if self.events.next_events(&mut self.ahead, wanted)? == 0 {
+                    break;
                 }
             }
             let ev = &self.ahead[run];

@@ -172,6 +172,18 @@ impl<S: EventSource> EventSource for TakeoverSource<S> {
         Ok(ev)
     }
 
+    fn next_events(&mut self, out: &mut VecDeque<Event>, max: usize) -> Result<usize, ReplayError> {
+        // Never past the next takeover: the replayer crosses it with nothing read beyond.
+        let before_takeover = self
+            .ahead
+            .front()
+            .map_or(u64::MAX, |t| t.events.saturating_sub(self.served));
+        let max = max.min(usize::try_from(before_takeover).unwrap_or(usize::MAX));
+        let n = self.inner.next_events(out, max)?;
+        self.served += n as u64;
+        Ok(n)
+    }
+
     fn takeover(&mut self) -> Option<Takeover> {
         if self.at_takeover() {
             return self.ahead.pop_front();

@@ -7,12 +7,15 @@
 
 use std::fmt;
 
-use capnp::message::{self, HeapAllocator, ReaderOptions};
+use capnp::message::{self, HeapAllocator};
 use capnp::serialize;
 
 use crate::model::*;
 use crate::packed;
 use crate::trace_capnp as tc;
+
+mod read;
+use read::{read_message, read_message_in_place};
 
 /// Largest byte string or list one field may hold when encoding (256 MiB, far beyond what a
 /// frame can carry anyway); larger values are refused rather than truncated.
@@ -186,7 +189,10 @@ pub fn encode_items(first_seq: u64, items: &[ChunkItem]) -> Result<Vec<u8>, Code
             }
         }
     }
-    Ok(serialize::write_message_to_words(&msg))
+    // Segments appended as they are (`write_message_to_words` zeroes its buffer first).
+    let mut out = Vec::with_capacity(serialize::compute_serialized_size_in_words(&msg) * 8);
+    serialize::write_message(&mut out, &msg).ctx("writing the chunk")?;
+    Ok(out)
 }
 
 /// Encodes a footer as a complete capnp message.
@@ -448,27 +454,6 @@ fn encode_file_mapping(
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-/// Reads one message that must span `bytes` exactly, with limits scaled to its size.
-fn read_message(bytes: &[u8]) -> Result<message::Reader<serialize::OwnedSegments>, CodecError> {
-    let mut options = ReaderOptions::new();
-    // A message that is decoded once reads each word about once; twice its size plus some
-    // slack is plenty, and bounds what a forged list of empty structs can cost.
-    options
-        .traversal_limit_in_words(Some(
-            (bytes.len() / 8).saturating_mul(2).saturating_add(1024),
-        ))
-        .nesting_limit(32);
-    let mut rest = bytes;
-    let msg = serialize::read_message(&mut rest, options).ctx("undecodable message")?;
-    if !rest.is_empty() {
-        return Err(CodecError::new(format!(
-            "{} bytes after the end of the message",
-            rest.len()
-        )));
-    }
-    Ok(msg)
-}
-
 fn text(r: capnp::Result<capnp::text::Reader<'_>>, what: &str) -> Result<String, CodecError> {
     r.ctx(what)?.to_string().ctx(what)
 }
@@ -541,27 +526,47 @@ pub fn decode_header(bytes: &[u8]) -> Result<Header, CodecError> {
 /// Decodes a chunk message into its first seq and its events (their seq numbers are not
 /// checked here; see `stream.rs`).
 pub fn decode_chunk(bytes: &[u8]) -> Result<(u64, Vec<Event>), CodecError> {
-    let msg = read_message(bytes)?;
+    let mut events = Vec::new();
+    let first_seq = decode_chunk_into(bytes, &mut events)?;
+    Ok((first_seq, events))
+}
+
+/// `decode_chunk`, appending the events to `events` (a reader reuses one buffer, so that
+/// the memory of a chunk's events is not fresh, page by page, for every chunk); returns the
+/// chunk's first seq. On an error `events` holds what was decoded before it.
+pub fn decode_chunk_into(bytes: &[u8], events: &mut Vec<Event>) -> Result<u64, CodecError> {
+    // A chunk is the largest message and read once: in place where it can be.
+    if bytes.as_ptr().align_offset(8) == 0 {
+        chunk_events(&read_message_in_place(bytes)?, events)
+    } else {
+        chunk_events(&read_message(bytes)?, events)
+    }
+}
+
+fn chunk_events<S: capnp::message::ReaderSegments>(
+    msg: &message::Reader<S>,
+    events: &mut Vec<Event>,
+) -> Result<u64, CodecError> {
     let r = msg.get_root::<tc::chunk::Reader>().ctx("chunk")?;
     let list = r.get_events().ctx("chunk events")?;
-    let mut events = Vec::with_capacity(list.len().min(4096) as usize);
+    events.reserve(list.len().min(4096) as usize);
     for e in list.iter() {
         if let Ok(tc::event::kind::Which::BufferedCalls(calls)) = e.get_kind().which() {
             let seq = e.get_seq();
             let calls = calls.ctx("packed in-process calls")?;
-            let calls = BufferedCalls {
+            let calls = packed::PackedView {
                 first_seq: seq,
                 tid: e.get_tid(),
                 count: calls.get_count(),
-                packed: data(calls.get_packed(), "packed in-process calls")?,
+                packed: calls.get_packed().ctx("packed in-process calls")?,
             };
-            packed::unpack_into(&calls, &mut events)
+            packed::unpack_view_into(calls, events)
                 .map_err(|why| CodecError::new(format!("event {seq}: {why}")))?;
             continue;
         }
         events.push(decode_event(e)?);
     }
-    Ok((r.get_first_seq(), events))
+    Ok(r.get_first_seq())
 }
 
 /// Decodes a footer message.
@@ -772,7 +777,7 @@ fn decode_syscall(r: tc::syscall_event::Reader<'_>) -> Result<SyscallEvent, Code
             tc::Echo::Stdout => Echo::Stdout,
             tc::Echo::Stderr => Echo::Stderr,
         },
-        mapping,
+        mapping: mapping.map(Box::new),
     })
 }
 

@@ -139,8 +139,8 @@ pub struct SyscallEvent {
     /// Hash of bytes the syscall sent out of the process (write, send …), 0 if none.
     pub output_hash: u64,
     pub echo: Echo,
-    /// Set for an mmap of a file.
-    pub mapping: Option<FileMapping>,
+    /// Set for an mmap of a file (boxed: rare, and an event is moved several times).
+    pub mapping: Option<Box<FileMapping>>,
 }
 
 /// Calls one thread ran in-process between two of its stops: `count` syscall events of

@@ -42,12 +42,16 @@ impl Packer {
         self.current = Some(self.bytes.len());
         self.count += 1;
         let head = u64::from(number) | echo_code(echo) << 48;
-        self.word(head);
-        self.word(result as u64);
-        for a in args {
-            self.word(*a);
+        // Built whole, then appended in one go.
+        let mut words = [0u8; CALL_BYTES];
+        let values = [head, result as u64]
+            .into_iter()
+            .chain(args.iter().copied())
+            .chain([output_hash]);
+        for (slot, w) in words.chunks_exact_mut(8).zip(values) {
+            slot.copy_from_slice(&w.to_le_bytes());
         }
-        self.word(output_hash);
+        self.bytes.extend_from_slice(&words);
     }
 
     /// Bytes the kernel wrote at `addr` during the current call. Calls have at most a few
@@ -137,6 +141,11 @@ pub fn unpack(calls: &BufferedCalls) -> Result<Vec<Event>, String> {
 /// Appends the events of packed calls to `events`, each built in place (a chunk's events
 /// are moved once, not gathered per item first); on an error `events` is left as it was.
 pub fn unpack_into(calls: &BufferedCalls, events: &mut Vec<Event>) -> Result<(), String> {
+    unpack_view_into(calls.view(), events)
+}
+
+/// `unpack_into` from packed bytes where they lie (a chunk's message: not copied first).
+pub fn unpack_view_into(calls: PackedView<'_>, events: &mut Vec<Event>) -> Result<(), String> {
     let before = events.len();
     let result = append_calls(calls, events);
     if result.is_err() {
@@ -145,9 +154,29 @@ pub fn unpack_into(calls: &BufferedCalls, events: &mut Vec<Event>) -> Result<(),
     result
 }
 
-fn append_calls(calls: &BufferedCalls, events: &mut Vec<Event>) -> Result<(), String> {
+/// Packed calls as `BufferedCalls` holds them, the bytes borrowed.
+#[derive(Clone, Copy)]
+pub struct PackedView<'a> {
+    pub first_seq: u64,
+    pub tid: u32,
+    pub count: u32,
+    pub packed: &'a [u8],
+}
+
+impl BufferedCalls {
+    pub fn view(&self) -> PackedView<'_> {
+        PackedView {
+            first_seq: self.first_seq,
+            tid: self.tid,
+            count: self.count,
+            packed: &self.packed,
+        }
+    }
+}
+
+fn append_calls(calls: PackedView<'_>, events: &mut Vec<Event>) -> Result<(), String> {
     let mut r = Words {
-        bytes: &calls.packed,
+        bytes: calls.packed,
         at: 0,
     };
     // A call takes at least its words: a count the bytes cannot hold reserves no more.

@@ -21,6 +21,8 @@ pub struct StreamDecoder {
     header: Option<Header>,
     footer: Option<Footer>,
     pending: VecDeque<Event>,
+    /// An empty buffer kept for decoding a chunk while `pending` still holds events.
+    spare: Vec<Event>,
     /// Seq the next decoded event must carry (= events decoded so far).
     next_seq: u64,
     /// Events handed out by `next_event`.
@@ -66,6 +68,27 @@ impl StreamDecoder {
             }
             if !self.advance()? {
                 return Ok(None);
+            }
+        }
+    }
+
+    /// Moves up to `max` events, in order, to the end of `out` (decoding a frame if none is
+    /// waiting): how many, 0 when none is available now (as `next_event`'s `Ok(None)`).
+    /// Each event is moved once, not handed back one at a time.
+    pub fn next_events(
+        &mut self,
+        out: &mut VecDeque<Event>,
+        max: usize,
+    ) -> Result<usize, FormatError> {
+        loop {
+            if !self.pending.is_empty() || max == 0 {
+                let n = max.min(self.pending.len());
+                out.extend(self.pending.drain(..n));
+                self.served += n as u64;
+                return Ok(n);
+            }
+            if !self.advance()? {
+                return Ok(0);
             }
         }
     }
@@ -160,8 +183,23 @@ impl StreamDecoder {
                 ));
             }
             (FrameKind::Chunk, true) => {
-                let (first_seq, events) = codec::decode_chunk(&frame.message)
-                    .map_err(|e| self.corrupt(at, format!("undecodable chunk: {e}")))?;
+                // Into the served-out buffer of the chunk before (emptied), or a spare one
+                // while events of that chunk wait: its memory is reused, not faulted in anew.
+                let mut events = if self.pending.is_empty() {
+                    Vec::from(std::mem::take(&mut self.pending))
+                } else {
+                    std::mem::take(&mut self.spare)
+                };
+                events.clear();
+                let decoded = codec::decode_chunk_into(&frame.message, &mut events);
+                let first_seq = match decoded {
+                    Ok(first) => first,
+                    Err(e) => {
+                        events.clear();
+                        self.spare = events;
+                        return Err(self.corrupt(at, format!("undecodable chunk: {e}")));
+                    }
+                };
                 if first_seq != self.next_seq {
                     return Err(self.corrupt(
                         at,
@@ -187,7 +225,8 @@ impl StreamDecoder {
                     // Takes the chunk's buffer as it is, without moving its events again.
                     self.pending = events.into();
                 } else {
-                    self.pending.extend(events);
+                    self.pending.extend(events.drain(..));
+                    self.spare = events;
                 }
             }
             (FrameKind::Footer, true) => {

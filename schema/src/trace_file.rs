@@ -360,6 +360,26 @@ impl TraceReader {
         }
     }
 
+    /// Moves up to `max` next events to the end of `out`: how many (0 at the end of what
+    /// is written, as `next_event`'s `None`).
+    pub fn next_events(
+        &mut self,
+        out: &mut std::collections::VecDeque<Event>,
+        max: usize,
+    ) -> Result<usize, TraceError> {
+        loop {
+            match self.decoder.next_events(out, max) {
+                Err(e) => return Err(e.at(&self.path)),
+                Ok(0) if max > 0 => {
+                    if self.fill()? == 0 {
+                        return Ok(0);
+                    }
+                }
+                Ok(n) => return Ok(n),
+            }
+        }
+    }
+
     /// The footer, once it has been read.
     pub fn footer(&self) -> Option<&Footer> {
         self.decoder.footer()

@@ -37,6 +37,25 @@ fn codec_round_trips_every_kind() {
 }
 
 #[test]
+fn a_chunk_decodes_the_same_in_place_and_copied_and_refuses_trailing_bytes_both_ways() {
+    // Read in place from 8-byte aligned memory, copied into segments from anywhere else.
+    let events = every_kind(7);
+    let bytes = schema::codec::encode_chunk(7, &events).unwrap();
+    let mut raw = vec![0u8; bytes.len() + 32];
+    let aligned = raw.as_ptr().align_offset(8);
+    for at in [aligned, aligned + 1, aligned + 8] {
+        raw[at..at + bytes.len()].copy_from_slice(&bytes);
+        let placed = &raw[at..at + bytes.len()];
+        assert_eq!(placed.as_ptr().align_offset(8) == 0, at != aligned + 1);
+        let (first, decoded) = schema::codec::decode_chunk(placed).unwrap();
+        assert_eq!((first, &decoded), (7, &events), "at offset {at}");
+        let longer = &raw[at..at + bytes.len() + 8];
+        let err = schema::codec::decode_chunk(longer).unwrap_err();
+        assert!(err.what.contains("after the end"), "at offset {at}: {err}");
+    }
+}
+
+#[test]
 fn codec_rejects_trailing_bytes_and_garbage() {
     let mut bytes = schema::codec::encode_footer(&footer_for(1)).unwrap();
     bytes.extend_from_slice(&[0; 8]);

@@ -57,6 +57,23 @@ impl EventSource for Source {
             None => Ok(self.reader.next_event()?),
         }
     }
+
+    fn next_events(
+        &mut self,
+        out: &mut std::collections::VecDeque<Event>,
+        max: usize,
+    ) -> Result<usize, ReplayError> {
+        match self.first.take() {
+            Some(ev) if max > 0 => {
+                out.push_back(ev);
+                Ok(1)
+            }
+            first => {
+                self.first = first;
+                Ok(self.reader.next_events(out, max)?)
+            }
+        }
+    }
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {

@@ -24,6 +24,7 @@ mod mem;
 mod names;
 mod net;
 mod process;
+mod quick;
 pub mod rule;
 #[cfg(feature = "tracee")]
 pub mod sent;
@@ -37,5 +38,6 @@ pub use abi::{
 };
 pub use mem::{applies_in_part, changes_address_space};
 pub use names::{known_name, syscall_name, MAX_SYSCALL};
+pub use quick::returns_at_once;
 pub use rule::{Ipc, Len, Out, Rule, Sent, Special};
 pub use table::{leaves_process, never_a_syscall, rule_for, rule_for_call, NOT_A_SYSCALL};

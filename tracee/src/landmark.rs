@@ -110,6 +110,79 @@ fn touched_pages(pid: i32, w: &Writable, start: u64, len: u64) -> Option<Vec<boo
     )
 }
 
+/// Zeros standing for a page no one touched, when one is hashed or compared.
+static ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
+/// `Sparse::at` of a page no one touched.
+const UNTOUCHED: usize = usize::MAX;
+
+/// The bytes of a page-aligned stretch of memory, without the pages no one touched: they
+/// read as zeros, and are neither copied nor allocated (a thread's 8 MB stack costs the
+/// few pages it used, at every look).
+struct Sparse {
+    /// Bytes the stretch has: it ends early at the first byte that cannot be read.
+    len: usize,
+    /// Where each page's bytes start in `data` (`UNTOUCHED`: zeros).
+    at: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl Sparse {
+    /// Every page of `bytes` touched.
+    #[cfg(test)]
+    fn from_bytes(bytes: Vec<u8>) -> Sparse {
+        Sparse {
+            len: bytes.len(),
+            at: (0..bytes.len().div_ceil(PAGE as usize))
+                .map(|p| p * PAGE as usize)
+                .collect(),
+            data: bytes,
+        }
+    }
+
+    fn pages(&self) -> usize {
+        self.len.div_ceil(PAGE as usize)
+    }
+
+    /// The bytes of page `i` (shorter than a page at the end), zeros if untouched.
+    fn page(&self, i: usize) -> &[u8] {
+        let n = (self.len - i * PAGE as usize).min(PAGE as usize);
+        match self.at[i] {
+            UNTOUCHED => &ZERO_PAGE[..n],
+            at => &self.data[at..at + n],
+        }
+    }
+
+    fn touched(&self, i: usize) -> bool {
+        self.at[i] != UNTOUCHED
+    }
+
+    /// Feeds the bytes in a row, zeros included, to `h` (a streamed hash is the same
+    /// whatever pieces it is fed in).
+    fn hash_into(&self, h: &mut Xxh3) {
+        for page in 0..self.pages() {
+            h.update(self.page(page));
+        }
+    }
+
+    /// Zeroes the bytes (the stretch starting at address `at`) that fall in `holes`.
+    fn clear_holes(&mut self, at: u64, holes: &[(u64, u64)]) {
+        let end = at + self.len as u64;
+        for &(addr, len) in holes {
+            let (from, to) = (addr.max(at), addr.saturating_add(len).min(end));
+            let mut x = from;
+            while x < to {
+                let page = ((x - at) / PAGE) as usize;
+                let page_end = (at + (page as u64 + 1) * PAGE).min(to);
+                if self.at[page] != UNTOUCHED {
+                    let base = self.at[page] + ((x - at) % PAGE) as usize;
+                    self.data[base..base + (page_end - x) as usize].fill(0);
+                }
+                x = page_end;
+            }
+        }
+    }
+}
+
 /// The bytes of `[start, start + len)` (page-aligned), as `read_mem_partial` gives them
 /// (up to the first that cannot be read), without reading the pages no one has touched.
 fn read_writable(
@@ -117,26 +190,35 @@ fn read_writable(
     w: &Writable,
     start: u64,
     len: usize,
-) -> Result<Vec<u8>, TraceeError> {
-    let Some(touched) = touched_pages(tracee.pid(), w, start, len as u64) else {
-        return tracee.read_mem_partial(start, len);
+) -> Result<Sparse, TraceeError> {
+    let pages = len.div_ceil(PAGE as usize);
+    let touched =
+        touched_pages(tracee.pid(), w, start, len as u64).unwrap_or_else(|| vec![true; pages]);
+    let mut out = Sparse {
+        len,
+        at: vec![UNTOUCHED; pages],
+        data: Vec::new(),
     };
-    let mut out = vec![0u8; len];
     let mut page = 0;
     while page < touched.len() {
         let run = touched[page..]
             .iter()
             .take_while(|&&t| t == touched[page])
             .count();
-        let (from, to) = (
-            page * PAGE as usize,
-            ((page + run) * PAGE as usize).min(len),
-        );
         if touched[page] {
+            let (from, to) = (
+                page * PAGE as usize,
+                ((page + run) * PAGE as usize).min(len),
+            );
+            let base = out.data.len();
             let data = tracee.read_mem_partial(start + from as u64, to - from)?;
-            out[from..from + data.len()].copy_from_slice(&data);
+            out.data.extend_from_slice(&data);
+            for (i, at) in out.at[page..page + run].iter_mut().enumerate() {
+                *at = base + i * PAGE as usize;
+            }
             if data.len() < to - from {
-                out.truncate(from + data.len());
+                out.len = from + data.len();
+                out.at.truncate(out.pages());
                 return Ok(out);
             }
         }
@@ -160,10 +242,10 @@ pub fn memory_hash_without(tracee: &mut Tracee, holes: &[(u64, u64)]) -> Result<
         while at < end {
             let n = ((end - at) as usize).min(1 << 20);
             let mut data = read_writable(tracee, &w, at, n)?;
-            clear_holes(&mut data, at, holes);
+            data.clear_holes(at, holes);
             h.update(&at.to_le_bytes());
-            h.update(&data);
-            if data.len() < n {
+            data.hash_into(&mut h);
+            if data.len < n {
                 break;
             }
             at += n as u64;
@@ -172,21 +254,10 @@ pub fn memory_hash_without(tracee: &mut Tracee, holes: &[(u64, u64)]) -> Result<
     Ok(h.digest())
 }
 
-/// Zeroes the parts of `data` (the bytes from `at`) that fall in `holes`.
-fn clear_holes(data: &mut [u8], at: u64, holes: &[(u64, u64)]) {
-    let end = at + data.len() as u64;
-    for &(addr, len) in holes {
-        let (from, to) = (addr.max(at), addr.saturating_add(len).min(end));
-        if from < to {
-            data[(from - at) as usize..(to - at) as usize].fill(0);
-        }
-    }
-}
-
 /// A copy of every writable byte of a process, to tell which words a loop changes from
 /// one pass to the next.
 pub struct MemorySnapshot {
-    ranges: Vec<(u64, Vec<u8>)>,
+    ranges: Vec<(u64, Sparse)>,
 }
 
 /// Copies every writable byte of the process, unless there are more than `limit` of them.
@@ -222,28 +293,32 @@ impl MemorySnapshot {
             let Some((old_start, old)) = earlier
                 .ranges
                 .iter()
-                .find(|(s, o)| *s <= *start && *start < *s + o.len() as u64)
+                .find(|(s, o)| *s <= *start && *start < *s + o.len as u64)
             else {
                 continue;
             };
-            let skip = (*start - *old_start) as usize;
-            let old = &old[skip..];
-            let n = now.len().min(old.len()) / 8 * 8;
-            for page in (0..n).step_by(4096) {
-                let end = (page + 4096).min(n);
-                if now[page..end] == old[page..end] {
+            // Both start on a page.
+            let skip = ((*start - *old_start) / PAGE) as usize;
+            let n = now.len.min(old.len - skip * PAGE as usize) / 8 * 8;
+            for page in 0..n.div_ceil(PAGE as usize) {
+                if !now.touched(page) && !old.touched(page + skip) {
                     continue;
                 }
-                for off in (page..end).step_by(8) {
-                    let addr = start + off as u64;
+                let len = (n - page * PAGE as usize).min(PAGE as usize);
+                let (a, b) = (&now.page(page)[..len], &old.page(page + skip)[..len]);
+                if a == b {
+                    continue;
+                }
+                for off in (0..len).step_by(8) {
+                    let addr = start + (page * PAGE as usize + off) as u64;
                     let in_hole = holes
                         .iter()
-                        .any(|&(a, len)| addr < a.saturating_add(len) && a < addr + 8);
-                    if now[off..off + 8] != old[off..off + 8] && !in_hole {
+                        .any(|&(h, hlen)| addr < h.saturating_add(hlen) && h < addr + 8);
+                    if a[off..off + 8] != b[off..off + 8] && !in_hole {
                         if out.len() == max {
                             return out;
                         }
-                        let word = now[off..off + 8].try_into().expect("8 bytes");
+                        let word = a[off..off + 8].try_into().expect("8 bytes");
                         out.push((addr, u64::from_le_bytes(word)));
                     }
                 }
@@ -259,8 +334,9 @@ mod tests {
 
     #[test]
     fn holes_are_cleared_where_they_overlap_and_nowhere_else() {
-        let mut data = vec![0xffu8; 32];
-        clear_holes(&mut data, 0x1000, &[(0xff8, 12), (0x1010, 4), (0x2000, 8)]);
+        let mut sparse = Sparse::from_bytes(vec![0xffu8; 32]);
+        sparse.clear_holes(0x1000, &[(0xff8, 12), (0x1010, 4), (0x2000, 8)]);
+        let data = sparse.page(0);
         assert_eq!(&data[..4], &[0; 4]);
         assert_eq!(&data[4..16], &[0xff; 12]);
         assert_eq!(&data[16..20], &[0; 4]);
@@ -293,16 +369,53 @@ mod tests {
         assert_eq!(touched, [false, true, false, false]);
     }
 
+    /// Three pages (the last one short), the middle one untouched.
+    fn with_untouched_middle() -> (Vec<u8>, Sparse) {
+        let dense: Vec<u8> = (0..2 * PAGE as usize + 100)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut dense = dense;
+        dense[PAGE as usize..2 * PAGE as usize].fill(0);
+        let mut sparse = Sparse::from_bytes(dense.clone());
+        sparse.at[1] = UNTOUCHED;
+        (dense, sparse)
+    }
+
+    #[test]
+    fn untouched_pages_hash_as_the_zeros_they_read_as() {
+        let (dense, sparse) = with_untouched_middle();
+        let mut h = Xxh3::new();
+        sparse.hash_into(&mut h);
+        assert_eq!(h.digest(), xxh3_64(&dense));
+        let mut other = dense.clone();
+        other[PAGE as usize + 8] = 1;
+        assert_ne!(h.digest(), xxh3_64(&other));
+    }
+
+    #[test]
+    fn a_word_written_into_a_page_untouched_before_is_a_change() {
+        let (dense, before) = with_untouched_middle();
+        let mut now = dense;
+        now[PAGE as usize + 16] = 9;
+        let snap = |s| MemorySnapshot {
+            ranges: vec![(0x10000, s)],
+        };
+        let (before, now) = (snap(before), snap(Sparse::from_bytes(now)));
+        assert_eq!(now.changed_since(&before, 16, &[]), [(0x11010, 9)]);
+        assert_eq!(before.changed_since(&now, 16, &[]), [(0x11010, 0)]);
+        assert!(before.changed_since(&before, 16, &[]).is_empty());
+    }
+
     #[test]
     fn changed_words_in_holes_are_not_watched() {
         let before = MemorySnapshot {
-            ranges: vec![(0x1000, vec![0u8; 64])],
+            ranges: vec![(0x1000, Sparse::from_bytes(vec![0u8; 64]))],
         };
         let mut now = vec![0u8; 64];
         now[8] = 1;
         now[40] = 2;
         let now = MemorySnapshot {
-            ranges: vec![(0x1000, now)],
+            ranges: vec![(0x1000, Sparse::from_bytes(now))],
         };
         assert_eq!(
             now.changed_since(&before, 16, &[]),

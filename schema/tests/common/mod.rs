@@ -115,12 +115,12 @@ pub fn every_kind(first: u64) -> Vec<Event> {
             regs_hash: 1,
             output_hash: 0,
             echo: Echo::None,
-            mapping: Some(FileMapping {
+            mapping: Some(Box::new(FileMapping {
                 stored_as: "libtest1.so-1001".to_string(),
                 file: identity(1),
                 offset: 4096,
                 length: 8192,
-            }),
+            })),
         }),
         EventKind::Syscall(SyscallEvent {
             number: 1,

@@ -166,7 +166,7 @@ pub fn track(s: &SyscallEvent, tid: u32, mem: &mut KnownMemory) {
             s.result as u64,
             a[1],
             writable(a[2]),
-            s.mapping.as_ref(),
+            s.mapping.as_deref(),
         ),
         libc::SYS_munmap => mem.forget(tid, a[0], a[1]),
         libc::SYS_mprotect if writable(a[2]) => mem.forget(tid, a[0], a[1]),
