@@ -597,7 +597,7 @@ mod tests {
             args: [0x1000, 4096, 0, 0, 0, 0],
             result: 0,
             mode: schema::SyscallMode::Buffered,
-            writes: Vec::new(),
+            writes: Default::default(),
             rip: 0,
             regs_hash: 0,
             output_hash: 0,

@@ -71,11 +71,10 @@ fn capture(
 ) -> Result<(), TraceeError> {
     let mut parts = Vec::new();
     read_buf(tracee, addr, len, &mut parts)?;
-    into.extend(
-        parts
-            .into_iter()
-            .map(|(addr, data)| MemWrite { addr, data }),
-    );
+    into.extend(parts.into_iter().map(|(addr, data)| MemWrite {
+        addr,
+        data: data.into(),
+    }));
     Ok(())
 }
 
@@ -89,11 +88,10 @@ fn capture_iov(
 ) -> Result<(), TraceeError> {
     let mut parts = Vec::new();
     read_iov(tracee, iov, cnt, total, &mut parts)?;
-    into.extend(
-        parts
-            .into_iter()
-            .map(|(addr, data)| MemWrite { addr, data }),
-    );
+    into.extend(parts.into_iter().map(|(addr, data)| MemWrite {
+        addr,
+        data: data.into(),
+    }));
     Ok(())
 }
 
@@ -192,7 +190,7 @@ fn special_writes(
             capture_received(tracee, before, &after, nret, w)?;
             w.push(MemWrite {
                 addr: args[msg],
-                data: after,
+                data: after.into(),
             });
         }
         Special::RecvMmsg { vec } => {
@@ -213,7 +211,7 @@ fn special_writes(
             }
             w.push(MemWrite {
                 addr: args[vec],
-                data: after,
+                data: after.into(),
             });
         }
         Special::Select { timeout_len } => {

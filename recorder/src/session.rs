@@ -650,7 +650,7 @@ impl<'a> Recorder<'a> {
             args: p.args,
             result: ret,
             mode,
-            writes,
+            writes: writes.into(),
             rip: p.entry_regs.rip,
             regs_hash: regs_hash(&p.entry_regs),
             output_hash,

@@ -70,7 +70,7 @@ mod tests {
             args,
             result,
             mode: schema::SyscallMode::Buffered,
-            writes: Vec::new(),
+            writes: Default::default(),
             rip: 0,
             regs_hash: 0,
             output_hash: 0,

@@ -746,11 +746,11 @@ fn decode_syscall(r: tc::syscall_event::Reader<'_>) -> Result<SyscallEvent, Code
     for (slot, v) in args.iter_mut().zip(list.iter()) {
         *slot = v;
     }
-    let mut writes = Vec::new();
+    let mut writes = Writes::new();
     for w in r.get_writes().ctx("memory writes")?.iter() {
         writes.push(MemWrite {
             addr: w.get_addr(),
-            data: data(w.get_data(), "memory write")?,
+            data: data(w.get_data(), "memory write")?.into(),
         });
     }
     use tc::syscall_event::mapping::Which as M;

@@ -76,8 +76,14 @@ pub enum SyscallMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemWrite {
     pub addr: u64,
-    pub data: Vec<u8>,
+    pub data: WriteBytes,
 }
+
+/// The bytes of a memory write: most are a few words (a time, a stat buffer's size is
+/// 144), held in place without an allocation; longer ones on the heap.
+pub type WriteBytes = smallvec::SmallVec<[u8; 16]>;
+/// A call's memory writes: most calls write one buffer or none.
+pub type Writes = smallvec::SmallVec<[MemWrite; 1]>;
 
 /// The identity of a file as seen when it was recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -131,7 +137,7 @@ pub struct SyscallEvent {
     /// Raw return value (negative errno on failure).
     pub result: i64,
     pub mode: SyscallMode,
-    pub writes: Vec<MemWrite>,
+    pub writes: Writes,
     /// Instruction pointer at entry (just after the `syscall` instruction).
     pub rip: u64,
     /// Hash of the general-purpose registers at entry, for divergence checks.

@@ -7,7 +7,9 @@
 //! result, the six arguments, the output hash; then each memory write as its address, its
 //! length and its bytes padded to 8.
 
-use crate::model::{BufferedCalls, Echo, Event, EventKind, MemWrite, SyscallEvent, SyscallMode};
+use crate::model::{
+    BufferedCalls, Echo, Event, EventKind, MemWrite, SyscallEvent, SyscallMode, WriteBytes, Writes,
+};
 
 const CALL_WORDS: usize = 9;
 const MAX_WRITES: u64 = 0xffff;
@@ -113,12 +115,12 @@ impl Words<'_> {
         Ok(u64::from_le_bytes(w.try_into().expect("8 bytes")))
     }
 
-    fn bytes(&mut self, len: u64) -> Result<Vec<u8>, String> {
+    fn bytes(&mut self, len: u64) -> Result<WriteBytes, String> {
         let padded = usize::try_from(len).ok().map(pad8);
         let end = padded.and_then(|p| self.at.checked_add(p));
         match end.filter(|&e| e <= self.bytes.len()) {
             Some(end) => {
-                let data = self.bytes[self.at..self.at + len as usize].to_vec();
+                let data = WriteBytes::from_slice(&self.bytes[self.at..self.at + len as usize]);
                 self.at = end;
                 Ok(data)
             }
@@ -197,7 +199,7 @@ fn append_calls(calls: PackedView<'_>, events: &mut Vec<Event>) -> Result<(), St
         }
         let output_hash = r.word()?;
         let nwrites = (head >> 32) & MAX_WRITES;
-        let mut writes = Vec::with_capacity(nwrites as usize);
+        let mut writes = Writes::with_capacity(nwrites as usize);
         for _ in 0..nwrites {
             let addr = r.word()?;
             let len = r.word()?;
@@ -264,10 +266,10 @@ mod tests {
             (0, 3, SyscallMode::Buffered)
         );
         assert_eq!(
-            read.writes,
-            vec![MemWrite {
+            read.writes.as_slice(),
+            [MemWrite {
                 addr: 0x1000,
-                data: b"abc".to_vec()
+                data: WriteBytes::from_slice(b"abc")
             }]
         );
         let EventKind::Syscall(write) = &events[2].kind else {

@@ -120,7 +120,7 @@ fn chunks_hold_at_most_256_events_and_big_events_get_their_own() {
     if let EventKind::Syscall(s) = &mut events[300].kind {
         s.writes.push(MemWrite {
             addr: 1,
-            data: rng.bytes(2 << 20),
+            data: (rng.bytes(2 << 20)).into(),
         });
     } else {
         events[300].kind = EventKind::Syscall(SyscallEvent {
@@ -128,9 +128,9 @@ fn chunks_hold_at_most_256_events_and_big_events_get_their_own() {
             args: [0; 6],
             result: 0,
             mode: SyscallMode::Emulated,
-            writes: vec![MemWrite {
+            writes: smallvec::smallvec![MemWrite {
                 addr: 1,
-                data: rng.bytes(2 << 20),
+                data: (rng.bytes(2 << 20)).into(),
             }],
             rip: 0,
             regs_hash: 0,
@@ -295,7 +295,10 @@ fn writer_refuses_events_too_large_for_a_frame_and_stays_usable() {
             args: [0; 6],
             result: data.len() as i64,
             mode: SyscallMode::Emulated,
-            writes: vec![MemWrite { addr: 0x1000, data }],
+            writes: smallvec::smallvec![MemWrite {
+                addr: 0x1000,
+                data: data.into()
+            }],
             rip: 0,
             regs_hash: 0,
             output_hash: 0,
@@ -375,6 +378,6 @@ fn packed_in_process_calls_are_read_back_as_events_in_seq_order() {
             panic!("event {} is not a syscall", e.seq)
         };
         assert_eq!((s.number, s.mode), (228, SyscallMode::Buffered));
-        assert_eq!(s.writes[0].data, (i as u64).to_le_bytes());
+        assert_eq!(s.writes[0].data.as_slice(), (i as u64).to_le_bytes());
     }
 }

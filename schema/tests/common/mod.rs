@@ -89,14 +89,14 @@ pub fn every_kind(first: u64) -> Vec<Event> {
             args: [3, 0x7fff_0000, 4096, 0, 0, u64::MAX],
             result: 12,
             mode: SyscallMode::Emulated,
-            writes: vec![
+            writes: smallvec::smallvec![
                 MemWrite {
                     addr: 0x7fff_0000,
-                    data: b"hello world\n".to_vec(),
+                    data: (b"hello world\n".to_vec()).into(),
                 },
                 MemWrite {
                     addr: 0x7fff_1000,
-                    data: Vec::new(),
+                    data: Vec::new().into(),
                 },
             ],
             rip: 0x401000,
@@ -110,7 +110,7 @@ pub fn every_kind(first: u64) -> Vec<Event> {
             args: [0, 8192, 5, 2, 3, 0],
             result: 0x7f00_0000_0000,
             mode: SyscallMode::Executed,
-            writes: Vec::new(),
+            writes: Default::default(),
             rip: 0x401010,
             regs_hash: 1,
             output_hash: 0,
@@ -127,7 +127,7 @@ pub fn every_kind(first: u64) -> Vec<Event> {
             args: [1, 0x1000, 6, 0, 0, 0],
             result: 6,
             mode: SyscallMode::Emulated,
-            writes: Vec::new(),
+            writes: Default::default(),
             rip: 0x401020,
             regs_hash: 2,
             output_hash: 0x1234_5678_9abc_def0,
@@ -139,7 +139,7 @@ pub fn every_kind(first: u64) -> Vec<Event> {
             args: [2, 0x1000, 6, 0, 0, 0],
             result: -9,
             mode: SyscallMode::Refused,
-            writes: Vec::new(),
+            writes: Default::default(),
             rip: 0x401030,
             regs_hash: 3,
             output_hash: 7,
@@ -252,7 +252,7 @@ pub fn varied_events(n: u64, rng: &mut Rng) -> Vec<Event> {
                     let len = rng.below(3000) as usize;
                     s.writes.push(MemWrite {
                         addr: rng.next(),
-                        data: rng.bytes(len),
+                        data: rng.bytes(len).into(),
                     });
                 }
             }
