@@ -95,3 +95,34 @@ fn abort_sent_to_the_whole_group_kills_only_the_program() {
     check();
     without_fast_path(check);
 }
+
+/// POSIX message queues: every call's answer (messages by priority, attributes, a timeout,
+/// EAGAIN) replays, and the recorded program behaves as it does natively.
+#[test]
+fn posix_message_queues_replay_their_messages() {
+    replays_unrefused(
+        "posix_mq_roundtrip",
+        &[
+            "attributes: maxmsg 4 msgsize 64 curmsgs 2",
+            "received 5 bytes \"high\" priority 7",
+            "received 4 bytes \"low\" priority 1",
+            "timed receive on the empty queue: -1 (Connection timed out)",
+            "non-blocking receive: -1 (Resource temporarily unavailable)",
+            "unlink: 0",
+        ],
+    );
+}
+
+/// ftrun makes rdtsc fault for its own sake; the mode the program reads is the one it has
+/// without ftrun.
+#[test]
+fn tsc_mode_is_the_one_without_ftrun() {
+    replays_unrefused(
+        "prctl_tsc_mode",
+        &[
+            "PR_GET_TSC: 0, tsc mode: 1",
+            "PR_SET_TSC(PR_TSC_ENABLE): 0",
+            "rdtsc is nonzero: 1",
+        ],
+    );
+}

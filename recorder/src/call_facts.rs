@@ -22,3 +22,8 @@ pub(crate) fn kernel_copy_destination(nr: u64, args: &[u64; 6]) -> Option<u64> {
         _ => None,
     }
 }
+
+/// `prctl(PR_GET_TSC, &mode)`: the kernel answers with ftrun's own setting (rdtsc faults).
+pub(crate) fn is_get_tsc(nr: u64, args: &[u64; 6]) -> bool {
+    nr == libc::SYS_prctl as u64 && args[0] == libc::PR_GET_TSC as u64 && args[1] != 0
+}

@@ -576,6 +576,12 @@ impl<'a> Recorder<'a> {
             self.t.restart_nr = Some(p.restart_of.unwrap_or(p.nr));
         }
         let (nr, ran) = (p.nr, p.instead.is_none());
+        if ran && ret == 0 && crate::call_facts::is_get_tsc(nr, &p.args) {
+            // ftrun made rdtsc fault for its own sake; the program sees the mode it would
+            // have without ftrun (its own PR_SET_TSC is pretended too).
+            let enabled = libc::PR_TSC_ENABLE.to_ne_bytes();
+            self.t.tracee.write_mem(p.args[1], &enabled)?;
+        }
         self.log_syscall(p, ret)?;
         self.after_exit(nr, ran, &mut regs)?;
         self.t.exit_regs = Some(regs_hash(&regs));

@@ -112,6 +112,10 @@ pub fn leaves_process(nr: u64, rule: Rule) -> bool {
         SYS_semtimedop,
         SYS_semctl,
         SYS_shmctl,
+        // So are POSIX message queues (mq_open may create one).
+        SYS_mq_open,
+        SYS_mq_unlink,
+        SYS_mq_timedsend,
     ];
     EFFECTS.contains(&(nr as c_long))
 }
