@@ -204,14 +204,17 @@ const UNSHARE_FOLLOWED: i32 = CLONE_FILES
 /// `CLONE_NEWTIME` (not in every libc).
 const CLONE_NEWTIME_FLAG: i32 = 0x80;
 
+/// `unshare` or `clone` into a new pid namespace.
+pub(crate) const NEW_PID_NAMESPACE: Rule = Refuse(
+    "a new pid namespace is not recorded (its children's pids differ from the ones \
+     the recorder follows)",
+);
+
 /// The rule of `unshare(flags)`: run at recording and at replay for the namespaces the
 /// recording can follow, refused with the reason for the others.
 pub fn unshare_rule(flags: i32) -> Rule {
     if flags & CLONE_NEWPID != 0 {
-        return Refuse(
-            "a new pid namespace is not recorded (its children's pids differ from the ones \
-             the recorder follows)",
-        );
+        return NEW_PID_NAMESPACE;
     }
     if flags & CLONE_NEWTIME_FLAG != 0 {
         return Refuse(

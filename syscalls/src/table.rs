@@ -131,6 +131,11 @@ pub fn rule_for_call(nr: u64, args: &[u64; 6]) -> Rule {
                 "processes that share memory without being threads are not recorded",
             );
         }
+        if flags & libc::CLONE_NEWPID != 0 {
+            // The program then sees pids of the new namespace where replay hands back the
+            // recorder's: refused at once rather than diverging at replay.
+            return crate::process::NEW_PID_NAMESPACE;
+        }
     }
     if nr == libc::SYS_prctl as u64 {
         match args[0] as i32 {
