@@ -126,3 +126,38 @@ fn tsc_mode_is_the_one_without_ftrun() {
         ],
     );
 }
+
+/// A seccomp filter of the program's own that fails calls with an errno: it runs while
+/// recording and again at replay, and the calls it fails fail the same way.
+#[test]
+fn the_programs_own_errno_seccomp_filter_replays() {
+    replays_unrefused(
+        "seccomp_own_filter",
+        &[
+            "seccomp: 0 (ok)",
+            "seccomp mode now: 2",
+            "getppid after: -1 (Operation not permitted)",
+            "uname after: -1 (Operation not supported)",
+            "pipe after: 0, write 1",
+        ],
+    );
+}
+
+/// A filter that traps or kills is refused with its reason (replay skips the calls it would
+/// act on), and the refusal replays.
+#[test]
+fn a_trapping_seccomp_filter_is_refused_with_its_reason() {
+    let check = || {
+        let rec = assert_replays_identically(testprog("seccomp_trap_in_child"), NO_ARGS);
+        rec.assert_stdout_contains(&["PR_SET_SECCOMP: -1 (Function not implemented)"]);
+        assert!(
+            ftrun_lines(&rec.output.stderr)
+                .iter()
+                .any(|l| l.contains("refused syscall prctl (157): seccomp filters that trap")),
+            "the refusal should say why:\n{}",
+            describe(&rec.output)
+        );
+    };
+    check();
+    without_fast_path(check);
+}
