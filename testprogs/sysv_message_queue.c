@@ -10,18 +10,35 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Whether `pid` sleeps (state S in /proc/PID/stat). A tracer's stop at the entry or exit of
+ * a call shows its number in /proc/PID/syscall too, but in state t: the child may not be
+ * waiting on the queue yet, or may be leaving the previous msgrcv. */
+static int sleeping(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int asleep = 0;
+    if (fgets(line, sizeof line, f)) {
+        char *end = strrchr(line, ')');
+        asleep = end && end[1] == ' ' && end[2] == 'S';
+    }
+    fclose(f);
+    return asleep;
+}
+
 /* Waits until `pid` sleeps in msgrcv (its syscall number first in /proc/PID/syscall). */
 static void wait_until_in_msgrcv(pid_t pid) {
     char path[64], line[64];
     snprintf(path, sizeof path, "/proc/%d/syscall", pid);
     for (int i = 0; i < 10000; i++) {
         FILE *f = fopen(path, "r");
-        if (f && fgets(line, sizeof line, f) && atoi(line) == 70) {
-            fclose(f);
-            return;
-        }
+        int in_msgrcv = f && fgets(line, sizeof line, f) && atoi(line) == 70;
         if (f)
             fclose(f);
+        if (in_msgrcv && sleeping(pid))
+            return;
         usleep(1000);
     }
 }

@@ -217,6 +217,24 @@ fn unshare_of_followed_namespaces_replays_and_a_pid_namespace_is_refused() {
     );
 }
 
+/// clone into a new pid namespace is refused when recorded, with its reason, instead of
+/// recording pids that replay would hand back differently.
+#[test]
+fn clone_into_a_new_pid_namespace_is_refused_with_its_reason() {
+    replays_both_ways(
+        "clone_new_pid_namespace",
+        &["clone(CLONE_NEWPID): -1 Function not implemented"],
+    );
+    let rec = assert_replays_identically(testprog("clone_new_pid_namespace"), NO_ARGS);
+    assert!(
+        ftrun_lines(&rec.output.stderr)
+            .iter()
+            .any(|l| l.contains("refused syscall clone (56): a new pid namespace")),
+        "the refusal should say why:\n{}",
+        describe(&rec.output)
+    );
+}
+
 /// A new user namespace: unshare runs while recording and again at replay, the id maps the
 /// program wrote are written again at replay (without them the execve inside would drop
 /// the namespace's capabilities and the mount namespace made after it would fail).

@@ -95,3 +95,69 @@ fn abort_sent_to_the_whole_group_kills_only_the_program() {
     check();
     without_fast_path(check);
 }
+
+/// POSIX message queues: every call's answer (messages by priority, attributes, a timeout,
+/// EAGAIN) replays, and the recorded program behaves as it does natively.
+#[test]
+fn posix_message_queues_replay_their_messages() {
+    replays_unrefused(
+        "posix_mq_roundtrip",
+        &[
+            "attributes: maxmsg 4 msgsize 64 curmsgs 2",
+            "received 5 bytes \"high\" priority 7",
+            "received 4 bytes \"low\" priority 1",
+            "timed receive on the empty queue: -1 (Connection timed out)",
+            "non-blocking receive: -1 (Resource temporarily unavailable)",
+            "unlink: 0",
+        ],
+    );
+}
+
+/// ftrun makes rdtsc fault for its own sake; the mode the program reads is the one it has
+/// without ftrun.
+#[test]
+fn tsc_mode_is_the_one_without_ftrun() {
+    replays_unrefused(
+        "prctl_tsc_mode",
+        &[
+            "PR_GET_TSC: 0, tsc mode: 1",
+            "PR_SET_TSC(PR_TSC_ENABLE): 0",
+            "rdtsc is nonzero: 1",
+        ],
+    );
+}
+
+/// A seccomp filter of the program's own that fails calls with an errno: it runs while
+/// recording and again at replay, and the calls it fails fail the same way.
+#[test]
+fn the_programs_own_errno_seccomp_filter_replays() {
+    replays_unrefused(
+        "seccomp_own_filter",
+        &[
+            "seccomp: 0 (ok)",
+            "seccomp mode now: 2",
+            "getppid after: -1 (Operation not permitted)",
+            "uname after: -1 (Operation not supported)",
+            "pipe after: 0, write 1",
+        ],
+    );
+}
+
+/// A filter that traps or kills is refused with its reason (replay skips the calls it would
+/// act on), and the refusal replays.
+#[test]
+fn a_trapping_seccomp_filter_is_refused_with_its_reason() {
+    let check = || {
+        let rec = assert_replays_identically(testprog("seccomp_trap_in_child"), NO_ARGS);
+        rec.assert_stdout_contains(&["PR_SET_SECCOMP: -1 (Function not implemented)"]);
+        assert!(
+            ftrun_lines(&rec.output.stderr)
+                .iter()
+                .any(|l| l.contains("refused syscall prctl (157): seccomp filters that trap")),
+            "the refusal should say why:\n{}",
+            describe(&rec.output)
+        );
+    };
+    check();
+    without_fast_path(check);
+}

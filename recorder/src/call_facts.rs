@@ -22,3 +22,35 @@ pub(crate) fn kernel_copy_destination(nr: u64, args: &[u64; 6]) -> Option<u64> {
         _ => None,
     }
 }
+
+/// `prctl(PR_GET_TSC, &mode)`: the kernel answers with ftrun's own setting (rdtsc faults).
+pub(crate) fn is_get_tsc(nr: u64, args: &[u64; 6]) -> bool {
+    nr == libc::SYS_prctl as u64 && args[0] == libc::PR_GET_TSC as u64 && args[1] != 0
+}
+
+/// A successful call with these arguments gave the program a seccomp filter of its own
+/// (`seccomp(SECCOMP_SET_MODE_FILTER, …)` or `prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, …)`).
+pub(crate) fn installs_seccomp_filter(nr: u64, args: &[u64; 6]) -> bool {
+    const SET_MODE_FILTER: u64 = 1;
+    const MODE_FILTER: u64 = 2;
+    (nr == libc::SYS_seccomp as u64 && args[0] == SET_MODE_FILTER)
+        || (nr == libc::SYS_prctl as u64
+            && args[0] == libc::PR_SET_SECCOMP as u64
+            && args[1] == MODE_FILTER)
+}
+
+/// The seccomp mode ftrun itself runs in (2 under a container's filter): what a program it
+/// starts has natively before installing filters of its own.
+pub(crate) fn inherited_seccomp_mode() -> i64 {
+    static MODE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *MODE.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Seccomp:"))
+                    .and_then(|m| m.trim().parse().ok())
+            })
+            .unwrap_or(0)
+    })
+}

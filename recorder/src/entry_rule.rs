@@ -8,7 +8,12 @@ use crate::session::Recorder;
 impl Recorder<'_> {
     /// The rule for syscall `nr` the current thread enters (`restart_of`: the call a
     /// `restart_syscall` goes on with).
-    pub(crate) fn rule_at_entry(&self, nr: u64, args: &[u64; 6], restart_of: Option<u64>) -> Rule {
+    pub(crate) fn rule_at_entry(
+        &mut self,
+        nr: u64,
+        args: &[u64; 6],
+        restart_of: Option<u64>,
+    ) -> Rule {
         if let Some(orig) = restart_of {
             return rule_for_call(orig, args);
         }
@@ -18,7 +23,32 @@ impl Recorder<'_> {
                  not place the write in that process's run)",
             );
         }
-        rule_for_call(nr, args)
+        if nr == libc::SYS_prctl as u64 && args[0] == libc::PR_GET_SECCOMP as u64 {
+            // The mode without ftrun's own filter.
+            let own = self.own_seccomp.contains(&self.t.tgid);
+            return Rule::Pretend(if own {
+                2
+            } else {
+                crate::call_facts::inherited_seccomp_mode()
+            });
+        }
+        let rule = rule_for_call(nr, args);
+        if crate::call_facts::installs_seccomp_filter(nr, args) && rule.runs_at_replay() {
+            if let Some(why) = self.unfollowed_filter(args[2]) {
+                return Rule::Refuse(why);
+            }
+        }
+        rule
+    }
+
+    /// Reads the filter a seccomp call installs (its `struct sock_fprog` at `prog`): why it
+    /// cannot be recorded, if so. An unreadable one is left to the kernel (EFAULT).
+    fn unfollowed_filter(&mut self, prog: u64) -> Option<&'static str> {
+        let head = self.t.tracee.read_mem(prog, 16).ok()?;
+        let len = u16::from_le_bytes([head[0], head[1]]) as usize;
+        let addr = u64::from_le_bytes(head[8..16].try_into().ok()?);
+        let code = self.t.tracee.read_mem(addr, len * 8).ok()?;
+        syscalls::unfollowed_seccomp_action(&code)
     }
 
     /// Whether `pid` names a thread of a recorded process other than the current one.

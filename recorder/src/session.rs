@@ -99,6 +99,9 @@ pub struct Recorder<'a> {
     /// Processes (by thread group id) with `MAP_SHARED` mappings: the children they fork
     /// share their token.
     shared_memory: HashSet<i32>,
+    /// Processes (by thread group id) that installed a seccomp filter of their own, or
+    /// inherited one from their parent: `PR_GET_SECCOMP` says 2 to them.
+    pub(crate) own_seccomp: HashSet<i32>,
     /// Files (device, inode) mapped `MAP_SHARED` so far: writes to them are logged with
     /// their bytes, so that replay's mappings of them see the writes.
     pub(crate) shared_files: HashSet<(u64, u64)>,
@@ -141,6 +144,7 @@ impl<'a> Recorder<'a> {
             last_signal: std::collections::HashMap::new(),
             vfork_children: std::collections::HashMap::new(),
             shared_memory: HashSet::new(),
+            own_seccomp: HashSet::new(),
             gates: None,
             tsc: crate::tsc_free::TscState::new(true),
         }
@@ -590,6 +594,15 @@ impl<'a> Recorder<'a> {
             self.t.restart_nr = Some(p.restart_of.unwrap_or(p.nr));
         }
         let (nr, ran) = (p.nr, p.instead.is_none());
+        if ran && ret == 0 && crate::call_facts::is_get_tsc(nr, &p.args) {
+            // ftrun made rdtsc fault for its own sake; the program sees the mode it would
+            // have without ftrun (its own PR_SET_TSC is pretended too).
+            let enabled = libc::PR_TSC_ENABLE.to_ne_bytes();
+            self.t.tracee.write_mem(p.args[1], &enabled)?;
+        }
+        if ran && ret == 0 && crate::call_facts::installs_seccomp_filter(nr, &p.args) {
+            self.own_seccomp.insert(self.t.tgid);
+        }
         self.log_syscall(p, ret)?;
         self.after_exit(nr, ran, &mut regs)?;
         self.t.exit_regs = Some(regs_hash(&regs));
@@ -693,6 +706,10 @@ impl<'a> Recorder<'a> {
             self.fork_space(self.t.tgid, child);
         }
         let tgid = if thread { self.t.tgid } else { child };
+        if self.own_seccomp.contains(&self.t.tgid) {
+            // Filters are inherited.
+            self.own_seccomp.insert(tgid);
+        }
         if !thread && !shares_memory && self.shared_memory.contains(&self.t.tgid) {
             // The child has the parent's shared mappings: they take turns, and the log
             // orders what each does to the memory they share.

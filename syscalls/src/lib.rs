@@ -38,6 +38,7 @@ pub use abi::{
 };
 pub use mem::{applies_in_part, changes_address_space};
 pub use names::{known_name, syscall_name, MAX_SYSCALL};
+pub use process::unfollowed_seccomp_action;
 pub use quick::returns_at_once;
 pub use rule::{Ipc, Len, Out, Rule, Sent, Special};
 pub use table::{leaves_process, never_a_syscall, rule_for, rule_for_call, NOT_A_SYSCALL};

@@ -6,8 +6,6 @@ use libc::*;
 const NONE: Rule = Emulate(&[]);
 const SOCKADDR_OUT: Rule = Emulate(&[out(1, LenAt(2)), out(2, Fixed(4))]);
 
-const POSIX_MQ: Rule = Refuse("POSIX message queues (mq_open) are not recorded yet");
-
 pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_socket, NONE),
     (SYS_socketpair, Emulate(&[out(3, Fixed(8))])),
@@ -52,10 +50,16 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_msgsnd, NONE),
     (SYS_msgrcv, EmulateSpecial(Special::MsgRcv)),
     (SYS_msgctl, EmulateSpecial(Special::IpcCtl(Ipc::Msg))),
-    (SYS_mq_open, POSIX_MQ),
-    (SYS_mq_unlink, POSIX_MQ),
-    (SYS_mq_timedsend, POSIX_MQ),
-    (SYS_mq_timedreceive, POSIX_MQ),
-    (SYS_mq_notify, POSIX_MQ),
-    (SYS_mq_getsetattr, POSIX_MQ),
+    // POSIX message queues too: a queue is a descriptor on a kernel object, and replay
+    // hands back what each call returned (the message and its priority, the attributes).
+    (SYS_mq_open, NONE),
+    (SYS_mq_unlink, NONE),
+    (SYS_mq_timedsend, NONE),
+    (
+        SYS_mq_timedreceive,
+        Emulate(&[out(1, Ret), out(3, Fixed(4))]),
+    ),
+    (SYS_mq_notify, NONE),
+    // The old attributes: a `struct mq_attr` (four longs and four reserved ones).
+    (SYS_mq_getsetattr, Emulate(&[out(2, Fixed(64))])),
 ];

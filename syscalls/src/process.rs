@@ -99,6 +99,7 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     (SYS_io_uring_enter, Refuse("io_uring cannot be replayed")),
     (SYS_io_uring_register, Refuse("io_uring cannot be replayed")),
     (SYS_ptrace, Refuse("a traced program cannot trace others")),
+    // The program's own filters: see `seccomp_rule`.
     (SYS_seccomp, Refuse("seccomp filters are not recorded yet")),
     (
         SYS_perf_event_open,
@@ -204,14 +205,41 @@ const UNSHARE_FOLLOWED: i32 = CLONE_FILES
 /// `CLONE_NEWTIME` (not in every libc).
 const CLONE_NEWTIME_FLAG: i32 = 0x80;
 
+/// A seccomp filter the program installs itself runs while recording and again at replay:
+/// the kernel answers the calls it filters (an errno, a SIGSYS) the same way both times,
+/// before ftrun's own filter sees them. Strict mode and filters whose calls another process
+/// answers (`SECCOMP_FILTER_FLAG_NEW_LISTENER`) are refused.
+pub(crate) fn seccomp_rule(op: u64, flags: u64) -> Rule {
+    const SET_MODE_FILTER: u64 = 1;
+    const GET_ACTION_AVAIL: u64 = 2;
+    const GET_NOTIF_SIZES: u64 = 3;
+    const FLAG_NEW_LISTENER: u64 = 1 << 3;
+    match op {
+        SET_MODE_FILTER if flags & FLAG_NEW_LISTENER == 0 => Execute { same_result: true },
+        SET_MODE_FILTER => Refuse(
+            "seccomp filters that hand calls to a supervisor (user notification) are not recorded",
+        ),
+        GET_ACTION_AVAIL => NONE_EMULATED,
+        GET_NOTIF_SIZES => NOTIF_SIZES,
+        _ => Refuse("seccomp strict mode is not recorded (ftrun's runtime makes other calls)"),
+    }
+}
+
+const NONE_EMULATED: Rule = Emulate(&[]);
+/// `seccomp(SECCOMP_GET_NOTIF_SIZES)` writes three `__u16` sizes.
+const NOTIF_SIZES: Rule = Emulate(&[out(2, Fixed(6))]);
+
+/// `unshare` or `clone` into a new pid namespace.
+pub(crate) const NEW_PID_NAMESPACE: Rule = Refuse(
+    "a new pid namespace is not recorded (its children's pids differ from the ones \
+     the recorder follows)",
+);
+
 /// The rule of `unshare(flags)`: run at recording and at replay for the namespaces the
 /// recording can follow, refused with the reason for the others.
 pub fn unshare_rule(flags: i32) -> Rule {
     if flags & CLONE_NEWPID != 0 {
-        return Refuse(
-            "a new pid namespace is not recorded (its children's pids differ from the ones \
-             the recorder follows)",
-        );
+        return NEW_PID_NAMESPACE;
     }
     if flags & CLONE_NEWTIME_FLAG != 0 {
         return Refuse(
@@ -222,4 +250,68 @@ pub fn unshare_rule(flags: i32) -> Rule {
         return Refuse("unshare with flags the recorder does not know is not recorded");
     }
     SAME
+}
+
+/// The classic BPF program of a seccomp filter (`struct sock_filter` records of 8 bytes):
+/// the reason it cannot be recorded, if one of its returns is an action other than allowing
+/// the call, failing it with an errno or logging it. A trap or a kill would land inside the
+/// call as replay skips it, and a return of the accumulator could be anything.
+pub fn unfollowed_seccomp_action(filter: &[u8]) -> Option<&'static str> {
+    const BPF_RET: u16 = 0x06;
+    const BPF_RVAL_MASK: u16 = 0x18;
+    const BPF_K: u16 = 0x00;
+    const ACTION_FULL: u32 = 0xffff_0000;
+    const FOLLOWED: [u32; 3] = [
+        0x7fff_0000, // SECCOMP_RET_ALLOW
+        0x0005_0000, // SECCOMP_RET_ERRNO
+        0x7ffc_0000, // SECCOMP_RET_LOG
+    ];
+    for insn in filter.chunks_exact(8) {
+        let code = u16::from_le_bytes([insn[0], insn[1]]);
+        if code & 0x07 != BPF_RET {
+            continue;
+        }
+        if code & BPF_RVAL_MASK != BPF_K {
+            return Some("seccomp filters that return a computed action are not recorded");
+        }
+        let k = u32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]);
+        if !FOLLOWED.contains(&(k & ACTION_FULL)) {
+            return Some(
+                "seccomp filters that trap, kill or hand calls to a tracer are not recorded \
+                 (filters that allow, log or fail calls with an errno are)",
+            );
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod seccomp_tests {
+    extern crate std;
+
+    use super::unfollowed_seccomp_action;
+    use std::vec::Vec;
+
+    fn insn(code: u16, k: u32) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[..2].copy_from_slice(&code.to_le_bytes());
+        b[4..].copy_from_slice(&k.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn errno_and_allow_filters_are_followed_and_traps_are_not() {
+        let load = insn(0x20, 0); // BPF_LD | BPF_W | BPF_ABS
+        let jeq = insn(0x15, 39); // BPF_JMP | BPF_JEQ | BPF_K
+        let errno = insn(0x06, 0x0005_0000 | 1);
+        let allow = insn(0x06, 0x7fff_0000);
+        let trap = insn(0x06, 0x0003_0000);
+        let ret_a = insn(0x16, 0);
+        let ok: Vec<u8> = [load, jeq, errno, allow].concat();
+        assert_eq!(unfollowed_seccomp_action(&ok), None);
+        let traps: Vec<u8> = [load, jeq, trap, allow].concat();
+        assert!(unfollowed_seccomp_action(&traps).is_some());
+        let computed: Vec<u8> = [load, ret_a].concat();
+        assert!(unfollowed_seccomp_action(&computed).is_some());
+    }
 }

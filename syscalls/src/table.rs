@@ -112,6 +112,10 @@ pub fn leaves_process(nr: u64, rule: Rule) -> bool {
         SYS_semtimedop,
         SYS_semctl,
         SYS_shmctl,
+        // So are POSIX message queues (mq_open may create one).
+        SYS_mq_open,
+        SYS_mq_unlink,
+        SYS_mq_timedsend,
     ];
     EFFECTS.contains(&(nr as c_long))
 }
@@ -127,14 +131,27 @@ pub fn rule_for_call(nr: u64, args: &[u64; 6]) -> Rule {
                 "processes that share memory without being threads are not recorded",
             );
         }
+        if flags & libc::CLONE_NEWPID != 0 {
+            // The program then sees pids of the new namespace where replay hands back the
+            // recorder's: refused at once rather than diverging at replay.
+            return crate::process::NEW_PID_NAMESPACE;
+        }
     }
     if nr == libc::SYS_prctl as u64 {
         match args[0] as i32 {
             libc::PR_SET_TSC => return Rule::Pretend(0),
-            // The only filter a recorded program can carry is ftrun's own (the program's are
-            // refused), which it would not have without ftrun.
+            // The recorder answers with the mode the program has without ftrun's own filter
+            // (see `recorder/src/entry_rule.rs`); this is the answer without filters.
             libc::PR_GET_SECCOMP => return Rule::Pretend(0),
-            libc::PR_SET_SECCOMP => return Rule::Refuse("seccomp filters are not recorded yet"),
+            libc::PR_SET_SECCOMP => {
+                // prctl's SECCOMP_MODE_FILTER (2) is seccomp's SECCOMP_SET_MODE_FILTER (1);
+                // strict mode is refused either way.
+                const MODE_FILTER: u64 = 2;
+                let op = if args[1] == MODE_FILTER { 1 } else { 0 };
+                return crate::process::seccomp_rule(op, 0);
+            }
+            // A filter installed at replay needs it as much as the recorded one did.
+            libc::PR_SET_NO_NEW_PRIVS => return Rule::Execute { same_result: true },
             _ => {}
         }
     }
@@ -142,6 +159,9 @@ pub fn rule_for_call(nr: u64, args: &[u64; 6]) -> Rule {
         // A new limit for the program itself (glibc's setrlimit): replay applies it too,
         // since the kernel enforces it (a smaller stack overflows sooner).
         return Rule::Execute { same_result: true };
+    }
+    if nr == libc::SYS_seccomp as u64 {
+        return crate::process::seccomp_rule(args[0], args[1]);
     }
     if nr == libc::SYS_unshare as u64 {
         return crate::process::unshare_rule(args[0] as i32);
