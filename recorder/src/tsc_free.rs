@@ -101,6 +101,14 @@ impl TscState {
             .is_some_and(|b| b.sites.keys().any(|&a| a >= lo && a < hi))
     }
 
+    /// Whether `rip` is in process `tgid`'s vDSO: only the runtime runs it, for a time
+    /// call, so a thread stopped there is inside the runtime.
+    pub(crate) fn in_vdso(&self, tgid: i32, rip: u64) -> bool {
+        self.books
+            .get(&tgid)
+            .is_some_and(|b| (b.vdso_range.0..b.vdso_range.1).contains(&rip))
+    }
+
     /// Process `tgid`'s executable mappings may have changed.
     pub(crate) fn mappings_changed(&mut self, tgid: i32) {
         if let Some(b) = self.books.get_mut(&tgid) {
