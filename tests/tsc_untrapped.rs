@@ -177,3 +177,39 @@ print(sorted(res), time.monotonic_ns())
         }
     }
 }
+
+#[test]
+fn a_library_loaded_again_at_the_same_place_has_its_counter_reads_logged() {
+    let lib = testprog("lib_counter_read.so");
+    let (rec, lines) = record_tsc_of(
+        testprog("tsc_library_reloaded").as_os_str(),
+        &[],
+        &[lib.to_str().expect("a UTF-8 path")],
+        &[],
+    );
+    let reads: Vec<(String, String)> = printed(&rec, "at")
+        .iter()
+        .filter_map(|l| l.split_once(" read "))
+        .map(|(at, v)| (at.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(reads.len(), 3, "{}", rec.stdout());
+    assert!(
+        reads.iter().all(|(at, _)| *at == reads[0].0),
+        "the library should come back at the same address: {reads:?}"
+    );
+    if !lines
+        .iter()
+        .any(|l| l.contains("reads the counter untrapped"))
+    {
+        eprintln!("this machine's clock source keeps rdtsc trapping; checked the fallback");
+        return;
+    }
+    // Each mapping of the library has its counter read made to trap, not only the first.
+    let values = rdtsc_values(&rec);
+    for (_, v) in &reads {
+        assert!(
+            values.contains(v),
+            "the value {v} read in the reloaded library is not in the log: {values:?}"
+        );
+    }
+}

@@ -380,14 +380,17 @@ impl Recorder<'_> {
             };
             found.extend(sites.into_iter().map(|(off, insn)| (m.start + off, insn)));
         }
+        // The sites are those of the code mapped now: a library unmapped and mapped again
+        // at the same place (dlclose, dlopen) has its counter reads without the `int3`
+        // again, and what was unmapped has none left.
+        let mut sites = HashMap::with_capacity(found.len());
         for (addr, insn) in found {
-            let book = self.tsc.books.get_mut(&tgid).expect("a book");
-            if book.sites.contains_key(&addr) {
-                continue;
+            if self.t.tracee.read_mem(addr, 1)? != [0xcc] {
+                self.t.tracee.write_mem(addr, &[0xcc])?;
             }
-            self.t.tracee.write_mem(addr, &[0xcc])?;
-            book.sites.insert(addr, insn);
+            sites.insert(addr, insn);
         }
+        self.tsc.books.get_mut(&tgid).expect("a book").sites = sites;
         Ok(true)
     }
 
