@@ -1,5 +1,6 @@
 #!/bin/sh
-# Compiles every testprogs/*.c into OUTDIR (static_*.c with -static).
+# Compiles every testprogs/*.c into OUTDIR (static_*.c with -static, lib_*.c into shared
+# libraries lib_*.so).
 # Usage: testprogs/build.sh OUTDIR
 set -eu
 if [ $# -ne 1 ]; then
@@ -16,6 +17,13 @@ for c in "$src"/*.c; do
 	name=$(basename "$c" .c)
 	extra=""
 	case "$name" in
+	lib_*)
+		if ! $CC $CFLAGS -shared -fPIC -o "$out/$name.so" "$c"; then
+			echo "build.sh: failed to compile $c" >&2
+			status=1
+		fi
+		continue
+		;;
 	static_*) extra="-static" ;;
 	gdb_nopie_*) extra="-O0 -no-pie" ;;
 	gdb_*) extra="-O0" ;;

@@ -10,9 +10,25 @@ use std::ffi::{OsStr, OsString};
 
 use common::*;
 
-/// Records `tsc_untrapped ARGS` (ftrun record's `flags` added) with `FTRUN_DEBUG_TSC=1` (and `extra_env`), checks the
-/// recording replays identically; returns it and ftrun's `[tsc]` lines.
+/// Records `tsc_untrapped ARGS` (ftrun record's `flags` added) with `FTRUN_DEBUG_TSC=1`
+/// (and `extra_env`), checks the recording replays identically; returns it and ftrun's
+/// `[tsc]` lines.
 fn record_tsc(
+    flags: &[&str],
+    args: &[&str],
+    extra_env: &[(&str, &OsStr)],
+) -> (Recording, Vec<String>) {
+    record_tsc_of(
+        testprog("tsc_untrapped").as_os_str(),
+        flags,
+        args,
+        extra_env,
+    )
+}
+
+/// `record_tsc` for any program.
+fn record_tsc_of(
+    prog: &OsStr,
     flags: &[&str],
     args: &[&str],
     extra_env: &[(&str, &OsStr)],
@@ -22,7 +38,7 @@ fn record_tsc(
     let mut argv: Vec<OsString> = vec!["record".into(), "-o".into(), dir.clone().into()];
     argv.extend(flags.iter().map(OsString::from));
     argv.push("--".into());
-    argv.push(testprog("tsc_untrapped").into());
+    argv.push(prog.into());
     argv.extend(args.iter().map(OsString::from));
     let mut env = vec![("FTRUN_DEBUG_TSC", OsStr::new("1"))];
     env.extend_from_slice(extra_env);
@@ -31,12 +47,7 @@ fn record_tsc(
         .into_iter()
         .filter(|l| l.contains("[tsc]"))
         .collect();
-    let rec = Recording::from_parts(
-        tmp,
-        dir,
-        output,
-        format!("record of tsc_untrapped {args:?}"),
-    );
+    let rec = Recording::from_parts(tmp, dir, output, format!("record of {prog:?} {args:?}"));
     rec.assert_exit(Exit::Code(0));
     rec.assert_replays(2);
     (rec, tsc_lines)
@@ -135,4 +146,70 @@ fn ftrun_tsc_trap_keeps_every_thread_trapping() {
 #[test]
 fn without_the_fast_path_every_thread_traps() {
     assert_traps_all_along(&["--no-fast-path"], &[]);
+}
+
+#[test]
+fn threads_preempted_in_time_calls_replay() {
+    // Python threads read the clock in loops, taking the interpreter's lock in turns: a
+    // thread is often preempted while the runtime is inside the vDSO for one of its time
+    // calls. A point in the vDSO is inside the runtime (replay hands the call's result
+    // back without running it): no preemption or signal landmark may be placed there.
+    let script = r#"
+import threading, time
+def work(k):
+    n = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.3:
+        n += int(time.time() * 1000) % 7
+    res[k] = n
+res = {}
+ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(sorted(res), time.monotonic_ns())
+"#;
+    for _ in 0..3 {
+        let (rec, lines) = record_tsc_of(OsStr::new("python3"), &[], &["-c", script], &[]);
+        rec.assert_stdout_contains(&["[0, 1, 2, 3] "]);
+        if lines.is_empty() {
+            eprintln!("this machine's clock source keeps rdtsc trapping; checked the fallback");
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_library_loaded_again_at_the_same_place_has_its_counter_reads_logged() {
+    let lib = testprog("lib_counter_read.so");
+    let (rec, lines) = record_tsc_of(
+        testprog("tsc_library_reloaded").as_os_str(),
+        &[],
+        &[lib.to_str().expect("a UTF-8 path")],
+        &[],
+    );
+    let reads: Vec<(String, String)> = printed(&rec, "at")
+        .iter()
+        .filter_map(|l| l.split_once(" read "))
+        .map(|(at, v)| (at.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(reads.len(), 3, "{}", rec.stdout());
+    assert!(
+        reads.iter().all(|(at, _)| *at == reads[0].0),
+        "the library should come back at the same address: {reads:?}"
+    );
+    if !lines
+        .iter()
+        .any(|l| l.contains("reads the counter untrapped"))
+    {
+        eprintln!("this machine's clock source keeps rdtsc trapping; checked the fallback");
+        return;
+    }
+    // Each mapping of the library has its counter read made to trap, not only the first.
+    let values = rdtsc_values(&rec);
+    for (_, v) in &reads {
+        assert!(
+            values.contains(v),
+            "the value {v} read in the reloaded library is not in the log: {values:?}"
+        );
+    }
 }

@@ -142,10 +142,11 @@ impl Recorder<'_> {
         if !space.has_records() {
             return Ok(());
         }
-        // Stopped inside the runtime (a signal came as its own call returned), the thread
-        // may be half-way through a record: the ring is read at its next stop outside.
+        // Stopped inside the runtime (a signal came as its own call returned, or in the
+        // vDSO it called for a time call), the thread may be half-way through a record:
+        // the ring is read at its next stop outside.
         let inside = match self.t.tracee.regs() {
-            Ok(regs) => fastpath::in_runtime_code(regs.rip),
+            Ok(regs) => fastpath::in_runtime_code(regs.rip) || self.tsc.in_vdso(tgid, regs.rip),
             Err(_) => false,
         };
         if inside {
@@ -248,17 +249,19 @@ impl Recorder<'_> {
         Ok(())
     }
 
-    /// Whether `rip` is in the runtime or a stub: no landmark may be placed there (replay
-    /// runs other code in the runtime).
     /// Whether the current thread's process has the runtime, recording in-process.
     pub(crate) fn runs_in_process(&self) -> bool {
         self.spaces.get(&self.t.tgid).is_some_and(|s| s.active())
     }
 
+    /// Whether `rip` is in the runtime, a stub or the vDSO the runtime calls for a time
+    /// call: no landmark may be placed there (replay runs other code in the runtime, and
+    /// hands a time call's logged result back without the vDSO).
     pub(crate) fn in_runtime_code(&self, rip: u64) -> bool {
         self.spaces
             .get(&self.t.tgid)
             .is_some_and(|space| space.owns(rip))
+            || self.tsc.in_vdso(self.t.tgid, rip)
     }
 
     /// Sends the thread's next call to the tracer while a signal waits for it, the

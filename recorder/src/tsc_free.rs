@@ -101,6 +101,14 @@ impl TscState {
             .is_some_and(|b| b.sites.keys().any(|&a| a >= lo && a < hi))
     }
 
+    /// Whether `rip` is in process `tgid`'s vDSO: only the runtime runs it, for a time
+    /// call, so a thread stopped there is inside the runtime.
+    pub(crate) fn in_vdso(&self, tgid: i32, rip: u64) -> bool {
+        self.books
+            .get(&tgid)
+            .is_some_and(|b| (b.vdso_range.0..b.vdso_range.1).contains(&rip))
+    }
+
     /// Process `tgid`'s executable mappings may have changed.
     pub(crate) fn mappings_changed(&mut self, tgid: i32) {
         if let Some(b) = self.books.get_mut(&tgid) {
@@ -372,14 +380,17 @@ impl Recorder<'_> {
             };
             found.extend(sites.into_iter().map(|(off, insn)| (m.start + off, insn)));
         }
+        // The sites are those of the code mapped now: a library unmapped and mapped again
+        // at the same place (dlclose, dlopen) has its counter reads without the `int3`
+        // again, and what was unmapped has none left.
+        let mut sites = HashMap::with_capacity(found.len());
         for (addr, insn) in found {
-            let book = self.tsc.books.get_mut(&tgid).expect("a book");
-            if book.sites.contains_key(&addr) {
-                continue;
+            if self.t.tracee.read_mem(addr, 1)? != [0xcc] {
+                self.t.tracee.write_mem(addr, &[0xcc])?;
             }
-            self.t.tracee.write_mem(addr, &[0xcc])?;
-            book.sites.insert(addr, insn);
+            sites.insert(addr, insn);
         }
+        self.tsc.books.get_mut(&tgid).expect("a book").sites = sites;
         Ok(true)
     }
 
