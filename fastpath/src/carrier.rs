@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic};
+use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction};
 
 /// The bytes of the filter's `jmp rel32`.
 pub const JMP_LEN: usize = 5;
@@ -34,18 +34,7 @@ pub struct Carrier {
 
 /// An instruction a filter can move into its stub, whatever its length.
 fn movable(ins: &Instruction) -> bool {
-    !ins.is_invalid()
-        && ins.flow_control() == FlowControl::Next
-        && !matches!(
-            ins.mnemonic(),
-            Mnemonic::Syscall
-                | Mnemonic::Sysenter
-                | Mnemonic::Int
-                | Mnemonic::Int3
-                // Moved code is not looked at again for time-stamp reads (`tsc_sites`).
-                | Mnemonic::Rdtsc
-                | Mnemonic::Rdtscp
-        )
+    crate::patch::relocatable(ins)
 }
 
 fn can_carry(ins: &Instruction) -> bool {

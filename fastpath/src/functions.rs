@@ -4,6 +4,7 @@
 //! there are no symbols, so a whole function can be decoded to know where its branches
 //! land (see `carrier::loop_carrier`).
 
+use tracee::le::{u16_at, u32_at, u64_at};
 use tracee::Tracee;
 
 const PT_LOAD: u32 = 1;
@@ -42,18 +43,6 @@ fn object_base(pid: i32, addr: u64) -> Option<u64> {
         .filter(|(a, _, off, p)| p == path && *off == 0 && *a <= addr)
         .map(|(a, _, _, _)| *a)
         .max()
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 /// The address of the object's `eh_frame_hdr`, mapped from its file at `base`.

@@ -45,15 +45,18 @@ impl PatchPlan {
     }
 }
 
-fn relocatable(ins: &Instruction) -> bool {
-    ins.flow_control() == FlowControl::Next
+/// An instruction that may run moved into a stub: one that goes on to the next, and that
+/// neither enters the kernel, traps, nor reads the time-stamp counter (moved code is not
+/// looked at again for counter reads, `tsc_sites`). Shared with `carrier`.
+pub(crate) fn relocatable(ins: &Instruction) -> bool {
+    !ins.is_invalid()
+        && ins.flow_control() == FlowControl::Next
         && !matches!(
             ins.mnemonic(),
             Mnemonic::Syscall
                 | Mnemonic::Sysenter
                 | Mnemonic::Int
                 | Mnemonic::Int3
-                // Moved code is not looked at again for time-stamp reads (`tsc_sites`).
                 | Mnemonic::Rdtsc
                 | Mnemonic::Rdtscp
         )

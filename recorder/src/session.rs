@@ -2,16 +2,15 @@
 
 use std::collections::HashSet;
 
-use schema::FileIdentity;
 use schema::{
-    Echo, Event, EventKind, ExecEvent, ExitStatus, Footer, SignalEvent, SignalPlacement,
-    SyscallEvent, SyscallMode,
+    Echo, Event, EventKind, ExitStatus, Footer, SignalEvent, SignalPlacement, SyscallEvent,
+    SyscallMode,
 };
 use syscalls::futex::{locks_pi, never_blocks};
 use syscalls::{
     leaves_process, syscall_args, syscall_name, Rule, ERESTARTNOINTR, ERESTART_RESTARTBLOCK,
 };
-use tracee::{auxv, regs_hash, PtraceEvent, RawSiginfo, Regs, Resume, Stop, Tracee, TraceeError};
+use tracee::{regs_hash, PtraceEvent, RawSiginfo, Regs, Resume, Stop, Tracee, TraceeError};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::effects::{self, EntrySnapshot};
@@ -98,7 +97,7 @@ pub struct Recorder<'a> {
     pub(crate) vfork_children: std::collections::HashMap<i32, u32>,
     /// Processes (by thread group id) with `MAP_SHARED` mappings: the children they fork
     /// share their token.
-    shared_memory: HashSet<i32>,
+    pub(crate) shared_memory: HashSet<i32>,
     /// Processes (by thread group id) that installed a seccomp filter of their own, or
     /// inherited one from their parent: `PR_GET_SECCOMP` says 2 to them.
     pub(crate) own_seccomp: HashSet<i32>,
@@ -610,7 +609,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// Logs a finished syscall with everything replay needs to reproduce or check it.
-    fn log_syscall(&mut self, p: Pending, ret: i64) -> Result<(), RecordError> {
+    pub(crate) fn log_syscall(&mut self, p: Pending, ret: i64) -> Result<(), RecordError> {
         let writes = effects::capture_writes(&mut self.t.tracee, p.rule, &p.args, ret, &p.snap)?;
         let (mut output_hash, mut echo, mut mapping) = (0, Echo::None, None);
         let mode = match p.rule {
@@ -743,59 +742,6 @@ impl<'a> Recorder<'a> {
             self.tasks.release_vfork_parent(parent)?;
         }
         Ok(())
-    }
-
-    fn on_exec(&mut self) -> Result<(), RecordError> {
-        self.t.exec_exit_pending = true;
-        let regs = self.t.tracee.regs()?;
-        let facts = auxv::hide_vdso(&mut self.t.tracee, regs.rsp)?;
-        let at_random = self.t.tracee.read_mem(facts.at_random_addr, 16)?;
-        self.tsc_exec(facts.vdso_base)?;
-        // The execve that got here is logged before the new image, as replay meets them.
-        if let Some(p) = self.t.pending.take() {
-            self.log_syscall(p, 0)?;
-        }
-        self.become_leader_after_exec();
-        let exe_link = format!("/proc/{}/exe", self.t.tracee.pid());
-        let shown = std::fs::read_link(&exe_link).unwrap_or_default();
-        use std::os::unix::ffi::OsStrExt;
-        let exe = FileIdentity::of(
-            std::path::Path::new(&exe_link),
-            shown.as_os_str().as_bytes(),
-        )
-        .map_err(|source| RecordError::Io {
-            what: format!("reading the identity of {}", shown.display()),
-            source,
-        })?;
-        // The new image shares no memory with anyone (a vfork child's no longer its
-        // parent's): the process takes turns alone.
-        self.shared_memory.remove(&self.t.tgid);
-        self.sched
-            .leave_shared_token(self.t.tgid, self.t.tid as i32);
-        // What the kernel loaded, kept so that replay can load it again whatever the files
-        // have become.
-        let image = match self.files.keep_image(self.t.tracee.pid()) {
-            Ok(image) => image,
-            Err(e) => {
-                self.warn_once(format!(
-                    "could not keep a copy of {} ({e}); replay needs it unchanged",
-                    shown.display()
-                ));
-                None
-            }
-        };
-        self.drain_file_warnings();
-        // Signals held for the old image die with it; a spin watch too.
-        self.t.held.clear();
-        self.stop_spin_watch()?;
-        self.push(EventKind::Exec(ExecEvent {
-            exe,
-            at_random_addr: facts.at_random_addr,
-            at_random,
-            rsp: regs.rsp,
-            image,
-        }))?;
-        self.release_vfork_parent()
     }
 }
 

@@ -8,6 +8,7 @@ mod error;
 mod inherit;
 mod inject;
 pub mod landmark;
+pub mod le;
 mod memory;
 pub mod rdtsc;
 mod regs;

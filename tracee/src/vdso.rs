@@ -2,23 +2,12 @@
 //! process's vDSO, read off its dynamic symbol table (the image the kernel maps holds
 //! its section headers).
 
+use crate::le::{u16_at, u32_at, u64_at};
 use crate::{Tracee, TraceeError};
 
 const SHT_DYNSYM: u32 = 11;
 /// The vDSO is two pages or so; more is not a vDSO.
 const MOST_BYTES: usize = 1 << 16;
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
 
 /// The time functions' addresses in an image mapped at `base`: `clock_gettime`,
 /// `gettimeofday`, `time` (0 for one it lacks).
