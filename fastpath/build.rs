@@ -36,6 +36,7 @@ fn main() {
     let modules = [
         dir.join("runtime/gate.rs"),
         dir.join("runtime/ready.rs"),
+        dir.join("runtime/shapes.rs"),
         dir.join("runtime/vector.rs"),
     ];
     for f in [

@@ -52,6 +52,18 @@ extern "C" fn capture_inherited_state() {
 #[link_section = ".init_array"]
 static CAPTURE_INHERITED_STATE: extern "C" fn() = capture_inherited_state;
 
+/// The records taken from a ring at each stop and the trace's chunks are buffers of up to a
+/// few MB, made and freed all along. By default glibc maps such buffers afresh each time
+/// and unmaps them when freed, so every one is paid again in page faults (a tenth of the
+/// recorder's time in a syscall-heavy recording): they are kept on the heap instead.
+fn keep_large_buffers() {
+    // SAFETY: mallopt only changes allocator thresholds; called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 fn main() {
     // ftrun waits for its children: an inherited `SIG_IGN` for SIGCHLD would have the kernel
     // reap them (the program still gets it: see `tracee::InheritedState`).
@@ -59,6 +71,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
     }
+    keep_large_buffers();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Record(args)) => cmd::record::run(args),

@@ -341,3 +341,38 @@ fn assert_blocking_calls_replay<const N: usize>(args: [&str; N]) -> Recording {
     );
     rec
 }
+
+#[test]
+fn a_servers_connection_set_up_runs_in_process_and_replays() {
+    let rec = assert_replays_identically(testprog("socket_setup_calls"), ["40"]);
+    rec.assert_stdout_contains(&[
+        "nodelay 1 (4 bytes)",
+        "bad buffer -1 errno 14, bad length -1 errno 14",
+        "rounds 40",
+    ]);
+    let lines = dump_lines(&rec);
+    for call in [
+        "accept4(",
+        "getpeername(",
+        "getsockname(",
+        "getsockopt(",
+        "setsockopt(",
+        "epoll_ctl(",
+    ] {
+        let in_process = lines
+            .iter()
+            .filter(|l| l.contains(call) && l.contains("[in-process]"))
+            .count();
+        assert!(
+            in_process >= 35,
+            "{call}: only {in_process} of the calls ran in-process"
+        );
+    }
+    // A length the kernel cannot read goes to the tracer, as its EFAULT does.
+    assert!(
+        lines.iter().any(|l| l.contains("getpeername(")
+            && l.contains("EFAULT")
+            && !l.contains("[in-process]")),
+        "the unreadable length should take the traced path"
+    );
+}

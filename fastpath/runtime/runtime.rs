@@ -18,12 +18,14 @@
 mod layout;
 mod gate;
 mod ready;
+mod shapes;
 mod vector;
 
 use core::ptr::{read_volatile, write_volatile};
 use gate::gate_passed;
 use layout::*;
 use ready::{file_of, opens_now, readable_now, writable_now};
+use shapes::{nonblocking, sleep, time_call, with_sized_out};
 use vector::{output_size, readv, recvmsg, Sent};
 
 core::arch::global_asm!(
@@ -190,6 +192,13 @@ mod nr {
     pub const RECVMSG: u64 = 47;
     pub const PROCESS_VM_READV: u64 = 310;
     pub const STATX: u64 = 332;
+    pub const ACCEPT: u64 = 43;
+    pub const ACCEPT4: u64 = 288;
+    pub const GETSOCKNAME: u64 = 51;
+    pub const GETPEERNAME: u64 = 52;
+    pub const SETSOCKOPT: u64 = 54;
+    pub const GETSOCKOPT: u64 = 55;
+    pub const EPOLL_CTL: u64 = 233;
     pub const FACCESSAT2: u64 = 439;
 }
 
@@ -434,35 +443,6 @@ unsafe fn with_write_marked(
     Some(rec.commit(nr, a, r, 0))
 }
 
-/// A time call: the vDSO's function when every thread reads the time-stamp counter
-/// untrapped (`FLAG_TSC_FREE`: the tracer saw to it that nothing else in the process
-/// reads it unrecorded), for the clocks it reads without a syscall of its own; the
-/// syscall otherwise. Either way the record holds what the call wrote.
-unsafe fn time_call(nr: u64, a: [u64; 6]) -> i64 {
-    let c = control();
-    if read_volatile(&(*c).flags) & FLAG_TSC_FREE == 0 {
-        return sys(nr, a);
-    }
-    let vdso = read_volatile(&(*c).vdso);
-    match nr {
-        // REALTIME, MONOTONIC, MONOTONIC_RAW, the coarse ones and BOOTTIME; a null
-        // result pointer gets the syscall's EFAULT.
-        nr::CLOCK_GETTIME if vdso[0] != 0 && a[1] != 0 && matches!(a[0], 0 | 1 | 4 | 5 | 6 | 7) => {
-            let f: extern "C" fn(u64, u64) -> i64 = core::mem::transmute(vdso[0] as usize);
-            f(a[0], a[1])
-        }
-        nr::GETTIMEOFDAY if vdso[1] != 0 => {
-            let f: extern "C" fn(u64, u64) -> i64 = core::mem::transmute(vdso[1] as usize);
-            f(a[0], a[1])
-        }
-        nr::TIME if vdso[2] != 0 => {
-            let f: extern "C" fn(u64) -> i64 = core::mem::transmute(vdso[2] as usize);
-            f(a[0])
-        }
-        _ => sys(nr, a),
-    }
-}
-
 unsafe fn plain(nr: u64, a: [u64; 6]) -> Option<i64> {
     let rec = Record::begin(0)?;
     let r = sys(nr, a);
@@ -533,16 +513,6 @@ fn ioctl_query_len(request: u64) -> Option<u64> {
     }
 }
 
-/// A sleep made in-process: `rem` is written only when a signal cut it short.
-unsafe fn sleep(n: u64, a: [u64; 6], rem: u64) -> Option<i64> {
-    let mut rec = Record::begin(WRITE_HEADER_SIZE + 16)?;
-    let r = sys(n, a);
-    if r == -EINTR {
-        rec.write(rem, 16);
-    }
-    Some(rec.commit(n, a, r, 0))
-}
-
 /// Runs and records a bufferable call, or `None` for the traced path. Calls that may
 /// block run in-process only when the process has one thread (`FLAG_MAY_BLOCK`), or
 /// when they cannot block.
@@ -580,6 +550,14 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         // going live rebuilds, reads their paths at the stop.
         nr::OPENAT if opens && opens_now(a[0], a[1], a[2]) => plain(n, a),
         nr::OPEN if opens && opens_now(AT_FDCWD, a[0], a[1]) => plain(n, a),
+        // What a server does for each connection. Under fault tolerance these stay traced
+        // too: going live rebuilds the follower's sockets and epoll sets from them.
+        nr::SETSOCKOPT | nr::EPOLL_CTL if opens => plain(n, a),
+        nr::GETSOCKOPT if opens => with_sized_out(n, a, a[3], a[4]),
+        nr::GETPEERNAME | nr::GETSOCKNAME if opens => with_sized_out(n, a, a[1], a[2]),
+        nr::ACCEPT | nr::ACCEPT4 if opens && (may_block || nonblocking(a[0])) => {
+            with_sized_out(n, a, a[1], a[2])
+        }
         nr::CLOCK_GETTIME | nr::TIME => {
             let (addr, len) = if n == nr::TIME { (a[0], 8) } else { (a[1], 16) };
             let mut rec = Record::begin(WRITE_HEADER_SIZE + len)?;
@@ -684,8 +662,7 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         }
         nr::SENDTO | nr::SENDMSG if outputs && (n == nr::SENDMSG || a[4] == 0) => {
             let send_flags = if n == nr::SENDTO { a[3] } else { a[2] };
-            let nonblocking = || sys3(nr::FCNTL, a[0], F_GETFL, 0) & O_NONBLOCK != 0;
-            if !may_block && send_flags & MSG_DONTWAIT == 0 && !nonblocking() {
+            if !may_block && send_flags & MSG_DONTWAIT == 0 && !nonblocking(a[0]) {
                 return None;
             }
             output(n, a, output_size(n, a)?, flags)

@@ -93,6 +93,13 @@ pub const BUFFERABLE: &[libc::c_long] = &[
     libc::SYS_munmap,
     libc::SYS_brk,
     libc::SYS_madvise,
+    libc::SYS_accept,
+    libc::SYS_accept4,
+    libc::SYS_getsockname,
+    libc::SYS_getpeername,
+    libc::SYS_setsockopt,
+    libc::SYS_getsockopt,
+    libc::SYS_epoll_ctl,
 ];
 
 pub fn bufferable(nr: u64) -> bool {

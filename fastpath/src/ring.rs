@@ -42,11 +42,13 @@ impl<'a> RecordRef<'a> {
     }
 }
 
+#[inline]
 fn le64(b: &[u8]) -> u64 {
     u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
 }
 
 /// The records in bytes taken from a ring, each checked as untrusted input.
+#[inline]
 pub fn records(bytes: &[u8]) -> impl Iterator<Item = Result<RecordRef<'_>, FastPathError>> {
     let mut at = 0usize;
     std::iter::from_fn(move || {
@@ -62,6 +64,7 @@ pub fn records(bytes: &[u8]) -> impl Iterator<Item = Result<RecordRef<'_>, FastP
     })
 }
 
+#[inline]
 fn record_at(bytes: &[u8], at: usize) -> Result<(RecordRef<'_>, usize), FastPathError> {
     let bad = |why: String| FastPathError::CorruptRecord {
         offset: at as u64,

@@ -2,7 +2,7 @@
 //! `codec.rs` converts these to and from the Cap'n Proto encoding in `trace.capnp`.
 
 /// Version of the trace format; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// How a recording measured thread progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

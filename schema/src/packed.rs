@@ -3,32 +3,138 @@
 //! ring, without an allocation per call, and readers unpack them into ordinary `Syscall`
 //! events of mode `Buffered` with consecutive seq numbers.
 //!
-//! Each call is little-endian 64-bit words: `number | nwrites << 32 | echo << 48`, the
-//! result, the six arguments, the output hash; then each memory write as its address, its
-//! length and its bytes padded to 8.
+//! A server makes the same few calls over and over (two `gettimeofday` per redis command),
+//! so each call is written as its difference from the last call of the same number in the
+//! item: a call `n` finds its predecessor in slot `n % SLOTS` (a slot holding another
+//! number counts as no predecessor, all zeros). A call is
+//!
+//! - its number, a varint;
+//! - a 16-bit little-endian word of flags: bits 0–5, argument `i` differs (its difference
+//!   follows); bit 6, the result differs; bit 7, an output hash follows; bits 8–9, the echo;
+//!   bits 10–14, the number of memory writes; bit 15 is zero;
+//! - the differing arguments, then the result, each as the zigzag varint of its wrapping
+//!   difference from the predecessor's; the output hash as 8 bytes;
+//! - each write: a byte whose bit 0 says the address is the predecessor's write's at the same
+//!   place and bit 1 that the length is, then the address (zigzag varint difference) and the
+//!   length (varint) where they are not; then the bytes, the first `XORED` of them xor-ed with
+//!   the predecessor's write when it had the same length (a clock read differs from the last
+//!   in a byte or two, and the rest become zeros for the chunk's compression).
 
 use crate::model::{
     BufferedCalls, Echo, Event, EventKind, MemWrite, SyscallEvent, SyscallMode, WriteBytes, Writes,
 };
 
-const CALL_WORDS: usize = 9;
-const MAX_WRITES: u64 = 0xffff;
+/// How many numbers are remembered at once (direct-mapped by number).
+const SLOTS: usize = 16;
+/// Writes per call whose shape and first bytes are remembered.
+const WRITE_SLOTS: usize = 2;
+/// How many first bytes of a write are xor-ed with the predecessor's.
+const XORED: usize = 16;
+/// Writes a call can have in its flags.
+const MAX_WRITES: u16 = 31;
+
+const RESULT_DIFFERS: u16 = 1 << 6;
+const HAS_HASH: u16 = 1 << 7;
+const ECHO_SHIFT: u16 = 8;
+const WRITES_SHIFT: u16 = 10;
+const RESERVED: u16 = 1 << 15;
+const SAME_ADDR: u8 = 1;
+const SAME_LEN: u8 = 2;
+
+/// What a call's predecessor left for the next call of its number.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    number: u32,
+    result: i64,
+    args: [u64; 6],
+    writes: [LastWrite; WRITE_SLOTS],
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct LastWrite {
+    addr: u64,
+    len: u64,
+    head: [u8; XORED],
+}
+
+const NONE: Last = Last {
+    number: u32::MAX,
+    result: 0,
+    args: [0; 6],
+    writes: [LastWrite {
+        addr: 0,
+        len: 0,
+        head: [0; XORED],
+    }; WRITE_SLOTS],
+};
+
+/// The predecessors of one item's calls, kept alike by the packer and the reader.
+#[derive(Debug, Clone)]
+struct History {
+    slots: [Last; SLOTS],
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            slots: [NONE; SLOTS],
+        }
+    }
+}
+
+impl History {
+    /// The slot of calls `number`, holding the last one's values (zeros if there was none:
+    /// the slot is taken from the number that had it).
+    fn slot_for(&mut self, number: u32) -> usize {
+        let slot = number as usize % SLOTS;
+        if self.slots[slot].number != number {
+            self.slots[slot] = Last { number, ..NONE };
+        }
+        slot
+    }
+}
 
 /// Builds the packed calls of one thread.
 #[derive(Debug, Default)]
 pub struct Packer {
     bytes: Vec<u8>,
     count: u32,
-    /// Where the word holding the current call's number of writes is.
-    current: Option<usize>,
+    history: History,
+    /// The call being packed: where its flags are, and its slot in `history` (updated in
+    /// place as the call is packed: it is the predecessor of the next of its number).
+    current: Option<(usize, usize)>,
 }
 
-fn echo_code(e: Echo) -> u64 {
+fn echo_code(e: Echo) -> u16 {
     match e {
         Echo::None => 0,
         Echo::Stdout => 1,
         Echo::Stderr => 2,
     }
+}
+
+fn zigzag(d: u64) -> u64 {
+    let d = d as i64;
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> u64 {
+    ((z >> 1) as i64 ^ -((z & 1) as i64)) as u64
+}
+
+fn put_varint(bytes: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        bytes.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    bytes.push(v as u8);
+}
+
+fn head_of(data: &[u8]) -> [u8; XORED] {
+    let mut head = [0u8; XORED];
+    let n = data.len().min(XORED);
+    head[..n].copy_from_slice(&data[..n]);
+    head
 }
 
 impl Packer {
@@ -41,38 +147,83 @@ impl Packer {
         output_hash: u64,
         echo: Echo,
     ) {
-        self.current = Some(self.bytes.len());
         self.count += 1;
-        let head = u64::from(number) | echo_code(echo) << 48;
-        // Built whole, then appended in one go.
-        let mut words = [0u8; CALL_BYTES];
-        let values = [head, result as u64]
-            .into_iter()
-            .chain(args.iter().copied())
-            .chain([output_hash]);
-        for (slot, w) in words.chunks_exact_mut(8).zip(values) {
-            slot.copy_from_slice(&w.to_le_bytes());
+        let slot = self.history.slot_for(number);
+        let last = &mut self.history.slots[slot];
+        let bytes = &mut self.bytes;
+        put_varint(bytes, u64::from(number));
+        let at = bytes.len();
+        let mut flags = echo_code(echo) << ECHO_SHIFT;
+        bytes.extend_from_slice(&[0, 0]);
+        for (i, (&a, was)) in args.iter().zip(&mut last.args).enumerate() {
+            if a != *was {
+                flags |= 1 << i;
+                put_varint(bytes, zigzag(a.wrapping_sub(*was)));
+                *was = a;
+            }
         }
-        self.bytes.extend_from_slice(&words);
+        if result != last.result {
+            flags |= RESULT_DIFFERS;
+            put_varint(
+                bytes,
+                zigzag((result as u64).wrapping_sub(last.result as u64)),
+            );
+            last.result = result;
+        }
+        if output_hash != 0 {
+            flags |= HAS_HASH;
+            bytes.extend_from_slice(&output_hash.to_le_bytes());
+        }
+        bytes[at..at + 2].copy_from_slice(&flags.to_le_bytes());
+        self.current = Some((at, slot));
     }
 
     /// Bytes the kernel wrote at `addr` during the current call. Calls have at most a few
     /// writes (the runtime makes at most two); further ones are dropped, never misfiled.
     pub fn write(&mut self, addr: u64, data: &[u8]) {
-        let Some(at) = self.current else {
+        let Some((at, slot)) = self.current else {
             return;
         };
-        let head = u64::from_le_bytes(self.bytes[at..at + 8].try_into().expect("8 bytes"));
-        let nwrites = (head >> 32) & MAX_WRITES;
-        if nwrites == MAX_WRITES {
+        let bytes = &mut self.bytes;
+        let mut flags = u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+        let index = (flags >> WRITES_SHIFT) & MAX_WRITES;
+        if index == MAX_WRITES {
             return;
         }
-        let head = (head & !(MAX_WRITES << 32)) | (nwrites + 1) << 32;
-        self.bytes[at..at + 8].copy_from_slice(&head.to_le_bytes());
-        self.word(addr);
-        self.word(data.len() as u64);
-        self.bytes.extend_from_slice(data);
-        self.bytes.resize(pad8(self.bytes.len()), 0);
+        flags += 1 << WRITES_SHIFT;
+        bytes[at..at + 2].copy_from_slice(&flags.to_le_bytes());
+        let len = data.len() as u64;
+        let mut none = LastWrite::default();
+        let (was, remembered) = match self.history.slots[slot].writes.get_mut(index as usize) {
+            Some(w) => (w, true),
+            None => (&mut none, false),
+        };
+        let mut shape = 0;
+        if addr == was.addr {
+            shape |= SAME_ADDR;
+        }
+        if len == was.len {
+            shape |= SAME_LEN;
+        }
+        bytes.push(shape);
+        if addr != was.addr {
+            put_varint(bytes, zigzag(addr.wrapping_sub(was.addr)));
+        }
+        if len != was.len {
+            put_varint(bytes, len);
+        }
+        if remembered && len == was.len {
+            let n = data.len().min(XORED);
+            bytes.extend(data[..n].iter().zip(&was.head).map(|(a, b)| a ^ b));
+            bytes.extend_from_slice(&data[n..]);
+        } else {
+            bytes.extend_from_slice(data);
+        }
+        *was = LastWrite {
+            addr,
+            len,
+            head: head_of(data),
+        };
     }
 
     pub fn count(&self) -> u32 {
@@ -88,47 +239,73 @@ impl Packer {
             packed: self.bytes,
         }
     }
-
-    fn word(&mut self, w: u64) {
-        self.bytes.extend_from_slice(&w.to_le_bytes());
-    }
 }
 
-fn pad8(n: usize) -> usize {
-    (n + 7) & !7
-}
-
-/// A reader of packed words that refuses to run past the end.
-struct Words<'a> {
+/// A reader of packed bytes that refuses to run past the end.
+struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
-impl Words<'_> {
-    fn word(&mut self) -> Result<u64, String> {
-        let end = self.at + 8;
-        let w = self
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8, String> {
+        let b = *self
+            .bytes
+            .get(self.at)
+            .ok_or_else(|| format!("packed calls end inside a call (byte {})", self.at))?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, String> {
+        let start = self.at;
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                if shift == 63 && b > 1 {
+                    break;
+                }
+                return Ok(v);
+            }
+        }
+        Err(format!("a number at byte {start} is longer than 64 bits"))
+    }
+
+    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let end = self.at + N;
+        let b = self
             .bytes
             .get(self.at..end)
             .ok_or_else(|| format!("packed calls end inside a call (byte {})", self.at))?;
         self.at = end;
-        Ok(u64::from_le_bytes(w.try_into().expect("8 bytes")))
+        Ok(b.try_into().expect("N bytes"))
     }
 
-    fn bytes(&mut self, len: u64) -> Result<WriteBytes, String> {
-        let padded = usize::try_from(len).ok().map(pad8);
-        let end = padded.and_then(|p| self.at.checked_add(p));
-        match end.filter(|&e| e <= self.bytes.len()) {
-            Some(end) => {
-                let data = WriteBytes::from_slice(&self.bytes[self.at..self.at + len as usize]);
-                self.at = end;
-                Ok(data)
+    fn data(&mut self, len: u64, xor: Option<&[u8; XORED]>) -> Result<WriteBytes, String> {
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| self.at.checked_add(l))
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| {
+                format!(
+                    "a memory write of {len} bytes runs past the packed calls (byte {})",
+                    self.at
+                )
+            })?;
+        let raw = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(match xor {
+            Some(prev) => {
+                let mut data = WriteBytes::from_slice(raw);
+                for (d, p) in data.iter_mut().zip(prev) {
+                    *d ^= p;
+                }
+                data
             }
-            None => Err(format!(
-                "a memory write of {len} bytes runs past the packed calls (byte {})",
-                self.at
-            )),
-        }
+            None => WriteBytes::from_slice(raw),
+        })
     }
 }
 
@@ -177,44 +354,83 @@ impl BufferedCalls {
 }
 
 fn append_calls(calls: PackedView<'_>, events: &mut Vec<Event>) -> Result<(), String> {
-    let mut r = Words {
+    let mut r = Reader {
         bytes: calls.packed,
         at: 0,
     };
-    // A call takes at least its words: a count the bytes cannot hold reserves no more.
-    let most = calls.packed.len() / CALL_BYTES;
+    let mut history = History::default();
+    // A call takes at least its number and flags: a count the bytes cannot hold reserves
+    // no more.
+    let most = calls.packed.len() / MIN_CALL_BYTES;
     events.reserve((calls.count as usize).min(most));
     for i in 0..u64::from(calls.count) {
-        let head = r.word()?;
-        let echo = match head >> 48 {
+        let number = u32::try_from(r.varint()?)
+            .map_err(|_| format!("call {i} has a number past 32 bits (byte {})", r.at))?;
+        let flags = u16::from_le_bytes(r.fixed::<2>()?);
+        if flags & RESERVED != 0 {
+            return Err(format!("call {i} has unknown flags {flags:#x}"));
+        }
+        let echo = match (flags >> ECHO_SHIFT) & 3 {
             0 => Echo::None,
             1 => Echo::Stdout,
             2 => Echo::Stderr,
             other => return Err(format!("call {i} has an unknown echo {other}")),
         };
-        let result = r.word()? as i64;
-        let mut args = [0u64; 6];
-        for a in &mut args {
-            *a = r.word()?;
+        let slot = history.slot_for(number);
+        let last = &mut history.slots[slot];
+        for (bit, a) in last.args.iter_mut().enumerate() {
+            if flags & (1 << bit) != 0 {
+                *a = a.wrapping_add(unzigzag(r.varint()?));
+            }
         }
-        let output_hash = r.word()?;
-        let nwrites = (head >> 32) & MAX_WRITES;
-        let mut writes = Writes::with_capacity(nwrites as usize);
-        for _ in 0..nwrites {
-            let addr = r.word()?;
-            let len = r.word()?;
-            writes.push(MemWrite {
-                addr,
-                data: r.bytes(len)?,
-            });
+        if flags & RESULT_DIFFERS != 0 {
+            last.result = (last.result as u64).wrapping_add(unzigzag(r.varint()?)) as i64;
+        }
+        let output_hash = if flags & HAS_HASH != 0 {
+            u64::from_le_bytes(r.fixed::<8>()?)
+        } else {
+            0
+        };
+        let nwrites = usize::from((flags >> WRITES_SHIFT) & MAX_WRITES);
+        let mut writes = Writes::with_capacity(nwrites);
+        for index in 0..nwrites {
+            let shape = r.byte()?;
+            if shape & !(SAME_ADDR | SAME_LEN) != 0 {
+                return Err(format!(
+                    "call {i} has a write of unknown shape {shape:#x} (byte {})",
+                    r.at - 1
+                ));
+            }
+            let remembered = last.writes.get_mut(index);
+            let was = remembered.as_ref().map(|w| **w).unwrap_or_default();
+            let addr = if shape & SAME_ADDR != 0 {
+                was.addr
+            } else {
+                was.addr.wrapping_add(unzigzag(r.varint()?))
+            };
+            let len = if shape & SAME_LEN != 0 {
+                was.len
+            } else {
+                r.varint()?
+            };
+            let xor = (remembered.is_some() && len == was.len).then_some(&was.head);
+            let data = r.data(len, xor)?;
+            if let Some(w) = remembered {
+                *w = LastWrite {
+                    addr,
+                    len,
+                    head: head_of(&data),
+                };
+            }
+            writes.push(MemWrite { addr, data });
         }
         events.push(Event {
             seq: calls.first_seq + i,
             tid: calls.tid,
             kind: EventKind::Syscall(SyscallEvent {
-                number: head & 0xffff_ffff,
-                args,
-                result,
+                number: u64::from(number),
+                args: last.args,
+                result: last.result,
                 mode: SyscallMode::Buffered,
                 writes,
                 rip: 0,
@@ -240,76 +456,9 @@ pub fn estimated_size(calls: &BufferedCalls) -> usize {
     calls.packed.len().saturating_add(64)
 }
 
-/// The words of one call before its writes.
-pub const CALL_BYTES: usize = CALL_WORDS * 8;
+/// The fewest bytes a call takes: its number and its flags.
+const MIN_CALL_BYTES: usize = 3;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn calls_unpack_to_the_events_they_were_packed_from() {
-        let mut p = Packer::default();
-        p.call(110, 42, &[1, 2, 3, 4, 5, 6], 0, Echo::None);
-        p.call(0, 3, &[3, 0x1000, 16, 0, 0, 0], 0, Echo::None);
-        p.write(0x1000, b"abc");
-        p.call(1, 5, &[1, 0x2000, 5, 0, 0, 0], 0xfeed, Echo::Stdout);
-        let calls = p.finish(7, 99);
-        let events = unpack(&calls).unwrap();
-        assert_eq!(events.len(), 3);
-        assert_eq!((events[0].seq, events[2].seq, events[1].tid), (7, 9, 99));
-        let EventKind::Syscall(read) = &events[1].kind else {
-            panic!("not a syscall")
-        };
-        assert_eq!(
-            (read.number, read.result, read.mode),
-            (0, 3, SyscallMode::Buffered)
-        );
-        assert_eq!(
-            read.writes.as_slice(),
-            [MemWrite {
-                addr: 0x1000,
-                data: WriteBytes::from_slice(b"abc")
-            }]
-        );
-        let EventKind::Syscall(write) = &events[2].kind else {
-            panic!("not a syscall")
-        };
-        assert_eq!((write.output_hash, write.echo), (0xfeed, Echo::Stdout));
-    }
-
-    #[test]
-    fn packed_calls_that_do_not_match_their_count_are_refused() {
-        let mut p = Packer::default();
-        p.call(0, 3, &[0; 6], 0, Echo::None);
-        p.write(0x1000, b"abc");
-        let mut calls = p.finish(0, 1);
-        calls.count = 2;
-        assert!(unpack(&calls).unwrap_err().contains("end inside a call"));
-        calls.count = 1;
-        // The write claims more bytes than there are.
-        calls.packed[CALL_BYTES + 8] = 0xff;
-        assert!(unpack(&calls).unwrap_err().contains("memory write"));
-        calls.packed[CALL_BYTES + 8] = 3;
-        calls.packed.extend_from_slice(&[0; 8]);
-        assert!(unpack(&calls).unwrap_err().contains("follow the last"));
-    }
-
-    #[test]
-    fn unpacked_calls_follow_the_events_before_them_and_bad_ones_add_none() {
-        let mut p = Packer::default();
-        p.call(39, 1, &[0; 6], 0, Echo::None);
-        p.call(110, 2, &[0; 6], 0, Echo::None);
-        let calls = p.finish(5, 8);
-        let mut events = unpack(&calls).unwrap();
-        events.truncate(1);
-        unpack_into(&calls, &mut events).unwrap();
-        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, vec![5, 5, 6]);
-        // A count past the bytes: an error, and the events already there stay alone.
-        let mut bad = calls.clone();
-        bad.count = 3;
-        assert!(unpack_into(&bad, &mut events).is_err());
-        assert_eq!(events.len(), 3);
-    }
-}
+#[path = "packed_tests.rs"]
+mod tests;
