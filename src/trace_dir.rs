@@ -55,12 +55,16 @@ pub fn create_named(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-/// The store shared by the traces under the root, for the trace `dir`; `None` for a trace
-/// elsewhere (it keeps its own copies) or when the store cannot be made.
+/// The store shared by the traces under the root, for the trace `dir`: traces elsewhere use
+/// it too when they are on its filesystem (a hard link cannot cross one); `None` for a trace
+/// on another filesystem (it keeps its own copies) or when the store cannot be made.
 pub fn store_for(dir: &Path) -> Option<recorder::store::Store> {
-    let root = std::fs::canonicalize(root()).ok()?;
+    use std::os::unix::fs::MetadataExt;
+    let root = root();
     let dir = std::fs::canonicalize(dir).ok()?;
-    if !dir.starts_with(&root) || dir == root {
+    let nearest = root.ancestors().find(|a| a.exists())?;
+    let same_fs = std::fs::metadata(nearest).ok()?.dev() == std::fs::metadata(&dir).ok()?.dev();
+    if !same_fs || std::fs::canonicalize(&root).is_ok_and(|r| r == dir) {
         return None;
     }
     let store = root.join(recorder::store::STORE_DIR);

@@ -328,9 +328,13 @@ fn a_changed_program_without_its_copy_is_refused_naming_it() {
     let env = Env::new("pack-refused");
     let prog = env.tmp.join("bin/facts");
     env.build_facts(&prog, 1, &[]);
-    // Outside $FTRUN_DIR a trace copies mapped ranges and only describes its executables.
     let trace = env.tmp.join("elsewhere");
     env.record(&trace, &prog, &[]);
+    // Its copy gone from the trace and the store (a trace from another machine's store):
+    // only the program's identity and content name are left.
+    let name = content_name(&prog);
+    fs::remove_file(trace.join("files").join(&name)).unwrap();
+    fs::remove_file(env.store().join(&name)).unwrap();
     env.build_facts(&prog, 2, &[]);
     let out = env.replay(&trace);
     assert_clean_failure(&out, "replay of a rebuilt program without its copy");
@@ -581,4 +585,28 @@ fn a_trace_in_ftrun_dir_on_another_filesystem_than_the_store_keeps_copies() {
     }
     assert_replays(&env, &trace, &recorded, "a trace with copies of its own");
     let _ = fs::remove_dir_all(&elsewhere);
+}
+
+#[test]
+fn a_trace_outside_ftrun_dir_links_its_copies_from_the_store_and_replays_a_rebuilt_program() {
+    let env = Env::new("pack-elsewhere-linked");
+    let prog = env.tmp.join("bin/facts");
+    env.build_facts(&prog, 1, &[]);
+    let trace = env.tmp.join("elsewhere");
+    let recorded = env.record(&trace, &prog, &[]);
+    let copies = copies(&trace);
+    assert!(
+        copies.contains_key(&content_name(&prog)),
+        "the executable should be kept"
+    );
+    for (name, &(_, _, nlink, _)) in &copies {
+        assert_eq!(nlink, 2, "files/{name}: the store's link and this trace's");
+    }
+    env.build_facts(&prog, 2, &[]);
+    assert_replays(
+        &env,
+        &trace,
+        &recorded,
+        "a trace elsewhere, program rebuilt",
+    );
 }
