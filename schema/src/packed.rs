@@ -16,9 +16,11 @@
 //!   difference from the predecessor's; the output hash as 8 bytes;
 //! - each write: a byte whose bit 0 says the address is the predecessor's write's at the same
 //!   place and bit 1 that the length is, then the address (zigzag varint difference) and the
-//!   length (varint) where they are not; then the bytes, the first `XORED` of them xor-ed with
-//!   the predecessor's write when it had the same length (a clock read differs from the last
-//!   in a byte or two, and the rest become zeros for the chunk's compression).
+//!   length (varint) where they are not; then the bytes. When the predecessor's write at the
+//!   same place had the same length, its first `HEAD` bytes are written as their difference
+//!   from the predecessor's: each whole 8-byte word as the zigzag varint of its wrapping
+//!   difference, the bytes left of the first `HEAD` xor-ed (a clock read differs from the
+//!   last in its low word only: a `timeval` takes 2 or 3 bytes instead of 16).
 
 use crate::model::{
     BufferedCalls, Echo, Event, EventKind, MemWrite, SyscallEvent, SyscallMode, WriteBytes, Writes,
@@ -28,8 +30,8 @@ use crate::model::{
 const SLOTS: usize = 16;
 /// Writes per call whose shape and first bytes are remembered.
 const WRITE_SLOTS: usize = 2;
-/// How many first bytes of a write are xor-ed with the predecessor's.
-const XORED: usize = 16;
+/// How many first bytes of a write are written as their difference from the predecessor's.
+const HEAD: usize = 16;
 /// Writes a call can have in its flags.
 const MAX_WRITES: u16 = 31;
 
@@ -54,7 +56,7 @@ struct Last {
 struct LastWrite {
     addr: u64,
     len: u64,
-    head: [u8; XORED],
+    head: [u8; HEAD],
 }
 
 const NONE: Last = Last {
@@ -64,7 +66,7 @@ const NONE: Last = Last {
     writes: [LastWrite {
         addr: 0,
         len: 0,
-        head: [0; XORED],
+        head: [0; HEAD],
     }; WRITE_SLOTS],
 };
 
@@ -130,9 +132,13 @@ fn put_varint(bytes: &mut Vec<u8>, mut v: u64) {
     bytes.push(v as u8);
 }
 
-fn head_of(data: &[u8]) -> [u8; XORED] {
-    let mut head = [0u8; XORED];
-    let n = data.len().min(XORED);
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn head_of(data: &[u8]) -> [u8; HEAD] {
+    let mut head = [0u8; HEAD];
+    let n = data.len().min(HEAD);
     head[..n].copy_from_slice(&data[..n]);
     head
 }
@@ -213,8 +219,19 @@ impl Packer {
             put_varint(bytes, len);
         }
         if remembered && len == was.len {
-            let n = data.len().min(XORED);
-            bytes.extend(data[..n].iter().zip(&was.head).map(|(a, b)| a ^ b));
+            let n = data.len().min(HEAD);
+            let words = n / 8;
+            for w in 0..words {
+                let (now, then) = (word_at(data, w * 8), word_at(&was.head, w * 8));
+                put_varint(bytes, zigzag(now.wrapping_sub(then)));
+            }
+            let rest = words * 8..n;
+            bytes.extend(
+                data[rest.clone()]
+                    .iter()
+                    .zip(&was.head[rest])
+                    .map(|(a, b)| a ^ b),
+            );
             bytes.extend_from_slice(&data[n..]);
         } else {
             bytes.extend_from_slice(data);
@@ -283,29 +300,42 @@ impl Reader<'_> {
         Ok(b.try_into().expect("N bytes"))
     }
 
-    fn data(&mut self, len: u64, xor: Option<&[u8; XORED]>) -> Result<WriteBytes, String> {
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|l| self.at.checked_add(l))
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| {
-                format!(
-                    "a memory write of {len} bytes runs past the packed calls (byte {})",
-                    self.at
-                )
-            })?;
+    fn data(&mut self, len: u64, prev: Option<&[u8; HEAD]>) -> Result<WriteBytes, String> {
+        let past = |at: usize| {
+            format!("a memory write of {len} bytes runs past the packed calls (byte {at})")
+        };
+        let len = usize::try_from(len).map_err(|_| past(self.at))?;
+        let Some(prev) = prev else {
+            let at = self.at;
+            return Ok(WriteBytes::from_slice(
+                self.raw(len).ok_or_else(|| past(at))?,
+            ));
+        };
+        let n = len.min(HEAD);
+        let words = n / 8;
+        let mut data = WriteBytes::with_capacity(len);
+        for w in 0..words {
+            let now = word_at(prev, w * 8).wrapping_add(unzigzag(self.varint()?));
+            data.extend_from_slice(&now.to_le_bytes());
+        }
+        let at = self.at;
+        let raw = self.raw(len - words * 8).ok_or_else(|| past(at))?;
+        data.extend_from_slice(raw);
+        for (d, p) in data[words * 8..n].iter_mut().zip(&prev[words * 8..n]) {
+            *d ^= p;
+        }
+        Ok(data)
+    }
+
+    /// The next `len` bytes as they are.
+    fn raw(&mut self, len: usize) -> Option<&[u8]> {
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|&e| e <= self.bytes.len())?;
         let raw = &self.bytes[self.at..end];
         self.at = end;
-        Ok(match xor {
-            Some(prev) => {
-                let mut data = WriteBytes::from_slice(raw);
-                for (d, p) in data.iter_mut().zip(prev) {
-                    *d ^= p;
-                }
-                data
-            }
-            None => WriteBytes::from_slice(raw),
-        })
+        Some(raw)
     }
 }
 
