@@ -76,7 +76,7 @@ static void arm(int restart)
 	sa.sa_handler = on_alarm;
 	sa.sa_flags = restart ? SA_RESTART : 0;
 	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = {{0, 0}, {0, 30000}};
+	struct itimerval it = {{0, 0}, {0, 100000}};
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
@@ -124,13 +124,15 @@ int main(int argc, char **argv)
 	ssize_t n = read(p[0], buf, sizeof buf);
 	printf("without SA_RESTART: read %zd (%s), handler ran %d\n", n,
 	       n < 0 ? strerror(errno) : "data", alarms);
-	arm(1);
+	/* The writer starts before the timer: a fork under recording can take longer than
+	 * the timer, whose signal must find the read asleep. */
 	if (fork() == 0) {
-		struct timespec ts = {0, 100000000};
+		struct timespec ts = {0, 400000000};
 		nanosleep(&ts, NULL);
 		write(p[1], "late", 4);
 		_exit(0);
 	}
+	arm(1);
 	n = read(p[0], buf, sizeof buf);
 	printf("with SA_RESTART: read %zd, handler ran %d\n", n, alarms);
 	for (int i = 0; i < 3; i++) {

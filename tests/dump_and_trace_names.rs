@@ -508,3 +508,38 @@ fn a_recorder_that_died_leaves_a_trace_cut_short() {
         describe(&out)
     );
 }
+
+#[test]
+fn a_dump_of_a_trace_growing_faster_than_it_reads_ends_at_what_was_written() {
+    // A million in-process calls a second are logged faster than dump prints them: a dump
+    // that read on as the trace grew would never reach its end.
+    let tmp = TempDir::new("growing");
+    let dir = tmp.join("trace");
+    let mut recording = spawn_record(&dir, testprog("fast_calls"), ["100000000"]);
+    let started = Instant::now();
+    while fs::metadata(dir.join("events")).map_or(0, |m| m.len()) < 256 << 10 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60) && !recording.has_exited(),
+            "the trace did not grow"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let out = dump(&dir, false);
+    assert!(
+        !recording.has_exited(),
+        "the recording ended during the dump: the test proves nothing"
+    );
+    recording.signal(libc::SIGKILL);
+    let _ = recording.wait();
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    let end = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("# end: still being recorded by pid "))
+        .unwrap_or_else(|| panic!("no end line\n{}", describe(&out)));
+    let dumped = stdout.lines().filter(|l| !l.starts_with('#')).count();
+    assert!(
+        end.ends_with(&format!(", {dumped} events so far")),
+        "{end}: {dumped} events dumped"
+    );
+}

@@ -85,7 +85,16 @@ fn a_recording_killed_while_calls_run_in_process_replays_up_to_the_cut() {
     let tmp = TempDir::new("fast-cut");
     let dir = tmp.join("trace");
     let rec = spawn_record(&dir, testprog("fast_calls"), ["100000000"]);
-    std::thread::sleep(Duration::from_millis(500));
+    // Killed once in-process calls have reached the trace (on a loaded machine the
+    // program may take seconds to get there).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        let written = std::fs::metadata(dir.join("events")).map_or(0, |m| m.len());
+        if written > 64 << 10 {
+            break;
+        }
+    }
     rec.signal(libc::SIGKILL);
     let _ = rec.wait();
     let lines = dump_lines_of(&dir);

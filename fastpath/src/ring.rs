@@ -395,29 +395,30 @@ impl Ring {
                 format!("the ring says {start} bytes taken of {end} written"),
             ));
         }
-        let mut bytes = Vec::with_capacity((end - start) as usize);
-        let mut at = start;
-        let mut taken = 0u64;
-        // Records checked one by one, copied a stretch at a time (each wrap ends one).
-        let mut stretch = at;
-        let copy_stretch = |bytes: &mut Vec<u8>, from: u64, to: u64| {
-            if to > from {
-                self.read_append(RING_HEADER_SIZE + from % RING_DATA_SIZE, to - from, bytes);
-            }
-        };
+        // Copied whole first (one stretch, or two where the data wraps), then checked in the
+        // copy: walking from header to header in memory the runtime has just written on
+        // another core waits for each header in turn, while a copy streams.
+        let len = end - start;
+        let first = start % RING_DATA_SIZE;
+        let before_wrap = len.min(RING_DATA_SIZE - first);
+        let mut bytes = Vec::with_capacity(len as usize);
+        self.read_append(RING_HEADER_SIZE + first, before_wrap, &mut bytes);
+        if len > before_wrap {
+            self.read_append(RING_HEADER_SIZE, len - before_wrap, &mut bytes);
+        }
+        let (mut at, mut i, mut taken) = (start, 0usize, 0u64);
         while at < end {
             let offset = at % RING_DATA_SIZE;
-            let mut head = [0u8; 8];
-            self.read(RING_HEADER_SIZE + offset, &mut head);
-            let size = u64::from(u32::from_le_bytes(head[..4].try_into().expect("4")));
-            let nr = u32::from_le_bytes(head[4..].try_into().expect("4"));
+            // `end - at` is a positive multiple of 8: the header's first 8 bytes are there.
+            let size = u64::from(u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4")));
+            let nr = u32::from_le_bytes(bytes[i + 4..i + 8].try_into().expect("4"));
             if nr == WRAP {
                 if offset + size != RING_DATA_SIZE || at + size > end {
                     return Err(corrupt(at, format!("a wrap marker of {size} bytes")));
                 }
-                copy_stretch(&mut bytes, stretch, at);
+                // The skipped end of the data is no record: out of the copy.
+                bytes.drain(i..i + size as usize);
                 at += size;
-                stretch = at;
                 continue;
             }
             if size < RECORD_HEADER_SIZE
@@ -428,14 +429,9 @@ impl Ring {
                 return Err(corrupt(at, format!("a record of {size} bytes")));
             }
             at += size;
+            i += size as usize;
             taken += 1;
-            if at.is_multiple_of(RING_DATA_SIZE) {
-                // A record that ended the data exactly: the next starts at its beginning.
-                copy_stretch(&mut bytes, stretch, at);
-                stretch = at;
-            }
         }
-        copy_stretch(&mut bytes, stretch, at);
         let counted = count.wrapping_sub(shipped);
         if counted < taken || (stopped && counted != taken) {
             return Err(corrupt(

@@ -287,6 +287,9 @@ pub struct TraceReader {
     decoder: StreamDecoder,
     header: Header,
     buf: Vec<u8>,
+    /// Bytes of the file read so far, and how many may be (see `stop_at_current_end`).
+    read: u64,
+    limit: u64,
 }
 
 const READ_BLOCK: usize = 256 << 10;
@@ -303,15 +306,18 @@ impl TraceReader {
             let polled = decoder.poll_header().map_err(|e| e.at(&path))?;
             if let Some(h) = polled {
                 let header = h.clone();
+                let read = decoder.offset() + decoder.buffered() as u64;
                 return Ok(TraceReader {
                     path,
                     file,
                     decoder,
                     header,
                     buf,
+                    read,
+                    limit: u64::MAX,
                 });
             }
-            if fill(&path, &mut file, &mut decoder, &mut buf)? == 0 {
+            if fill(&path, &mut file, &mut decoder, &mut buf, u64::MAX)? == 0 {
                 let got = decoder.offset() + decoder.buffered() as u64;
                 let what = if got == 0 {
                     "the file is empty".to_string()
@@ -403,20 +409,48 @@ impl TraceReader {
         self.decoder.offset()
     }
 
+    /// Reads no further than the file's length now: a trace still being recorded is read
+    /// as far as it was written when this was called, however fast its recorder goes on
+    /// (otherwise a reader slower than the recorder would never reach the end).
+    pub fn stop_at_current_end(&mut self) -> Result<(), TraceError> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| TraceError::io(&self.path, "stat", e))?
+            .len();
+        self.limit = len.max(self.read);
+        Ok(())
+    }
+
     fn fill(&mut self) -> Result<usize, TraceError> {
-        fill(&self.path, &mut self.file, &mut self.decoder, &mut self.buf)
+        let left = self.limit.saturating_sub(self.read);
+        if left == 0 {
+            return Ok(0);
+        }
+        let n = fill(
+            &self.path,
+            &mut self.file,
+            &mut self.decoder,
+            &mut self.buf,
+            left,
+        )?;
+        self.read += n as u64;
+        Ok(n)
     }
 }
 
-/// Reads one block from `file` into `decoder`; returns the bytes read (0 at the end of the file).
+/// Reads one block (at most `left` bytes) from `file` into `decoder`; returns the bytes read
+/// (0 at the end of the file).
 fn fill(
     path: &Path,
     file: &mut File,
     decoder: &mut StreamDecoder,
     buf: &mut Vec<u8>,
+    left: u64,
 ) -> Result<usize, TraceError> {
     // Read at least what the current frame still needs (up to 16 MiB at once).
     let want = decoder.needed().clamp(READ_BLOCK, 16 << 20);
+    let want = want.min(usize::try_from(left).unwrap_or(usize::MAX));
     if buf.len() < want {
         // The old contents are not needed; a fresh zeroed buffer is cheaper than resizing.
         *buf = vec![0; want];

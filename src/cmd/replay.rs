@@ -92,10 +92,15 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
     let mut reader =
         TraceReader::open(&dir).with_context(|| format!("cannot replay {}", dir.display()))?;
     match trace_dir::live_recorder(&dir) {
-        Some(pid) => eprintln!(
-            "ftrun: replaying {} (still being recorded by pid {pid}: only the events written so far)",
-            dir.display()
-        ),
+        Some(pid) => {
+            eprintln!(
+                "ftrun: replaying {} (still being recorded by pid {pid}: only the events written so far)",
+                dir.display()
+            );
+            reader
+                .stop_at_current_end()
+                .with_context(|| format!("cannot replay {}", dir.display()))?;
+        }
         None => eprintln!("ftrun: replaying {}", dir.display()),
     }
     let header = reader.header().clone();

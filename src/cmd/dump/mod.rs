@@ -208,8 +208,14 @@ fn end_record(dir: &Path, end: &EndState) -> (String, Value, Option<String>) {
 
 pub fn run(args: DumpArgs) -> anyhow::Result<i32> {
     let dir = trace_dir::resolve(args.dir)?;
-    let reader =
+    let mut reader =
         TraceReader::open(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if trace_dir::live_recorder(&dir).is_some() {
+        // The events written so far: a recorder faster than the dump is never caught up.
+        reader
+            .stop_at_current_end()
+            .with_context(|| format!("cannot read {}", dir.display()))?;
+    }
     let header = reader.header().clone();
     let mut mem = KnownMemory::new(&dir, &header);
     let mut events = Events {
