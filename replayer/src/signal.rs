@@ -9,6 +9,10 @@ use crate::ReplayError;
 
 const SI_KERNEL: i32 = 0x80;
 const TRAP_HWBKPT: i32 = 4;
+const TRAP_BRKPT: i32 = 1;
+const TRAP_TRACE: i32 = 2;
+/// The one-byte debug trap instruction (`int1`).
+const ICEBP: u8 = 0xf1;
 
 /// The landmark of a signal that was delivered in a spin loop, if that is its placement.
 pub fn landmark_of(ev: &SignalEvent) -> Option<&Landmark> {
@@ -79,6 +83,31 @@ impl Replayer<'_> {
         Ok(())
     }
 
+    /// Whether a `SIGTRAP` is the hit of the landmark's exec breakpoint. Some virtual
+    /// machines (Firecracker) report a debug-register hit with nothing in DR6, which the
+    /// kernel then calls a single step or an `icebp`: a trap at exactly the landmark's
+    /// address is the landmark's too, unless an `icebp` of the program's own is right
+    /// before it.
+    fn landmark_trap(&mut self, info: &[u8; 128], regs: &Regs) -> Result<bool, ReplayError> {
+        match siginfo_code(info) {
+            TRAP_HWBKPT => Ok(true),
+            TRAP_BRKPT | TRAP_TRACE => {
+                let rip = match self.peek()?.map(|e| &e.kind) {
+                    Some(EventKind::Signal(s)) => landmark_of(s).map(|lm| lm.rip),
+                    Some(EventKind::Sched(lm)) => Some(lm.rip),
+                    Some(EventKind::SchedAtState(f)) => Some(f.landmark.rip),
+                    _ => None,
+                };
+                if rip != Some(regs.rip) {
+                    return Ok(false);
+                }
+                let before = self.t.tracee.read_mem(regs.rip.wrapping_sub(1), 1);
+                Ok(before.map_or(true, |b| b != [ICEBP]))
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// If the next event is a signal delivered at this syscall's exit, send it now.
     pub(crate) fn send_signal_at_exit(&mut self, only_blocking: bool) -> Result<(), ReplayError> {
         if self.t.injecting.is_some() {
@@ -129,7 +158,7 @@ impl Replayer<'_> {
         if signo == libc::SIGTRAP && self.trapped_at_filter(regs.rip) {
             return self.on_filter_trap(&regs);
         }
-        if signo == libc::SIGTRAP && self.t.landmark_armed && siginfo_code(&info) == TRAP_HWBKPT {
+        if signo == libc::SIGTRAP && self.t.landmark_armed && self.landmark_trap(&info, &regs)? {
             return self.on_landmark_hit(&regs);
         }
         if is_synchronous(signo, &info) {
