@@ -56,6 +56,7 @@ impl Engine {
         });
         match self.goal.clone() {
             Goal::Gdb { step } => {
+                self.history.note_hits(&moments);
                 if let Some((_, tid, m)) = moments
                     .iter()
                     .find(|(trig, tid, _)| *trig == Trigger::Step && step == Some(*tid))
@@ -115,7 +116,10 @@ impl Engine {
                     // A watched access right before the moment is the first thing going
                     // backwards meets; a breakpoint there is not (its instruction has not
                     // run yet).
-                    if !(done && last) || matches!(hit.1.reason, Reason::Watch(_)) {
+                    if !(done && last)
+                        || matches!(hit.1.reason, Reason::Watch(_))
+                        || self.scan_keeps_end
+                    {
                         hits.push(hit);
                     }
                 }

@@ -1,0 +1,153 @@
+//! gdb on the replay: a reverse-continue over stretches already run forward with the same
+//! breakpoints and watchpoints inserted goes straight to the last hit the forward runs met
+//! (the hit history), and scans where the history knows nothing. `gdb_history` calls
+//! early() once and hit() every 1000 rounds, both on the code page of its loop, so the
+//! code pages followed cannot tell the stretches apart.
+
+mod common;
+mod gdb_support;
+
+use std::ffi::OsStr;
+
+use common::*;
+use gdb_support::*;
+
+const ONE: &str = "1";
+
+/// The environments every script runs under: the transcripts must agree.
+fn envs() -> Vec<(&'static str, Vec<(&'static str, &'static OsStr)>)> {
+    let one = OsStr::new(ONE);
+    vec![
+        (
+            "with the history, debug output on",
+            vec![("FTRUN_DEBUG_GDB", one)],
+        ),
+        ("without the history", vec![("FTRUN_GDB_NO_HISTORY", one)]),
+        (
+            "with the history, without checkpoints",
+            vec![("FTRUN_GDB_NO_CHECKPOINTS", one)],
+        ),
+    ]
+}
+
+/// The transcript of `script` (the same under every environment) and ftrun's debug output.
+fn session(tmp: &TempDir, dir: &std::path::Path, script: &str) -> (String, String) {
+    let envs = envs();
+    let borrowed: Vec<(&str, &[(&str, &OsStr)])> =
+        envs.iter().map(|(l, e)| (*l, e.as_slice())).collect();
+    let (t, mut errs) = same_everywhere(tmp, dir, script, &borrowed);
+    (t, errs.swap_remove(0))
+}
+
+/// How often the debug output says a reverse-continue went straight to a hit it knew.
+fn from_history(debug: &str) -> usize {
+    debug
+        .matches("ftrun: [gdb] reverse-continue, from the hit history: Hit(")
+        .count()
+}
+
+#[test]
+fn a_hit_at_the_start_on_the_loops_page_is_reached_from_the_history() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-history-early");
+    let (dir, printed) = recorded_printing(&tmp, "gdb_history", "total ");
+    let v = printed_number(&printed, "early ");
+    let script = "break early\ncontinue\ncontinue\nreverse-continue\nprint v\nprint total\n\
+                  next\nprint seen\n";
+    let (t, debug) = session(&tmp, &dir, script);
+    assert_has(
+        &t,
+        &[
+            &format!("Breakpoint 1, early (v={v})"),
+            "received signal SIGKILL",
+            &format!("Breakpoint 1, early (v={v})"),
+            &format!("$1 = {v}"),
+            "$2 = 0",
+            &format!("$3 = {v}"),
+        ],
+    );
+    assert_eq!(from_history(&debug), 1, "{debug}");
+}
+
+#[test]
+fn a_breakpoint_inserted_only_at_the_end_is_found_by_the_scan() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-history-none");
+    let (dir, printed) = recorded_printing(&tmp, "gdb_history", "total ");
+    let v = printed_number(&printed, "early ");
+    let total = printed_number(&printed, "total ");
+    let script = "continue\nprint total\nbreak early\nreverse-continue\nprint v\nprint total\n";
+    let (t, debug) = session(&tmp, &dir, script);
+    assert_has(
+        &t,
+        &[
+            "received signal SIGKILL",
+            &format!("$1 = {total}"),
+            &format!("Breakpoint 1, early (v={v})"),
+            &format!("$2 = {v}"),
+            "$3 = 0",
+        ],
+    );
+    // The run to the end had no breakpoint inserted: the history does not cover it.
+    assert!(
+        debug.contains("ftrun: [gdb] reverse-continue, from the hit history: Unknown(End)"),
+        "{debug}"
+    );
+    assert_eq!(from_history(&debug), 0, "{debug}");
+}
+
+#[test]
+fn each_reverse_continue_lands_on_the_hit_before_the_last_one() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-history-hits");
+    let (dir, printed) = recorded_printing(&tmp, "gdb_history", "total ");
+    let seen_at = |round: i64| printed_number(&printed, &format!("hit {round}: "));
+    // hit(round) sets seen to total + round: total at its breakpoint is seen - round.
+    let total_at = |round: i64| seen_at(round) - round;
+    // Four hits forward and on to the end; back over three of them, forward to the next
+    // again; a watchpoint forward over hit(2999)'s write, back before it (a watched
+    // access the history knows), then back before hit(1999)'s (one it does not).
+    let script = "break hit\ncontinue\ncontinue\ncontinue\ncontinue\ncontinue\n\
+                  reverse-continue\nprint round\nprint total\n\
+                  reverse-continue\nprint round\nprint total\n\
+                  reverse-continue\nprint round\nprint total\n\
+                  continue\nprint round\nprint total\n\
+                  delete\nwatch seen\ncontinue\nreverse-continue\nprint seen\n\
+                  reverse-continue\nprint seen\n";
+    let (t, debug) = session(&tmp, &dir, script);
+    assert_has(
+        &t,
+        &[
+            "Breakpoint 1, hit (round=3999)",
+            "received signal SIGKILL",
+            "Breakpoint 1, hit (round=3999)",
+            "$1 = 3999",
+            &format!("$2 = {}", total_at(3999)),
+            "Breakpoint 1, hit (round=2999)",
+            "$3 = 2999",
+            &format!("$4 = {}", total_at(2999)),
+            "Breakpoint 1, hit (round=1999)",
+            "$5 = 1999",
+            &format!("$6 = {}", total_at(1999)),
+            "Breakpoint 1, hit (round=2999)",
+            "$7 = 2999",
+            &format!("$8 = {}", total_at(2999)),
+            &format!("Old value = {}", seen_at(1999)),
+            &format!("New value = {}", seen_at(2999)),
+            &format!("Old value = {}", seen_at(2999)),
+            &format!("New value = {}", seen_at(1999)),
+            &format!("$9 = {}", seen_at(1999)),
+            &format!("Old value = {}", seen_at(1999)),
+            &format!("New value = {}", seen_at(999)),
+            &format!("$10 = {}", seen_at(999)),
+        ],
+    );
+    // Three breakpoint hits and the watched write were known.
+    assert_eq!(from_history(&debug), 4, "{debug}");
+}
