@@ -151,3 +151,101 @@ fn each_reverse_continue_lands_on_the_hit_before_the_last_one() {
     // Three breakpoint hits and the watched write were known.
     assert_eq!(from_history(&debug), 4, "{debug}");
 }
+
+#[test]
+fn a_hit_where_the_history_begins_is_kept_by_the_scan_before_it() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-history-edge");
+    let (dir, printed) = recorded_printing(&tmp, "gdb_history", "total ");
+    let v = printed_number(&printed, "early ");
+    let total_at = |round: i64| printed_number(&printed, &format!("hit {round}: ")) - round;
+    // early is inserted at hit(999): the history covers both breakpoints from there to
+    // hit(1999) only. Going back from hit(1999), the scan of the stretch before hit(999)
+    // must keep the hit right where it ends (else it would land on early()); from
+    // hit(999), nothing covers both, and the scan finds early().
+    let script = "break hit\ncontinue\nbreak early\ncontinue\nreverse-continue\nprint round\n\
+                  print total\nreverse-continue\nprint v\n";
+    let (t, debug) = session(&tmp, &dir, script);
+    assert_has(
+        &t,
+        &[
+            "Breakpoint 1, hit (round=999)",
+            "Breakpoint 1, hit (round=1999)",
+            "Breakpoint 1, hit (round=999)",
+            "$1 = 999",
+            &format!("$2 = {}", total_at(999)),
+            &format!("Breakpoint 2, early (v={v})"),
+            &format!("$3 = {v}"),
+        ],
+    );
+    assert_eq!(from_history(&debug), 0, "{debug}");
+    assert!(
+        debug.contains("ftrun: [gdb] reverse-continue, from the hit history: Unknown(At"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn a_breakpoint_taken_out_and_inserted_again_is_not_known_where_it_was_out() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-history-again");
+    let (dir, printed) = recorded_printing(&tmp, "gdb_history", "total ");
+    let total_at = |round: i64| printed_number(&printed, &format!("hit {round}: ")) - round;
+    // Two hits forward, then on to the end with the breakpoint deleted and back with it
+    // inserted again: the hits at 2999 and 3999 were met by no run, so the history, which
+    // knows hit(1999), must not answer.
+    let script = "break hit\ncontinue\ncontinue\ndelete\ncontinue\nbreak hit\n\
+                  reverse-continue\nprint round\nprint total\nreverse-continue\nprint round\n\
+                  reverse-continue\nprint round\n";
+    let (t, debug) = session(&tmp, &dir, script);
+    assert_has(
+        &t,
+        &[
+            "Breakpoint 1, hit (round=999)",
+            "Breakpoint 1, hit (round=1999)",
+            "received signal SIGKILL",
+            "Breakpoint 2, hit (round=3999)",
+            "$1 = 3999",
+            &format!("$2 = {}", total_at(3999)),
+            "Breakpoint 2, hit (round=2999)",
+            "$3 = 2999",
+            "Breakpoint 2, hit (round=1999)",
+            "$4 = 1999",
+        ],
+    );
+    // From hit(2999) back to hit(1999) nothing covers the way; from hit(3999) to
+    // hit(2999) neither: every answer came from a scan.
+    assert_eq!(from_history(&debug), 0, "{debug}");
+}
+
+#[test]
+fn the_history_names_the_thread_of_each_hit() {
+    if !have_gdb() {
+        return;
+    }
+    let tmp = TempDir::new("gdb-history-threads");
+    let dir = recorded(&tmp, "gdb_threads", "results 100 200");
+    // Each worker hits work() once, worker 0 first; back from the end, each reverse-continue
+    // stops in the thread that made the hit (`id` is read from the frame of the thread gdb
+    // is told of: another thread's would show another value, or none).
+    let script = "break work\ncontinue\ncontinue\ncontinue\nreverse-continue\nprint id\n\
+                  reverse-continue\nprint id\n";
+    let (t, debug) = session(&tmp, &dir, script);
+    assert_has(
+        &t,
+        &[
+            "Breakpoint 1, work (id=0)",
+            "Breakpoint 1, work (id=1)",
+            "received signal SIGKILL",
+            "Breakpoint 1, work (id=1)",
+            "$1 = 1",
+            "Breakpoint 1, work (id=0)",
+            "$2 = 0",
+        ],
+    );
+    assert_eq!(from_history(&debug), 2, "{debug}");
+}
