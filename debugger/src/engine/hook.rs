@@ -226,7 +226,15 @@ impl DebugHook for Engine {
                                 }
                             }
                         }
-                        if dr6 & DR6_BS != 0 && self.last_mode == HookResume::Step {
+                        // Under some hypervisors a single step's trap now and then comes
+                        // without DR6's BS bit, which the kernel then reports as an `icebp`
+                        // (TRAP_BRKPT, no reason in DR6): after a step the debugger asked
+                        // for, that is the step's trap, unless it stepped an `icebp`.
+                        let bs_lost = code == TRAP_BRKPT
+                            && dr6 & (0xf | DR6_BS) == 0
+                            && self.last_mode == HookResume::Step
+                            && machine::read_mem(pid, g.rip.wrapping_sub(1), 1) != [ICEBP];
+                        if (dr6 & DR6_BS != 0 || bs_lost) && self.last_mode == HookResume::Step {
                             mine = true;
                             if self.last_step_counted {
                                 triggers.push((Trigger::Step, tid));
@@ -341,6 +349,11 @@ impl DebugHook for Engine {
         Ok(StopVerdict::Replay)
     }
 }
+
+/// `si_code` of a SIGTRAP the kernel sends for an `icebp` (and for a step it cannot name).
+const TRAP_BRKPT: i32 = 1;
+/// The `icebp` (`int1`) instruction.
+const ICEBP: u8 = 0xf1;
 
 /// Where thread `tid` stands (0 if its registers cannot be read).
 fn rip_of(r: &mut Replayer<'_>, tid: u32) -> u64 {
