@@ -189,6 +189,8 @@ pub struct Engine {
     /// A reverse-continue's scan that ends where the history takes over keeps a hit of a
     /// breakpoint at its very end (the history knows nothing before that moment).
     scan_keeps_end: bool,
+    /// The last hit a scan noted is at its very end.
+    scan_hit_at_end: bool,
 }
 
 /// Where a reverse-continue's scan starts.
@@ -261,6 +263,7 @@ impl Engine {
             fast_step: None,
             history: history::HitHistory::default(),
             scan_keeps_end: false,
+            scan_hit_at_end: false,
         }
     }
 
@@ -294,6 +297,8 @@ impl Engine {
         self.pulled.set(0);
         self.pages = None;
         self.in_several_processes = false;
+        self.scan_hit_at_end = false;
+        self.history.pass_begins();
         let from = self.restore_point();
         self.resumed_at = from.map(|i| self.checkpoints[i].stop);
         self.tell_several_processes();

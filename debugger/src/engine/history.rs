@@ -5,7 +5,7 @@
 //! Each forward run (from a stop gdb was told of to the next one: a `continue`, a step, a
 //! `stepi`) is kept with the stops that were armed all along it and the hits at its end
 //! (under gdb every hit of an armed stop ends the run: gdb evaluates conditions and ignore
-//! counts itself). Runs are chained by their moments: one begins where gdb stood, which is
+//! counts itself). So is each scan of a reverse-continue, with every hit it noted. Runs are chained by their moments: one begins where gdb stood, which is
 //! where another ended (or the moment of one of its hits, a stop reached again by its
 //! hit's name). Going back from a moment, a run that ends there and had every stop now
 //! inserted armed tells whether a hit lies in it; if none, the run before it is looked at,
@@ -45,12 +45,13 @@ impl StopKey {
     }
 }
 
-/// A hit: its moment, its thread and what trapped.
+/// A hit: its moment, its thread and what trapped, and whether it is at its run's end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Hit {
     pub moment: Moment,
     pub tid: u32,
     pub key: StopKey,
+    pub at_end: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +59,8 @@ struct Run {
     from: Moment,
     to: Moment,
     armed: Vec<StopKey>,
-    /// The hits at the run's last stop, in the order the stop's triggers came.
+    /// Its hits in order (a forward run's all at its last stop, in the order the stop's
+    /// triggers came; a scan's anywhere, one a stop).
     hits: Vec<Hit>,
     /// The run was one step of one thread, which landed here.
     one_step_landed: Option<u64>,
@@ -104,9 +106,16 @@ pub(crate) struct HitHistory {
     /// Runs by the moments they end at: their last stop, and each of its hits.
     ends: HashMap<Moment, Vec<usize>>,
     open: Option<OpenRun>,
+    /// An int3 was not in place at some stop of this replay pass (a scan is not kept).
+    pass_lost: bool,
 }
 
 impl HitHistory {
+    /// A new replay pass begins.
+    pub fn pass_begins(&mut self) {
+        self.pass_lost = false;
+    }
+
     /// gdb resumes forward from `from` with `armed` inserted (`step`: the thread it steps).
     /// `all_armed` is false when some stop could not be armed.
     pub fn begin_run(
@@ -136,6 +145,7 @@ impl HitHistory {
                     moment: m.clone(),
                     tid: *tid,
                     key,
+                    at_end: true,
                 });
             }
         }
@@ -143,6 +153,7 @@ impl HitHistory {
 
     /// An int3 was not found in place when taken out.
     pub fn int3_lost(&mut self) {
+        self.pass_lost = true;
         if let Some(run) = self.open.as_mut() {
             run.lost = true;
         }
@@ -167,13 +178,50 @@ impl HitHistory {
                 }) == *to
             })
             .and_then(landed);
-        let run = Run {
+        self.keep(Run {
             from: open.from,
             to: to.clone(),
             armed: open.armed,
             hits: open.hits,
             one_step_landed,
-        };
+        });
+    }
+
+    /// A scan replayed from `from` to `to` with `armed` armed all along and noted `hits`
+    /// (the last one at `to` itself when `last_at_end`).
+    pub fn scanned(
+        &mut self,
+        from: Moment,
+        to: &Moment,
+        armed: Vec<StopKey>,
+        hits: Vec<(Moment, u32, StopKey)>,
+        last_at_end: bool,
+    ) {
+        if from == *to || self.pass_lost {
+            return;
+        }
+        let n = hits.len();
+        let hits = hits
+            .into_iter()
+            .enumerate()
+            .map(|(i, (moment, tid, key))| Hit {
+                moment,
+                tid,
+                key,
+                at_end: last_at_end && i + 1 == n,
+            })
+            .collect();
+        self.keep(Run {
+            from,
+            to: to.clone(),
+            armed,
+            hits,
+            one_step_landed: None,
+        });
+    }
+
+    fn keep(&mut self, run: Run) {
+        let to = &run.to;
         let known = self.ends.get(to).is_some_and(|list| {
             list.iter().any(|&i| {
                 let r = &self.runs[i];
@@ -216,13 +264,30 @@ impl HitHistory {
             let Some(run) = run else {
                 return LookBack::Unknown(cur);
             };
-            // The hits at its end lie at `cur`. At `here` itself a breakpoint's instruction
-            // has not run yet, while a watched access has (going back meets it first).
-            let hit = run.hits.iter().find(|h| {
-                keys.contains(&h.key) && (looked > 0 || matches!(h.key, StopKey::Watch(_)))
-            });
+            // The hits up to `cur`: all of them when it is the run's end (or one of the
+            // hits there), else those before the hit it is, and that one.
+            let cur_is_end = run.to == cur || run.hits.iter().any(|h| h.at_end && h.moment == cur);
+            let upto = match run.hits.iter().position(|h| h.moment == cur) {
+                Some(k) if !cur_is_end => k + 1,
+                _ => run.hits.len(),
+            };
+            let at_cur = |h: &Hit| h.moment == cur || (h.at_end && cur_is_end);
+            // At `here` itself a breakpoint's instruction has not run yet, while a watched
+            // access has (going back meets it first).
+            let found: Vec<&Hit> = run.hits[..upto]
+                .iter()
+                .filter(|h| {
+                    keys.contains(&h.key)
+                        && (looked > 0 || !at_cur(h) || matches!(h.key, StopKey::Watch(_)))
+                })
+                .collect();
+            // The latest; of several at the run's last stop, the first of its triggers.
+            let hit = match found.last() {
+                Some(last) if last.at_end => found.iter().find(|h| h.at_end),
+                last => last,
+            };
             if let Some(h) = hit {
-                return LookBack::Hit(h.clone());
+                return LookBack::Hit((*h).clone());
             }
             cur = run.from.clone();
         }
@@ -355,5 +420,99 @@ mod tests {
             LookBack::Hit(found) => assert_eq!((found.moment, found.tid), (trap, 2)),
             other => panic!("{other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    fn hit_at(stop: u64) -> Moment {
+        Moment::At {
+            stop,
+            hops: vec![Hop {
+                tid: 1,
+                trig: Trigger::Exec(0x1000),
+                k: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_scan_gives_each_hit_the_one_before_it() {
+        let mut h = HitHistory::default();
+        let initial = Moment::anchor(2);
+        let key = StopKey::Exec(0x1000);
+        let hits: Vec<_> = [10, 20, 30].iter().map(|&s| (hit_at(s), 1, key)).collect();
+        h.scanned(Moment::anchor(5), &Moment::End, vec![key], hits, false);
+        let back = |h: &HitHistory, from: &Moment| match h.look_back(from, &[key], &initial) {
+            LookBack::Hit(hit) => Some(hit.moment),
+            _ => None,
+        };
+        assert_eq!(back(&h, &Moment::End), Some(hit_at(30)));
+        assert_eq!(back(&h, &hit_at(30)), Some(hit_at(20)));
+        assert_eq!(back(&h, &hit_at(10)), None);
+        assert_eq!(
+            h.look_back(&hit_at(10), &[key], &initial),
+            LookBack::Unknown(Moment::anchor(5))
+        );
+        // A scan before it, ending where this one began, with a breakpoint hit right there.
+        h.scanned(
+            Moment::anchor(2),
+            &Moment::anchor(5),
+            vec![key],
+            vec![(hit_at(4), 1, key)],
+            false,
+        );
+        assert_eq!(back(&h, &hit_at(10)), Some(hit_at(4)));
+        assert_eq!(h.look_back(&hit_at(4), &[key], &initial), LookBack::Begin);
+    }
+
+    #[test]
+    fn a_breakpoint_hit_at_a_scans_end_is_not_before_it() {
+        let mut h = HitHistory::default();
+        let initial = Moment::anchor(2);
+        let key = StopKey::Exec(0x1000);
+        h.scanned(
+            Moment::anchor(2),
+            &hit_at(30),
+            vec![key],
+            vec![(hit_at(10), 1, key), (hit_at(30), 1, key)],
+            true,
+        );
+        match h.look_back(&hit_at(30), &[key], &initial) {
+            LookBack::Hit(hit) => assert_eq!(hit.moment, hit_at(10)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_pass_that_lost_an_int3_keeps_no_scan() {
+        let mut h = HitHistory::default();
+        let key = StopKey::Exec(0x1000);
+        h.int3_lost();
+        h.scanned(
+            Moment::anchor(5),
+            &Moment::End,
+            vec![key],
+            Vec::new(),
+            false,
+        );
+        assert_eq!(
+            h.look_back(&Moment::End, &[key], &Moment::anchor(2)),
+            LookBack::Unknown(Moment::End)
+        );
+        h.pass_begins();
+        h.scanned(
+            Moment::anchor(2),
+            &Moment::End,
+            vec![key],
+            Vec::new(),
+            false,
+        );
+        assert_eq!(
+            h.look_back(&Moment::End, &[key], &Moment::anchor(2)),
+            LookBack::Begin
+        );
     }
 }

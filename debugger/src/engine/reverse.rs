@@ -102,6 +102,7 @@ impl Engine {
                 self.stop_here(r, target, rep)
             }
             Then::Scan(hits) => {
+                self.keep_scan(&target, &hits);
                 let initial_stop = match &self.initial {
                     Some(Moment::At { stop, .. }) => *stop,
                     _ => 0,
@@ -276,6 +277,41 @@ impl Engine {
             .map(|&a| StopKey::Exec(a));
         let watch = self.t.watches.iter().map(|&w| StopKey::Watch(w));
         exec.chain(watch).collect()
+    }
+
+    /// A scan reached its end: the stretch it replayed, from the anchor its pass began at,
+    /// goes into the hit history (unless a hit cannot be named by what trapped).
+    fn keep_scan(&mut self, to: &Moment, hits: &[(Moment, Report)]) {
+        if history_off() || self.t.catching.any() {
+            return;
+        }
+        let from = match (self.resumed_at, &self.initial) {
+            (Some(stop), _) => Moment::anchor(stop),
+            (None, Some(initial)) => initial.clone(),
+            (None, None) => return,
+        };
+        let keyed: Option<Vec<(Moment, u32, StopKey)>> = hits
+            .iter()
+            .map(|(m, rep)| {
+                let key = match (rep.reason, m) {
+                    (Reason::Watch(w), _) => StopKey::Watch(w),
+                    (Reason::SwBreak | Reason::HwBreak, Moment::At { hops, .. }) => {
+                        match hops.last()?.trig {
+                            Trigger::Exec(a) => StopKey::Exec(a),
+                            _ => return None,
+                        }
+                    }
+                    _ => return None,
+                };
+                Some((m.clone(), rep.tid, key))
+            })
+            .collect();
+        let Some(keyed) = keyed else {
+            return;
+        };
+        let keys = self.inserted_keys();
+        self.history
+            .scanned(from, to, keys, keyed, self.scan_hit_at_end);
     }
 
     /// gdb resumes forward from where it stands: the run is kept in the hit history.
