@@ -10,27 +10,6 @@ use std::ffi::OsStr;
 use common::*;
 use gdb_support::*;
 
-/// The same script under each environment gives the same transcript: the transcript, and
-/// ftrun's stderr under each environment.
-fn same_everywhere(
-    tmp: &TempDir,
-    dir: &std::path::Path,
-    script: &str,
-    envs: &[(&str, &[(&str, &OsStr)])],
-) -> (String, Vec<String>) {
-    let mut first: Option<String> = None;
-    let mut errs = Vec::new();
-    for (label, env) in envs {
-        let (t, err) = gdb_session_with(tmp, dir, script, env, &[]);
-        match &first {
-            None => first = Some(t),
-            Some(f) => assert_eq!(&t, f, "the transcript {label} differs"),
-        }
-        errs.push(err);
-    }
-    (first.expect("an environment"), errs)
-}
-
 #[test]
 fn a_threaded_program_that_crashes_goes_back_the_same_way_every_time() {
     if !have_gdb() {

@@ -10,6 +10,7 @@ mod arming;
 mod checkpoints;
 mod conversation;
 mod goals;
+mod history;
 mod hook;
 mod pages;
 mod reverse;
@@ -183,6 +184,13 @@ pub struct Engine {
     /// The last step search's steps, and the way to reach one of them that the goal uses.
     step_trace: Option<step_trace::StepTrace>,
     fast_step: Option<step_trace::FastStep>,
+    /// The hits of armed stops met running forward (see `history`).
+    history: history::HitHistory,
+    /// A reverse-continue's scan that ends where the history takes over keeps a hit of a
+    /// breakpoint at its very end (the history knows nothing before that moment).
+    scan_keeps_end: bool,
+    /// The last hit a scan noted is at its very end.
+    scan_hit_at_end: bool,
 }
 
 /// Where a reverse-continue's scan starts.
@@ -253,6 +261,9 @@ impl Engine {
             told_several_processes: false,
             step_trace: None,
             fast_step: None,
+            history: history::HitHistory::default(),
+            scan_keeps_end: false,
+            scan_hit_at_end: false,
         }
     }
 
@@ -286,6 +297,8 @@ impl Engine {
         self.pulled.set(0);
         self.pages = None;
         self.in_several_processes = false;
+        self.scan_hit_at_end = false;
+        self.history.pass_begins();
         let from = self.restore_point();
         self.resumed_at = from.map(|i| self.checkpoints[i].stop);
         self.tell_several_processes();

@@ -70,14 +70,14 @@ impl From<WatchKindKey> for WatchKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Hop {
     pub tid: u32,
     pub trig: Trigger,
     pub k: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Moment {
     At { stop: u64, hops: Vec<Hop> },
     End,

@@ -102,3 +102,24 @@ pub fn printed_number(out: &str, label: &str) -> i64 {
         .collect();
     digits.parse().unwrap()
 }
+
+/// The same script under each environment gives the same transcript: the transcript, and
+/// ftrun's stderr under each environment.
+pub fn same_everywhere(
+    tmp: &TempDir,
+    dir: &Path,
+    script: &str,
+    envs: &[(&str, &[(&str, &OsStr)])],
+) -> (String, Vec<String>) {
+    let mut first: Option<String> = None;
+    let mut errs = Vec::new();
+    for (label, env) in envs {
+        let (t, err) = gdb_session_with(tmp, dir, script, env, &[]);
+        match &first {
+            None => first = Some(t),
+            Some(f) => assert_eq!(&t, f, "the transcript {label} differs"),
+        }
+        errs.push(err);
+    }
+    (first.expect("an environment"), errs)
+}

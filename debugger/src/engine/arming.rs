@@ -147,6 +147,14 @@ impl Engine {
                 open = Some((pid, machine::Memory::open(pid)));
             }
             let mem = open.as_ref().and_then(|(_, m)| m.as_ref());
+            if let Some(m) = mem {
+                // Code written over or unmapped since the resume took the int3 away: the
+                // address may have run without a trap.
+                let now = m.read(a, 1);
+                if now.first().is_some_and(|&b| b != 0xcc) {
+                    self.history.int3_lost();
+                }
+            }
             let mut done = mem.is_some_and(|m| m.write(a, &[byte]));
             if !done {
                 // The thread is gone: any other thread of its process will do.

@@ -9,7 +9,7 @@ use gdbstub::target::ext::breakpoints::WatchKind;
 use gdbstub::target::ext::catch_syscalls::CatchSyscallPosition;
 use replayer::{ReplayError, Replayer};
 
-use super::{debug_on, gdb_error, Engine, Goal, Reason, Report, Then};
+use super::{debug_on, gdb_error, Engine, Goal, Reason, Report};
 use crate::moment::Moment;
 use crate::target::{tid_of, Request};
 use crate::wire::Incoming;
@@ -29,6 +29,9 @@ impl Engine {
             // it looks at (and the one "no more history" names).
             self.t.stopped = r.current_thread().tid;
         }
+        self.history.end_run(&here, |tid| {
+            r.tracee_of(tid).and_then(|t| t.regs().ok()).map(|g| g.rip)
+        });
         self.t.attach(r);
         let out = self.serve_inner(report, here);
         self.t.detach_replay();
@@ -131,6 +134,7 @@ impl Engine {
                     report = self.t.last_report;
                 }
                 Some(Request::Resume { step }) => {
+                    self.begin_history_run(step);
                     self.goal = Goal::Gdb { step };
                     return Ok(());
                 }
@@ -143,11 +147,7 @@ impl Engine {
                 Some(Request::ReverseCont) => {
                     self.scan_back = 0;
                     self.scan_from = super::ScanFrom::Latest;
-                    self.goal = Goal::RunTo {
-                        target: here,
-                        idx: None,
-                        then: Then::Scan(Vec::new()),
-                    };
+                    self.goal = self.plan_reverse_continue(here);
                     return Err(ReplayError::Abandoned);
                 }
                 Some(Request::ReverseStep(tid)) => {

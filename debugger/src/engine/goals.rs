@@ -56,6 +56,7 @@ impl Engine {
         });
         match self.goal.clone() {
             Goal::Gdb { step } => {
+                self.history.note_hits(&moments);
                 if let Some((_, tid, m)) = moments
                     .iter()
                     .find(|(trig, tid, _)| *trig == Trigger::Step && step == Some(*tid))
@@ -111,13 +112,22 @@ impl Engine {
                     })
                 });
                 let last = idx.is_some_and(|i| i + 1 == hops.len());
+                let fast = fast.cloned();
+                let mut hit_at_end = None;
                 if let (Then::Scan(hits), Some(hit)) = (&mut then, user_hit) {
                     // A watched access right before the moment is the first thing going
                     // backwards meets; a breakpoint there is not (its instruction has not
                     // run yet).
-                    if !(done && last) || matches!(hit.1.reason, Reason::Watch(_)) {
+                    if !(done && last)
+                        || matches!(hit.1.reason, Reason::Watch(_))
+                        || self.scan_keeps_end
+                    {
                         hits.push(hit);
+                        hit_at_end = Some(done && last);
                     }
+                }
+                if let Some(at_end) = hit_at_end {
+                    self.scan_hit_at_end = at_end;
                 }
                 let Some(i) = idx.filter(|_| done) else {
                     self.goal = Goal::RunTo {

@@ -3,8 +3,15 @@
 
 use replayer::{ReplayError, Replayer};
 
+use super::history::{LookBack, StopKey};
 use super::{debug_on, Engine, Goal, Reason, Report, ScanFrom, StepSearch, Then};
 use crate::moment::{Moment, Trigger};
+
+/// `FTRUN_GDB_NO_HISTORY=1`: a reverse-continue always scans (for tests).
+fn history_off() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| std::env::var_os("FTRUN_GDB_NO_HISTORY").is_some())
+}
 
 impl Engine {
     /// The goal that ends at the last point of thread `tid` before `x` (one step back),
@@ -95,6 +102,7 @@ impl Engine {
                 self.stop_here(r, target, rep)
             }
             Then::Scan(hits) => {
+                self.keep_scan(&target, &hits);
                 let initial_stop = match &self.initial {
                     Some(Moment::At { stop, .. }) => *stop,
                     _ => 0,
@@ -256,5 +264,123 @@ impl Engine {
             ScanFrom::Checkpoint(self.checkpoints[j].stop),
             self.checkpoints[i + 1].stop,
         ))
+    }
+}
+
+impl Engine {
+    /// The stops gdb has inserted, as they trap.
+    fn inserted_keys(&self) -> Vec<StopKey> {
+        let exec = self
+            .t
+            .sw_bps
+            .union(&self.t.hw_bps)
+            .map(|&a| StopKey::Exec(a));
+        let watch = self.t.watches.iter().map(|&w| StopKey::Watch(w));
+        exec.chain(watch).collect()
+    }
+
+    /// A scan reached its end: the stretch it replayed, from the anchor its pass began at,
+    /// goes into the hit history (unless a hit cannot be named by what trapped).
+    fn keep_scan(&mut self, to: &Moment, hits: &[(Moment, Report)]) {
+        if history_off() || self.t.catching.any() {
+            return;
+        }
+        let from = match (self.resumed_at, &self.initial) {
+            (Some(stop), _) => Moment::anchor(stop),
+            (None, Some(initial)) => initial.clone(),
+            (None, None) => return,
+        };
+        let keyed: Option<Vec<(Moment, u32, StopKey)>> = hits
+            .iter()
+            .map(|(m, rep)| {
+                let key = match (rep.reason, m) {
+                    (Reason::Watch(w), _) => StopKey::Watch(w),
+                    (Reason::SwBreak | Reason::HwBreak, Moment::At { hops, .. }) => {
+                        match hops.last()?.trig {
+                            Trigger::Exec(a) => StopKey::Exec(a),
+                            _ => return None,
+                        }
+                    }
+                    _ => return None,
+                };
+                Some((m.clone(), rep.tid, key))
+            })
+            .collect();
+        let Some(keyed) = keyed else {
+            return;
+        };
+        let keys = self.inserted_keys();
+        self.history
+            .scanned(from, to, keys, keyed, self.scan_hit_at_end);
+    }
+
+    /// gdb resumes forward from where it stands: the run is kept in the hit history.
+    pub(super) fn begin_history_run(&mut self, step: Option<u32>) {
+        // Debug registers 1 to 3 hold hardware breakpoints and watchpoints (gdb is refused
+        // more), so everything inserted is armed.
+        let all_armed = self.t.hw_bps.len() + self.t.watches.len() <= 3;
+        let keys = self.inserted_keys();
+        self.history
+            .begin_run(self.here.clone(), keys, step, all_armed);
+    }
+
+    /// The goal of a reverse-continue from `here`: straight to the last hit before it when
+    /// the hit history knows it, else a scan of the stretch before the history's knowledge
+    /// (see `history`).
+    pub(super) fn plan_reverse_continue(&mut self, here: Moment) -> Goal {
+        self.scan_keeps_end = false;
+        let scan = |target| Goal::RunTo {
+            target,
+            idx: None,
+            then: Then::Scan(Vec::new()),
+        };
+        // A caught call is no stop the history keeps.
+        if history_off() || self.t.catching.any() {
+            return scan(here);
+        }
+        let initial = self.initial.clone().unwrap_or(Moment::anchor(0));
+        let found = self
+            .history
+            .look_back(&here, &self.inserted_keys(), &initial);
+        if debug_on() {
+            eprintln!("ftrun: [gdb] reverse-continue, from the hit history: {found:?}");
+        }
+        match found {
+            LookBack::Hit(hit) => {
+                let reason = match hit.key {
+                    StopKey::Exec(a) if self.t.sw_bps.contains(&a) => Reason::SwBreak,
+                    StopKey::Exec(_) => Reason::HwBreak,
+                    StopKey::Watch(w) => Reason::Watch(w),
+                };
+                let report = Goal::RunTo {
+                    target: hit.moment.clone(),
+                    idx: None,
+                    then: Then::Report(Report {
+                        tid: hit.tid,
+                        reason,
+                    }),
+                };
+                if !matches!(reason, Reason::Watch(_)) {
+                    return report;
+                }
+                // Right before the access, as a scan's watched hit.
+                match self.plan_back(hit.moment, hit.tid, reason) {
+                    Goal::Gdb { .. } => report,
+                    back => back,
+                }
+            }
+            LookBack::Begin => Goal::RunTo {
+                target: initial,
+                idx: None,
+                then: Then::Report(Report {
+                    tid: self.t.stopped,
+                    reason: Reason::Begin,
+                }),
+            },
+            LookBack::Unknown(known_from) => {
+                self.scan_keeps_end = known_from != here;
+                scan(known_from)
+            }
+        }
     }
 }
