@@ -49,16 +49,23 @@ pub(crate) unsafe fn gate_passed(flags: u32) -> bool {
     if bell[0] != 0 {
         sys3(nr::TGKILL, bell[0] as u64, bell[1] as u64, SIGALRM);
     }
+    // Announced before the first look at `gate_word`: a tracer that changes it after that
+    // look sees the flag and wakes the futex (the fences order each side's store before
+    // its load, so one of the two always sees the other's).
+    write_volatile(&mut (*r).gate_sleeping, 1);
+    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
     loop {
         let seen = read_volatile(&(*r).gate_word);
         if read_volatile(&(*r).gate_granted) >= req
             || (!ask_always && gate_clear(r))
             || need_acknowledged(r, req)
         {
+            write_volatile(&mut (*r).gate_sleeping, 0);
             write_volatile(&mut (*r).gate_done, req);
             return true;
         }
         if read_volatile(&(*control()).flags) & FLAG_TRACED_NEXT != 0 {
+            write_volatile(&mut (*r).gate_sleeping, 0);
             write_volatile(&mut (*r).gate_done, req);
             return false;
         }

@@ -146,9 +146,13 @@ pub struct RingHeader {
     pub gate_req: u64,
     pub gate_granted: u64,
     pub last_input: u64,
-    /// Changed (and woken) by the tracer whenever it publishes gate words.
+    /// Changed by the tracer whenever it publishes gate words; woken only while
+    /// `gate_sleeping` says a runtime may sleep on it (a wake nobody waits for is a
+    /// syscall per acknowledgement for nothing).
     pub gate_word: u32,
-    pub _pad: u32,
+    /// Set by the runtime (1) from before it first reads `gate_word` until it stops
+    /// waiting at the gate (0).
+    pub gate_sleeping: u32,
     /// Outputs the runtime let through the gate (for the tracer's report).
     pub gated_outputs: u64,
     /// The events the follower must have acknowledged for request `gate_need_req` to go
@@ -183,6 +187,7 @@ pub const RING_GATE_REQ: u64 = 88;
 pub const RING_GATE_GRANTED: u64 = 96;
 pub const RING_LAST_INPUT: u64 = 104;
 pub const RING_GATE_WORD: u64 = 112;
+pub const RING_GATE_SLEEPING: u64 = 116;
 pub const RING_GATED_OUTPUTS: u64 = 120;
 pub const RING_GATE_NEED: u64 = 128;
 pub const RING_GATE_NEED_REQ: u64 = 136;
@@ -261,6 +266,7 @@ const _: () = {
     assert!(offset_of!(RingHeader, gate_granted) as u64 == RING_GATE_GRANTED);
     assert!(offset_of!(RingHeader, last_input) as u64 == RING_LAST_INPUT);
     assert!(offset_of!(RingHeader, gate_word) as u64 == RING_GATE_WORD);
+    assert!(offset_of!(RingHeader, gate_sleeping) as u64 == RING_GATE_SLEEPING);
     assert!(offset_of!(RingHeader, gated_outputs) as u64 == RING_GATED_OUTPUTS);
     assert!(offset_of!(RingHeader, gate_need) as u64 == RING_GATE_NEED);
     assert!(offset_of!(RingHeader, gate_need_req) as u64 == RING_GATE_NEED_REQ);
