@@ -64,7 +64,12 @@ impl LinkState {
 
 impl FtSink {
     pub(super) fn gate_clearance(&mut self) -> Clearance {
-        self.shared.state.lock().expect("link state").clearance()
+        let st = self.shared.state.lock().expect("link state");
+        let clear = st.clearance();
+        if let Some(hooks) = self.shared.gate_hooks.lock().expect("gate hooks").as_ref() {
+            (hooks.publish)(clear);
+        }
+        clear
     }
 
     pub(super) fn gate_decision(&mut self, need: u64, since: Instant) -> Result<bool, RecordError> {

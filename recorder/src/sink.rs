@@ -47,7 +47,9 @@ pub trait EventSink {
         None
     }
 
-    /// For the in-process gate: what the follower has acknowledged now.
+    /// For the in-process gate: what the follower has acknowledged now, published through
+    /// the hooks' `publish` too (under the same lock as the publications of new
+    /// acknowledgements, so that an older clearance never lands after a newer one).
     fn clearance(&mut self) -> Clearance {
         Clearance::OPEN
     }
