@@ -41,6 +41,14 @@ impl Ring {
         self.word(RING_GATED_OUTPUTS).load(Ordering::Acquire)
     }
 
+    /// Outputs that asked at the gate so far, and the nanoseconds they waited there.
+    pub fn gate_waits(&self) -> (u64, u64) {
+        (
+            self.word(RING_GATE_WAITS).load(Ordering::Acquire),
+            self.word(RING_GATE_WAIT_NS).load(Ordering::Acquire),
+        )
+    }
+
     /// Records the tracer has taken so far.
     pub fn records_taken(&self) -> u64 {
         self.read_u64(RING_SHIPPED)

@@ -167,6 +167,10 @@ pub struct RingHeader {
     /// else than the recorded result: its number plus one (0: none), and what it returned.
     pub diverged_nr: u64,
     pub diverged_result: i64,
+    /// Outputs that had to ask at the gate, and the nanoseconds they waited there in all
+    /// (from the ask to going on, as the runtime's clock saw it; for the tracer's report).
+    pub gate_waits: u64,
+    pub gate_wait_ns: u64,
 }
 
 /// The `nr` of a marker that fills the ring's data to its end (its `size` says how much).
@@ -194,6 +198,8 @@ pub const RING_GATE_NEED_REQ: u64 = 136;
 pub const RING_GATE_DONE: u64 = 144;
 pub const RING_DIVERGED_NR: u64 = 152;
 pub const RING_DIVERGED_RESULT: u64 = 160;
+pub const RING_GATE_WAITS: u64 = 168;
+pub const RING_GATE_WAIT_NS: u64 = 176;
 
 /// One record: this header, `nwrites` memory writes (`WriteHeader` then the bytes, padded
 /// to 8), then `sent_len` bytes that an output call sent (padded to 8).
@@ -273,4 +279,6 @@ const _: () = {
     assert!(offset_of!(RingHeader, gate_done) as u64 == RING_GATE_DONE);
     assert!(offset_of!(RingHeader, diverged_nr) as u64 == RING_DIVERGED_NR);
     assert!(offset_of!(RingHeader, diverged_result) as u64 == RING_DIVERGED_RESULT);
+    assert!(offset_of!(RingHeader, gate_waits) as u64 == RING_GATE_WAITS);
+    assert!(offset_of!(RingHeader, gate_wait_ns) as u64 == RING_GATE_WAIT_NS);
 };

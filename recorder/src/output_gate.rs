@@ -87,6 +87,8 @@ struct Book {
     granted: u64,
     /// Outputs of the ring counted so far.
     outputs: u64,
+    /// The ring's gate waits counted so far: how many, and their nanoseconds.
+    waits: (u64, u64),
 }
 
 /// The calling thread's ids.
@@ -225,6 +227,12 @@ impl Recorder<'_> {
         if outputs > book.outputs {
             self.sink.count_outputs(outputs - book.outputs);
             book.outputs = outputs;
+        }
+        let (waits, ns) = ring.gate_waits();
+        if waits > book.waits.0 {
+            let waited = std::time::Duration::from_nanos(ns.wrapping_sub(book.waits.1));
+            self.sink.count_gate_waits(waits - book.waits.0, waited);
+            book.waits = (waits, ns);
         }
     }
 
