@@ -489,8 +489,15 @@ impl EventSource for LiveSource {
     }
 }
 
+/// How long the replay, once it has replayed everything received, lets new events gather
+/// before it goes on: under load the replay then runs once per few frames rather than
+/// once per frame (fewer thread switches for it and its process, on cores the primary
+/// needs), for a lag of a few milliseconds more. A decision wakes it at once.
+const REPLAY_GATHER: Duration = Duration::from_millis(4);
+
 impl LiveSource {
     fn wait_for_event(&mut self) -> Result<Option<Event>, ReplayError> {
+        let mut gathered = false;
         loop {
             if let Some(ev) = self.inner.next_event()? {
                 return Ok(Some(ev));
@@ -504,11 +511,14 @@ impl LiveSource {
                 drop(st);
                 return self.inner.next_event();
             }
-            let _ = self
-                .shared
-                .arrived
-                .wait_timeout(st, Duration::from_millis(20))
-                .expect("follow state");
+            // First a pause that only a decision cuts short, then a wait for the next
+            // arrival (an idle follower sleeps until events come).
+            let (condvar, wait) = match gathered {
+                false => (&self.shared.changed, REPLAY_GATHER),
+                true => (&self.shared.arrived, Duration::from_millis(20)),
+            };
+            gathered = true;
+            let _ = condvar.wait_timeout(st, wait).expect("follow state");
         }
     }
 }
