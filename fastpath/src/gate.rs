@@ -49,6 +49,14 @@ impl Ring {
         )
     }
 
+    /// What the gate words say the follower has: events, and the ring's own records.
+    pub fn acknowledged(&self) -> (u64, u64) {
+        (
+            self.word(RING_ACKED_EVENTS).load(Ordering::Acquire),
+            self.word(RING_ACKED_RECORDS).load(Ordering::Acquire),
+        )
+    }
+
     /// Records the tracer has taken so far.
     pub fn records_taken(&self) -> u64 {
         self.read_u64(RING_SHIPPED)

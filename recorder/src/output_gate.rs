@@ -61,24 +61,43 @@ impl GateRing {
     }
 
     /// Publishes `clear` into the ring: the events, and the ring's records they cover.
+    /// Outputs not held (no follower has the log) count nothing as acknowledged: once they
+    /// are held again, for a follower that joined, only what it acknowledged counts.
     fn publish(&self, clear: Clearance) {
-        let mut batches = self.batches.lock().expect("gate batches");
-        while let Some(&(logged, taken)) = batches.front() {
-            if logged > clear.acked_events {
-                break;
-            }
-            self.acked_records.fetch_max(taken, Ordering::AcqRel);
-            batches.pop_front();
-        }
         let open = clear.acked_events == u64::MAX;
         let records = match open {
             true => u64::MAX,
-            false => self.acked_records.load(Ordering::Acquire),
+            false => {
+                let mut batches = self.batches.lock().expect("gate batches");
+                while let Some(&(logged, taken)) = batches.front() {
+                    if logged > clear.acked_events {
+                        break;
+                    }
+                    self.acked_records.fetch_max(taken, Ordering::AcqRel);
+                    batches.pop_front();
+                }
+                self.acked_records.load(Ordering::Acquire)
+            }
         };
         self.ring.publish_acked_records(records);
         self.ring.publish_acknowledged(acknowledged(clear));
     }
+
+    /// Records were taken: `taken` of them by the time `logged` events were logged.
+    fn took(&self, logged: u64, taken: u64) {
+        let mut batches = self.batches.lock().expect("gate batches");
+        if batches.len() >= BATCHES_KEPT {
+            // A later batch covers the records of the one forgotten: they count as
+            // acknowledged a little later, never earlier.
+            batches.pop_front();
+        }
+        batches.push_back((logged, taken));
+    }
 }
+
+/// Batches remembered per ring while they wait for an acknowledgement (a primary alone
+/// acknowledges none for as long as it stays alone).
+const BATCHES_KEPT: usize = 4096;
 
 #[derive(Default)]
 struct Book {
@@ -218,10 +237,7 @@ impl Recorder<'_> {
         };
         gates
             .ring_of(tgid, ring)
-            .batches
-            .lock()
-            .expect("gate batches")
-            .push_back((self.seq, ring.records_taken()));
+            .took(self.seq, ring.records_taken());
         let book = gates.books.entry(tgid).or_default();
         let outputs = ring.gated_outputs();
         if outputs > book.outputs {
@@ -345,5 +361,71 @@ impl Recorder<'_> {
         }
         gates.waiting.store(waiting, Ordering::Release);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(name: &str) -> Arc<Ring> {
+        let path = std::env::temp_dir().join(format!("ftrun-gate-{name}-{}", std::process::id()));
+        let f = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(fastpath::layout::RING_MAP_SIZE).unwrap();
+        let ring = Ring::map(&f).unwrap();
+        let _ = std::fs::remove_file(&path);
+        Arc::new(ring)
+    }
+
+    fn acked(events: u64) -> Clearance {
+        Clearance {
+            acked_events: events,
+            fresh_until: None,
+        }
+    }
+
+    #[test]
+    fn a_publication_covers_the_records_of_every_batch_its_events_reach() {
+        let ring = ring("batches");
+        let gate = GateRing::new(&ring);
+        // Batches taken: 4 records once 10 events were logged, 9 by 25, 15 by 40.
+        for (logged, taken) in [(10, 4), (25, 9), (40, 15)] {
+            gate.took(logged, taken);
+        }
+        gate.publish(acked(9));
+        assert_eq!(ring.acknowledged(), (9, 0), "no batch is whole yet");
+        gate.publish(acked(24));
+        assert_eq!(ring.acknowledged(), (24, 4));
+        gate.publish(acked(25));
+        assert_eq!(ring.acknowledged(), (25, 9));
+        // Outputs not held: everything may go; held again, the count is what was acknowledged.
+        gate.publish(Clearance::OPEN);
+        assert_eq!(ring.acknowledged(), (u64::MAX, u64::MAX));
+        gate.publish(acked(30));
+        assert_eq!(ring.acknowledged(), (30, 9));
+        gate.publish(acked(40));
+        assert_eq!(ring.acknowledged(), (40, 15));
+        assert!(gate.batches.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn forgotten_batches_count_as_acknowledged_only_with_a_later_one() {
+        let ring = ring("kept");
+        let gate = GateRing::new(&ring);
+        for i in 0..BATCHES_KEPT as u64 + 10 {
+            gate.took(10 * (i + 1), i + 1);
+        }
+        // The first ten batches were forgotten: an acknowledgement that reaches only them
+        // counts none of their records.
+        gate.publish(acked(100));
+        assert_eq!(ring.acknowledged(), (100, 0));
+        gate.publish(acked(110));
+        assert_eq!(ring.acknowledged(), (110, 11));
     }
 }
