@@ -34,6 +34,18 @@ unsafe fn need_acknowledged(r: *mut RingHeader, req: u64) -> bool {
         && monotonic_ns() < read_volatile(&(*r).clear_until_ns)
 }
 
+/// Request `req`, asked at `asked_at`, stops waiting: counted for the tracer's report.
+unsafe fn left_gate(r: *mut RingHeader, req: u64, asked_at: u64) {
+    write_volatile(&mut (*r).gate_sleeping, 0);
+    let waited = monotonic_ns().saturating_sub(asked_at);
+    write_volatile(&mut (*r).gate_waits, read_volatile(&(*r).gate_waits) + 1);
+    write_volatile(
+        &mut (*r).gate_wait_ns,
+        read_volatile(&(*r).gate_wait_ns).wrapping_add(waited),
+    );
+    write_volatile(&mut (*r).gate_done, req);
+}
+
 /// The Output Rule, in-process: returns once the output may go, or false when the tracer
 /// wants the thread (a signal waits, another thread wants the token): the output then
 /// takes the traced path, whose gate is the tracer's.
@@ -43,23 +55,29 @@ pub(crate) unsafe fn gate_passed(flags: u32) -> bool {
     if !ask_always && gate_clear(r) {
         return true;
     }
+    let asked_at = monotonic_ns();
     let req = read_volatile(&(*r).gate_req) + 1;
     write_volatile(&mut (*r).gate_req, req);
     let bell = read_volatile(&(*control()).doorbell);
     if bell[0] != 0 {
         sys3(nr::TGKILL, bell[0] as u64, bell[1] as u64, SIGALRM);
     }
+    // Announced before the first look at `gate_word`: a tracer that changes it after that
+    // look sees the flag and wakes the futex (the fences order each side's store before
+    // its load, so one of the two always sees the other's).
+    write_volatile(&mut (*r).gate_sleeping, 1);
+    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
     loop {
         let seen = read_volatile(&(*r).gate_word);
         if read_volatile(&(*r).gate_granted) >= req
             || (!ask_always && gate_clear(r))
             || need_acknowledged(r, req)
         {
-            write_volatile(&mut (*r).gate_done, req);
+            left_gate(r, req, asked_at);
             return true;
         }
         if read_volatile(&(*control()).flags) & FLAG_TRACED_NEXT != 0 {
-            write_volatile(&mut (*r).gate_done, req);
+            left_gate(r, req, asked_at);
             return false;
         }
         let nap = [0u64, GATE_NAP_NS];

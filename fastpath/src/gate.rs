@@ -41,6 +41,22 @@ impl Ring {
         self.word(RING_GATED_OUTPUTS).load(Ordering::Acquire)
     }
 
+    /// Outputs that asked at the gate so far, and the nanoseconds they waited there.
+    pub fn gate_waits(&self) -> (u64, u64) {
+        (
+            self.word(RING_GATE_WAITS).load(Ordering::Acquire),
+            self.word(RING_GATE_WAIT_NS).load(Ordering::Acquire),
+        )
+    }
+
+    /// What the gate words say the follower has: events, and the ring's own records.
+    pub fn acknowledged(&self) -> (u64, u64) {
+        (
+            self.word(RING_ACKED_EVENTS).load(Ordering::Acquire),
+            self.word(RING_ACKED_RECORDS).load(Ordering::Acquire),
+        )
+    }
+
     /// Records the tracer has taken so far.
     pub fn records_taken(&self) -> u64 {
         self.read_u64(RING_SHIPPED)
@@ -52,11 +68,16 @@ impl Ring {
         self.word(RING_GATE_FLOOR).store(events, Ordering::Release);
     }
 
-    /// Request `req` may go once the follower has acknowledged `events` events.
+    /// Request `req` may go once the follower has acknowledged `events` events. The
+    /// runtime is woken now only if the acknowledgement is already there; otherwise the
+    /// receiving thread's publication of it wakes the runtime (it changes `acked_events`
+    /// after this store, or this load sees it).
     pub fn set_gate_need(&self, req: u64, events: u64) {
-        self.word(RING_GATE_NEED).store(events, Ordering::Release);
-        self.word(RING_GATE_NEED_REQ).store(req, Ordering::Release);
-        self.wake_gate();
+        self.word(RING_GATE_NEED).store(events, Ordering::SeqCst);
+        self.word(RING_GATE_NEED_REQ).store(req, Ordering::SeqCst);
+        if self.word(RING_ACKED_EVENTS).load(Ordering::SeqCst) >= events {
+            self.wake_gate();
+        }
     }
 
     /// Publishes what the follower has; wakes a waiting output if anything changed.
@@ -102,9 +123,20 @@ impl Ring {
 
     fn wake_gate(&self) {
         let word = self.word_ptr(RING_GATE_WORD);
-        // SAFETY: a 4-aligned word inside the header page; the runtime only reads it.
-        let atomic = unsafe { &*(word as *const AtomicU32) };
-        atomic.fetch_add(1, Ordering::AcqRel);
+        // SAFETY: 4-aligned words inside the header page; the runtime only reads the first
+        // and writes the second.
+        let (atomic, sleeping) = unsafe {
+            (
+                &*(word as *const AtomicU32),
+                &*(self.word_ptr(RING_GATE_SLEEPING) as *const AtomicU32),
+            )
+        };
+        atomic.fetch_add(1, Ordering::SeqCst);
+        // No runtime waits at the gate (it announces itself before reading the word): no
+        // wake needed, and none made — most acknowledgements come with nobody waiting.
+        if sleeping.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         // SAFETY: a futex wake on that word. The futex is shared (the mapping is a memfd's,
         // MAP_SHARED), so it reaches a runtime waiting on the same word in its own mapping.
         unsafe {

@@ -146,9 +146,13 @@ pub struct RingHeader {
     pub gate_req: u64,
     pub gate_granted: u64,
     pub last_input: u64,
-    /// Changed (and woken) by the tracer whenever it publishes gate words.
+    /// Changed by the tracer whenever it publishes gate words; woken only while
+    /// `gate_sleeping` says a runtime may sleep on it (a wake nobody waits for is a
+    /// syscall per acknowledgement for nothing).
     pub gate_word: u32,
-    pub _pad: u32,
+    /// Set by the runtime (1) from before it first reads `gate_word` until it stops
+    /// waiting at the gate (0).
+    pub gate_sleeping: u32,
     /// Outputs the runtime let through the gate (for the tracer's report).
     pub gated_outputs: u64,
     /// The events the follower must have acknowledged for request `gate_need_req` to go
@@ -163,6 +167,10 @@ pub struct RingHeader {
     /// else than the recorded result: its number plus one (0: none), and what it returned.
     pub diverged_nr: u64,
     pub diverged_result: i64,
+    /// Outputs that had to ask at the gate, and the nanoseconds they waited there in all
+    /// (from the ask to going on, as the runtime's clock saw it; for the tracer's report).
+    pub gate_waits: u64,
+    pub gate_wait_ns: u64,
 }
 
 /// The `nr` of a marker that fills the ring's data to its end (its `size` says how much).
@@ -183,12 +191,15 @@ pub const RING_GATE_REQ: u64 = 88;
 pub const RING_GATE_GRANTED: u64 = 96;
 pub const RING_LAST_INPUT: u64 = 104;
 pub const RING_GATE_WORD: u64 = 112;
+pub const RING_GATE_SLEEPING: u64 = 116;
 pub const RING_GATED_OUTPUTS: u64 = 120;
 pub const RING_GATE_NEED: u64 = 128;
 pub const RING_GATE_NEED_REQ: u64 = 136;
 pub const RING_GATE_DONE: u64 = 144;
 pub const RING_DIVERGED_NR: u64 = 152;
 pub const RING_DIVERGED_RESULT: u64 = 160;
+pub const RING_GATE_WAITS: u64 = 168;
+pub const RING_GATE_WAIT_NS: u64 = 176;
 
 /// One record: this header, `nwrites` memory writes (`WriteHeader` then the bytes, padded
 /// to 8), then `sent_len` bytes that an output call sent (padded to 8).
@@ -261,10 +272,13 @@ const _: () = {
     assert!(offset_of!(RingHeader, gate_granted) as u64 == RING_GATE_GRANTED);
     assert!(offset_of!(RingHeader, last_input) as u64 == RING_LAST_INPUT);
     assert!(offset_of!(RingHeader, gate_word) as u64 == RING_GATE_WORD);
+    assert!(offset_of!(RingHeader, gate_sleeping) as u64 == RING_GATE_SLEEPING);
     assert!(offset_of!(RingHeader, gated_outputs) as u64 == RING_GATED_OUTPUTS);
     assert!(offset_of!(RingHeader, gate_need) as u64 == RING_GATE_NEED);
     assert!(offset_of!(RingHeader, gate_need_req) as u64 == RING_GATE_NEED_REQ);
     assert!(offset_of!(RingHeader, gate_done) as u64 == RING_GATE_DONE);
     assert!(offset_of!(RingHeader, diverged_nr) as u64 == RING_DIVERGED_NR);
     assert!(offset_of!(RingHeader, diverged_result) as u64 == RING_DIVERGED_RESULT);
+    assert!(offset_of!(RingHeader, gate_waits) as u64 == RING_GATE_WAITS);
+    assert!(offset_of!(RingHeader, gate_wait_ns) as u64 == RING_GATE_WAIT_NS);
 };

@@ -334,6 +334,12 @@ impl Ring {
         self.read_u64(RING_WRITE_POS) != self.read_u64(RING_SHIP_POS)
     }
 
+    /// Recording: bytes of records published and not taken yet.
+    pub fn pending_bytes(&self) -> u64 {
+        self.read_u64(RING_WRITE_POS)
+            .saturating_sub(self.read_u64(RING_SHIP_POS))
+    }
+
     /// Replay: how many loaded records the runtime has handed back, and the call it met
     /// instead of the next one (0: none).
     pub fn progress(&self) -> (u64, u64) {

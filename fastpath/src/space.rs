@@ -420,6 +420,11 @@ impl Space {
         self.ring.as_ref().is_some_and(|r| r.has_records())
     }
 
+    /// Bytes of records the runtime published that the tracer has not taken yet.
+    pub fn pending_record_bytes(&self) -> u64 {
+        self.ring.as_ref().map_or(0, |r| r.pending_bytes())
+    }
+
     /// Takes the records the runtime published that the tracer has not taken yet
     /// (`stopped`: the thread that makes them is stopped outside the runtime).
     pub fn take_records(&self, stopped: bool) -> Result<(Vec<u8>, u64), FastPathError> {

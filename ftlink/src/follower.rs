@@ -122,7 +122,11 @@ impl FollowState {
 
 pub(crate) struct Shared {
     pub(crate) state: Mutex<FollowState>,
+    /// The follower decided, had the whole log, or gave up (see [`Shared::decided`]).
     changed: Condvar,
+    /// New events arrived (or what `changed` says): the replay waits on this one alone, so
+    /// that an arrival wakes it and nothing else.
+    arrived: Condvar,
     /// Held while the status reporter writes this follower's section.
     pub(crate) reporting: Mutex<()>,
 }
@@ -149,8 +153,21 @@ impl Shared {
                 arrivals: Arrivals::default(),
             }),
             changed: Condvar::new(),
+            arrived: Condvar::new(),
             reporting: Mutex::new(()),
         }
+    }
+
+    /// Wakes everyone waiting on the follower's state: its decision, the whole log had,
+    /// the end of the log.
+    pub(crate) fn decided(&self) {
+        self.changed.notify_all();
+        self.arrived.notify_all();
+    }
+
+    /// Wakes the replay: new events are in the log copy.
+    pub(crate) fn events_arrived(&self) {
+        self.arrived.notify_all();
     }
 }
 
@@ -423,7 +440,7 @@ fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter, state_di
             let mut st = st;
             st.gave_up = true;
             st.silent_for = silent;
-            shared.changed.notify_all();
+            shared.decided();
             return;
         }
         let next = st.epoch + 1;
@@ -437,16 +454,16 @@ fn monitor_loop(shared: &Shared, timing: Timing, arbiter: &dyn Arbiter, state_di
                 st.takeover = Some(Instant::now());
                 drop(st);
                 crate::takeover::stop_lost_primary(state_dir, next);
-                shared.changed.notify_all();
+                shared.decided();
             }
             Ok(false) => {
                 st.lost = Some(next);
-                shared.changed.notify_all();
+                shared.decided();
             }
             Err(e) => {
                 st.lost = Some(next);
                 st.arbiter_error = Some(e.to_string());
-                shared.changed.notify_all();
+                shared.decided();
             }
         }
         return;
@@ -472,8 +489,15 @@ impl EventSource for LiveSource {
     }
 }
 
+/// How long the replay, once it has replayed everything received, lets new events gather
+/// before it goes on: under load the replay then runs once per few frames rather than
+/// once per frame (fewer thread switches for it and its process, on cores the primary
+/// needs), for a lag of a few milliseconds more. A decision wakes it at once.
+const REPLAY_GATHER: Duration = Duration::from_millis(4);
+
 impl LiveSource {
     fn wait_for_event(&mut self) -> Result<Option<Event>, ReplayError> {
+        let mut gathered = false;
         loop {
             if let Some(ev) = self.inner.next_event()? {
                 return Ok(Some(ev));
@@ -487,11 +511,14 @@ impl LiveSource {
                 drop(st);
                 return self.inner.next_event();
             }
-            let _ = self
-                .shared
-                .changed
-                .wait_timeout(st, Duration::from_millis(20))
-                .expect("follow state");
+            // First a pause that only a decision cuts short, then a wait for the next
+            // arrival (an idle follower sleeps until events come).
+            let (condvar, wait) = match gathered {
+                false => (&self.shared.changed, REPLAY_GATHER),
+                true => (&self.shared.arrived, Duration::from_millis(20)),
+            };
+            gathered = true;
+            let _ = condvar.wait_timeout(st, wait).expect("follow state");
         }
     }
 }

@@ -90,7 +90,7 @@ pub(super) fn receive_loop(
                 st.last_heard = Instant::now();
                 if st.received >= events {
                     st.synced = true;
-                    shared.changed.notify_all();
+                    shared.decided();
                 } else {
                     eprintln!(
                         "ftrun: the primary says it sent {events} events, but {} arrived; this follower cannot take over",
@@ -142,10 +142,13 @@ fn arrived(shared: &Shared, writer: &Mutex<TcpStream>, received: u64, finished: 
         st.arrivals.arrived(received, Instant::now());
         st.last_heard = Instant::now();
         st.finished |= finished;
-        shared.changed.notify_all();
+        if finished {
+            shared.decided();
+        }
         if !progress {
             return true;
         }
+        shared.events_arrived();
     }
     let _ = Message::Ack(received - 1).write_to(&mut *writer.lock().expect("link"));
     true

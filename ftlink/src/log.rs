@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use schema::chunk_buffer::ChunkBuffer;
 use schema::codec::{self, ChunkItem};
-use schema::frame::{encode_frame, file_start, FrameKind};
+use schema::frame::{encode_frame, encode_frame_at, file_start, FrameKind, LIVE_CHUNK_ZSTD_LEVEL};
 use schema::{BufferedCalls, Event, Footer, Header, TraceError, EVENTS_FILE};
 
 /// Receives each frame written and the number of events in the file after it.
@@ -236,7 +236,8 @@ impl LogWriter {
         let first = items.first().map_or(self.next_seq, ChunkItem::seq);
         let message = codec::encode_items(first, items)
             .map_err(|e| refused(&self.path, format!("events from {first}: {e}")))?;
-        encode_frame(FrameKind::Chunk, &message)
+        // Written while the program runs and the follower waits for it: fast to make.
+        encode_frame_at(FrameKind::Chunk, &message, LIVE_CHUNK_ZSTD_LEVEL)
             .map_err(|e| refused(&self.path, format!("events from {first}: {e}")))
     }
 

@@ -63,17 +63,21 @@ impl Outbox {
                 };
                 let message = Message::frames_bytes(events, bytes);
                 match send_without_waiting(stream, &message) {
+                    // Sent whole: the sender's thread has nothing to do (waking it for
+                    // nothing would cost a thread switch per frame on a busy machine).
                     Ok(n) if n == message.len() => s.last_sent = Instant::now(),
                     // The rest goes first, from the sender's thread (which may wait).
-                    Ok(n) => q.items.push_front(Outgoing::Rest {
-                        bytes: message[n..].to_vec(),
-                        gen: *gen,
-                    }),
+                    Ok(n) => {
+                        q.items.push_front(Outgoing::Rest {
+                            bytes: message[n..].to_vec(),
+                            gen: *gen,
+                        });
+                        drop(q);
+                        self.ready.notify_one();
+                    }
                     // A broken link: the monitor decides what a silent follower means.
                     Err(_) => s.link = None,
                 }
-                drop(q);
-                self.ready.notify_one();
                 return;
             }
         }

@@ -754,9 +754,13 @@ impl EventSink for FtSink {
         self.outputs += n;
     }
 
-    fn gate_passed(&mut self, since: Instant) {
+    fn count_gate_waits(&mut self, n: u64, waited: Duration) {
+        self.gated_outputs += n;
+        self.gate_wait += waited;
+    }
+
+    fn gate_passed(&mut self, _since: Instant) {
         self.shared.state.lock().expect("link state").gate_since = None;
-        self.count_released(since);
     }
 
     fn set_gate_hooks(

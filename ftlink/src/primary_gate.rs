@@ -64,7 +64,12 @@ impl LinkState {
 
 impl FtSink {
     pub(super) fn gate_clearance(&mut self) -> Clearance {
-        self.shared.state.lock().expect("link state").clearance()
+        let st = self.shared.state.lock().expect("link state");
+        let clear = st.clearance();
+        if let Some(hooks) = self.shared.gate_hooks.lock().expect("gate hooks").as_ref() {
+            (hooks.publish)(clear);
+        }
+        clear
     }
 
     pub(super) fn gate_decision(&mut self, need: u64, since: Instant) -> Result<bool, RecordError> {
@@ -76,8 +81,6 @@ impl FtSink {
         }
         if st.ungated() {
             st.gate_since = None;
-            drop(st);
-            self.count_released(since);
             return Ok(true);
         }
         st.gate_since.get_or_insert(since);
@@ -131,15 +134,8 @@ impl FtSink {
             self.throttle_wait += t.elapsed();
         }
         st.gate_since = None;
-        drop(st);
-        self.count_released(since);
+        // Counted for the report by the runtime, which measured the wait itself.
         Ok(true)
-    }
-
-    /// An output that asked was let through (the ring's count includes it).
-    pub(super) fn count_released(&mut self, since: Instant) {
-        self.gated_outputs += 1;
-        self.gate_wait += since.elapsed();
     }
 
     pub(super) fn set_hooks(

@@ -28,6 +28,10 @@ pub(crate) fn failure(tgid: i32, pid: i32, e: fastpath::FastPathError) -> Record
     }
 }
 
+/// How long records may wait in a ring, at most, before a tick takes them (and, under
+/// fault tolerance, ships them to the follower). Ticks come every `session::TICK`.
+const STREAM_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+
 impl Recorder<'_> {
     /// How outputs go: in-process (0), behind the runtime's gate, or traced (under the
     /// Output Rule without gates, or while a file is mapped shared: a write may go into
@@ -181,12 +185,26 @@ impl Recorder<'_> {
         Ok(true)
     }
 
+    /// Whether a tick should take the rings' records now: every `STREAM_EVERY`, or sooner
+    /// when a ring fills up. An output that waits for its inputs takes them itself (its
+    /// doorbell), so the ticks in between would only cut the same records into more
+    /// frames — each one a compression, a send, a wake-up of the follower and an
+    /// acknowledgement more.
+    pub(crate) fn stream_due(&self) -> bool {
+        self.streamed_at.elapsed() >= STREAM_EVERY
+            || self
+                .spaces
+                .values()
+                .any(|s| s.pending_record_bytes() >= fastpath::layout::RING_DATA_SIZE / 8)
+    }
+
     /// While the programs run (at a tick): takes the records each process's token holder
     /// has published since, so that the log — and a follower — has them without waiting
     /// for a stop, and the ring has room again. Records are only ever published whole, so
     /// taking them cannot cut one; the rest is taken at the holder's next stop, before
     /// the event of that stop.
     pub(crate) fn stream_rings(&mut self) -> Result<(), RecordError> {
+        self.streamed_at = std::time::Instant::now();
         let ready: Vec<(i32, i32)> = self
             .spaces
             .iter()

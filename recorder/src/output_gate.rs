@@ -9,13 +9,14 @@
 //! Asking rings the doorbell: the runtime sends `SIGALRM` to the recording thread, which
 //! ends its wait for stops, takes the rings' records and writes the request's need into
 //! the ring. The acknowledgement that covers it is published into every ring by the
-//! link's receiving thread as it arrives (`publisher`): the runtime goes on without the
-//! recording thread in between. When only the recording thread can decide (an
+//! link's receiving thread as it arrives (`publisher`), in events and in each ring's own
+//! records: the runtime goes on without the recording thread in between, and so do the
+//! replies after it, which need the ring's records acknowledged. When only the recording thread can decide (an
 //! acknowledgement that came late, a follower being waited out), acknowledgements wake it
 //! with `SIGALRM` too; and the clock's next tick (2 ms) finds anything missed.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -34,21 +35,79 @@ pub(crate) struct OutputGates {
     /// The recording thread, as the runtimes' doorbell names it.
     bell: (u32, u32),
     /// The rings acknowledgements are published into (kept in step with the spaces).
-    board: Arc<Mutex<Vec<Arc<Ring>>>>,
+    board: Arc<Mutex<Vec<Arc<GateRing>>>>,
+    /// Each process's ring under the gate.
+    rings: HashMap<i32, Arc<GateRing>>,
 }
+
+/// A ring under the gate, with what it takes to tell its runtime how far the follower's
+/// acknowledgements go in the ring's own records (from any thread).
+struct GateRing {
+    ring: Arc<Ring>,
+    /// Per batch of records taken from the ring: the events logged once it was, and the
+    /// ring's records taken by then.
+    batches: Mutex<VecDeque<(u64, u64)>>,
+    /// The ring's records the follower has acknowledged.
+    acked_records: AtomicU64,
+}
+
+impl GateRing {
+    fn new(ring: &Arc<Ring>) -> Arc<GateRing> {
+        Arc::new(GateRing {
+            ring: ring.clone(),
+            batches: Mutex::new(VecDeque::new()),
+            acked_records: AtomicU64::new(0),
+        })
+    }
+
+    /// Publishes `clear` into the ring: the events, and the ring's records they cover.
+    /// Outputs not held (no follower has the log) count nothing as acknowledged: once they
+    /// are held again, for a follower that joined, only what it acknowledged counts.
+    fn publish(&self, clear: Clearance) {
+        let open = clear.acked_events == u64::MAX;
+        let records = match open {
+            true => u64::MAX,
+            false => {
+                let mut batches = self.batches.lock().expect("gate batches");
+                while let Some(&(logged, taken)) = batches.front() {
+                    if logged > clear.acked_events {
+                        break;
+                    }
+                    self.acked_records.fetch_max(taken, Ordering::AcqRel);
+                    batches.pop_front();
+                }
+                self.acked_records.load(Ordering::Acquire)
+            }
+        };
+        self.ring.publish_acked_records(records);
+        self.ring.publish_acknowledged(acknowledged(clear));
+    }
+
+    /// Records were taken: `taken` of them by the time `logged` events were logged.
+    fn took(&self, logged: u64, taken: u64) {
+        let mut batches = self.batches.lock().expect("gate batches");
+        if batches.len() >= BATCHES_KEPT {
+            // A later batch covers the records of the one forgotten: they count as
+            // acknowledged a little later, never earlier.
+            batches.pop_front();
+        }
+        batches.push_back((logged, taken));
+    }
+}
+
+/// Batches remembered per ring while they wait for an acknowledgement (a primary alone
+/// acknowledges none for as long as it stays alone).
+const BATCHES_KEPT: usize = 4096;
 
 #[derive(Default)]
 struct Book {
-    /// Per batch of records taken from the ring: the events logged once it was, and the
-    /// ring's records taken by then.
-    batches: VecDeque<(u64, u64)>,
-    /// The ring's records the follower has acknowledged.
-    acked_records: u64,
     /// The request taken up: its number, the events logged then, and since when it waits.
     pending: Option<(u64, u64, Instant)>,
     granted: u64,
     /// Outputs of the ring counted so far.
     outputs: u64,
+    /// The ring's gate waits counted so far: how many, and their nanoseconds.
+    waits: (u64, u64),
 }
 
 /// The calling thread's ids.
@@ -64,19 +123,34 @@ impl OutputGates {
             waiting: Arc::new(AtomicBool::new(false)),
             bell: this_thread(),
             board: Arc::new(Mutex::new(Vec::new())),
+            rings: HashMap::new(),
         }
     }
 
-    /// What the sink calls, on the link's receiving thread, with each new clearance:
-    /// publishes it into every ring, so that an output waiting for it goes on at once.
+    /// What the sink calls, under its lock of the follower's state (so that two
+    /// publications never cross), with each new clearance and when the recording thread
+    /// asks for it: publishes it into every ring, so that an output waiting for it goes on
+    /// at once.
     pub(crate) fn publisher(&self) -> Arc<dyn Fn(Clearance) + Send + Sync> {
         let board = self.board.clone();
         Arc::new(move |clear: Clearance| {
-            let ack = acknowledged(clear);
             for ring in board.lock().expect("gate board").iter() {
-                ring.publish_acknowledged(ack);
+                ring.publish(clear);
             }
         })
+    }
+
+    /// The gate's view of process `tgid`'s ring `ring` (new when the ring is).
+    fn ring_of(&mut self, tgid: i32, ring: &Arc<Ring>) -> Arc<GateRing> {
+        let known = self.rings.get(&tgid).filter(|g| Arc::ptr_eq(&g.ring, ring));
+        match known {
+            Some(g) => g.clone(),
+            None => {
+                let g = GateRing::new(ring);
+                self.rings.insert(tgid, g.clone());
+                g
+            }
+        }
     }
 
     /// What the sink calls when acknowledgements come: wakes the recording thread while an
@@ -101,6 +175,7 @@ impl OutputGates {
     /// A process's ring is new (exec, fork): its records count from 0 again.
     pub(crate) fn forget(&mut self, tgid: i32) {
         self.books.remove(&tgid);
+        self.rings.remove(&tgid);
     }
 }
 
@@ -160,12 +235,20 @@ impl Recorder<'_> {
         ) else {
             return;
         };
+        gates
+            .ring_of(tgid, ring)
+            .took(self.seq, ring.records_taken());
         let book = gates.books.entry(tgid).or_default();
-        book.batches.push_back((self.seq, ring.records_taken()));
         let outputs = ring.gated_outputs();
         if outputs > book.outputs {
             self.sink.count_outputs(outputs - book.outputs);
             book.outputs = outputs;
+        }
+        let (waits, ns) = ring.gate_waits();
+        if waits > book.waits.0 {
+            let waited = std::time::Duration::from_nanos(ns.wrapping_sub(book.waits.1));
+            self.sink.count_gate_waits(waits - book.waits.0, waited);
+            book.waits = (waits, ns);
         }
     }
 
@@ -224,16 +307,23 @@ impl Recorder<'_> {
         }
         {
             // The board follows the spaces (rebuilt only when a ring came or went).
-            let mut board = gates.board.lock().expect("gate board");
-            let rings = self.spaces.values().filter_map(|s| s.gate_ring());
-            let same = board.len() == rings.clone().count()
+            let rings: Vec<(i32, Arc<Ring>)> = self
+                .spaces
+                .iter()
+                .filter_map(|(&tgid, s)| Some((tgid, s.gate_ring()?.clone())))
+                .collect();
+            let board = gates.board.lock().expect("gate board");
+            let same = board.len() == rings.len()
                 && rings
-                    .clone()
-                    .all(|r| board.iter().any(|b| Arc::ptr_eq(b, r)));
+                    .iter()
+                    .all(|(_, r)| board.iter().any(|b| Arc::ptr_eq(&b.ring, r)));
+            drop(board);
             if !same {
-                *board = rings.cloned().collect();
+                let fresh = rings.iter().map(|(t, r)| gates.ring_of(*t, r)).collect();
+                *gates.board.lock().expect("gate board") = fresh;
             }
         }
+        // Asking for the clearance publishes it into the rings (under the sink's lock).
         let clear = self.sink.clearance();
         let mut waiting = false;
         for (&tgid, space) in &self.spaces {
@@ -241,22 +331,18 @@ impl Recorder<'_> {
                 continue;
             };
             let book = gates.books.entry(tgid).or_default();
-            while let Some(&(logged, taken)) = book.batches.front() {
-                if logged > clear.acked_events {
-                    break;
-                }
-                book.acked_records = taken;
-                book.batches.pop_front();
-            }
-            let open = clear.acked_events == u64::MAX;
             if debug_gate() {
                 eprintln!(
-                    "ftrun: [gate {tgid}] acked {} records {} pending {:?} logged {}",
-                    clear.acked_events, book.acked_records, book.pending, self.seq
+                    "ftrun: [gate {tgid}] acked {} records {:?} pending {:?} logged {}",
+                    clear.acked_events,
+                    gates
+                        .rings
+                        .get(&tgid)
+                        .map(|g| g.acked_records.load(Ordering::Relaxed)),
+                    book.pending,
+                    self.seq
                 );
             }
-            ring.publish_acknowledged(acknowledged(clear));
-            ring.publish_acked_records(if open { u64::MAX } else { book.acked_records });
             if let Some((req, need, since)) = book.pending {
                 if ring.gate_done(req) {
                     // The runtime went on by itself (the receiving thread published the
@@ -275,5 +361,71 @@ impl Recorder<'_> {
         }
         gates.waiting.store(waiting, Ordering::Release);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(name: &str) -> Arc<Ring> {
+        let path = std::env::temp_dir().join(format!("ftrun-gate-{name}-{}", std::process::id()));
+        let f = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(fastpath::layout::RING_MAP_SIZE).unwrap();
+        let ring = Ring::map(&f).unwrap();
+        let _ = std::fs::remove_file(&path);
+        Arc::new(ring)
+    }
+
+    fn acked(events: u64) -> Clearance {
+        Clearance {
+            acked_events: events,
+            fresh_until: None,
+        }
+    }
+
+    #[test]
+    fn a_publication_covers_the_records_of_every_batch_its_events_reach() {
+        let ring = ring("batches");
+        let gate = GateRing::new(&ring);
+        // Batches taken: 4 records once 10 events were logged, 9 by 25, 15 by 40.
+        for (logged, taken) in [(10, 4), (25, 9), (40, 15)] {
+            gate.took(logged, taken);
+        }
+        gate.publish(acked(9));
+        assert_eq!(ring.acknowledged(), (9, 0), "no batch is whole yet");
+        gate.publish(acked(24));
+        assert_eq!(ring.acknowledged(), (24, 4));
+        gate.publish(acked(25));
+        assert_eq!(ring.acknowledged(), (25, 9));
+        // Outputs not held: everything may go; held again, the count is what was acknowledged.
+        gate.publish(Clearance::OPEN);
+        assert_eq!(ring.acknowledged(), (u64::MAX, u64::MAX));
+        gate.publish(acked(30));
+        assert_eq!(ring.acknowledged(), (30, 9));
+        gate.publish(acked(40));
+        assert_eq!(ring.acknowledged(), (40, 15));
+        assert!(gate.batches.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn forgotten_batches_count_as_acknowledged_only_with_a_later_one() {
+        let ring = ring("kept");
+        let gate = GateRing::new(&ring);
+        for i in 0..BATCHES_KEPT as u64 + 10 {
+            gate.took(10 * (i + 1), i + 1);
+        }
+        // The first ten batches were forgotten: an acknowledgement that reaches only them
+        // counts none of their records.
+        gate.publish(acked(100));
+        assert_eq!(ring.acknowledged(), (100, 0));
+        gate.publish(acked(110));
+        assert_eq!(ring.acknowledged(), (110, 11));
     }
 }

@@ -81,6 +81,8 @@ pub struct Recorder<'a> {
     pub(crate) sched: Scheduler,
     /// Ticks while some process has several threads, so that a spinning one is preempted.
     pub(crate) ticker: Option<Ticker>,
+    /// When the rings' records were last taken while the programs ran (`stream_due`).
+    pub(crate) streamed_at: std::time::Instant,
     pub(crate) sink: &'a mut dyn EventSink,
     pub(crate) files: FileStore,
     pub(crate) seq: u64,
@@ -126,6 +128,7 @@ impl<'a> Recorder<'a> {
             tasks,
             sched,
             ticker: None,
+            streamed_at: std::time::Instant::now(),
             sink,
             files: FileStore::new(trace_dir),
             shared_files: HashSet::new(),

@@ -274,7 +274,9 @@ impl Recorder<'_> {
     /// The clock ticked: a thread that has run its own code for its timeslice while others
     /// of its process wait is interrupted, to see whether it spins.
     pub(crate) fn on_tick(&mut self) -> Result<(), RecordError> {
-        self.stream_rings()?;
+        if self.stream_due() {
+            self.stream_rings()?;
+        }
         self.serve_gates()?;
         let now = Instant::now();
         for tid in self.sched.contended_holders() {

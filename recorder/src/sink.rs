@@ -47,7 +47,9 @@ pub trait EventSink {
         None
     }
 
-    /// For the in-process gate: what the follower has acknowledged now.
+    /// For the in-process gate: what the follower has acknowledged now, published through
+    /// the hooks' `publish` too (under the same lock as the publications of new
+    /// acknowledgements, so that an older clearance never lands after a newer one).
     fn clearance(&mut self) -> Clearance {
         Clearance::OPEN
     }
@@ -62,8 +64,12 @@ pub trait EventSink {
     /// `n` more outputs went through the in-process gate (for the report).
     fn count_outputs(&mut self, _n: u64) {}
 
+    /// `n` more outputs had to ask at the in-process gate, and waited `waited` there in
+    /// all, as the runtime measured it (for the report).
+    fn count_gate_waits(&mut self, _n: u64, _waited: std::time::Duration) {}
+
     /// An output that asked at `since` went on once the acknowledgement it needed was
-    /// published (for the report).
+    /// published.
     fn gate_passed(&mut self, _since: Instant) {}
 
     /// Hooks called, from any thread, whenever acknowledgements or the follower's state
