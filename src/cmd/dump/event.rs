@@ -1,7 +1,9 @@
 //! Every kind of event as one line of text and as one JSON object with the same name.
 
 use super::syscall_name;
-use schema::{Echo, Event, EventKind, ExitStatus, SignalEvent, SignalPlacement, SyscallMode};
+use schema::{
+    Echo, Event, EventKind, ExitStatus, SignalEvent, SignalPlacement, SyscallEvent, SyscallMode,
+};
 use serde_json::{json, Map, Value};
 
 use super::memory::KnownMemory;
@@ -149,9 +151,10 @@ fn echo_name(e: Echo) -> &'static str {
     }
 }
 
-/// The event as text (after the seq and tid columns) and as JSON; `mem` is consulted for
-/// strings and updated with what the event did to memory.
-pub fn render(ev: &Event, at: &SignalPoint, mem: &mut KnownMemory) -> (String, Value) {
+/// The event as text (after the seq and tid columns) and, if `json`, as JSON (syscalls'
+/// JSON is left out of a text dump); `mem` is consulted for strings and updated with what
+/// the event did to memory.
+pub fn render(ev: &Event, at: &SignalPoint, mem: &mut KnownMemory, json: bool) -> (String, Value) {
     let mut body = Map::new();
     body.insert("seq".into(), json!(ev.seq));
     body.insert("tid".into(), json!(ev.tid));
@@ -162,39 +165,14 @@ pub fn render(ev: &Event, at: &SignalPoint, mem: &mut KnownMemory) -> (String, V
         EventKind::Syscall(s) => {
             let d = syscall::decode(s, ev.tid, mem);
             syscall::track(s, ev.tid, mem);
-            put("event", json!("syscall"));
-            put("name", json!(d.name));
-            put("number", json!(s.number));
-            put("args", json!(s.args));
-            put("decoded_args", json!(d.args));
-            put("result", json!(s.result));
-            put("decoded_result", json!(d.result));
-            put("errno", json!(d.errno));
-            put("mode", json!(mode_name(s.mode)));
-            put("rip", json!(s.rip));
-            put(
-                "writes",
-                Value::Array(
-                    s.writes
-                        .iter()
-                        .map(|w| json!({"addr": w.addr, "len": w.data.len()}))
-                        .collect(),
-                ),
-            );
-            put("output_hash", json!(s.output_hash));
-            put("echo", json!(echo_name(s.echo)));
-            let mut line = d.line;
+            let mut line = d.line.clone();
             if s.echo != Echo::None {
                 line += &format!(" [echoed to {}]", echo_name(s.echo));
             }
-            if let Some(m) = &s.mapping {
-                put(
-                    "mapping",
-                    json!({"path": String::from_utf8_lossy(&m.file.path), "offset": m.offset,
-                           "length": m.length, "stored_as": m.stored_as}),
-                );
+            // Most events are syscalls: their JSON is built only for a JSON dump.
+            if json {
+                syscall_json(s, d, &line, &mut put);
             }
-            put("text", json!(line));
             line
         }
         EventKind::Exec(e) => {
@@ -293,4 +271,42 @@ pub fn render(ev: &Event, at: &SignalPoint, mem: &mut KnownMemory) -> (String, V
         }
     };
     (text, Value::Object(body))
+}
+
+/// The JSON fields of a syscall event, decoded as `d`, whose text is `line`.
+fn syscall_json(
+    s: &SyscallEvent,
+    d: syscall::Decoded,
+    line: &str,
+    put: &mut impl FnMut(&str, Value),
+) {
+    put("event", json!("syscall"));
+    put("name", json!(d.name));
+    put("number", json!(s.number));
+    put("args", json!(s.args));
+    put("decoded_args", json!(d.args));
+    put("result", json!(s.result));
+    put("decoded_result", json!(d.result));
+    put("errno", json!(d.errno));
+    put("mode", json!(mode_name(s.mode)));
+    put("rip", json!(s.rip));
+    put(
+        "writes",
+        Value::Array(
+            s.writes
+                .iter()
+                .map(|w| json!({"addr": w.addr, "len": w.data.len()}))
+                .collect(),
+        ),
+    );
+    put("output_hash", json!(s.output_hash));
+    put("echo", json!(echo_name(s.echo)));
+    if let Some(m) = &s.mapping {
+        put(
+            "mapping",
+            json!({"path": String::from_utf8_lossy(&m.file.path), "offset": m.offset,
+                   "length": m.length, "stored_as": m.stored_as}),
+        );
+    }
+    put("text", json!(line));
 }

@@ -223,8 +223,8 @@ pub fn run(args: DumpArgs) -> anyhow::Result<i32> {
         ahead: VecDeque::new(),
         failed: None,
     };
-    let out = std::io::stdout();
-    let mut out = out.lock();
+    // Lines go out in blocks, not a write each (a dump of millions of events).
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     let first = if args.json {
         header_json(&dir, &header).to_string()
     } else {
@@ -261,7 +261,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<i32> {
         if let EventKind::Syscall(s) = &ev.kind {
             last_rip.insert(ev.tid, s.rip);
         }
-        let (text, value) = event::render(&ev, &at, &mut mem);
+        let (text, value) = event::render(&ev, &at, &mut mem, args.json);
         let line = if args.json {
             value.to_string()
         } else {
@@ -274,6 +274,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<i32> {
     let (text, value, message) = end_record(&dir, &events.reader.end_state());
     let line = if args.json { value.to_string() } else { text };
     let _ = writeln!(out, "{line}");
+    let _ = out.flush();
     if let Some(m) = message {
         eprintln!("ftrun: {m}");
     }
