@@ -159,3 +159,67 @@ fn register_value(regs: &Regs, reg: Register) -> Option<u64> {
         _ => full,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(bytes: &[u8], ip: u64) -> Instruction {
+        Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE).decode()
+    }
+
+    fn regs() -> Regs {
+        // SAFETY: user_regs_struct holds integers only; all zeroes is a valid value.
+        unsafe { std::mem::zeroed() }
+    }
+
+    fn watch(addr: u64, kind: WatchKindKey) -> Watch {
+        Watch { addr, len: 8, kind }
+    }
+
+    #[test]
+    fn a_store_touches_the_watched_word_it_writes_and_no_other() {
+        // mov %rax,0x2e82(%rip) at 0x11b7: writes 8 bytes at 0x4040.
+        let store = decoded(&[0x48, 0x89, 0x05, 0x82, 0x2e, 0x00, 0x00], 0x11b7);
+        assert!(touches(
+            &store,
+            &regs(),
+            &watch(0x4040, WatchKindKey::Write)
+        ));
+        assert!(touches(
+            &store,
+            &regs(),
+            &watch(0x4044, WatchKindKey::Write)
+        ));
+        assert!(!touches(
+            &store,
+            &regs(),
+            &watch(0x4048, WatchKindKey::Write)
+        ));
+    }
+
+    #[test]
+    fn a_load_touches_read_watches_only() {
+        // mov 0x2e79(%rip),%rax at 0x11c8: reads 8 bytes at 0x4048.
+        let load = decoded(&[0x48, 0x8b, 0x05, 0x79, 0x2e, 0x00, 0x00], 0x11c8);
+        assert!(!touches(
+            &load,
+            &regs(),
+            &watch(0x4048, WatchKindKey::Write)
+        ));
+        assert!(touches(
+            &load,
+            &regs(),
+            &watch(0x4048, WatchKindKey::ReadWrite)
+        ));
+    }
+
+    #[test]
+    fn a_push_touches_the_word_below_the_stack_pointer() {
+        let mut r = regs();
+        r.rsp = 0x7000;
+        let push = decoded(&[0x50], 0x1000); // push %rax
+        assert!(touches(&push, &r, &watch(0x6ff8, WatchKindKey::Write)));
+        assert!(!touches(&push, &r, &watch(0x7000, WatchKindKey::Write)));
+    }
+}
