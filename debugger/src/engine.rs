@@ -14,6 +14,7 @@ mod history;
 mod hook;
 mod pages;
 mod reverse;
+mod silent_trap;
 mod step_trace;
 
 use std::cell::Cell;
@@ -148,6 +149,8 @@ pub struct Engine {
     inserted: Vec<(i32, u64, u8)>,
     /// How the current thread was resumed, and what was armed in its slots 1..3.
     last_mode: HookResume,
+    /// The registers the current thread had before its single step (`last_mode` Step).
+    step_from: Option<tracee::Regs>,
     last_step_counted: bool,
     slots: [Option<Slot>; 4],
     dr_dirty: HashMap<i32, bool>,
@@ -239,6 +242,7 @@ impl Engine {
             site_return: HashMap::new(),
             inserted: Vec::new(),
             last_mode: HookResume::Syscall,
+            step_from: None,
             last_step_counted: false,
             slots: [None; 4],
             dr_dirty: HashMap::new(),
@@ -285,6 +289,7 @@ impl Engine {
         self.site_return.clear();
         self.inserted.clear();
         self.last_mode = HookResume::Syscall;
+        self.step_from = None;
         self.slots = [None; 4];
         self.dr_dirty.clear();
         self.step_done = None;

@@ -91,6 +91,9 @@ impl DebugHook for Engine {
             }
         }
         self.last_mode = mode;
+        self.step_from = (mode == HookResume::Step)
+            .then(|| r.tracee_of(tid).and_then(|t| t.regs().ok()))
+            .flatten();
         self.last_step_counted = stepping;
         let ints: Vec<u64> = exec
             .iter()
@@ -201,6 +204,10 @@ impl DebugHook for Engine {
                     }
                     let code = machine::si_code(pid);
                     let mut regs = r.tracee_of(tid).and_then(|t| t.regs().ok());
+                    let dr6 = match regs.as_ref() {
+                        Some(g) => self.dr6_of_trap(r, tid, dr6, code, g)?,
+                        None => dr6,
+                    };
                     let (exec, _) = self.armed();
                     if let Some(g) = regs.as_mut() {
                         if code == 0x80 && ours.contains(&(g.rip.wrapping_sub(1))) {
