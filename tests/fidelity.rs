@@ -303,3 +303,16 @@ fn children_that_abort_while_their_thread_starts() {
     let expected = ["child 0: killed by 6", "child 29: killed by 6", "done"];
     replays_both_ways("abort_while_thread_starts", &expected);
 }
+
+/// sigaltstack asked inside a handler running on the alternate stack says SS_ONSTACK, as
+/// natively (made in-process, the call saw the runtime's stack and said it was not).
+#[test]
+fn sigaltstack_in_a_handler_on_the_alternate_stack() {
+    replays_both_ways(
+        "altstack_query_in_handler",
+        &[
+            "handler on the alternate stack: 1",
+            "main on it afterwards: 0",
+        ],
+    );
+}
