@@ -304,6 +304,43 @@ fn children_that_abort_while_their_thread_starts() {
     replays_both_ways("abort_while_thread_starts", &expected);
 }
 
+/// Whether the recording's stderr has a refusal by ftrun.
+fn refused_something(rec: &Recording) -> bool {
+    ftrun_lines(&rec.output.stderr)
+        .iter()
+        .any(|l| l.contains("refused syscall"))
+}
+
+/// A child signalled, waited for by poll and reaped through a pidfd: the calls are
+/// recorded (they used to be refused, and the child then waited in pause for ever).
+#[test]
+fn a_child_signalled_and_reaped_through_a_pidfd() {
+    let expected = [
+        "pidfd_open: a descriptor",
+        "poll while the child lives: 0",
+        "pidfd_send_signal: 0",
+        "poll once it ended: 1, revents 0x1",
+        "waitid(P_PIDFD): 0, killed 1 by signal 15, pid matches 1",
+    ];
+    replays_both_ways("pidfd_signal_child", &expected);
+    let rec = assert_replays_identically(testprog("pidfd_signal_child"), NO_ARGS);
+    assert!(!refused_something(&rec), "{}", describe(&rec.output));
+}
+
+/// vmsplice of user pages into a pipe, of a pipe's bytes into memory, and into stdout
+/// when it is a pipe (the line must be echoed at replay too).
+#[test]
+fn vmsplice_into_and_out_of_pipes() {
+    let expected = [
+        "vmsplice into the pipe: 24, read 24: pages handed to the pipe",
+        "vmsplice out of the pipe: 20: 'bytes' ' the pipe holds'",
+        "this line went to stdout by vmsplice",
+    ];
+    replays_both_ways("vmsplice_pipe", &expected);
+    let rec = assert_replays_identically(testprog("vmsplice_pipe"), NO_ARGS);
+    assert!(!refused_something(&rec), "{}", describe(&rec.output));
+}
+
 /// sigaltstack asked inside a handler running on the alternate stack says SS_ONSTACK, as
 /// natively (made in-process, the call saw the runtime's stack and said it was not).
 #[test]
