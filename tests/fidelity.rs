@@ -353,3 +353,15 @@ fn sigaltstack_in_a_handler_on_the_alternate_stack() {
         ],
     );
 }
+
+/// sigsuspend ended by a child's kill, twenty times: the recorder often meets the
+/// sigsuspend's exit before the kill that ended it, so the signal is logged after the
+/// child's event; replay must still send it to the parent waiting in sigsuspend (it waited
+/// there for ever).
+#[test]
+fn sigsuspend_ended_by_a_child_logged_after_it() {
+    replays_both_ways(
+        "sigsuspend_woken_by_child",
+        &["woken 20 times, sigsuspend returned"],
+    );
+}

@@ -116,21 +116,19 @@ impl Replayer<'_> {
         // At an exit the signal may come after other threads' events (they ran before the
         // recorder met its delivery): it is sent now, and the thread stays stopped until
         // the signal is the head of the log.
-        let next = if only_blocking {
-            self.peek()?
-        } else {
-            self.peek_own()?
-        };
-        let next = match next.map(|e| &e.kind) {
+        // A blocking call's signal too may come after other threads' events: the sender's
+        // kill is often logged after the sigsuspend it ends (the recorder met the call's
+        // exit first).
+        let blocking = matches!(&self.t.pending, Some(Pending::Run(s)) if s.number == libc::SYS_rt_sigsuspend as u64);
+        if only_blocking && !blocking {
+            return Ok(());
+        }
+        let next = match self.peek_own()?.map(|e| &e.kind) {
             Some(EventKind::Signal(s)) if s.placement == SignalPlacement::AtSyscallExit => {
                 s.clone()
             }
             _ => return Ok(()),
         };
-        let blocking = matches!(&self.t.pending, Some(Pending::Run(s)) if s.number == libc::SYS_rt_sigsuspend as u64);
-        if only_blocking && !blocking {
-            return Ok(());
-        }
         self.t.tracee.send_signal(next.signo as i32)?;
         self.t.injecting = Some(next);
         Ok(())
