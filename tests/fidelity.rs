@@ -365,3 +365,21 @@ fn sigsuspend_ended_by_a_child_logged_after_it() {
         &["woken 20 times, sigsuspend returned"],
     );
 }
+
+/// pselect, ppoll and epoll_pwait with a mask that lets in SIGCHLD, blocked outside them
+/// (as make does), ended by a child's exit: replay delivers the signal under the call's
+/// mask (sent at the skipped call's exit, it stayed blocked and the program went on
+/// without its handler), and the mask is the old one again after the handler.
+#[test]
+fn waits_with_their_own_mask_ended_by_a_child() {
+    replays_both_ways(
+        "wait_with_own_mask",
+        &[
+            "pselect: -1 Interrupted system call, ended 1",
+            "ppoll: -1 Interrupted system call, ended 2",
+            "epoll_pwait: -1 Interrupted system call, ended 3",
+            "epoll_pwait: -1 Interrupted system call, ended 9",
+            "SIGCHLD blocked again: 1",
+        ],
+    );
+}

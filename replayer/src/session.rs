@@ -418,7 +418,7 @@ impl<'a> Replayer<'a> {
         Ok(None)
     }
 
-    fn skip_syscall(&mut self, regs: &mut Regs) -> Result<(), ReplayError> {
+    pub(crate) fn skip_syscall(&mut self, regs: &mut Regs) -> Result<(), ReplayError> {
         regs.orig_rax = u64::MAX;
         self.t.tracee.set_regs(regs)?;
         Ok(())
@@ -506,9 +506,8 @@ impl<'a> Replayer<'a> {
         self.check_entry(&s, nr, &args, &regs)?;
         self.take()?;
         // A failed call changed nothing (but an madvise or mprotect that met a hole), so it
-        // is not run again; rt_sigreturn's "result" is
-        // the restored rax and rt_sigsuspend always "fails".
-        // A fork that a signal interrupted made no process: it is not run again either.
+        // is not run again; rt_sigreturn's "result" is the restored rax and rt_sigsuspend
+        // always "fails". A fork that a signal interrupted made no process either.
         let failed = s.result < 0
             && (!is_restart_code(s.result) || is_new_process(nr))
             && !syscalls::applies_in_part(nr, s.result)
@@ -545,7 +544,7 @@ impl<'a> Replayer<'a> {
                         self.replay_output(&s, sent)?;
                     }
                 }
-                self.skip_syscall(&mut regs)?;
+                self.skip_or_suspend_for_signal(&s, &mut regs)?;
                 self.t.pending = Some(Pending::Skip(s));
             }
         }
@@ -627,6 +626,7 @@ impl<'a> Replayer<'a> {
                     self.pi.returned(&mut self.t.tracee, self.t.tid, &s.args)?;
                 }
                 regs.rax = s.result as u64;
+                (regs.rdi, regs.rsi) = (s.args[0], s.args[1]); // see skip_or_suspend_for_signal
                 if is_restart_code(s.result) {
                     regs.orig_rax = s.number;
                     // The thread's own next event: other processes' events may come

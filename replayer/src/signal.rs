@@ -315,3 +315,92 @@ impl Replayer<'_> {
         self.landmark_missed(regs, lm.rip, what)
     }
 }
+
+/// Where a wait that sets its own signal mask for its duration finds that mask: the
+/// register holding a pointer to it, or (pselect6) to a `{ mask, size }` pair.
+fn own_mask_of(nr: u64, args: &[u64; 6]) -> Option<(u64, bool)> {
+    match nr as libc::c_long {
+        libc::SYS_pselect6 => Some((args[5], true)),
+        libc::SYS_ppoll => Some((args[3], false)),
+        libc::SYS_epoll_pwait | libc::SYS_epoll_pwait2 => Some((args[4], false)),
+        _ => None,
+    }
+}
+
+impl Replayer<'_> {
+    /// An emulated wait with a signal mask of its own (pselect6, ppoll, epoll_pwait) that a
+    /// signal ended when recorded: that signal is often blocked outside the call (make
+    /// blocks SIGCHLD but in pselect6), so sent at the skipped call's exit it would stay
+    /// pending. The kernel runs `rt_sigsuspend` with the call's mask in its place instead,
+    /// with the signal sent now: it is delivered under that mask, and the handler's frame
+    /// keeps the mask from before the call, as natively. Other calls are skipped.
+    pub(crate) fn skip_or_suspend_for_signal(
+        &mut self,
+        s: &schema::SyscallEvent,
+        regs: &mut Regs,
+    ) -> Result<(), ReplayError> {
+        if !self.suspend_for_signal(s, regs)? {
+            self.skip_syscall(regs)?;
+        }
+        Ok(())
+    }
+
+    fn suspend_for_signal(
+        &mut self,
+        s: &schema::SyscallEvent,
+        regs: &mut Regs,
+    ) -> Result<bool, ReplayError> {
+        let Some((at, in_pair)) = own_mask_of(s.number, &s.args) else {
+            return Ok(false);
+        };
+        let interrupted = syscalls::is_restart_code(s.result) || s.result == -libc::EINTR as i64;
+        if at == 0 || !interrupted || self.t.injecting.is_some() {
+            return Ok(false);
+        }
+        let Some(signal) = self.own_signal_at_exit_after_patches()? else {
+            return Ok(false);
+        };
+        let mask = if in_pair {
+            let pair = self.t.tracee.read_mem(at, 8)?;
+            u64::from_le_bytes(pair[..8].try_into().unwrap_or_default())
+        } else {
+            at
+        };
+        if mask == 0 {
+            return Ok(false);
+        }
+        regs.orig_rax = libc::SYS_rt_sigsuspend as u64;
+        regs.rdi = mask;
+        regs.rsi = 8;
+        self.t.tracee.set_regs(regs)?;
+        self.t.tracee.send_signal(signal.signo as i32)?;
+        self.t.injecting = Some(signal);
+        Ok(true)
+    }
+
+    /// The signal the current thread's next event delivers at a syscall exit, past the
+    /// sites rewritten at that exit (logged before it) and other threads' events.
+    fn own_signal_at_exit_after_patches(&mut self) -> Result<Option<SignalEvent>, ReplayError> {
+        const LOOKAHEAD: usize = 4096;
+        let me = self.t.tid;
+        for i in 0..LOOKAHEAD {
+            if i == self.ahead.len() {
+                match self.events.next_event()? {
+                    Some(ev) => self.ahead.push_back(ev),
+                    None => return Ok(None),
+                }
+            }
+            let ev = &self.ahead[i];
+            if ev.tid != me || matches!(ev.kind, EventKind::SitePatched(_)) {
+                continue;
+            }
+            return Ok(match &ev.kind {
+                EventKind::Signal(sig) if sig.placement == SignalPlacement::AtSyscallExit => {
+                    Some(sig.clone())
+                }
+                _ => None,
+            });
+        }
+        Ok(None)
+    }
+}
