@@ -566,8 +566,8 @@ impl<'a> Replayer<'a> {
         }
         if &s.args != args {
             return Err(self.divergence(
-                format!("{}{:x?}", syscall_name(nr), s.args),
-                format!("{}{:x?}", syscall_name(nr), args),
+                crate::divergence::call_with_args(syscall_name(nr), &s.args),
+                crate::divergence::call_with_args(syscall_name(nr), args),
             ));
         }
         // A call the runtime ran in-process was logged without registers.
@@ -778,8 +778,8 @@ pub(crate) fn describe(kind: &EventKind) -> String {
         EventKind::Syscall(s) => format!("syscall {} ({})", syscall_name(s.number), s.number),
         EventKind::Exec(e) => format!("an exec of {}", String::from_utf8_lossy(&e.exe.path)),
         EventKind::Rdtsc(r) => format!("rdtsc at rip {:#x}", r.rip),
-        EventKind::Signal(s) => format!("signal {} ({:?})", s.signo, s.placement),
-        EventKind::Exit(x) => format!("the program to end: {x:?}"),
+        EventKind::Signal(s) => crate::signal::describe_signal(s),
+        EventKind::Exit(x) => crate::signal::describe_exit(x),
         EventKind::SyscallEntry { number, .. } => {
             format!("entry to syscall {} ({number})", syscall_name(*number))
         }

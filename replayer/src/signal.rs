@@ -404,3 +404,116 @@ impl Replayer<'_> {
         Ok(None)
     }
 }
+
+/// A signal event in a divergence message: its number and name, and where it lands.
+pub(crate) fn describe_signal(s: &SignalEvent) -> String {
+    let where_ = match &s.placement {
+        SignalPlacement::Synchronous => "raised by the CPU".to_string(),
+        SignalPlacement::AtSyscallExit => "at the exit of the syscall before it".to_string(),
+        SignalPlacement::BeforeSyscall => "before the thread's next syscall".to_string(),
+        SignalPlacement::AtLandmark(lm) => format!(
+            "in a loop at rip {:#x} with registers {:#x} and memory {:#x}",
+            lm.rip, lm.regs_hash, lm.mem_hash
+        ),
+    };
+    format!("signal {} ({}) {where_}", s.signo, signal_name(s.signo))
+}
+
+/// The end of a process in a divergence message.
+pub(crate) fn describe_exit(x: &schema::ExitStatus) -> String {
+    match x {
+        schema::ExitStatus::Exited(code) => format!("the program to exit with status {code}"),
+        schema::ExitStatus::Killed { signo, .. } => format!(
+            "the program to be killed by signal {signo} ({})",
+            signal_name(*signo as u32)
+        ),
+    }
+}
+
+fn signal_name(signo: u32) -> String {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match signo {
+        1..=31 => NAMES[signo as usize - 1].to_string(),
+        _ => format!("SIGRTMIN+{}", signo.saturating_sub(32)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signal(signo: u32, placement: SignalPlacement) -> SignalEvent {
+        SignalEvent {
+            signo,
+            siginfo: vec![0; 128],
+            placement,
+        }
+    }
+
+    #[test]
+    fn divergence_messages_name_signals_and_places_in_words() {
+        let at_exit = describe_signal(&signal(17, SignalPlacement::AtSyscallExit));
+        assert_eq!(
+            at_exit,
+            "signal 17 (SIGCHLD) at the exit of the syscall before it"
+        );
+        let lm = Landmark {
+            rip: 0x5555_5555_5235,
+            regs_hash: 0x10,
+            mem_hash: 0x20,
+        };
+        let in_loop = describe_signal(&signal(14, SignalPlacement::AtLandmark(lm)));
+        assert_eq!(
+            in_loop,
+            "signal 14 (SIGALRM) in a loop at rip 0x555555555235 with registers 0x10 and memory 0x20"
+        );
+        assert_eq!(
+            describe_signal(&signal(34, SignalPlacement::BeforeSyscall)),
+            "signal 34 (SIGRTMIN+2) before the thread's next syscall"
+        );
+        let killed = schema::ExitStatus::Killed {
+            signo: 9,
+            core_dumped: false,
+        };
+        assert_eq!(
+            describe_exit(&killed),
+            "the program to be killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(
+            describe_exit(&schema::ExitStatus::Exited(3)),
+            "the program to exit with status 3"
+        );
+    }
+}
