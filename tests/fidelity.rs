@@ -383,3 +383,17 @@ fn waits_with_their_own_mask_ended_by_a_child() {
         ],
     );
 }
+
+/// Three interval timers firing into a loop without syscalls: the program behaves under
+/// recording as natively, time after time (a hit of the recorder's loop breakpoint reported
+/// as `TRAP_BRKPT` was delivered to the program, which died of SIGTRAP). Replaying a signal
+/// that lands deep in a counting loop needs more passes than replay makes without a tick
+/// counter: not checked.
+#[test]
+fn interval_timers_into_a_computing_loop_under_recording() {
+    for _ in 0..6 {
+        let rec = record_fresh(testprog("itimers_while_computing"), NO_ARGS);
+        rec.assert_exit(Exit::Code(0))
+            .assert_stdout_contains(&["each timer fired at least 3 times"]);
+    }
+}

@@ -172,7 +172,12 @@ impl Replayer<'_> {
                     seq: ev.seq,
                     tid: ev.tid,
                     expected: describe(&other),
-                    got: format!("signal {signo} raised by the CPU at rip {:#x}", regs.rip),
+                    got: format!(
+                        "signal {signo} ({}, si_code {}) raised by the CPU at rip {:#x}",
+                        signal_name(signo as u32),
+                        siginfo_code(&info),
+                        regs.rip
+                    ),
                 }),
             };
         }
