@@ -25,8 +25,9 @@ int main(void) {
     ssize_t taken = vmsplice(p[0], from, 2, 0);
     printf("vmsplice out of the pipe: %zd: '%s' '%s'\n", taken, first, rest);
     fflush(stdout);
-    char line[] = "this line went to stdout by vmsplice\n";
-    struct iovec to_stdout = {line, sizeof line - 1};
+    // The pipe holds the pages themselves, not a copy: they must not change until read.
+    static const char line[] = "this line went to stdout by vmsplice\n";
+    struct iovec to_stdout = {(void *)line, sizeof line - 1};
     struct stat st;
     if (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode))
         vmsplice(1, &to_stdout, 1, 0);
