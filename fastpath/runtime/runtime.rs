@@ -168,7 +168,6 @@ mod nr {
     pub const GETEGID: u64 = 108;
     pub const GETPPID: u64 = 110;
     pub const GETPGRP: u64 = 111;
-    pub const SIGALTSTACK: u64 = 131;
     pub const SYSINFO: u64 = 99;
     pub const GETRUSAGE: u64 = 98;
     pub const SCHED_GETAFFINITY: u64 = 204;
@@ -586,7 +585,8 @@ unsafe fn record(n: u64, a: [u64; 6], flags: u32) -> Option<i64> {
         nr::RT_SIGPROCMASK if a[1] == 0 || a[0] == SIG_BLOCK => {
             with_write_marked(n, a, 8, a[2], fixed(a[3].min(8)), RECORD_RUN_AT_REPLAY)
         }
-        nr::SIGALTSTACK if a[0] == 0 => with_write(n, a, 24, a[1], fixed(24)),
+        // sigaltstack stays traced: the kernel tells SS_ONSTACK by the stack pointer, and
+        // here it is the runtime's own stack, never the alternate one.
         // Reading a descriptor's flags changes nothing (the runtime asks the same itself).
         nr::FCNTL if a[1] == F_GETFL || a[1] == F_GETFD => plain(n, a),
         nr::SYSINFO => with_write(n, a, 112, a[0], fixed(112)),

@@ -83,7 +83,6 @@ pub const BUFFERABLE: &[libc::c_long] = &[
     libc::SYS_futex,
     libc::SYS_rt_sigaction,
     libc::SYS_rt_sigprocmask,
-    libc::SYS_sigaltstack,
     libc::SYS_sysinfo,
     libc::SYS_getrusage,
     libc::SYS_sched_getaffinity,

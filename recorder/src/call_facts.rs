@@ -13,6 +13,18 @@ pub(crate) fn signal_blocked(pid: i32, signo: i32) -> bool {
         .is_some_and(|mask| mask & (1u64 << (signo - 1)) != 0)
 }
 
+/// Whether descriptor `fd` of process `pid` was opened for reading only (a pipe's read
+/// end), from `/proc/PID/fdinfo/FD`; false when that cannot be read.
+pub(crate) fn opened_read_only(pid: i32, fd: u64) -> bool {
+    let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd as i32)) else {
+        return false;
+    };
+    info.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| i32::from_str_radix(f.trim(), 8).ok())
+        .is_some_and(|flags| flags & libc::O_ACCMODE == libc::O_RDONLY)
+}
+
 /// The destination descriptor of a syscall that copies data inside the kernel.
 pub(crate) fn kernel_copy_destination(nr: u64, args: &[u64; 6]) -> Option<u64> {
     match nr as libc::c_long {

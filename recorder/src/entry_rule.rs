@@ -23,6 +23,11 @@ impl Recorder<'_> {
                  not place the write in that process's run)",
             );
         }
+        if nr == libc::SYS_vmsplice as u64
+            && crate::call_facts::opened_read_only(self.t.tracee.pid(), args[0])
+        {
+            return syscalls::VMSPLICE_FROM_PIPE;
+        }
         if nr == libc::SYS_prctl as u64 && args[0] == libc::PR_GET_SECCOMP as u64 {
             // The mode without ftrun's own filter.
             let own = self.own_seccomp.contains(&self.t.tgid);

@@ -26,3 +26,21 @@ pub enum ReplayError {
         source: std::io::Error,
     },
 }
+
+/// A call and its six arguments as a divergence message shows them: `openat(0xffffff9c, …)`.
+pub(crate) fn call_with_args(name: &str, args: &[u64; 6]) -> String {
+    let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
+    format!("{name}({})", args.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_read_like_a_call() {
+        let args = [0xffff_ff9c, 0x10, 0, 0, 0, 0];
+        assert_eq!(
+            super::call_with_args("openat", &args),
+            "openat(0xffffff9c, 0x10, 0x0, 0x0, 0x0, 0x0)"
+        );
+    }
+}

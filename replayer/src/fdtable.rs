@@ -380,6 +380,9 @@ impl FdTable {
             SYS_memfd_create => {
                 self.fds.insert(r, entry(FdKind::Other("memfd"), false));
             }
+            SYS_pidfd_open => {
+                self.fds.insert(r, entry(FdKind::Other("pidfd"), true));
+            }
             SYS_chdir => {
                 if let Some(p) = self.resolve(tracee, AT_FDCWD, a[0]) {
                     self.cwd = p;

@@ -418,7 +418,7 @@ impl<'a> Replayer<'a> {
         Ok(None)
     }
 
-    fn skip_syscall(&mut self, regs: &mut Regs) -> Result<(), ReplayError> {
+    pub(crate) fn skip_syscall(&mut self, regs: &mut Regs) -> Result<(), ReplayError> {
         regs.orig_rax = u64::MAX;
         self.t.tracee.set_regs(regs)?;
         Ok(())
@@ -506,9 +506,8 @@ impl<'a> Replayer<'a> {
         self.check_entry(&s, nr, &args, &regs)?;
         self.take()?;
         // A failed call changed nothing (but an madvise or mprotect that met a hole), so it
-        // is not run again; rt_sigreturn's "result" is
-        // the restored rax and rt_sigsuspend always "fails".
-        // A fork that a signal interrupted made no process: it is not run again either.
+        // is not run again; rt_sigreturn's "result" is the restored rax and rt_sigsuspend
+        // always "fails". A fork that a signal interrupted made no process either.
         let failed = s.result < 0
             && (!is_restart_code(s.result) || is_new_process(nr))
             && !syscalls::applies_in_part(nr, s.result)
@@ -537,10 +536,15 @@ impl<'a> Replayer<'a> {
                 self.send_signal_at_exit(true)?;
             }
             _ => {
+                // A vmsplice out of a pipe was logged with the bytes it put in memory (no
+                // output hash); they are written at its exit.
+                let filled_memory = nr == libc::SYS_vmsplice as u64 && s.output_hash == 0;
                 if let Rule::Output { sent, .. } = rule_for(nr) {
-                    self.replay_output(&s, sent)?;
+                    if !filled_memory {
+                        self.replay_output(&s, sent)?;
+                    }
                 }
-                self.skip_syscall(&mut regs)?;
+                self.skip_or_suspend_for_signal(&s, &mut regs)?;
                 self.t.pending = Some(Pending::Skip(s));
             }
         }
@@ -562,8 +566,8 @@ impl<'a> Replayer<'a> {
         }
         if &s.args != args {
             return Err(self.divergence(
-                format!("{}{:x?}", syscall_name(nr), s.args),
-                format!("{}{:x?}", syscall_name(nr), args),
+                crate::divergence::call_with_args(syscall_name(nr), &s.args),
+                crate::divergence::call_with_args(syscall_name(nr), args),
             ));
         }
         // A call the runtime ran in-process was logged without registers.
@@ -622,6 +626,7 @@ impl<'a> Replayer<'a> {
                     self.pi.returned(&mut self.t.tracee, self.t.tid, &s.args)?;
                 }
                 regs.rax = s.result as u64;
+                (regs.rdi, regs.rsi) = (s.args[0], s.args[1]); // see skip_or_suspend_for_signal
                 if is_restart_code(s.result) {
                     regs.orig_rax = s.number;
                     // The thread's own next event: other processes' events may come
@@ -773,8 +778,8 @@ pub(crate) fn describe(kind: &EventKind) -> String {
         EventKind::Syscall(s) => format!("syscall {} ({})", syscall_name(s.number), s.number),
         EventKind::Exec(e) => format!("an exec of {}", String::from_utf8_lossy(&e.exe.path)),
         EventKind::Rdtsc(r) => format!("rdtsc at rip {:#x}", r.rip),
-        EventKind::Signal(s) => format!("signal {} ({:?})", s.signo, s.placement),
-        EventKind::Exit(x) => format!("the program to end: {x:?}"),
+        EventKind::Signal(s) => crate::signal::describe_signal(s),
+        EventKind::Exit(x) => crate::signal::describe_exit(x),
         EventKind::SyscallEntry { number, .. } => {
             format!("entry to syscall {} ({number})", syscall_name(*number))
         }

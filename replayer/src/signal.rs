@@ -116,21 +116,19 @@ impl Replayer<'_> {
         // At an exit the signal may come after other threads' events (they ran before the
         // recorder met its delivery): it is sent now, and the thread stays stopped until
         // the signal is the head of the log.
-        let next = if only_blocking {
-            self.peek()?
-        } else {
-            self.peek_own()?
-        };
-        let next = match next.map(|e| &e.kind) {
+        // A blocking call's signal too may come after other threads' events: the sender's
+        // kill is often logged after the sigsuspend it ends (the recorder met the call's
+        // exit first).
+        let blocking = matches!(&self.t.pending, Some(Pending::Run(s)) if s.number == libc::SYS_rt_sigsuspend as u64);
+        if only_blocking && !blocking {
+            return Ok(());
+        }
+        let next = match self.peek_own()?.map(|e| &e.kind) {
             Some(EventKind::Signal(s)) if s.placement == SignalPlacement::AtSyscallExit => {
                 s.clone()
             }
             _ => return Ok(()),
         };
-        let blocking = matches!(&self.t.pending, Some(Pending::Run(s)) if s.number == libc::SYS_rt_sigsuspend as u64);
-        if only_blocking && !blocking {
-            return Ok(());
-        }
         self.t.tracee.send_signal(next.signo as i32)?;
         self.t.injecting = Some(next);
         Ok(())
@@ -174,7 +172,12 @@ impl Replayer<'_> {
                     seq: ev.seq,
                     tid: ev.tid,
                     expected: describe(&other),
-                    got: format!("signal {signo} raised by the CPU at rip {:#x}", regs.rip),
+                    got: format!(
+                        "signal {signo} ({}, si_code {}) raised by the CPU at rip {:#x}",
+                        signal_name(signo as u32),
+                        siginfo_code(&info),
+                        regs.rip
+                    ),
                 }),
             };
         }
@@ -315,5 +318,207 @@ impl Replayer<'_> {
             self.t.tid, lm.rip, lm.regs_hash
         );
         self.landmark_missed(regs, lm.rip, what)
+    }
+}
+
+/// Where a wait that sets its own signal mask for its duration finds that mask: the
+/// register holding a pointer to it, or (pselect6) to a `{ mask, size }` pair.
+fn own_mask_of(nr: u64, args: &[u64; 6]) -> Option<(u64, bool)> {
+    match nr as libc::c_long {
+        libc::SYS_pselect6 => Some((args[5], true)),
+        libc::SYS_ppoll => Some((args[3], false)),
+        libc::SYS_epoll_pwait | libc::SYS_epoll_pwait2 => Some((args[4], false)),
+        _ => None,
+    }
+}
+
+impl Replayer<'_> {
+    /// An emulated wait with a signal mask of its own (pselect6, ppoll, epoll_pwait) that a
+    /// signal ended when recorded: that signal is often blocked outside the call (make
+    /// blocks SIGCHLD but in pselect6), so sent at the skipped call's exit it would stay
+    /// pending. The kernel runs `rt_sigsuspend` with the call's mask in its place instead,
+    /// with the signal sent now: it is delivered under that mask, and the handler's frame
+    /// keeps the mask from before the call, as natively. Other calls are skipped.
+    pub(crate) fn skip_or_suspend_for_signal(
+        &mut self,
+        s: &schema::SyscallEvent,
+        regs: &mut Regs,
+    ) -> Result<(), ReplayError> {
+        if !self.suspend_for_signal(s, regs)? {
+            self.skip_syscall(regs)?;
+        }
+        Ok(())
+    }
+
+    fn suspend_for_signal(
+        &mut self,
+        s: &schema::SyscallEvent,
+        regs: &mut Regs,
+    ) -> Result<bool, ReplayError> {
+        let Some((at, in_pair)) = own_mask_of(s.number, &s.args) else {
+            return Ok(false);
+        };
+        let interrupted = syscalls::is_restart_code(s.result) || s.result == -libc::EINTR as i64;
+        if at == 0 || !interrupted || self.t.injecting.is_some() {
+            return Ok(false);
+        }
+        let Some(signal) = self.own_signal_at_exit_after_patches()? else {
+            return Ok(false);
+        };
+        let mask = if in_pair {
+            let pair = self.t.tracee.read_mem(at, 8)?;
+            u64::from_le_bytes(pair[..8].try_into().unwrap_or_default())
+        } else {
+            at
+        };
+        if mask == 0 {
+            return Ok(false);
+        }
+        regs.orig_rax = libc::SYS_rt_sigsuspend as u64;
+        regs.rdi = mask;
+        regs.rsi = 8;
+        self.t.tracee.set_regs(regs)?;
+        self.t.tracee.send_signal(signal.signo as i32)?;
+        self.t.injecting = Some(signal);
+        Ok(true)
+    }
+
+    /// The signal the current thread's next event delivers at a syscall exit, past the
+    /// sites rewritten at that exit (logged before it) and other threads' events.
+    fn own_signal_at_exit_after_patches(&mut self) -> Result<Option<SignalEvent>, ReplayError> {
+        const LOOKAHEAD: usize = 4096;
+        let me = self.t.tid;
+        for i in 0..LOOKAHEAD {
+            if i == self.ahead.len() {
+                match self.events.next_event()? {
+                    Some(ev) => self.ahead.push_back(ev),
+                    None => return Ok(None),
+                }
+            }
+            let ev = &self.ahead[i];
+            if ev.tid != me || matches!(ev.kind, EventKind::SitePatched(_)) {
+                continue;
+            }
+            return Ok(match &ev.kind {
+                EventKind::Signal(sig) if sig.placement == SignalPlacement::AtSyscallExit => {
+                    Some(sig.clone())
+                }
+                _ => None,
+            });
+        }
+        Ok(None)
+    }
+}
+
+/// A signal event in a divergence message: its number and name, and where it lands.
+pub(crate) fn describe_signal(s: &SignalEvent) -> String {
+    let where_ = match &s.placement {
+        SignalPlacement::Synchronous => "raised by the CPU".to_string(),
+        SignalPlacement::AtSyscallExit => "at the exit of the syscall before it".to_string(),
+        SignalPlacement::BeforeSyscall => "before the thread's next syscall".to_string(),
+        SignalPlacement::AtLandmark(lm) => format!(
+            "in a loop at rip {:#x} with registers {:#x} and memory {:#x}",
+            lm.rip, lm.regs_hash, lm.mem_hash
+        ),
+    };
+    format!("signal {} ({}) {where_}", s.signo, signal_name(s.signo))
+}
+
+/// The end of a process in a divergence message.
+pub(crate) fn describe_exit(x: &schema::ExitStatus) -> String {
+    match x {
+        schema::ExitStatus::Exited(code) => format!("the program to exit with status {code}"),
+        schema::ExitStatus::Killed { signo, .. } => format!(
+            "the program to be killed by signal {signo} ({})",
+            signal_name(*signo as u32)
+        ),
+    }
+}
+
+fn signal_name(signo: u32) -> String {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match signo {
+        1..=31 => NAMES[signo as usize - 1].to_string(),
+        _ => format!("SIGRTMIN+{}", signo.saturating_sub(32)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signal(signo: u32, placement: SignalPlacement) -> SignalEvent {
+        SignalEvent {
+            signo,
+            siginfo: vec![0; 128],
+            placement,
+        }
+    }
+
+    #[test]
+    fn divergence_messages_name_signals_and_places_in_words() {
+        let at_exit = describe_signal(&signal(17, SignalPlacement::AtSyscallExit));
+        assert_eq!(
+            at_exit,
+            "signal 17 (SIGCHLD) at the exit of the syscall before it"
+        );
+        let lm = Landmark {
+            rip: 0x5555_5555_5235,
+            regs_hash: 0x10,
+            mem_hash: 0x20,
+        };
+        let in_loop = describe_signal(&signal(14, SignalPlacement::AtLandmark(lm)));
+        assert_eq!(
+            in_loop,
+            "signal 14 (SIGALRM) in a loop at rip 0x555555555235 with registers 0x10 and memory 0x20"
+        );
+        assert_eq!(
+            describe_signal(&signal(34, SignalPlacement::BeforeSyscall)),
+            "signal 34 (SIGRTMIN+2) before the thread's next syscall"
+        );
+        let killed = schema::ExitStatus::Killed {
+            signo: 9,
+            core_dumped: false,
+        };
+        assert_eq!(
+            describe_exit(&killed),
+            "the program to be killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(
+            describe_exit(&schema::ExitStatus::Exited(3)),
+            "the program to exit with status 3"
+        );
     }
 }

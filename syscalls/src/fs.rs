@@ -4,6 +4,9 @@ use crate::rule::{out, Len::*, Rule, Rule::*, Sent, Special};
 use libc::*;
 
 const NONE: Rule = Emulate(&[]);
+
+/// `vmsplice` on a pipe's read end: the kernel fills the iovecs like readv.
+pub const VMSPLICE_FROM_PIPE: Rule = EmulateSpecial(Special::Iov { iov: 1, cnt: 2 });
 const STAT: Rule = Emulate(&[out(1, Fixed(144))]);
 
 /// Calls the kernel no longer implements: any program that uses them falls back.
@@ -181,9 +184,15 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         SYS_sync_file_range,
         Refuse("sync_file_range is not recorded yet"),
     ),
+    // Into a pipe the pages are the pipe's data, as writev's bytes are (a later change to
+    // them is seen by the reader, whose read logs what it got). Out of a pipe into memory
+    // the recorder applies `VMSPLICE_FROM_PIPE` instead.
     (
         SYS_vmsplice,
-        Refuse("vmsplice is not recorded (pages move between pipe and memory without a copy)"),
+        Output {
+            fd: 0,
+            sent: Sent::Iov { iov: 1, cnt: 2 },
+        },
     ),
     (
         SYS_futimesat,

@@ -36,6 +36,7 @@ pub use abi::{
     is_restart_code, syscall_args, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS,
     ERESTART_RESTARTBLOCK,
 };
+pub use fs::VMSPLICE_FROM_PIPE;
 pub use mem::{applies_in_part, changes_address_space};
 pub use names::{known_name, syscall_name, MAX_SYSCALL};
 pub use process::unfollowed_seccomp_action;

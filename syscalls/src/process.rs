@@ -15,7 +15,8 @@ const MODULES: Rule = Refuse("loading kernel modules is not recorded");
 const IOPRIO: Rule = Refuse("I/O priorities are not recorded yet");
 const NAMESPACES: Rule =
     Refuse("namespaces are not recorded (the program would see another world at replay)");
-const PIDFD: Rule = Refuse("pidfds are not recorded yet (libc falls back to pids)");
+const PIDFD_GETFD: Rule =
+    Refuse("taking a descriptor out of another process (pidfd_getfd) is not recorded yet");
 const LANDLOCK: Rule = Refuse("Landlock sandboxes are not recorded yet");
 const LSM: Rule = Refuse("security-module attributes are not recorded");
 const FUTEX2: Rule = Refuse("the futex2 calls are not recorded yet (libc uses futex)");
@@ -156,8 +157,10 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
         SYS_kcmp,
         Refuse("comparing kernel objects of two processes (kcmp) is not recorded"),
     ),
-    (SYS_pidfd_open, PIDFD),
-    (SYS_pidfd_getfd, PIDFD),
+    // A pidfd is a descriptor like an eventfd: what the program learns through it (poll,
+    // waitid(P_PIDFD)) is logged by those calls.
+    (SYS_pidfd_open, NONE),
+    (SYS_pidfd_getfd, PIDFD_GETFD),
     (SYS_landlock_create_ruleset, LANDLOCK),
     (SYS_landlock_add_rule, LANDLOCK),
     (SYS_landlock_restrict_self, LANDLOCK),

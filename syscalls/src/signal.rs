@@ -27,10 +27,8 @@ pub(crate) const RULES: &[(c_long, Rule)] = &[
     // times); without one (a handler ran since: its rt_sigreturn ended the restart) the
     // kernel says EINTR.
     (SYS_restart_syscall, Pretend(-(EINTR as i64))),
-    (
-        SYS_pidfd_send_signal,
-        Refuse("signals through a pidfd are not recorded yet"),
-    ),
+    // Like kill: the signal is logged where it is delivered.
+    (SYS_pidfd_send_signal, Emulate(&[])),
     (335, UPROBE), // uretprobe
     (336, UPROBE), // uprobe
 ];

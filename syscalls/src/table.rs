@@ -71,6 +71,7 @@ pub fn leaves_process(nr: u64, rule: Rule) -> bool {
         SYS_tgkill,
         SYS_rt_sigqueueinfo,
         SYS_rt_tgsigqueueinfo,
+        SYS_pidfd_send_signal,
         SYS_sendfile,
         SYS_splice,
         SYS_tee,

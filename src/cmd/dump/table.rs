@@ -106,6 +106,7 @@ const ROWS: &[Row] = &[
     (libc::SYS_pwrite64, &[Fd, BufIn(2), Size, Long], Ret::Int),
     (libc::SYS_readv, &[Fd, Ptr, Size], Ret::Int),
     (libc::SYS_writev, &[Fd, Ptr, Size], Ret::Int),
+    (libc::SYS_vmsplice, &[Fd, Ptr, Size, Hex], Ret::Int),
     (libc::SYS_access, &[Path, Named(f::access_mode)], Ret::Int),
     (libc::SYS_pipe, &[Out(Written::FdPair)], Ret::Int),
     (libc::SYS_select, &[Int, Ptr, Ptr, Ptr, Ptr], Ret::Int),
@@ -401,6 +402,11 @@ const ROWS: &[Row] = &[
     ),
     (libc::SYS_rseq, &[Ptr, Size, Hex, Hex], Ret::Int),
     (libc::SYS_pidfd_open, &[Int, Hex], Ret::Int),
+    (
+        libc::SYS_pidfd_send_signal,
+        &[Fd, Signal, Ptr, Hex],
+        Ret::Int,
+    ),
     (libc::SYS_clone3, &[Ptr, Size], Ret::Int),
     (libc::SYS_close_range, &[Fd, Fd, Hex], Ret::Int),
     (
