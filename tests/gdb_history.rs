@@ -286,7 +286,8 @@ fn what_a_scan_replayed_answers_the_next_reverse_continue() {
     // hit: the three reverse-continues after it need no scan.
     let one = OsStr::new(ONE);
     let env = [("FTRUN_GDB_NO_CHECKPOINTS", one), ("FTRUN_DEBUG_GDB", one)];
-    let (again, debug) = gdb_session_with(&tmp, &dir, script, &env, &[]);
+    let quiet = format!("set print inferior-events off\n{script}");
+    let (again, debug) = gdb_session_with(&tmp, &dir, &quiet, &env, &[]);
     assert_eq!(again, t);
     let said = lookups(&debug);
     assert_eq!(said.len(), 4, "{debug}");
