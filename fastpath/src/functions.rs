@@ -16,10 +16,13 @@ const DW_EH_PE_DATAREL_SDATA4: u8 = 0x3b;
 /// Table entries read at most (libc has a few thousand functions).
 const MOST_ENTRIES: u32 = 1 << 20;
 
-/// The mapped object holding `addr`: the address its file's offset 0 is mapped at.
-fn object_base(pid: i32, addr: u64) -> Option<u64> {
+/// One line of `/proc/PID/maps`: start, end, file offset, path.
+type MapLine = (u64, u64, u64, String);
+
+/// The lines of `/proc/PID/maps`.
+fn read_maps(pid: i32) -> Option<Vec<MapLine>> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-    let fields = |l: &str| -> Option<(u64, u64, u64, String)> {
+    let fields = |l: &str| -> Option<MapLine> {
         let mut p = l.split_whitespace();
         let (a, b) = p.next()?.split_once('-')?;
         let _perms = p.next()?;
@@ -34,7 +37,11 @@ fn object_base(pid: i32, addr: u64) -> Option<u64> {
             path,
         ))
     };
-    let all: Vec<_> = maps.lines().filter_map(fields).collect();
+    Some(maps.lines().filter_map(fields).collect())
+}
+
+/// The mapped object holding `addr`: the address its file's offset 0 is mapped at.
+fn object_base(all: &[MapLine], addr: u64) -> Option<u64> {
     let (_, _, _, path) = all.iter().find(|(a, b, _, _)| (*a..*b).contains(&addr))?;
     if !path.starts_with('/') {
         return None;
@@ -101,16 +108,51 @@ pub enum Place {
 
 /// Where `addr` is in the traced process, by its object's unwind table.
 pub fn place_of(tracee: &mut Tracee, addr: u64) -> Place {
-    match table_lookup(tracee, addr) {
-        Some(Some((start, end))) => Place::Function(start, end),
-        Some(None) => Place::Between,
-        None => Place::Unknown,
+    Places::default().place_of(tracee, addr)
+}
+
+/// `place_of` for many addresses of a process that is stopped meanwhile: its maps and each
+/// object's unwind table are read once (a look at a library's code asks about every
+/// counter-read-like byte pair in it).
+#[derive(Debug, Default)]
+pub struct Places {
+    maps: Option<Option<Vec<MapLine>>>,
+    tables: std::collections::HashMap<u64, Option<Table>>,
+}
+
+/// An object's `eh_frame_hdr` and its sorted table of (function start, FDE) pairs.
+#[derive(Debug)]
+struct Table {
+    hdr: u64,
+    entries: Vec<u8>,
+    count: usize,
+}
+
+impl Places {
+    pub fn place_of(&mut self, tracee: &mut Tracee, addr: u64) -> Place {
+        match self.lookup(tracee, addr) {
+            Some(Some((start, end))) => Place::Function(start, end),
+            Some(None) => Place::Between,
+            None => Place::Unknown,
+        }
+    }
+
+    /// `None`: no table to tell; `Some(None)`: no entry covers `addr`.
+    fn lookup(&mut self, tracee: &mut Tracee, addr: u64) -> Option<Option<(u64, u64)>> {
+        let pid = tracee.pid();
+        let maps = self.maps.get_or_insert_with(|| read_maps(pid)).as_deref()?;
+        let base = object_base(maps, addr)?;
+        let table = self
+            .tables
+            .entry(base)
+            .or_insert_with(|| load_table(tracee, base))
+            .as_ref()?;
+        table_lookup(tracee, table, addr)
     }
 }
 
-/// `None`: no table to tell; `Some(None)`: no entry covers `addr`.
-fn table_lookup(tracee: &mut Tracee, addr: u64) -> Option<Option<(u64, u64)>> {
-    let base = object_base(tracee.pid(), addr)?;
+/// The unwind table of the object mapped at `base`, if it has one in the usual encoding.
+fn load_table(tracee: &mut Tracee, base: u64) -> Option<Table> {
     let hdr = eh_frame_hdr(tracee, base)?;
     let head = tracee.read_mem(hdr, 12).ok()?;
     let (version, frame_ptr_enc, count_enc, table_enc) = (head[0], head[1], head[2], head[3]);
@@ -122,9 +164,19 @@ fn table_lookup(tracee: &mut Tracee, addr: u64) -> Option<Option<(u64, u64)>> {
         return None;
     }
     let count = u32_at(&head, 8)?.min(MOST_ENTRIES) as usize;
-    let table = tracee.read_mem(hdr + 12, count * 8).ok()?;
+    let entries = tracee.read_mem(hdr + 12, count * 8).ok()?;
+    Some(Table {
+        hdr,
+        entries,
+        count,
+    })
+}
+
+/// `None`: the entry found does not decode; `Some(None)`: no entry covers `addr`.
+fn table_lookup(tracee: &mut Tracee, t: &Table, addr: u64) -> Option<Option<(u64, u64)>> {
+    let (hdr, table, count) = (t.hdr, &t.entries, t.count);
     let entry = |i: usize| -> (u64, u64) {
-        let field = |at: usize| u32_at(&table, at).unwrap_or(0) as i32 as i64;
+        let field = |at: usize| u32_at(table, at).unwrap_or(0) as i32 as i64;
         (
             hdr.wrapping_add_signed(field(i * 8)),
             hdr.wrapping_add_signed(field(i * 8 + 4)),

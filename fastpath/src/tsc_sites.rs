@@ -16,19 +16,12 @@ pub enum TscKind {
     Rdtscp,
 }
 
-/// Offsets in `code` where one of the two patterns starts.
+/// Offsets in `code` where one of the two patterns starts (in order; searched for with
+/// `memmem`, which skips ahead: a library's text is megabytes, its candidates a few dozen).
 pub fn candidates(code: &[u8]) -> Vec<usize> {
-    let mut found = Vec::new();
-    for i in 0..code.len().saturating_sub(1) {
-        if code[i] != 0x0f {
-            continue;
-        }
-        match code[i + 1] {
-            0x31 => found.push(i),
-            0x01 if code.get(i + 2) == Some(&0xf9) => found.push(i),
-            _ => {}
-        }
-    }
+    let mut found: Vec<usize> = memchr::memmem::find_iter(code, &[0x0f, 0x31]).collect();
+    found.extend(memchr::memmem::find_iter(code, &[0x0f, 0x01, 0xf9]));
+    found.sort_unstable();
     found
 }
 

@@ -402,9 +402,10 @@ impl Recorder<'_> {
             .read_mem(m.start, (m.end - m.start) as usize)
             .ok()?;
         let mut sites = Vec::new();
+        let mut places = fastpath::functions::Places::default();
         for at in candidates(&code) {
             let addr = m.start + at as u64;
-            let (start, end) = match fastpath::functions::place_of(&mut self.t.tracee, addr) {
+            let (start, end) = match places.place_of(&mut self.t.tracee, addr) {
                 Place::Function(start, end) => (start, end),
                 // Data in the text (a table of hand-written code): compiled code always
                 // has an entry. Were it code after all, replay (where every counter read
