@@ -35,11 +35,6 @@ fn delivery_does_nothing(pid: i32, signo: i32) -> bool {
 /// After this many breakpoint hits without the state recurring, a loop is not a pure spin.
 const SPIN_HIT_LIMIT: u32 = 8;
 const SI_KERNEL: i32 = 0x80;
-const TRAP_HWBKPT: i32 = 4;
-const TRAP_BRKPT: i32 = 1;
-const TRAP_TRACE: i32 = 2;
-/// The one-byte debug trap instruction (`int1`).
-const ICEBP: u8 = 0xf1;
 /// How long a held signal waits for the next syscall of a loop that makes progress before
 /// the loop is watched again and the signal delivered in it.
 const HELD_PATIENCE: Duration = Duration::from_secs(1);
@@ -99,7 +94,7 @@ impl Recorder<'_> {
         {
             return Ok(());
         }
-        if signo == libc::SIGTRAP && self.our_breakpoint_hit(&info, &regs)? {
+        if signo == libc::SIGTRAP && self.our_breakpoint_hit(&info, &regs) {
             if self.t.spin.is_some() {
                 return self.on_spin_hit(&regs);
             }
@@ -139,25 +134,15 @@ impl Recorder<'_> {
         }))
     }
 
-    /// Whether a `SIGTRAP` is the hit of the exec breakpoint a spin or preemption watch set.
-    /// Some virtual machines (Firecracker) report a debug-register hit with nothing in DR6,
-    /// which the kernel then calls a single step or an `icebp`: a trap at exactly the
-    /// watched address is the watch's too, unless an `icebp` of the program's own is right
-    /// before it.
-    fn our_breakpoint_hit(&mut self, info: &[u8; 128], regs: &Regs) -> Result<bool, RecordError> {
+    /// Whether a `SIGTRAP` is the hit of the exec breakpoint a spin or preemption watch set
+    /// (see `tracee::exec_breakpoint_hit`).
+    fn our_breakpoint_hit(&mut self, info: &[u8; 128], regs: &Regs) -> bool {
         let watched = match (&self.t.spin, &self.t.sched_watch) {
             (Some(spin), _) => spin.rip,
             (None, Some(watch)) => watch.rip,
-            (None, None) => return Ok(false),
+            (None, None) => return false,
         };
-        Ok(match siginfo_code(info) {
-            TRAP_HWBKPT => true,
-            TRAP_BRKPT | TRAP_TRACE if regs.rip == watched => {
-                let before = self.t.tracee.read_mem(regs.rip.wrapping_sub(1), 1);
-                before.map_or(true, |b| b != [ICEBP])
-            }
-            _ => false,
-        })
+        tracee::exec_breakpoint_hit(&mut self.t.tracee, info, regs.rip, Some(watched))
     }
 
     /// Watches the loop the thread computes in for a point to deliver a held signal at.

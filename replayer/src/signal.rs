@@ -8,11 +8,6 @@ use crate::session::{describe, Pending, Replayer};
 use crate::ReplayError;
 
 const SI_KERNEL: i32 = 0x80;
-const TRAP_HWBKPT: i32 = 4;
-const TRAP_BRKPT: i32 = 1;
-const TRAP_TRACE: i32 = 2;
-/// The one-byte debug trap instruction (`int1`).
-const ICEBP: u8 = 0xf1;
 
 /// The landmark of a signal that was delivered in a spin loop, if that is its placement.
 pub fn landmark_of(ev: &SignalEvent) -> Option<&Landmark> {
@@ -62,11 +57,10 @@ impl Replayer<'_> {
         if self.t.landmark_armed {
             return Ok(());
         }
-        let (rip, switch) = match self.peek()?.map(|e| &e.kind) {
-            Some(EventKind::Signal(s)) => (landmark_of(s).map(|lm| lm.rip), None),
-            Some(EventKind::Sched(lm)) => (Some(lm.rip), None),
-            Some(EventKind::SchedAtState(f)) => (Some(f.landmark.rip), Some(f.clone())),
-            _ => (None, None),
+        let rip = self.landmark_rip()?;
+        let switch = match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::SchedAtState(f)) => Some(f.clone()),
+            _ => None,
         };
         self.t.landmark_mem = None;
         self.t.landmark_search.finish();
@@ -83,29 +77,26 @@ impl Replayer<'_> {
         Ok(())
     }
 
-    /// Whether a `SIGTRAP` is the hit of the landmark's exec breakpoint. Some virtual
-    /// machines (Firecracker) report a debug-register hit with nothing in DR6, which the
-    /// kernel then calls a single step or an `icebp`: a trap at exactly the landmark's
-    /// address is the landmark's too, unless an `icebp` of the program's own is right
-    /// before it.
+    /// Whether a `SIGTRAP` is the hit of the landmark's exec breakpoint (see
+    /// `tracee::exec_breakpoint_hit`).
     fn landmark_trap(&mut self, info: &[u8; 128], regs: &Regs) -> Result<bool, ReplayError> {
-        match siginfo_code(info) {
-            TRAP_HWBKPT => Ok(true),
-            TRAP_BRKPT | TRAP_TRACE => {
-                let rip = match self.peek()?.map(|e| &e.kind) {
-                    Some(EventKind::Signal(s)) => landmark_of(s).map(|lm| lm.rip),
-                    Some(EventKind::Sched(lm)) => Some(lm.rip),
-                    Some(EventKind::SchedAtState(f)) => Some(f.landmark.rip),
-                    _ => None,
-                };
-                if rip != Some(regs.rip) {
-                    return Ok(false);
-                }
-                let before = self.t.tracee.read_mem(regs.rip.wrapping_sub(1), 1);
-                Ok(before.map_or(true, |b| b != [ICEBP]))
-            }
-            _ => Ok(false),
-        }
+        let watched = self.landmark_rip()?;
+        Ok(tracee::exec_breakpoint_hit(
+            &mut self.t.tracee,
+            info,
+            regs.rip,
+            watched,
+        ))
+    }
+
+    /// Where the next event's landmark is, if it is a signal or a preemption placed at one.
+    fn landmark_rip(&mut self) -> Result<Option<u64>, ReplayError> {
+        Ok(match self.peek()?.map(|e| &e.kind) {
+            Some(EventKind::Signal(s)) => landmark_of(s).map(|lm| lm.rip),
+            Some(EventKind::Sched(lm)) => Some(lm.rip),
+            Some(EventKind::SchedAtState(f)) => Some(f.landmark.rip),
+            _ => None,
+        })
     }
 
     /// If the next event is a signal delivered at this syscall's exit, send it now.

@@ -23,7 +23,7 @@ mod wait;
 pub use error::TraceeError;
 pub use inherit::InheritedState;
 pub use regs::{regs_from_words, regs_hash, regs_words, Regs};
-pub use siginfo::{is_synchronous, siginfo_code, RawSiginfo};
+pub use siginfo::{exec_breakpoint_hit, is_synchronous, siginfo_code, RawSiginfo};
 pub use spawn::{resolve_program, spawn_traced, ResolveError, SpawnSpec};
 pub use stop::{PtraceEvent, Stop};
 pub use tracee::{former_tid_at_exec, wait_any, wait_any_or_interrupted, Resume, Tracee};

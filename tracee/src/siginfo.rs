@@ -15,3 +15,29 @@ pub fn is_synchronous(signo: i32, info: &RawSiginfo) -> bool {
         libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
     ) && siginfo_code(info) > 0
 }
+
+const TRAP_BRKPT: i32 = 1;
+const TRAP_TRACE: i32 = 2;
+const TRAP_HWBKPT: i32 = 4;
+/// The one-byte debug trap instruction (`int1`).
+const ICEBP: u8 = 0xf1;
+
+/// Whether a `SIGTRAP` (`info`) that stopped `tracee` at `rip` is the hit of the tracer's
+/// exec breakpoint at `watched`. Some virtual machines (Firecracker) deliver a
+/// debug-register hit now and then with nothing in DR6, which the kernel then reports as a
+/// single step or an `icebp`: a trap at exactly `watched` is the breakpoint's too, unless
+/// an `icebp` of the program's own is right before it.
+pub fn exec_breakpoint_hit(
+    tracee: &mut crate::Tracee,
+    info: &RawSiginfo,
+    rip: u64,
+    watched: Option<u64>,
+) -> bool {
+    match siginfo_code(info) {
+        TRAP_HWBKPT => true,
+        TRAP_BRKPT | TRAP_TRACE if watched == Some(rip) => tracee
+            .read_mem(rip.wrapping_sub(1), 1)
+            .map_or(true, |b| b != [ICEBP]),
+        _ => false,
+    }
+}

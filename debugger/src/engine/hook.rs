@@ -233,21 +233,8 @@ impl DebugHook for Engine {
                                 }
                             }
                         }
-                        // Under some hypervisors a trap of a single step or of a debug
-                        // register now and then comes with nothing in DR6, which the kernel
-                        // then reports as an `icebp` (TRAP_BRKPT): it is the step's trap
-                        // after a step the debugger asked for, else the trap of the one
-                        // slot it armed (an arrival only where that slot's address is).
-                        let reason_lost = code == TRAP_BRKPT
-                            && dr6 & (0xf | DR6_BS) == 0
-                            && machine::read_mem(pid, g.rip.wrapping_sub(1), 1) != [ICEBP];
-                        let bs_lost = reason_lost && self.last_mode == HookResume::Step;
-                        let dr6 = if reason_lost && !bs_lost {
-                            dr6 | self.lone_slot_trapped(g.rip)
-                        } else {
-                            dr6
-                        };
-                        if (dr6 & DR6_BS != 0 || bs_lost) && self.last_mode == HookResume::Step {
+                        // A trap DR6 left without a cause got one from `dr6_of_trap`.
+                        if dr6 & DR6_BS != 0 && self.last_mode == HookResume::Step {
                             mine = true;
                             if self.last_step_counted {
                                 triggers.push((Trigger::Step, tid));
@@ -362,26 +349,6 @@ impl DebugHook for Engine {
         Ok(StopVerdict::Replay)
     }
 }
-
-impl Engine {
-    /// The DR6 bit of the only slot of 1 to 3 armed, if a trap of it can have stopped the
-    /// thread at `rip` (an arrival is at the slot's address); 0 otherwise.
-    fn lone_slot_trapped(&self, rip: u64) -> u64 {
-        let armed: Vec<usize> = (1..4).filter(|&n| self.slots[n].is_some()).collect();
-        match armed[..] {
-            [n] => match self.slots[n] {
-                Some(Slot::Exec(a)) if a != rip => 0,
-                _ => 1 << n,
-            },
-            _ => 0,
-        }
-    }
-}
-
-/// `si_code` of a SIGTRAP the kernel sends for an `icebp` (and for a step it cannot name).
-const TRAP_BRKPT: i32 = 1;
-/// The `icebp` (`int1`) instruction.
-const ICEBP: u8 = 0xf1;
 
 /// Where thread `tid` stands (0 if its registers cannot be read).
 fn rip_of(r: &mut Replayer<'_>, tid: u32) -> u64 {
