@@ -80,8 +80,18 @@ pub fn store_for(dir: &Path) -> Option<recorder::store::Store> {
     }
 }
 
-/// Removes what no trace uses any more from the store (after a recording: the traces removed
-/// since take their copies with them).
+/// [`prune_store`] at a low priority, beside a recording (its thread yields to the tracer's).
+pub fn prune_store_gently() {
+    // SAFETY: setpriority on the calling thread (tid from gettid) changes nothing but its
+    // scheduling priority.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+    }
+    prune_store();
+}
+
+/// Removes what no trace uses any more from the store (during a recording: the traces removed
+/// before it take their copies with them).
 pub fn prune_store() {
     if let Some(store) = recorder::store::Store::existing(&root().join(recorder::store::STORE_DIR))
     {

@@ -423,7 +423,12 @@ fn a_reused_state_directory_still_fails_over() {
             .spawn()
             .unwrap();
         let _guard = Cleanup(Vec::new(), port);
-        let mut kv = Kv::connect(port, Duration::from_secs(20)).expect("no server");
+        let mut kv = Kv::connect(port, Duration::from_secs(20)).unwrap_or_else(|| {
+            panic!(
+                "run {run}: the server never answered\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
         assert!(kv.set("k", &format!("run{run}")));
         let _ = primary.kill();
         let _ = primary.wait();

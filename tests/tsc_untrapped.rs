@@ -213,3 +213,81 @@ fn a_library_loaded_again_at_the_same_place_has_its_counter_reads_logged() {
         );
     }
 }
+
+#[test]
+fn the_look_at_a_file_is_kept_in_the_store_and_a_damaged_one_is_taken_again() {
+    let root = TempDir::new("tsc-facts-root");
+    let env = [("FTRUN_DIR", root.path().as_os_str())];
+    let prog = testprog("tsc_untrapped");
+    let name = prog.file_name().unwrap().to_str().unwrap().to_owned();
+    // The store believes a file's identity only once it has been left alone a moment.
+    let built = std::fs::metadata(&prog).unwrap().modified().unwrap();
+    let settled = built + std::time::Duration::from_secs(3);
+    if let Ok(wait) = settled.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(wait);
+    }
+    let (first, lines) = record_tsc(&[], &[], &env);
+    if lines.is_empty() {
+        eprintln!("this machine's clock source keeps rdtsc trapping; checked the fallback");
+        return;
+    }
+    assert!(
+        !lines.iter().any(|l| l.contains("the look is the store's")),
+        "a new store knows nothing yet: {lines:?}"
+    );
+    // The program's own code has its two counter reads: its fact lists them.
+    let facts = root.join("store/facts-tsc-v1");
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&prog).unwrap());
+    let of_prog: Vec<_> = std::fs::read_dir(&facts)
+        .unwrap_or_else(|e| panic!("{}: {e}", facts.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.split('-').nth(1) == Some(format!("{ino:x}").as_str())
+        })
+        .collect();
+    let with_reads: Vec<_> = of_prog
+        .iter()
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .matches(" rdtsc")
+                .count()
+                >= 2
+        })
+        .collect();
+    assert_eq!(with_reads.len(), 1, "the program's code range: {of_prog:?}");
+    let fact = with_reads[0].clone();
+    let kept = std::fs::read_to_string(&fact).unwrap();
+
+    // Taken from the store the next time, and the reads are still logged.
+    let (second, lines) = record_tsc(&[], &[], &env);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&name) && l.contains("the look is the store's")),
+        "{lines:?}"
+    );
+    for rec in [&first, &second] {
+        let values = rdtsc_values(rec);
+        for v in printed(rec, "tsc") {
+            assert!(values.contains(&v), "{v} not in {values:?}");
+        }
+    }
+
+    // A fact that does not read as one is not believed: the file is looked at again.
+    std::fs::write(&fact, "sites\n10 rdtsx\n").unwrap();
+    let (third, lines) = record_tsc(&[], &[], &env);
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains(&name) && l.contains("the look is the store's")),
+        "{lines:?}"
+    );
+    let values = rdtsc_values(&third);
+    for v in printed(&third, "tsc") {
+        assert!(values.contains(&v), "{v} not in {values:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&fact).unwrap(), kept);
+}

@@ -67,6 +67,11 @@ impl FileStore {
         self
     }
 
+    /// The store shared by the traces, when this trace uses one.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
     /// What went wrong without stopping the recording, since the last call.
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)

@@ -243,7 +243,7 @@ impl Recorder<'_> {
     ) -> Result<(), RecordError> {
         let tgid = self.t.tgid;
         if ran && crate::tsc_free::changes_code(nr) {
-            self.tsc.mappings_changed(tgid);
+            self.tsc.code_call_ran(tgid, nr, regs);
         }
         let Some(space) = self.spaces.get_mut(&tgid) else {
             return Ok(());

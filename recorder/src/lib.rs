@@ -28,6 +28,7 @@ mod tasks;
 mod thread_end;
 pub mod ticks;
 mod timeslice;
+mod tsc_facts;
 mod tsc_free;
 
 pub use adopt::{Adopted, AdoptedThread};

@@ -10,8 +10,12 @@
 //!   copied (a change in the same timestamp tick would otherwise go unseen, as in git's "racy
 //!   clean" files), and any write to a file changes its ctime, which nobody can set back.
 //!
+//! - `store/facts-KIND/KEY` holds what ftrun worked out from a file range with that identity
+//!   (the counter reads of a library's code: `recorder::tsc_free`), under the same rule: only
+//!   for files that had settled, so a later recording reads it instead of the file.
+//!
 //! Removing a trace removes its links; the others keep theirs. A store entry whose link count
-//! is 1 is used by no trace any more: [`Store::prune`] (run after every `ftrun record`)
+//! is 1 is used by no trace any more: [`Store::prune`] (run during every `ftrun record`)
 //! removes it and the identities that named it.
 
 use std::io;
@@ -24,6 +28,7 @@ use schema::kept::is_content_name;
 /// The directory of the store in `$FTRUN_DIR`.
 pub const STORE_DIR: &str = "store";
 const IDS_DIR: &str = "ids";
+const FACTS_PREFIX: &str = "facts-";
 
 /// How long a file must have been left alone before its identity is trusted to stand for its
 /// content (timestamps are coarser than the writes they stamp).
@@ -143,6 +148,26 @@ impl Store {
         }
     }
 
+    /// What was worked out of the kind `kind` from the file range `key`, if remembered.
+    pub fn fact(&self, kind: &str, key: &FileKey) -> Option<String> {
+        let dir = self.dir.join(format!("{FACTS_PREFIX}{kind}"));
+        std::fs::read_to_string(dir.join(key.file_name())).ok()
+    }
+
+    /// Remembers `text` as the fact of kind `kind` about the file range `key` (best effort,
+    /// written whole or not at all: a reader never sees half of it).
+    pub fn remember_fact(&self, kind: &str, key: &FileKey, text: &str) {
+        let dir = self.dir.join(format!("{FACTS_PREFIX}{kind}"));
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        let path = dir.join(key.file_name());
+        let tmp = dir.join(format!(".{}.{}.tmp", key.file_name(), std::process::id()));
+        if std::fs::write(&tmp, text).is_err() || std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
     /// Hard-links entry `name` to `dest`. Fails when the entry is gone (pruned meanwhile) or
     /// `dest` is on another filesystem.
     pub fn link_out(&self, name: &str, dest: &Path) -> io::Result<()> {
@@ -177,6 +202,11 @@ impl Store {
                 pruned.entries += 1;
                 pruned.bytes += meta.len();
             }
+        }
+        if pruned.entries == 0 {
+            // No identity can have started dangling (one left by an earlier prune that could
+            // not finish is ignored by `known` anyway).
+            return Ok(pruned);
         }
         let ids = self.dir.join(IDS_DIR);
         if let Ok(list) = std::fs::read_dir(&ids) {

@@ -31,6 +31,7 @@ use tracee::rdtsc::TscInsn;
 use tracee::{Regs, Stop};
 
 use crate::session::Recorder;
+use crate::tsc_facts::{self, Sites};
 use crate::RecordError;
 
 const READ_IMPLIES_EXEC: u32 = 0x0040_0000;
@@ -46,7 +47,7 @@ pub(crate) struct TscState {
     books: HashMap<i32, Book>,
     /// By mapped file range (device, inode, offset, length): its counter reads as
     /// offsets into the range, or `None` when its code could not be accounted for.
-    scans: HashMap<FileRange, Option<Vec<(u64, TscInsn)>>>,
+    scans: HashMap<FileRange, Sites>,
 }
 
 /// A mapped range of a file: device, inode, offset, length.
@@ -109,11 +110,27 @@ impl TscState {
             .is_some_and(|b| (b.vdso_range.0..b.vdso_range.1).contains(&rip))
     }
 
-    /// Process `tgid`'s executable mappings may have changed.
-    pub(crate) fn mappings_changed(&mut self, tgid: i32) {
-        if let Some(b) = self.books.get_mut(&tgid) {
-            b.dirty = true;
-        }
+    /// A traced call that may change process `tgid`'s code ran; `regs` are its registers at
+    /// its exit. Mapping or protecting memory without `PROT_EXEC` only takes code away (a
+    /// mapping replaced, code made unexecutable): the counter reads made to trap there are
+    /// forgotten, and the look at every mapping is saved for calls that may add code.
+    pub(crate) fn code_call_ran(&mut self, tgid: i32, nr: u64, regs: &Regs) {
+        let Some(book) = self.books.get_mut(&tgid) else {
+            return;
+        };
+        let failed = (regs.rax as i64) < 0 && (regs.rax as i64) > -4096;
+        let no_exec = regs.rdx & libc::PROT_EXEC as u64 == 0 && !failed;
+        let removed = match nr as libc::c_long {
+            libc::SYS_mmap if no_exec => Some(regs.rax),
+            libc::SYS_mprotect | libc::SYS_pkey_mprotect if no_exec => Some(regs.rdi),
+            _ => None,
+        };
+        let Some(start) = removed else {
+            book.dirty = true;
+            return;
+        };
+        let end = start.saturating_add(regs.rsi.saturating_add(0xfff) & !0xfff);
+        book.sites.retain(|&a, _| a < start || a >= end);
     }
 
     /// A forked child has its parent's code, traps made included; its control page is new.
@@ -364,7 +381,7 @@ impl Recorder<'_> {
             let sites = match self.tsc.scans.get(&key) {
                 Some(sites) => sites.clone(),
                 None => {
-                    let sites = self.tsc_scan(&m);
+                    let sites = self.tsc_scan_remembered(tgid, &m);
                     self.tsc.scans.insert(key, sites.clone());
                     sites
                 }
@@ -383,9 +400,11 @@ impl Recorder<'_> {
         // The sites are those of the code mapped now: a library unmapped and mapped again
         // at the same place (dlclose, dlopen) has its counter reads without the `int3`
         // again, and what was unmapped has none left.
+        let addrs: Vec<u64> = found.iter().map(|&(addr, _)| addr).collect();
+        let now = self.t.tracee.read_bytes_at(&addrs)?;
         let mut sites = HashMap::with_capacity(found.len());
-        for (addr, insn) in found {
-            if self.t.tracee.read_mem(addr, 1)? != [0xcc] {
+        for ((addr, insn), byte) in found.into_iter().zip(now) {
+            if byte != 0xcc {
                 self.t.tracee.write_mem(addr, &[0xcc])?;
             }
             sites.insert(addr, insn);
@@ -394,13 +413,39 @@ impl Recorder<'_> {
         Ok(true)
     }
 
-    /// The counter reads of one mapping, as offsets into it (`None`: not accounted for).
-    fn tsc_scan(&mut self, m: &Mapping) -> Option<Vec<(u64, TscInsn)>> {
-        let code = self
-            .t
-            .tracee
-            .read_mem(m.start, (m.end - m.start) as usize)
-            .ok()?;
+    /// The counter reads of one mapping, from the store when an earlier recording looked
+    /// at the same range of the same unchanged file (`crate::tsc_facts`).
+    fn tsc_scan_remembered(&mut self, tgid: i32, m: &Mapping) -> Sites {
+        let store = self.files.store().cloned();
+        let key = store
+            .as_ref()
+            .and_then(|_| tsc_facts::key_of(tgid, m.start, m.end, m.inode, m.offset));
+        if let (Some(store), Some(key)) = (&store, &key) {
+            if let Some(sites) = tsc_facts::recall(store, key) {
+                if debug_tsc() {
+                    eprintln!(
+                        "ftrun: [tsc] {} +{:#x}: the look is the store's",
+                        m.name, m.offset
+                    );
+                }
+                return sites;
+            }
+        }
+        let (sites, of_the_file_alone) = self.tsc_scan(m);
+        if let (Some(store), Some(key), true) = (&store, &key, of_the_file_alone) {
+            tsc_facts::remember(store, key, &sites);
+        }
+        sites
+    }
+
+    /// The counter reads of one mapping, as offsets into it (`None`: not accounted for),
+    /// and whether the outcome follows from the mapped file alone (not from a failed read,
+    /// nor from code of a neighbouring mapping).
+    fn tsc_scan(&mut self, m: &Mapping) -> (Sites, bool) {
+        let Ok(code) = self.t.tracee.read_mem(m.start, (m.end - m.start) as usize) else {
+            return (None, false);
+        };
+        let mut of_the_file_alone = true;
         let mut sites = Vec::new();
         let mut places = fastpath::functions::Places::default();
         for at in candidates(&code) {
@@ -418,13 +463,17 @@ impl Recorder<'_> {
                             m.name
                         );
                     }
-                    return None;
+                    return (None, of_the_file_alone);
                 }
             };
             let bytes = if start >= m.start && end <= m.end {
                 code[(start - m.start) as usize..(end - m.start) as usize].to_vec()
             } else {
-                self.t.tracee.read_mem(start, (end - start) as usize).ok()?
+                of_the_file_alone = false;
+                match self.t.tracee.read_mem(start, (end - start) as usize) {
+                    Ok(bytes) => bytes,
+                    Err(_) => return (None, false),
+                }
             };
             match verdict(&bytes, start, addr) {
                 Verdict::Site(kind) => sites.push((at as u64, insn_of(kind))),
@@ -433,11 +482,11 @@ impl Recorder<'_> {
                     if debug_tsc() {
                         eprintln!("ftrun: [tsc] {:#x} (+{at:#x}) in {}: undecodable in {start:#x}-{end:#x}", addr, m.name);
                     }
-                    return None;
+                    return (None, of_the_file_alone);
                 }
             }
         }
-        Some(sites)
+        (Some(sites), of_the_file_alone)
     }
 
     /// A `SIGTRAP` at a counter read made to trap: completed and logged as a trapped

@@ -122,8 +122,15 @@ pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
     if let Some(store) = trace_dir::store_for(&dir) {
         recorder = recorder.with_store(store);
     }
+    // What no trace uses any more leaves the store while the program runs (a core the
+    // recording leaves idle most of the time), not after it.
+    let pruning = std::thread::Builder::new()
+        .name("store pruning".into())
+        .spawn(trace_dir::prune_store_gently);
     let status = recorder.run();
-    trace_dir::prune_store();
+    if let Ok(pruning) = pruning {
+        let _ = pruning.join();
+    }
     match status {
         Ok(status) => {
             drop(sink);

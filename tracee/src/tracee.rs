@@ -371,6 +371,12 @@ impl Tracee {
         memory::read(self.mem_file()?, pid, addr, len)
     }
 
+    /// The byte at each of `addrs` (one call for many addresses).
+    pub fn read_bytes_at(&mut self, addrs: &[u64]) -> Result<Vec<u8>, TraceeError> {
+        let pid = self.pid();
+        memory::read_bytes_at(self.mem_file()?, pid, addrs)
+    }
+
     /// Reads as much of `[addr, addr+len)` as is mapped, stopping at the first hole.
     pub fn read_mem_partial(&mut self, addr: u64, len: usize) -> Result<Vec<u8>, TraceeError> {
         let pid = self.pid();
