@@ -103,9 +103,15 @@ fn main() {
         "/// Address of the runtime's entry, which stubs call.\n\
          pub const ENTRY: u64 = {:#x};\n\
          /// Address of the runtime's one untraced `syscall` instruction.\n\
-         pub const UNTRACED_INSN: u64 = {:#x};\n",
+         pub const UNTRACED_INSN: u64 = {:#x};\n\
+         /// Address of the runner of the tracer's batches of calls.\n\
+         pub const BATCH: u64 = {:#x};\n\
+         /// Address of the `int3` a batch ends at.\n\
+         pub const BATCH_DONE: u64 = {:#x};\n",
         symbol(&nm, "ftrun_entry"),
         symbol(&nm, "ftrun_untraced_insn"),
+        symbol(&nm, "ftrun_batch"),
+        symbol(&nm, "ftrun_batch_done"),
     );
     std::fs::write(out.join("runtime_syms.rs"), syms).unwrap();
 }

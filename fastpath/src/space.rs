@@ -3,7 +3,6 @@
 //! forked child inherits the rewritten code but starts with the runtime off).
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
 
 use schema::SitePatch;
 use tracee::{Regs, Tracee};
@@ -12,13 +11,13 @@ use crate::layout::*;
 use crate::patch::{self, PatchPlan, BEFORE, SITE_WINDOW};
 use crate::ring::{Diverged, Ring, ToLoad};
 use crate::runtime_syms::ENTRY;
-use crate::{seccomp, FastPathError};
+use crate::FastPathError;
+
+mod setup;
 
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const MADV_DONTFORK: u64 = 10;
 const MADV_WIPEONFORK: u64 = 18;
-const MFD_CLOEXEC: u64 = 1;
-const SECCOMP_SET_MODE_FILTER: u64 = 1;
 /// Scratch room in the control page while the runtime is being set up.
 const SCRATCH: u64 = CONTROL_BASE + 0x400;
 /// Stubs reach their site with a 32-bit displacement; pages are kept well inside that.
@@ -101,232 +100,9 @@ pub fn in_runtime(addr: u64) -> bool {
 }
 
 impl Space {
-    /// Maps the runtime into a process stopped at the exit of its exec (or any syscall
-    /// exit), from a `syscall` instruction written over the one at `rip` for the time.
-    pub fn install(tracee: &mut Tracee, setup: &Setup) -> Result<Space, FastPathError> {
-        let regs = tracee.regs()?;
-        let insn = regs.rip;
-        let saved = tracee.read_mem(insn, 2)?;
-        tracee.write_mem(insn, &[0x0f, 0x05])?;
-        let result = Self::map_runtime(tracee, &regs, insn, setup);
-        tracee.write_mem(insn, &saved)?;
-        tracee.set_regs(&regs)?;
-        tracee.resend_deferred_signals()?;
-        result
-    }
-
-    fn map_runtime(
-        tracee: &mut Tracee,
-        regs: &Regs,
-        insn: u64,
-        setup: &Setup,
-    ) -> Result<Space, FastPathError> {
-        let mut sys =
-            |t: &mut Tracee, nr: libc::c_long, args: &[u64]| t.inject_syscall(regs, insn, nr, args);
-        let (rx, rw) = (
-            (libc::PROT_READ | libc::PROT_EXEC) as u64,
-            (libc::PROT_READ | libc::PROT_WRITE) as u64,
-        );
-        let private = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64 | MAP_FIXED_NOREPLACE;
-        let at = sys(
-            tracee,
-            libc::SYS_mmap,
-            &[RUNTIME_BASE, CODE_SIZE, rx, private, u64::MAX, 0],
-        )?;
-        if check("mapping the runtime's code", at)? != RUNTIME_BASE {
-            return Err(FastPathError::Setup {
-                what: "mapping the runtime's code at its address".into(),
-                errno: libc::EEXIST,
-            });
-        }
-        tracee.write_mem(RUNTIME_BASE, crate::RUNTIME_IMAGE)?;
-        let at = sys(
-            tracee,
-            libc::SYS_mmap,
-            &[CONTROL_BASE, CONTROL_SIZE, rw, private, u64::MAX, 0],
-        )?;
-        check("mapping the runtime's control page", at)?;
-        let r = sys(
-            tracee,
-            libc::SYS_madvise,
-            &[CONTROL_BASE, CONTROL_SIZE, MADV_WIPEONFORK],
-        )?;
-        check("marking the control page wiped on fork", r)?;
-        let at = sys(
-            tracee,
-            libc::SYS_mmap,
-            &[STACK_BASE, STACK_SIZE, rw, private, u64::MAX, 0],
-        )?;
-        check("mapping the runtime's stack", at)?;
-        let ring = Self::map_ring(tracee, &mut sys)?;
-        if setup.install_filter {
-            Self::install_filter(tracee, &mut sys, 0)?;
-        }
-        tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
-        let mut space = Space {
-            ring: Some(std::sync::Arc::new(ring)),
-            ..Space::default()
-        };
-        space.ring.as_ref().expect("just set").reset();
-        space.start(tracee, setup)?;
-        Ok(space)
-    }
-
-    /// Creates the ring (a memfd), maps it at its address and into the tracer.
-    fn map_ring(
-        tracee: &mut Tracee,
-        sys: &mut impl FnMut(&mut Tracee, libc::c_long, &[u64]) -> Result<i64, tracee::TraceeError>,
-    ) -> Result<Ring, FastPathError> {
-        let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-        tracee.write_mem(SCRATCH, b"ftrun-ring\0")?;
-        let fd = check(
-            "creating the ring",
-            sys(tracee, libc::SYS_memfd_create, &[SCRATCH, MFD_CLOEXEC])?,
-        )?;
-        let mapped = (|| {
-            check(
-                "sizing the ring",
-                sys(tracee, libc::SYS_ftruncate, &[fd, RING_MAP_SIZE])?,
-            )?;
-            let path = format!("/proc/{}/fd/{fd}", tracee.pid());
-            let file = File::options()
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(|source| FastPathError::Io {
-                    what: format!("opening the ring {path}"),
-                    source,
-                })?;
-            let ring = Ring::map(&file).map_err(|source| FastPathError::Io {
-                what: "mapping the ring".into(),
-                source,
-            })?;
-            let shared = libc::MAP_SHARED as u64 | MAP_FIXED_NOREPLACE;
-            let at = sys(
-                tracee,
-                libc::SYS_mmap,
-                &[RING_BASE, RING_MAP_SIZE, rw, shared, fd, 0],
-            )?;
-            check("mapping the ring", at)?;
-            let r = sys(
-                tracee,
-                libc::SYS_madvise,
-                &[RING_BASE, RING_MAP_SIZE, MADV_DONTFORK],
-            )?;
-            check("keeping the ring from forked children", r)?;
-            Ok::<Ring, FastPathError>(ring)
-        })();
-        sys(tracee, libc::SYS_close, &[fd])?;
-        mapped
-    }
-
-    /// Writes the control page's magic, mode and flags: the runtime is on from here.
-    fn start(&mut self, tracee: &mut Tracee, setup: &Setup) -> Result<(), FastPathError> {
-        let echo: Vec<u8> = setup.echo.iter().flat_map(|w| w.to_le_bytes()).collect();
-        tracee.write_mem(CONTROL_ECHO, &echo)?;
-        let mut control = Vec::with_capacity(16);
-        control.extend_from_slice(&CONTROL_MAGIC.to_le_bytes());
-        control.extend_from_slice(&setup.mode.to_le_bytes());
-        control.extend_from_slice(&setup.flags.to_le_bytes());
-        tracee.write_mem(CONTROL_BASE, &control)?;
-        self.flags = setup.flags;
-        Ok(())
-    }
-
-    /// A forked child, stopped before it ran: gets a ring of its own and its runtime on
-    /// (its control page was wiped by the fork, and its parent's ring is not mapped in it).
-    pub fn give_ring(&mut self, tracee: &mut Tracee, setup: &Setup) -> Result<(), FastPathError> {
-        let regs = tracee.regs()?;
-        let insn = crate::runtime_syms::UNTRACED_INSN;
-        let mut sys = |t: &mut Tracee, nr: libc::c_long, args: &[u64]| {
-            t.inject_syscall(&regs, insn, nr, args)
-        };
-        let ring = Self::map_ring(tracee, &mut sys);
-        tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
-        tracee.set_regs(&regs)?;
-        tracee.resend_deferred_signals()?;
-        let ring = ring?;
-        ring.reset();
-        self.ring = Some(std::sync::Arc::new(ring));
-        self.needs_ring = false;
-        self.start(tracee, setup)
-    }
-
-    /// A replayed process that went live is recorded from here (the new primary after a
-    /// takeover): its ring, emptied, records again, and the seccomp filter is installed
-    /// in every one of its threads at once (`SECCOMP_FILTER_FLAG_TSYNC`), unless the replay
-    /// ran under it already. `tracee` is one of its threads, stopped. An error before the filter is in
-    /// place leaves the runtime off, every call traced as before.
-    pub fn record_from_here(
-        &mut self,
-        tracee: &mut Tracee,
-        setup: &Setup,
-    ) -> Result<(), FastPathError> {
-        const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
-        let Some(ring) = self.ring.clone() else {
-            return Err(FastPathError::Setup {
-                what: "recording a live process: its runtime has no ring".into(),
-                errno: 0,
-            });
-        };
-        let regs = tracee.regs()?;
-        let insn = crate::runtime_syms::UNTRACED_INSN;
-        let mut sys = |t: &mut Tracee, nr: libc::c_long, args: &[u64]| {
-            t.inject_syscall(&regs, insn, nr, args)
-        };
-        let filtered = if tracee.is_filtered() {
-            Ok(())
-        } else {
-            Self::install_filter(tracee, &mut sys, SECCOMP_FILTER_FLAG_TSYNC)
-        };
-        tracee.write_mem(SCRATCH, &[0u8; 0x400])?;
-        tracee.set_regs(&regs)?;
-        tracee.resend_deferred_signals()?;
-        filtered?;
-        ring.reset();
-        self.loaded.clear();
-        self.taken = 0;
-        self.start(tracee, setup)
-    }
-
     /// A forked child whose runtime is still off.
     pub fn needs_ring(&self) -> bool {
         self.needs_ring
-    }
-
-    fn install_filter(
-        tracee: &mut Tracee,
-        sys: &mut impl FnMut(&mut Tracee, libc::c_long, &[u64]) -> Result<i64, tracee::TraceeError>,
-        filter_flags: u64,
-    ) -> Result<(), FastPathError> {
-        let prog = seccomp::filter_program();
-        let prog_addr = SCRATCH + 0x100;
-        tracee.write_mem(prog_addr, &prog)?;
-        let mut fprog = [0u8; 16];
-        fprog[..2].copy_from_slice(&seccomp::filter_len().to_le_bytes());
-        fprog[8..].copy_from_slice(&prog_addr.to_le_bytes());
-        tracee.write_mem(SCRATCH + 0x80, &fprog)?;
-        let args = [SECCOMP_SET_MODE_FILTER, filter_flags, SCRATCH + 0x80];
-        let mut r = sys(tracee, libc::SYS_seccomp, &args)?;
-        if r == -(libc::EACCES as i64) {
-            // Without CAP_SYS_ADMIN a filter needs no_new_privs (set-user-ID programs
-            // then run without their privileges, as under rr).
-            let p = sys(
-                tracee,
-                libc::SYS_prctl,
-                &[libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0],
-            )?;
-            check("setting no_new_privs", p)?;
-            r = sys(tracee, libc::SYS_seccomp, &args)?;
-        }
-        if check("installing the seccomp filter", r)? != 0 {
-            // With TSYNC: the thread that could not take the filter.
-            return Err(FastPathError::Setup {
-                what: format!("installing the seccomp filter in every thread (thread {r})"),
-                errno: 0,
-            });
-        }
-        Ok(())
     }
 
     /// What a forked child inherits: the rewritten code, not the ring (its runtime is off).

@@ -7,6 +7,19 @@ use crate::regs::Regs;
 use crate::stop::Stop;
 use crate::tracee::Tracee;
 
+/// Where a batch of injected syscalls runs (see [`Tracee::inject_batch`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Runner {
+    /// The runner's code.
+    pub code: u64,
+    /// Its `int3`, reached when every call was made.
+    pub done: u64,
+    /// The table of calls, in memory the tracee can write.
+    pub table: u64,
+    /// The stack pointer it runs with.
+    pub stack: u64,
+}
+
 impl Tracee {
     /// Runs syscall `nr` with `args` from the `syscall` instruction at `insn`, the other
     /// registers taken from `base`; returns its result. The tracee must be at a syscall
@@ -42,6 +55,57 @@ impl Tracee {
                 _ => {}
             }
         }
+    }
+
+    /// Runs several syscalls in a row with one stop instead of two each, through a runner in
+    /// the tracee's memory: code at `runner` that makes the calls of the table at `table`
+    /// (entries of eight words: number, six arguments, and the result, written back; a
+    /// number of -1 ends it) and then executes the `int3` at `done`. `stack` is the stack
+    /// pointer it runs with. The other registers are taken from `base`; the tracee must be
+    /// at a syscall exit, an event or a signal stop, and is at a signal stop afterwards
+    /// (restore its registers to go on). Signals arriving meanwhile are kept, as with
+    /// [`inject_syscall`](Self::inject_syscall).
+    pub fn inject_batch(
+        &mut self,
+        base: &Regs,
+        runner: Runner,
+        calls: &[(i64, [u64; 6])],
+    ) -> Result<Vec<i64>, TraceeError> {
+        let mut words = Vec::with_capacity(calls.len() * 8 + 1);
+        for (nr, args) in calls {
+            words.push(*nr as u64);
+            words.extend_from_slice(args);
+            words.push(0);
+        }
+        words.push(u64::MAX);
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        self.write_mem(runner.table, &bytes)?;
+        let mut r = *base;
+        r.rip = runner.code;
+        r.rbx = runner.table;
+        r.rsp = runner.stack;
+        r.orig_rax = u64::MAX;
+        self.set_regs(&r)?;
+        loop {
+            self.resume(crate::Resume::Continue, 0)?;
+            match self.wait()? {
+                Stop::Exited { .. } | Stop::Killed { .. } => {
+                    return Err(TraceeError::TraceeDied { pid: self.pid() })
+                }
+                Stop::Signal {
+                    signo: libc::SIGTRAP,
+                } if self.regs()?.rip == runner.done + 1 => break,
+                Stop::Signal { signo } => self.deferred.push(signo),
+                _ => {}
+            }
+        }
+        let done = self.read_mem(runner.table, bytes.len())?;
+        Ok((0..calls.len())
+            .map(|i| {
+                let at = i * 64 + 56;
+                i64::from_le_bytes(done[at..at + 8].try_into().expect("8 bytes"))
+            })
+            .collect())
     }
 
     /// Sends again the signals that arrived during injected syscalls (they were not

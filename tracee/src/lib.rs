@@ -22,6 +22,7 @@ mod wait;
 
 pub use error::TraceeError;
 pub use inherit::InheritedState;
+pub use inject::Runner;
 pub use regs::{regs_from_words, regs_hash, regs_words, Regs};
 pub use siginfo::{exec_breakpoint_hit, is_synchronous, siginfo_code, RawSiginfo};
 pub use spawn::{resolve_program, spawn_traced, ResolveError, SpawnSpec};
