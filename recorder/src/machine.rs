@@ -2,15 +2,18 @@
 
 use schema::{Header, Rlimit, FORMAT_VERSION};
 
+/// `/proc/cpuinfo`, read once (the kernel makes it afresh, with cpuid, at every read).
+fn cpuinfo() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
+}
+
 fn cpuinfo_field(name: &str) -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
+    cpuinfo()
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
         .unwrap_or_default()
 }
 
